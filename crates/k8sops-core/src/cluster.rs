@@ -1,0 +1,290 @@
+//! The [`Cluster`] handle every k8sops crate takes.
+
+use std::{path::Path, sync::Arc};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::{
+    backend::{DynBackupStore, DynControlPlane, DynEtcdSnapshots, DynNodeGroups},
+    error::{Error, Result},
+    retry::RetryPolicy,
+    version::KubeVersion,
+};
+
+/// A cheap-to-clone handle to one Kubernetes cluster: a `kube::Client`, the
+/// server URL (for error messages), a retry policy, and the optional backends
+/// (node groups, control plane, etcd, backup store).
+///
+/// Constructors do not dial the server; call [`Cluster::server_version`] to
+/// check that it is reachable. Clients built by [`Cluster::try_default`] and
+/// [`Cluster::from_kubeconfig`] have kube's built-in 429/503 retry turned off,
+/// so the cluster's [`RetryPolicy`] (and operations such as drain, which must
+/// see PodDisruptionBudget 429s) decide what to retry.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// let cluster = k8sops_core::Cluster::try_default().await?;
+/// println!("{}", cluster.server_version().await?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    client: kube::Client,
+    url: String,
+    retry: RetryPolicy,
+    node_groups: Option<DynNodeGroups>,
+    control_plane: Option<DynControlPlane>,
+    etcd: Option<DynEtcdSnapshots>,
+    backup_store: Option<DynBackupStore>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("url", &self.inner.url)
+            .field("node_groups", &self.inner.node_groups)
+            .field("control_plane", &self.inner.control_plane)
+            .field("etcd", &self.inner.etcd)
+            .field("backup_store", &self.inner.backup_store)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Uses `KUBECONFIG` / `~/.kube/config` (current context), or the in-cluster
+    /// service account when running in a pod.
+    pub async fn try_default() -> Result<Self> {
+        let config = kube::Config::infer().await.map_err(|e| match e {
+            kube::config::InferConfigError { .. } => Error::NoConfig { reason: e.to_string() },
+        })?;
+        Self::from_config(config)
+    }
+
+    /// Reads a kubeconfig file and uses `context` (or its current context).
+    ///
+    /// Errors: [`Error::KubeconfigRead`] if the file cannot be read,
+    /// [`Error::KubeconfigInvalid`] if it does not parse or is incomplete,
+    /// [`Error::UnknownContext`] listing the contexts it has.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let err = k8sops_core::Cluster::from_kubeconfig("/no/such/kubeconfig", None).await.unwrap_err();
+    /// assert!(matches!(err, k8sops_core::Error::KubeconfigRead { .. }));
+    /// # }
+    /// ```
+    pub async fn from_kubeconfig(path: impl AsRef<Path>, context: Option<&str>) -> Result<Self> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|source| Error::KubeconfigRead { path: shown.clone(), source })?;
+        let kubeconfig = Kubeconfig::from_yaml(&text)
+            .map_err(|e| Error::KubeconfigInvalid { path: shown.clone(), message: e.to_string() })?;
+        let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+        let wanted = context.map(str::to_string).or_else(|| kubeconfig.current_context.clone());
+        match &wanted {
+            Some(ctx) if !available.contains(ctx) => {
+                return Err(Error::UnknownContext { context: ctx.clone(), available });
+            }
+            None => {
+                return Err(Error::KubeconfigInvalid {
+                    path: shown,
+                    message: "no current-context set and no context given".into(),
+                })
+            }
+            _ => {}
+        }
+        let options = KubeConfigOptions { context: wanted, ..Default::default() };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| Error::KubeconfigInvalid { path: shown, message: e.to_string() })?;
+        Self::from_config(config)
+    }
+
+    /// Builds a client from a `kube::Config`, turning kube's own 429/503 retry
+    /// off (see the type docs).
+    pub fn from_config(mut config: kube::Config) -> Result<Self> {
+        let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        config.default_retry = false;
+        let client = kube::Client::try_from(config).map_err(|e| match e {
+            kube::Error::RustlsTls(e) => Error::Tls { url: url.clone(), message: e.to_string() },
+            kube::Error::Auth(e) => Error::KubeconfigInvalid { path: "<config>".into(), message: e.to_string() },
+            other => Error::from_kube(other, &url, "client"),
+        })?;
+        Ok(Self::builder(client).url(url).build())
+    }
+
+    /// Wraps an existing client. The client's own retry settings apply on top
+    /// of the cluster's [`RetryPolicy`].
+    pub fn from_client(client: kube::Client) -> Self {
+        Self::builder(client).build()
+    }
+
+    /// A builder to attach backends and settings.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use k8sops_core::{Cluster, backend::InMemoryBackupStore};
+    /// # fn f(client: kube::Client) {
+    /// let cluster = Cluster::builder(client).backup_store(Arc::new(InMemoryBackupStore::new())).build();
+    /// assert!(cluster.backup_store().is_ok());
+    /// # }
+    /// ```
+    pub fn builder(client: kube::Client) -> ClusterBuilder {
+        ClusterBuilder {
+            inner: Inner {
+                client,
+                url: String::new(),
+                retry: RetryPolicy::default(),
+                node_groups: None,
+                control_plane: None,
+                etcd: None,
+                backup_store: None,
+            },
+        }
+    }
+
+    /// A builder that starts from this cluster's settings.
+    pub fn to_builder(&self) -> ClusterBuilder {
+        ClusterBuilder { inner: (*self.inner).clone() }
+    }
+
+    /// The kube client.
+    pub fn client(&self) -> &kube::Client {
+        &self.inner.client
+    }
+
+    /// The API server URL, as far as it is known (empty for `from_client`
+    /// clusters without [`ClusterBuilder::url`]).
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The retry policy for transient failures.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// The default namespace of the client's config.
+    pub fn default_namespace(&self) -> &str {
+        self.inner.client.default_namespace()
+    }
+
+    /// A typed API for a cluster-scoped resource.
+    pub fn api_all<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        kube::Api::all(self.inner.client.clone())
+    }
+
+    /// A typed API for a namespaced resource in `ns`.
+    pub fn api_namespaced<K>(&self, ns: &str) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        kube::Api::namespaced(self.inner.client.clone(), ns)
+    }
+
+    /// Maps a kube error to a typed [`Error`], naming this server and `what`.
+    pub fn map_err(&self, err: kube::Error, what: &str) -> Error {
+        let url = if self.inner.url.is_empty() { "the API server" } else { &self.inner.url };
+        Error::from_kube(err, url, what)
+    }
+
+    /// The API server's version (`GET /version`), retried per the policy.
+    /// This is the cheapest way to check that the server is reachable and the
+    /// credentials work.
+    pub async fn server_version(&self) -> Result<KubeVersion> {
+        let info = self
+            .inner
+            .retry
+            .run(|_| async { self.inner.client.apiserver_version().await.map_err(|e| self.map_err(e, "/version")) })
+            .await?;
+        Ok(KubeVersion::try_from(&info)?)
+    }
+
+    /// The node-group backend, or [`Error::BackendMissing`].
+    pub fn node_groups(&self) -> Result<&DynNodeGroups> {
+        self.inner.node_groups.as_ref().ok_or(Error::BackendMissing { backend: "NodeGroups", setter: "node_groups" })
+    }
+
+    /// The control-plane backend, or [`Error::BackendMissing`].
+    pub fn control_plane(&self) -> Result<&DynControlPlane> {
+        self.inner
+            .control_plane
+            .as_ref()
+            .ok_or(Error::BackendMissing { backend: "ControlPlane", setter: "control_plane" })
+    }
+
+    /// The etcd backend, or [`Error::BackendMissing`].
+    pub fn etcd(&self) -> Result<&DynEtcdSnapshots> {
+        self.inner.etcd.as_ref().ok_or(Error::BackendMissing { backend: "EtcdSnapshots", setter: "etcd" })
+    }
+
+    /// The backup store, or [`Error::BackendMissing`].
+    pub fn backup_store(&self) -> Result<&DynBackupStore> {
+        self.inner
+            .backup_store
+            .as_ref()
+            .ok_or(Error::BackendMissing { backend: "BackupStore", setter: "backup_store" })
+    }
+}
+
+/// Builds a [`Cluster`]; see [`Cluster::builder`].
+#[must_use]
+pub struct ClusterBuilder {
+    inner: Inner,
+}
+
+impl ClusterBuilder {
+    /// Names the server URL used in error messages.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.inner.url = url.into();
+        self
+    }
+
+    /// Sets the retry policy for transient failures.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.inner.retry = policy;
+        self
+    }
+
+    /// Attaches a node-group backend.
+    pub fn node_groups(mut self, backend: DynNodeGroups) -> Self {
+        self.inner.node_groups = Some(backend);
+        self
+    }
+
+    /// Attaches a control-plane backend.
+    pub fn control_plane(mut self, backend: DynControlPlane) -> Self {
+        self.inner.control_plane = Some(backend);
+        self
+    }
+
+    /// Attaches an etcd backend.
+    pub fn etcd(mut self, backend: DynEtcdSnapshots) -> Self {
+        self.inner.etcd = Some(backend);
+        self
+    }
+
+    /// Attaches a backup store.
+    pub fn backup_store(mut self, backend: DynBackupStore) -> Self {
+        self.inner.backup_store = Some(backend);
+        self
+    }
+
+    /// Finishes the cluster handle.
+    pub fn build(self) -> Cluster {
+        Cluster { inner: Arc::new(self.inner) }
+    }
+}

@@ -1,0 +1,44 @@
+//! # k8sops-core
+//!
+//! The contract every k8sops crate shares:
+//!
+//! - [`Cluster`]: a cheap-to-clone handle with a `kube::Client` and optional
+//!   [backends](backend) (node groups, control plane, etcd, backup store);
+//! - [`Error`]: one error type whose messages say what to do, and
+//!   [`RetryPolicy`] for transient failures;
+//! - [`progress`]: typed progress sinks and cancellation;
+//! - domain types: exact [`Quantity`] and [`ResourceList`], [`KubeVersion`],
+//!   [`LabelSelector`] and [`FieldSelector`];
+//! - printing: [`Table`] (kubectl-style), [`human_duration`], and the node
+//!   and pod status words of [`object_status`].
+//!
+//! Library crates do not pick a Kubernetes version feature of `k8s-openapi`;
+//! your binary does (e.g. `k8s-openapi = { version = "0.29", features = ["latest"] }`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod age;
+pub mod backend;
+mod cluster;
+#[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub mod conformance;
+mod error;
+pub mod object_status;
+pub mod progress;
+pub mod quantity;
+mod resources;
+pub mod retry;
+pub mod selector;
+mod table;
+pub mod version;
+
+pub use age::human_duration;
+pub use cluster::{Cluster, ClusterBuilder};
+pub use error::{Error, Result};
+pub use progress::{CancellationToken, DynProgress, NoProgress, ProgressSink, Recorder};
+pub use quantity::Quantity;
+pub use resources::{PodResources, ResourceList};
+pub use retry::RetryPolicy;
+pub use selector::{FieldSelector, LabelSelector};
+pub use table::Table;
+pub use version::KubeVersion;

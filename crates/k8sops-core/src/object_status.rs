@@ -1,0 +1,254 @@
+//! The status words kubectl prints for nodes and pods (`Ready,SchedulingDisabled`,
+//! `CrashLoopBackOff`, `Init:0/1`, `Terminating`), computed exactly as kubectl does
+//! so that reports and `kubectl get` agree.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::{
+    api::core::v1::{Node, Pod},
+    jiff::Timestamp,
+};
+
+/// The STATUS column of `kubectl get nodes`: `Ready`, `NotReady` or `Unknown`,
+/// plus `,SchedulingDisabled` for cordoned nodes.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Node;
+/// let node: Node = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "n"}, "spec": {"unschedulable": true},
+///     "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+/// })).unwrap();
+/// assert_eq!(k8sops_core::object_status::node_status(&node), "Ready,SchedulingDisabled");
+/// ```
+pub fn node_status(node: &Node) -> String {
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+    let mut out = match ready {
+        Some(c) if c.status == "True" => "Ready".to_string(),
+        Some(_) => "NotReady".to_string(),
+        None => "Unknown".to_string(),
+    };
+    if node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false) {
+        out.push_str(",SchedulingDisabled");
+    }
+    out
+}
+
+/// The ROLES column of `kubectl get nodes`: from `node-role.kubernetes.io/<role>`
+/// labels and the legacy `kubernetes.io/role` label, sorted; `<none>` if there are none.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Node;
+/// let node: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "n",
+///     "labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/role": "master"}}})).unwrap();
+/// assert_eq!(k8sops_core::object_status::node_roles(&node), "control-plane,master");
+/// ```
+pub fn node_roles(node: &Node) -> String {
+    let mut roles = BTreeSet::new();
+    for (k, v) in node.metadata.labels.iter().flatten() {
+        if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
+            if !role.is_empty() {
+                roles.insert(role.to_string());
+            }
+        } else if k == "kubernetes.io/role" && !v.is_empty() {
+            roles.insert(v.clone());
+        }
+    }
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.into_iter().collect::<Vec<_>>().join(",")
+    }
+}
+
+/// The first node address of a type (`InternalIP`, `ExternalIP`), or `<none>`.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Node;
+/// let node: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "n"},
+///     "status": {"addresses": [{"type": "InternalIP", "address": "10.0.1.5"}]}})).unwrap();
+/// assert_eq!(k8sops_core::object_status::node_address(&node, "InternalIP"), "10.0.1.5");
+/// assert_eq!(k8sops_core::object_status::node_address(&node, "ExternalIP"), "<none>");
+/// ```
+pub fn node_address(node: &Node, kind: &str) -> String {
+    node.status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .and_then(|a| a.iter().find(|a| a.type_ == kind))
+        .map(|a| a.address.clone())
+        .unwrap_or_else(|| "<none>".into())
+}
+
+/// What kubectl prints in a pod's READY, STATUS and RESTARTS columns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PodDisplay {
+    /// `ready/total` containers, e.g. `1/2`.
+    pub ready: String,
+    /// The STATUS word: phase, container reason, `Init:…`, `Terminating`, ...
+    pub status: String,
+    /// Total restarts.
+    pub restarts: i64,
+    /// When the most recent restart's container last terminated.
+    pub last_restart: Option<Timestamp>,
+}
+
+impl PodDisplay {
+    /// RESTARTS as kubectl prints it: `3 (5m ago)` or `0`.
+    ///
+    /// ```
+    /// use k8sops_core::object_status::PodDisplay;
+    /// let d = PodDisplay { ready: "1/1".into(), status: "Running".into(), restarts: 0, last_restart: None };
+    /// assert_eq!(d.restarts_column(k8s_openapi::jiff::Timestamp::now()), "0");
+    /// ```
+    pub fn restarts_column(&self, now: Timestamp) -> String {
+        match self.last_restart {
+            Some(ts) if self.restarts != 0 => format!("{} ({} ago)", self.restarts, crate::age::age_since(Some(ts), now)),
+            _ => self.restarts.to_string(),
+        }
+    }
+}
+
+/// Computes READY, STATUS and RESTARTS for a pod with kubectl's rules.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Pod;
+/// let pod: Pod = serde_json::from_value(serde_json::json!({
+///   "metadata": {"name": "p"},
+///   "spec": {"containers": [{"name": "app"}]},
+///   "status": {"phase": "Running", "containerStatuses": [{"name": "app", "ready": false, "restartCount": 4,
+///     "image": "x", "imageID": "", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}
+/// })).unwrap();
+/// let d = k8sops_core::object_status::pod_display(&pod);
+/// assert_eq!((d.ready.as_str(), d.status.as_str(), d.restarts), ("0/1", "CrashLoopBackOff", 4));
+/// ```
+pub fn pod_display(pod: &Pod) -> PodDisplay {
+    let spec = pod.spec.as_ref();
+    let status = pod.status.as_ref();
+    let mut total = spec.map(|s| s.containers.len()).unwrap_or(0);
+    let mut ready_count = 0;
+    let mut restarts: i64 = 0;
+    let mut last_restart: Option<Timestamp> = None;
+    let mut reason = status.and_then(|s| s.phase.clone()).unwrap_or_default();
+    if let Some(r) = status.and_then(|s| s.reason.clone()).filter(|r| !r.is_empty()) {
+        reason = r;
+    }
+    if status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated")))
+    {
+        reason = "SchedulingGated".into();
+    }
+    let init_specs = spec.and_then(|s| s.init_containers.as_ref());
+    let sidecars: BTreeSet<&str> = init_specs
+        .into_iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+        .map(|c| c.name.as_str())
+        .collect();
+    total += sidecars.len();
+    let init_count = init_specs.map(Vec::len).unwrap_or(0);
+    let mut sidecar_restarts = 0;
+    let mut sidecar_last: Option<Timestamp> = None;
+    let mut initializing = false;
+    let bump = |last: &mut Option<Timestamp>, cs: &k8s_openapi::api::core::v1::ContainerStatus| {
+        if let Some(t) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()).and_then(|t| t.finished_at.as_ref()) {
+            if last.is_none_or(|l| t.0 > l) {
+                *last = Some(t.0);
+            }
+        }
+    };
+    for (i, cs) in status.and_then(|s| s.init_container_statuses.as_ref()).into_iter().flatten().enumerate() {
+        restarts += i64::from(cs.restart_count);
+        bump(&mut last_restart, cs);
+        let is_sidecar = sidecars.contains(cs.name.as_str());
+        if is_sidecar {
+            sidecar_restarts += i64::from(cs.restart_count);
+            bump(&mut sidecar_last, cs);
+        }
+        let state = cs.state.as_ref();
+        let terminated = state.and_then(|s| s.terminated.as_ref());
+        let waiting = state.and_then(|s| s.waiting.as_ref());
+        if terminated.is_some_and(|t| t.exit_code == 0) {
+            continue;
+        }
+        if is_sidecar && cs.started == Some(true) {
+            if cs.ready {
+                ready_count += 1;
+            }
+            continue;
+        }
+        if let Some(t) = terminated {
+            reason = match t.reason.as_deref().filter(|r| !r.is_empty()) {
+                Some(r) => format!("Init:{r}"),
+                None if t.signal.unwrap_or(0) != 0 => format!("Init:Signal:{}", t.signal.unwrap_or(0)),
+                None => format!("Init:ExitCode:{}", t.exit_code),
+            };
+        } else if let Some(r) = waiting.and_then(|w| w.reason.as_deref()).filter(|r| !r.is_empty() && *r != "PodInitializing") {
+            reason = format!("Init:{r}");
+        } else {
+            reason = format!("Init:{i}/{init_count}");
+        }
+        initializing = true;
+        break;
+    }
+    let initialized = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Initialized" && c.status == "True"));
+    if !initializing || initialized {
+        restarts = sidecar_restarts;
+        last_restart = sidecar_last;
+        let mut has_running = false;
+        for cs in status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().rev() {
+            restarts += i64::from(cs.restart_count);
+            bump(&mut last_restart, cs);
+            let state = cs.state.as_ref();
+            let waiting = state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.clone()).filter(|r| !r.is_empty());
+            let terminated = state.and_then(|s| s.terminated.as_ref());
+            if let Some(r) = waiting {
+                reason = r;
+            } else if let Some(t) = terminated {
+                reason = match t.reason.clone().filter(|r| !r.is_empty()) {
+                    Some(r) => r,
+                    None if t.signal.unwrap_or(0) != 0 => format!("Signal:{}", t.signal.unwrap_or(0)),
+                    None => format!("ExitCode:{}", t.exit_code),
+                };
+            } else if cs.ready && state.and_then(|s| s.running.as_ref()).is_some() {
+                has_running = true;
+                ready_count += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            let has_ready = status
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            reason = if has_ready { "Running".into() } else { "NotReady".into() };
+        }
+    }
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("");
+    if pod.metadata.deletion_timestamp.is_some() {
+        if status.and_then(|s| s.reason.as_deref()) == Some("NodeLost") {
+            reason = "Unknown".into();
+        } else if phase != "Succeeded" && phase != "Failed" {
+            reason = "Terminating".into();
+        }
+    }
+    PodDisplay { ready: format!("{ready_count}/{total}"), status: reason, restarts, last_restart }
+}
+
+/// Whether a pod has a `Ready=True` condition.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Pod;
+/// let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "p"},
+///     "status": {"conditions": [{"type": "Ready", "status": "True"}]}})).unwrap();
+/// assert!(k8sops_core::object_status::pod_is_ready(&pod));
+/// ```
+pub fn pod_is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
