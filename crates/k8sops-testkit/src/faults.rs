@@ -1,0 +1,152 @@
+//! Fault injection per route: error statuses, throttling with `Retry-After`,
+//! dropped connections and delays, a fixed number of times or with a
+//! probability drawn from a seeded generator (so runs are repeatable).
+
+use std::time::Duration;
+
+/// What to do to a matching request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FaultAction {
+    /// Answer with this status code and a `Status` body.
+    Status(u16),
+    /// Answer 429 with `Retry-After` (seconds) and `retryAfterSeconds`.
+    TooManyRequests {
+        /// Seconds the client is asked to wait.
+        retry_after_secs: u32,
+    },
+    /// Close the connection without answering.
+    DropConnection,
+    /// Wait before handling the request normally.
+    Delay(Duration),
+}
+
+/// A fault rule: which requests it matches, what it does, how often.
+///
+/// ```
+/// use k8sops_testkit::Fault;
+/// let f = Fault::on("POST", "/eviction").status(503).times(2);
+/// assert_eq!(f.remaining(), Some(2));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub(crate) method: Option<String>,
+    pub(crate) path_contains: String,
+    pub(crate) action: FaultAction,
+    pub(crate) times: Option<u32>,
+    pub(crate) probability: Option<f64>,
+}
+
+impl Fault {
+    /// Matches requests with `method` (`"*"` for any) whose path contains `path_contains`.
+    /// Until an action is chosen, the fault answers 500.
+    pub fn on(method: &str, path_contains: &str) -> Self {
+        Fault {
+            method: (method != "*").then(|| method.to_uppercase()),
+            path_contains: path_contains.to_string(),
+            action: FaultAction::Status(500),
+            times: None,
+            probability: None,
+        }
+    }
+
+    /// Answer with `code`.
+    #[must_use]
+    pub fn status(mut self, code: u16) -> Self {
+        self.action = FaultAction::Status(code);
+        self
+    }
+
+    /// Answer 429 with `Retry-After: secs`.
+    #[must_use]
+    pub fn too_many_requests(mut self, retry_after_secs: u32) -> Self {
+        self.action = FaultAction::TooManyRequests { retry_after_secs };
+        self
+    }
+
+    /// Drop the connection.
+    #[must_use]
+    pub fn drop_connection(mut self) -> Self {
+        self.action = FaultAction::DropConnection;
+        self
+    }
+
+    /// Delay the request.
+    #[must_use]
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.action = FaultAction::Delay(d);
+        self
+    }
+
+    /// Fire only for the first `n` matching requests.
+    #[must_use]
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Fire for each matching request with probability `p` (seeded).
+    #[must_use]
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = Some(p.clamp(0.0, 1.0));
+        self
+    }
+
+    /// How many more times the fault fires (`None` = unlimited).
+    pub fn remaining(&self) -> Option<u32> {
+        self.times
+    }
+
+    pub(crate) fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.as_deref().is_none_or(|m| m == method) && path.contains(&self.path_contains)
+    }
+}
+
+/// A small deterministic generator (splitmix64) for probabilities and demo data.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix(u64);
+
+impl SplitMix {
+    pub(crate) fn new(seed: u64) -> Self {
+        SplitMix(seed)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+}
+
+/// Picks the action for a request, consuming counts.
+pub(crate) fn pick(faults: &mut [Fault], rng: &mut SplitMix, method: &str, path: &str) -> Option<FaultAction> {
+    for f in faults.iter_mut() {
+        if !f.matches(method, path) || f.times == Some(0) {
+            continue;
+        }
+        if let Some(p) = f.probability {
+            if rng.next_f64() >= p {
+                continue;
+            }
+        }
+        if let Some(n) = f.times.as_mut() {
+            *n -= 1;
+        }
+        return Some(f.action.clone());
+    }
+    None
+}
