@@ -24,6 +24,7 @@ mod cluster;
 pub mod conformance;
 mod error;
 pub mod object_status;
+pub mod paging;
 pub mod progress;
 pub mod quantity;
 mod resources;

@@ -126,7 +126,10 @@ impl ResourceList {
     pub fn from_k8s(
         map: &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
     ) -> Result<Self, ParseQuantityError> {
-        map.iter().map(|(k, v)| Ok((k.clone(), Quantity::try_from(v)?))).collect::<Result<_, _>>().map(ResourceList)
+        map.iter()
+            .map(|(k, v)| Ok((k.clone(), Quantity::try_from(v)?)))
+            .collect::<Result<_, _>>()
+            .map(ResourceList)
     }
 }
 
@@ -182,7 +185,9 @@ impl PodResources {
     /// # Ok::<(), k8sops_core::quantity::ParseQuantityError>(())
     /// ```
     pub fn of(pod: &Pod) -> Result<Self, ParseQuantityError> {
-        let Some(spec) = pod.spec.as_ref() else { return Ok(Self::default()) };
+        let Some(spec) = pod.spec.as_ref() else {
+            return Ok(Self::default());
+        };
         let mut requests = ResourceList::new();
         let mut limits = ResourceList::new();
         for c in &spec.containers {
@@ -211,9 +216,21 @@ impl PodResources {
 }
 
 fn container_resources(c: &Container) -> Result<(ResourceList, ResourceList), ParseQuantityError> {
-    let Some(res) = c.resources.as_ref() else { return Ok(Default::default()) };
-    let limits = res.limits.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
-    let mut requests = res.requests.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
+    let Some(res) = c.resources.as_ref() else {
+        return Ok(Default::default());
+    };
+    let limits = res
+        .limits
+        .as_ref()
+        .map(ResourceList::from_k8s)
+        .transpose()?
+        .unwrap_or_default();
+    let mut requests = res
+        .requests
+        .as_ref()
+        .map(ResourceList::from_k8s)
+        .transpose()?
+        .unwrap_or_default();
     // A limit without a request defaults the request to the limit.
     for (k, v) in limits.iter() {
         if !requests.contains(k) {

@@ -32,7 +32,10 @@ impl Table {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Table { headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new() }
+        Table {
+            headers: headers.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
     }
 
     /// Appends a row; missing cells print empty, extra cells are kept.
@@ -78,7 +81,13 @@ impl Table {
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header: Vec<String> = self.headers.iter().map(|h| h.to_uppercase()).collect();
-        let cols = self.rows.iter().map(Vec::len).chain([header.len()]).max().unwrap_or(0);
+        let cols = self
+            .rows
+            .iter()
+            .map(Vec::len)
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0);
         let mut widths = vec![0usize; cols];
         for r in std::iter::once(&header).chain(&self.rows) {
             for (i, c) in r.iter().enumerate() {
@@ -87,13 +96,13 @@ impl fmt::Display for Table {
         }
         for r in std::iter::once(&header).chain(&self.rows) {
             let mut line = String::new();
-            for i in 0..cols {
+            for (i, width) in widths.iter().enumerate() {
                 let cell = r.get(i).map(String::as_str).unwrap_or("");
                 if i + 1 == cols {
                     line.push_str(cell);
                 } else {
                     // Same layout as kubectl's tabwriter: minwidth 6, padding 3.
-                    let w = (widths[i] + 3).max(6);
+                    let w = (width + 3).max(6);
                     line.push_str(cell);
                     line.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
                 }

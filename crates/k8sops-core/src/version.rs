@@ -6,7 +6,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The error returned for a string that is not a Kubernetes version.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid Kubernetes version {input:?}: expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. v1.29.3")]
+#[error(
+    "invalid Kubernetes version {input:?}: expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. v1.29.3"
+)]
 pub struct ParseVersionError {
     input: String,
 }
@@ -60,7 +62,14 @@ impl KubeVersion {
     /// assert_eq!(k8sops_core::KubeVersion::new(1, 30, 2).to_string(), "v1.30.2");
     /// ```
     pub fn new(major: u32, minor: u32, patch: u32) -> Self {
-        KubeVersion { major, minor, patch, pre: None, suffix: String::new(), original: format!("v{major}.{minor}.{patch}") }
+        KubeVersion {
+            major,
+            minor,
+            patch,
+            pre: None,
+            suffix: String::new(),
+            original: format!("v{major}.{minor}.{patch}"),
+        }
     }
 
     /// `"1.29"`, the form EKS and `kubeadm upgrade plan` use for a minor version.
@@ -81,7 +90,8 @@ impl KubeVersion {
     /// assert_eq!(KubeVersion::new(1, 30, 0).minor_skew(&KubeVersion::new(1, 27, 5)), 3);
     /// ```
     pub fn minor_skew(&self, other: &KubeVersion) -> i64 {
-        (i64::from(self.major) - i64::from(other.major)) * 1000 + i64::from(self.minor) - i64::from(other.minor)
+        (i64::from(self.major) - i64::from(other.major)) * 1000 + i64::from(self.minor)
+            - i64::from(other.minor)
     }
 
     /// The next minor release (`1.29.x` -> `1.30.0`).
@@ -112,10 +122,14 @@ impl FromStr for KubeVersion {
     type Err = ParseVersionError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = || ParseVersionError { input: input.to_string() };
+        let err = || ParseVersionError {
+            input: input.to_string(),
+        };
         let s = input.trim();
         let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
-        let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
         let (nums, rest) = s.split_at(end);
         let nums = nums.trim_end_matches('.');
         let mut parts = nums.split('.');
@@ -138,7 +152,9 @@ impl FromStr for KubeVersion {
         // EKS reports minors like "29+"; a leading '+' is a build marker.
         if let Some(tail) = rest.strip_prefix('-') {
             let (stage, after) = tail.split_once('.').unwrap_or((tail, ""));
-            let num_end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+            let num_end = after
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(after.len());
             let n: u32 = after[..num_end].parse().unwrap_or(0);
             pre = match stage {
                 "alpha" => Some(PreRelease::Alpha(n)),
@@ -152,7 +168,14 @@ impl FromStr for KubeVersion {
         } else if !rest.is_empty() && !rest.starts_with('+') {
             return Err(err());
         }
-        Ok(KubeVersion { major, minor, patch, pre, suffix, original: input.trim().to_string() })
+        Ok(KubeVersion {
+            major,
+            minor,
+            patch,
+            pre,
+            suffix,
+            original: input.trim().to_string(),
+        })
     }
 }
 
@@ -206,7 +229,9 @@ impl Serialize for KubeVersion {
 
 impl<'de> Deserialize<'de> for KubeVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -228,7 +253,10 @@ mod tests {
     #[test]
     fn parses_the_forms_seen_in_the_wild() {
         let eks = v("v1.29.3-eks-4f4795d");
-        assert_eq!((eks.major, eks.minor, eks.patch, eks.pre.clone()), (1, 29, 3, None));
+        assert_eq!(
+            (eks.major, eks.minor, eks.patch, eks.pre.clone()),
+            (1, 29, 3, None)
+        );
         assert_eq!(eks.suffix, "-eks-4f4795d");
         assert_eq!(eks.to_string(), "v1.29.3-eks-4f4795d");
         assert_eq!(v("1.24").patch, 0);
@@ -239,17 +267,37 @@ mod tests {
 
     #[test]
     fn orders_by_numbers_then_prerelease() {
-        let mut vs = vec![v("v1.30.0"), v("v1.29.10"), v("v1.30.0-rc.1"), v("v1.30.0-alpha.2"), v("v1.29.9-eks-1"), v("v1.30.0-beta.0")];
+        let mut vs = [
+            v("v1.30.0"),
+            v("v1.29.10"),
+            v("v1.30.0-rc.1"),
+            v("v1.30.0-alpha.2"),
+            v("v1.29.9-eks-1"),
+            v("v1.30.0-beta.0"),
+        ];
         vs.sort();
         let s: Vec<String> = vs.iter().map(|x| x.to_string()).collect();
-        assert_eq!(s, ["v1.29.9-eks-1", "v1.29.10", "v1.30.0-alpha.2", "v1.30.0-beta.0", "v1.30.0-rc.1", "v1.30.0"]);
+        assert_eq!(
+            s,
+            [
+                "v1.29.9-eks-1",
+                "v1.29.10",
+                "v1.30.0-alpha.2",
+                "v1.30.0-beta.0",
+                "v1.30.0-rc.1",
+                "v1.30.0"
+            ]
+        );
         assert_eq!(v("v1.29.3-eks-a"), v("1.29.3"));
     }
 
     #[test]
     fn rejects_garbage() {
         for bad in ["", "v", "1", "x1.2", "1.2.3.4", "1.a", "1.29 beta"] {
-            assert!(bad.parse::<KubeVersion>().is_err(), "{bad} should not parse");
+            assert!(
+                bad.parse::<KubeVersion>().is_err(),
+                "{bad} should not parse"
+            );
         }
     }
 }

@@ -7,7 +7,9 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::{faults::SplitMix, insert_into, kubelet::running_status, store::Store, Result, TestServer};
+use crate::{
+    faults::SplitMix, insert_into, kubelet::running_status, store::Store, Result, TestServer,
+};
 
 /// A node group of the demo cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +70,15 @@ pub struct DemoCluster {
     pub problems: bool,
 }
 
-fn group(name: &str, nodes: usize, instance_type: &str, cpu: &str, memory: &str, capacity: &str, taints: &[&str]) -> DemoNodeGroup {
+fn group(
+    name: &str,
+    nodes: usize,
+    instance_type: &str,
+    cpu: &str,
+    memory: &str,
+    capacity: &str,
+    taints: &[&str],
+) -> DemoNodeGroup {
     DemoNodeGroup {
         name: name.into(),
         nodes,
@@ -86,9 +96,33 @@ impl DemoCluster {
         DemoCluster {
             seed: 42,
             node_groups: vec![
-                group("system", 2, "m5.large", "1930m", "7220Mi", "ON_DEMAND", &["CriticalAddonsOnly=true:NoSchedule"]),
-                group("general", 4, "m5.xlarge", "3920m", "15256Mi", "ON_DEMAND", &[]),
-                group("spot", 1, "c5.2xlarge", "7910m", "14600Mi", "SPOT", &["spot=true:PreferNoSchedule"]),
+                group(
+                    "system",
+                    2,
+                    "m5.large",
+                    "1930m",
+                    "7220Mi",
+                    "ON_DEMAND",
+                    &["CriticalAddonsOnly=true:NoSchedule"],
+                ),
+                group(
+                    "general",
+                    4,
+                    "m5.xlarge",
+                    "3920m",
+                    "15256Mi",
+                    "ON_DEMAND",
+                    &[],
+                ),
+                group(
+                    "spot",
+                    1,
+                    "c5.2xlarge",
+                    "7910m",
+                    "14600Mi",
+                    "SPOT",
+                    &["spot=true:PreferNoSchedule"],
+                ),
             ],
             bulk_pods: 0,
             kubelet_version: "v1.29.3-eks-ae9a62a".into(),
@@ -129,7 +163,12 @@ impl DemoCluster {
 
     pub(crate) fn load_into(&self, server: &TestServer) -> Result<DemoSummary> {
         let mut store = server.shared.store();
-        let mut b = Builder { store: &mut store, rng: SplitMix::new(self.seed), summary: DemoSummary::default(), now: k8s_openapi::jiff::Timestamp::now().as_second() };
+        let mut b = Builder {
+            store: &mut store,
+            rng: SplitMix::new(self.seed),
+            summary: DemoSummary::default(),
+            now: k8s_openapi::jiff::Timestamp::now().as_second(),
+        };
         let nodes = b.nodes(self)?;
         b.scenario(self, &nodes)?;
         b.bulk(self, &nodes)?;
@@ -157,7 +196,9 @@ const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
 impl Builder<'_> {
     fn ts(&self, secs_ago: i64) -> String {
-        k8s_openapi::jiff::Timestamp::from_second(self.now - secs_ago).map(|t| t.to_string()).unwrap_or_default()
+        k8s_openapi::jiff::Timestamp::from_second(self.now - secs_ago)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
     }
 
     fn put(&mut self, obj: Value) -> Result<Value> {
@@ -166,12 +207,16 @@ impl Builder<'_> {
     }
 
     fn hex(&mut self, n: usize) -> String {
-        (0..n).map(|_| format!("{:x}", self.rng.below(16))).collect()
+        (0..n)
+            .map(|_| format!("{:x}", self.rng.below(16)))
+            .collect()
     }
 
     fn suffix(&mut self) -> String {
         const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        (0..5).map(|_| CHARS[self.rng.below(CHARS.len() as u64) as usize] as char).collect()
+        (0..5)
+            .map(|_| CHARS[self.rng.below(CHARS.len() as u64) as usize] as char)
+            .collect()
     }
 
     fn namespace(&mut self, name: &str, labels: Value) -> Result<()> {
@@ -196,8 +241,12 @@ impl Builder<'_> {
                 let name = format!("ip-{}.ec2.internal", ip.replace('.', "-"));
                 let zone = ZONES[idx % 3];
                 let instance = format!("i-0{}", self.hex(16));
-                let not_ready = d.problems && g.name == "general" && out.iter().filter(|n: &&Node| n.group == "general").count() == 3;
-                let cordoned = d.problems && g.name == "general" && out.iter().filter(|n: &&Node| n.group == "general").count() == 2;
+                let not_ready = d.problems
+                    && g.name == "general"
+                    && out.iter().filter(|n: &&Node| n.group == "general").count() == 3;
+                let cordoned = d.problems
+                    && g.name == "general"
+                    && out.iter().filter(|n: &&Node| n.group == "general").count() == 2;
                 let taints: Vec<Value> = g
                     .taints
                     .iter()
@@ -215,25 +264,51 @@ impl Builder<'_> {
                            "lastHeartbeatTime": hb, "lastTransitionTime": s.ts(86_400 * 20)})
                 };
                 let conditions = vec![
-                    cond("MemoryPressure", true, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", self),
-                    cond("DiskPressure", true, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", self),
-                    cond("PIDPressure", true, "KubeletHasSufficientPID", "kubelet has sufficient PID available", self),
+                    cond(
+                        "MemoryPressure",
+                        true,
+                        "KubeletHasSufficientMemory",
+                        "kubelet has sufficient memory available",
+                        self,
+                    ),
+                    cond(
+                        "DiskPressure",
+                        true,
+                        "KubeletHasNoDiskPressure",
+                        "kubelet has no disk pressure",
+                        self,
+                    ),
+                    cond(
+                        "PIDPressure",
+                        true,
+                        "KubeletHasSufficientPID",
+                        "kubelet has sufficient PID available",
+                        self,
+                    ),
                     if not_ready {
                         json!({"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
                                "lastHeartbeatTime": hb, "lastTransitionTime": self.ts(1800)})
                     } else {
-                        cond("Ready", true, "KubeletReady", "kubelet is posting ready status", self)
+                        cond(
+                            "Ready",
+                            true,
+                            "KubeletReady",
+                            "kubelet is posting ready status",
+                            self,
+                        )
                     },
                 ];
                 let age_days = 10 + self.rng.below(80) as i64;
                 let created = self.ts(86_400 * age_days);
-                let (machine_id, system_uuid, boot_id) = (self.hex(32), format!("ec2{}", self.hex(29)), self.hex(32));
+                let (machine_id, system_uuid, boot_id) =
+                    (self.hex(32), format!("ec2{}", self.hex(29)), self.hex(32));
                 let cpu_capacity = match g.instance_type.as_str() {
                     "m5.large" => "2",
                     "m5.xlarge" => "4",
                     _ => "8",
                 };
-                let mut spec = json!({"providerID": format!("aws:///{zone}/{instance}"), "taints": taints});
+                let mut spec =
+                    json!({"providerID": format!("aws:///{zone}/{instance}"), "taints": taints});
                 if cordoned {
                     spec["unschedulable"] = json!(true);
                 }
@@ -261,7 +336,13 @@ impl Builder<'_> {
                     }
                 }))?;
                 self.summary.nodes += 1;
-                out.push(Node { name, group: g.name.clone(), schedulable: !cordoned && !not_ready, tainted: g.taints.iter().any(|t| t.ends_with(":NoSchedule")), ip });
+                out.push(Node {
+                    name,
+                    group: g.name.clone(),
+                    schedulable: !cordoned && !not_ready,
+                    tainted: g.taints.iter().any(|t| t.ends_with(":NoSchedule")),
+                    ip,
+                });
             }
         }
         Ok(out)
@@ -332,7 +413,10 @@ impl Builder<'_> {
 
     /// Picks a schedulable node for a workload pod (tainted groups only when tolerated).
     fn place<'n>(&mut self, nodes: &'n [Node], tolerate: bool) -> Option<&'n Node> {
-        let candidates: Vec<&Node> = nodes.iter().filter(|n| n.schedulable && (tolerate || !n.tainted)).collect();
+        let candidates: Vec<&Node> = nodes
+            .iter()
+            .filter(|n| n.schedulable && (tolerate || !n.tainted))
+            .collect();
         if candidates.is_empty() {
             return None;
         }
@@ -340,8 +424,20 @@ impl Builder<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn deployment(&mut self, ns: &str, name: &str, replicas: usize, image: &str, cpu: &str, mem: &str, nodes: &[Node], tolerate: bool) -> Result<Vec<Value>> {
-        let hash = self.hex(10).replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    fn deployment(
+        &mut self,
+        ns: &str,
+        name: &str,
+        replicas: usize,
+        image: &str,
+        cpu: &str,
+        mem: &str,
+        nodes: &[Node],
+        tolerate: bool,
+    ) -> Result<Vec<Value>> {
+        let hash = self
+            .hex(10)
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "");
         let labels = json!({"app": name});
         let pod_labels = json!({"app": name, "pod-template-hash": hash});
         let template = json!({"metadata": {"labels": pod_labels}, "spec": {"containers": [Self::container(name, image, cpu, mem, Some(&bump_mem(mem)))]}});
@@ -365,12 +461,30 @@ impl Builder<'_> {
             let node = self.place(nodes, tolerate);
             let pod_name = format!("{rs_name}-{}", self.suffix());
             let containers = json!([Self::container(name, image, cpu, mem, Some(&bump_mem(mem)))]);
-            pods.push(self.pod(ns, &pod_name, pod_labels.clone(), Some(("ReplicaSet", &rs_name, &rs_uid)), node, containers, json!([]), None, age)?);
+            pods.push(self.pod(
+                ns,
+                &pod_name,
+                pod_labels.clone(),
+                Some(("ReplicaSet", &rs_name, &rs_uid)),
+                node,
+                containers,
+                json!([]),
+                None,
+                age,
+            )?);
         }
         Ok(pods)
     }
 
-    fn daemonset(&mut self, ns: &str, name: &str, image: &str, cpu: &str, mem: &str, nodes: &[Node]) -> Result<()> {
+    fn daemonset(
+        &mut self,
+        ns: &str,
+        name: &str,
+        image: &str,
+        cpu: &str,
+        mem: &str,
+        nodes: &[Node],
+    ) -> Result<()> {
         let labels = json!({"k8s-app": name});
         let ds = self.put(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
             "metadata": {"name": name, "namespace": ns, "labels": labels, "creationTimestamp": self.ts(86_400 * 90)},
@@ -381,12 +495,29 @@ impl Builder<'_> {
         for n in nodes {
             let pod_name = format!("{name}-{}", self.suffix());
             let containers = json!([Self::container(name, image, cpu, mem, None)]);
-            self.pod(ns, &pod_name, labels.clone(), Some(("DaemonSet", name, &uid)), Some(n), containers, json!([]), None, 86_400 * 30)?;
+            self.pod(
+                ns,
+                &pod_name,
+                labels.clone(),
+                Some(("DaemonSet", name, &uid)),
+                Some(n),
+                containers,
+                json!([]),
+                None,
+                86_400 * 30,
+            )?;
         }
         Ok(())
     }
 
-    fn service(&mut self, ns: &str, name: &str, selector: Value, target_port: i64, pods: &[Value]) -> Result<()> {
+    fn service(
+        &mut self,
+        ns: &str,
+        name: &str,
+        selector: Value,
+        target_port: i64,
+        pods: &[Value],
+    ) -> Result<()> {
         let ip = format!("172.20.{}.{}", self.rng.below(250), 2 + self.rng.below(250));
         self.put(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns, "creationTimestamp": self.ts(86_400 * 30)},
             "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip], "selector": selector, "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": target_port}]}}))?;
@@ -400,13 +531,32 @@ impl Builder<'_> {
         self.put(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": slice_name, "namespace": ns, "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
             "addressType": "IPv4", "endpoints": endpoints, "ports": [{"name": "http", "port": target_port, "protocol": "TCP"}]}))?;
-        let addresses: Vec<Value> = pods.iter().filter_map(|p| p["status"]["podIP"].as_str()).map(|ip| json!({"ip": ip})).collect();
-        let subsets = if addresses.is_empty() { json!([]) } else { json!([{"addresses": addresses, "ports": [{"name": "http", "port": target_port, "protocol": "TCP"}]}]) };
+        let addresses: Vec<Value> = pods
+            .iter()
+            .filter_map(|p| p["status"]["podIP"].as_str())
+            .map(|ip| json!({"ip": ip}))
+            .collect();
+        let subsets = if addresses.is_empty() {
+            json!([])
+        } else {
+            json!([{"addresses": addresses, "ports": [{"name": "http", "port": target_port, "protocol": "TCP"}]}])
+        };
         self.put(json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns}, "subsets": subsets}))?;
         Ok(())
     }
 
-    fn event(&mut self, ns: &str, kind: &str, name: &str, uid: &str, ty: &str, reason: &str, message: &str, ago: i64) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &mut self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        uid: &str,
+        ty: &str,
+        reason: &str,
+        message: &str,
+        ago: i64,
+    ) -> Result<()> {
         let ev_name = format!("{name}.{}", self.hex(16));
         let ts = self.ts(ago);
         self.put(json!({"apiVersion": "v1", "kind": "Event",
@@ -419,11 +569,49 @@ impl Builder<'_> {
 
     fn scenario(&mut self, d: &DemoCluster, nodes: &[Node]) -> Result<()> {
         // kube-system
-        self.daemonset("kube-system", "aws-node", "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v1.18.1", "25m", "64Mi", nodes)?;
-        self.daemonset("kube-system", "kube-proxy", "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.3-eksbuild.2", "100m", "64Mi", nodes)?;
-        let dns = self.deployment("kube-system", "coredns", 2, "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/coredns:v1.11.1-eksbuild.9", "100m", "70Mi", nodes, true)?;
-        self.service("kube-system", "kube-dns", json!({"app": "coredns"}), 8080, &dns)?;
-        self.deployment("kube-system", "metrics-server", 1, "registry.k8s.io/metrics-server/metrics-server:v0.7.1", "100m", "200Mi", nodes, true)?;
+        self.daemonset(
+            "kube-system",
+            "aws-node",
+            "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v1.18.1",
+            "25m",
+            "64Mi",
+            nodes,
+        )?;
+        self.daemonset(
+            "kube-system",
+            "kube-proxy",
+            "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.3-eksbuild.2",
+            "100m",
+            "64Mi",
+            nodes,
+        )?;
+        let dns = self.deployment(
+            "kube-system",
+            "coredns",
+            2,
+            "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/coredns:v1.11.1-eksbuild.9",
+            "100m",
+            "70Mi",
+            nodes,
+            true,
+        )?;
+        self.service(
+            "kube-system",
+            "kube-dns",
+            json!({"app": "coredns"}),
+            8080,
+            &dns,
+        )?;
+        self.deployment(
+            "kube-system",
+            "metrics-server",
+            1,
+            "registry.k8s.io/metrics-server/metrics-server:v0.7.1",
+            "100m",
+            "200Mi",
+            nodes,
+            true,
+        )?;
         self.put(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "coredns", "namespace": "kube-system"},
             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "coredns"}}}}))?;
 
@@ -435,14 +623,39 @@ impl Builder<'_> {
 
         // shop: a web tier behind a PDB, an API, and a Redis StatefulSet with a volume.
         self.namespace("shop", json!({"team": "storefront", "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted"}))?;
-        let web = self.deployment("shop", "web", 3, "public.ecr.aws/nginx/nginx:1.25", "250m", "256Mi", nodes, false)?;
+        let web = self.deployment(
+            "shop",
+            "web",
+            3,
+            "public.ecr.aws/nginx/nginx:1.25",
+            "250m",
+            "256Mi",
+            nodes,
+            false,
+        )?;
         self.service("shop", "web", json!({"app": "web"}), 8080, &web)?;
         self.put(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web-pdb", "namespace": "shop",
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"policy/v1beta1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"web-pdb\",\"namespace\":\"shop\"},\"spec\":{\"minAvailable\":2,\"selector\":{\"matchLabels\":{\"app\":\"web\"}}}}\n"}},
             "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}))?;
-        let api = self.deployment("shop", "api", 2, "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop-api:2.4.1", "500m", "512Mi", nodes, false)?;
+        let api = self.deployment(
+            "shop",
+            "api",
+            2,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop-api:2.4.1",
+            "500m",
+            "512Mi",
+            nodes,
+            false,
+        )?;
         self.service("shop", "api", json!({"app": "api"}), 8080, &api)?;
-        self.statefulset_with_volume("shop", "redis", "public.ecr.aws/docker/library/redis:7.2", "gp2", "10Gi", nodes)?;
+        self.statefulset_with_volume(
+            "shop",
+            "redis",
+            "public.ecr.aws/docker/library/redis:7.2",
+            "gp2",
+            "10Gi",
+            nodes,
+        )?;
         self.put(json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "shop-quota", "namespace": "shop"},
             "spec": {"hard": {"requests.cpu": "8", "requests.memory": "16Gi", "pods": "50"}},
             "status": {"hard": {"requests.cpu": "8", "requests.memory": "16Gi", "pods": "50"}, "used": {"requests.cpu": "1850m", "requests.memory": "1920Mi", "pods": "6"}}}))?;
@@ -457,15 +670,44 @@ impl Builder<'_> {
 
         // payments: restricted Pod Security.
         self.namespace("payments", json!({"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted"}))?;
-        let pay = self.deployment("payments", "payments", 2, "123456789012.dkr.ecr.us-east-1.amazonaws.com/payments:1.9.0", "300m", "384Mi", nodes, false)?;
-        self.service("payments", "payments", json!({"app": "payments"}), 8080, &pay)?;
+        let pay = self.deployment(
+            "payments",
+            "payments",
+            2,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/payments:1.9.0",
+            "300m",
+            "384Mi",
+            nodes,
+            false,
+        )?;
+        self.service(
+            "payments",
+            "payments",
+            json!({"app": "payments"}),
+            8080,
+            &pay,
+        )?;
         self.put(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "payments", "namespace": "payments"},
             "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "payments"}}}}))?;
 
         // monitoring: Prometheus with a volume.
         self.namespace("monitoring", json!({}))?;
-        self.statefulset_with_volume("monitoring", "prometheus", "quay.io/prometheus/prometheus:v2.51.2", "gp3", "50Gi", nodes)?;
-        self.daemonset("monitoring", "node-exporter", "quay.io/prometheus/node-exporter:v1.8.0", "50m", "50Mi", nodes)?;
+        self.statefulset_with_volume(
+            "monitoring",
+            "prometheus",
+            "quay.io/prometheus/prometheus:v2.51.2",
+            "gp3",
+            "50Gi",
+            nodes,
+        )?;
+        self.daemonset(
+            "monitoring",
+            "node-exporter",
+            "quay.io/prometheus/node-exporter:v1.8.0",
+            "50m",
+            "50Mi",
+            nodes,
+        )?;
 
         // batch: CronJob (deprecated apiVersion in its last-applied annotation) and finished Jobs.
         self.namespace("batch", json!({}))?;
@@ -486,8 +728,17 @@ impl Builder<'_> {
                 "containerStatuses": [{"name": "report", "image": "busybox:1.36", "imageID": "", "ready": false, "restartCount": 0,
                     "state": {"terminated": {"exitCode": code, "reason": if ok { "Completed" } else { "Error" }, "startedAt": self.ts(age), "finishedAt": self.ts(age - 60)}}}]});
             let pod_name = format!("{job_name}-{}", self.suffix());
-            self.pod("batch", &pod_name, json!({"job-name": job_name}), Some(("Job", &job_name, &uid)), node,
-                json!([{"name": "report", "image": "busybox:1.36"}]), json!([]), Some(status), age)?;
+            self.pod(
+                "batch",
+                &pod_name,
+                json!({"job-name": job_name}),
+                Some(("Job", &job_name, &uid)),
+                node,
+                json!([{"name": "report", "image": "busybox:1.36"}]),
+                json!([]),
+                Some(status),
+                age,
+            )?;
         }
 
         if d.problems {
@@ -496,7 +747,15 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn statefulset_with_volume(&mut self, ns: &str, name: &str, image: &str, class: &str, size: &str, nodes: &[Node]) -> Result<()> {
+    fn statefulset_with_volume(
+        &mut self,
+        ns: &str,
+        name: &str,
+        image: &str,
+        class: &str,
+        size: &str,
+        nodes: &[Node],
+    ) -> Result<()> {
         let labels = json!({"app": name});
         let sts = self.put(json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": ns, "labels": labels, "creationTimestamp": self.ts(86_400 * 40)},
             "spec": {"replicas": 1, "serviceName": name, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {"containers": [Self::container(name, image, "200m", "1Gi", Some("2Gi"))]}},
@@ -504,7 +763,14 @@ impl Builder<'_> {
             "status": {"replicas": 1, "readyReplicas": 1, "currentReplicas": 1}}))?;
         let uid = sts["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let pvc = format!("data-{name}-0");
-        let pv = format!("pvc-{}-{}-4{}-8{}-{}", self.hex(8), self.hex(4), self.hex(3), self.hex(3), self.hex(12));
+        let pv = format!(
+            "pvc-{}-{}-4{}-8{}-{}",
+            self.hex(8),
+            self.hex(4),
+            self.hex(3),
+            self.hex(3),
+            self.hex(12)
+        );
         let volume_handle = format!("vol-0{}", self.hex(16));
         self.put(json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv, "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
             "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": if class == "gp3" { "Retain" } else { "Delete" }, "storageClassName": class,
@@ -515,8 +781,17 @@ impl Builder<'_> {
             "status": {"phase": "Bound", "capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"]}}))?;
         let node = self.place(nodes, false);
         let containers = json!([Self::container(name, image, "200m", "1Gi", Some("2Gi"))]);
-        let pod = self.pod(ns, &format!("{name}-0"), labels.clone(), Some(("StatefulSet", name, &uid)), node, containers,
-            json!([{"name": "data", "persistentVolumeClaim": {"claimName": pvc}}]), None, 86_400 * 40)?;
+        let pod = self.pod(
+            ns,
+            &format!("{name}-0"),
+            labels.clone(),
+            Some(("StatefulSet", name, &uid)),
+            node,
+            containers,
+            json!([{"name": "data", "persistentVolumeClaim": {"claimName": pvc}}]),
+            None,
+            86_400 * 40,
+        )?;
         self.service(ns, name, labels, 8080, &[pod])?;
         Ok(())
     }
@@ -524,7 +799,16 @@ impl Builder<'_> {
     fn problems(&mut self, nodes: &[Node]) -> Result<()> {
         self.namespace("legacy", json!({}))?;
         // A crash-looping deployment pod (OOMKilled).
-        let crash = self.deployment("legacy", "report-worker", 1, "123456789012.dkr.ecr.us-east-1.amazonaws.com/report-worker:0.3.0", "100m", "128Mi", nodes, false)?;
+        let crash = self.deployment(
+            "legacy",
+            "report-worker",
+            1,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/report-worker:0.3.0",
+            "100m",
+            "128Mi",
+            nodes,
+            false,
+        )?;
         if let Some(pod) = crash.first() {
             let mut p = pod.clone();
             let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
@@ -535,10 +819,28 @@ impl Builder<'_> {
                 "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=report-worker"}},
                 "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": self.ts(400), "finishedAt": self.ts(380)}}}]);
             self.replace_pod(p)?;
-            self.event("legacy", "Pod", &name, &uid, "Warning", "BackOff", "Back-off restarting failed container report-worker in pod", 60)?;
+            self.event(
+                "legacy",
+                "Pod",
+                &name,
+                &uid,
+                "Warning",
+                "BackOff",
+                "Back-off restarting failed container report-worker in pod",
+                60,
+            )?;
         }
         // An image that cannot be pulled.
-        let bad = self.deployment("legacy", "frontend-canary", 1, "123456789012.dkr.ecr.us-east-1.amazonaws.com/frontend:does-not-exist", "100m", "128Mi", nodes, false)?;
+        let bad = self.deployment(
+            "legacy",
+            "frontend-canary",
+            1,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/frontend:does-not-exist",
+            "100m",
+            "128Mi",
+            nodes,
+            false,
+        )?;
         if let Some(pod) = bad.first() {
             let mut p = pod.clone();
             let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
@@ -548,10 +850,28 @@ impl Builder<'_> {
             p["status"]["containerStatuses"] = json!([{"name": "frontend-canary", "image": "frontend:does-not-exist", "imageID": "", "ready": false, "restartCount": 0,
                 "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"frontend:does-not-exist\""}}}]);
             self.replace_pod(p)?;
-            self.event("legacy", "Pod", &name, &uid, "Warning", "Failed", "Failed to pull image \"frontend:does-not-exist\": not found", 120)?;
+            self.event(
+                "legacy",
+                "Pod",
+                &name,
+                &uid,
+                "Warning",
+                "Failed",
+                "Failed to pull image \"frontend:does-not-exist\": not found",
+                120,
+            )?;
         }
         // A pod that does not fit anywhere.
-        let big = self.deployment("legacy", "batch-analytics", 1, "123456789012.dkr.ecr.us-east-1.amazonaws.com/analytics:5.0", "16", "64Gi", nodes, false)?;
+        let big = self.deployment(
+            "legacy",
+            "batch-analytics",
+            1,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/analytics:5.0",
+            "16",
+            "64Gi",
+            nodes,
+            false,
+        )?;
         if let Some(pod) = big.first() {
             let mut p = pod.clone();
             let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
@@ -573,13 +893,38 @@ impl Builder<'_> {
         let node = self.place(nodes, false);
         let mut c = Self::container("agent", "legacy/agent:1.0", "50m", "64Mi", None);
         c["securityContext"] = json!({"privileged": true});
-        self.pod("legacy", "host-agent", json!({"app": "host-agent"}), None, node, json!([c]), json!([{"name": "host", "hostPath": {"path": "/"}}]), None, 86_400 * 200)?;
+        self.pod(
+            "legacy",
+            "host-agent",
+            json!({"app": "host-agent"}),
+            None,
+            node,
+            json!([c]),
+            json!([{"name": "host", "hostPath": {"path": "/"}}]),
+            None,
+            86_400 * 200,
+        )?;
         // A service that selects nothing, and a claim that cannot bind.
-        self.service("legacy", "old-frontend", json!({"app": "frontend-v1"}), 8080, &[])?;
+        self.service(
+            "legacy",
+            "old-frontend",
+            json!({"app": "frontend-v1"}),
+            8080,
+            &[],
+        )?;
         self.put(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "reports-archive", "namespace": "legacy"},
             "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "efs", "resources": {"requests": {"storage": "100Gi"}}},
             "status": {"phase": "Pending"}}))?;
-        self.event("legacy", "PersistentVolumeClaim", "reports-archive", "", "Warning", "ProvisioningFailed", "storageclass.storage.k8s.io \"efs\" not found", 300)?;
+        self.event(
+            "legacy",
+            "PersistentVolumeClaim",
+            "reports-archive",
+            "",
+            "Warning",
+            "ProvisioningFailed",
+            "storageclass.storage.k8s.io \"efs\" not found",
+            300,
+        )?;
         // A quota at 90%.
         self.put(json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "legacy-quota", "namespace": "legacy"},
             "spec": {"hard": {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10"}},
@@ -587,7 +932,16 @@ impl Builder<'_> {
         // Node events.
         if let Some(n) = nodes.iter().find(|n| !n.schedulable) {
             let name = n.name.clone();
-            self.event("default", "Node", &name, &name, "Normal", "NodeNotSchedulable", &format!("Node {name} status is now: NodeNotSchedulable"), 3600)?;
+            self.event(
+                "default",
+                "Node",
+                &name,
+                &name,
+                "Normal",
+                "NodeNotSchedulable",
+                &format!("Node {name} status is now: NodeNotSchedulable"),
+                3600,
+            )?;
         }
         // Risky RBAC.
         self.put(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ci-deployer", "namespace": "default"}}))?;
@@ -610,8 +964,12 @@ impl Builder<'_> {
     /// Usage for every node and every running pod (metrics.k8s.io, when served).
     fn metrics(&mut self) {
         let (Some(node_def), Some(pod_def)) = (
-            self.store.find("metrics.k8s.io", "v1beta1", "nodes").cloned(),
-            self.store.find("metrics.k8s.io", "v1beta1", "pods").cloned(),
+            self.store
+                .find("metrics.k8s.io", "v1beta1", "nodes")
+                .cloned(),
+            self.store
+                .find("metrics.k8s.io", "v1beta1", "pods")
+                .cloned(),
         ) else {
             return;
         };
@@ -620,9 +978,31 @@ impl Builder<'_> {
             .store
             .range("/nodes", None, None)
             .map(|n| {
-                let cpu = k8sops_core::Quantity::try_from(&k8s_openapi::apimachinery::pkg::api::resource::Quantity(n["status"]["allocatable"]["cpu"].as_str().unwrap_or("1").into())).map(|q| q.millis()).unwrap_or(1000);
-                let mem = k8sops_core::Quantity::try_from(&k8s_openapi::apimachinery::pkg::api::resource::Quantity(n["status"]["allocatable"]["memory"].as_str().unwrap_or("1Gi").into())).map(|q| q.value()).unwrap_or(1 << 30);
-                (n["metadata"]["name"].as_str().unwrap_or("").to_string(), cpu, mem)
+                let cpu = k8sops_core::Quantity::try_from(
+                    &k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+                        n["status"]["allocatable"]["cpu"]
+                            .as_str()
+                            .unwrap_or("1")
+                            .into(),
+                    ),
+                )
+                .map(|q| q.millis())
+                .unwrap_or(1000);
+                let mem = k8sops_core::Quantity::try_from(
+                    &k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+                        n["status"]["allocatable"]["memory"]
+                            .as_str()
+                            .unwrap_or("1Gi")
+                            .into(),
+                    ),
+                )
+                .map(|q| q.value())
+                .unwrap_or(1 << 30);
+                (
+                    n["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    cpu,
+                    mem,
+                )
             })
             .collect();
         for (name, cpu, mem) in nodes {
@@ -636,8 +1016,20 @@ impl Builder<'_> {
             .range("/pods", None, None)
             .filter(|p| p["status"]["phase"] == "Running")
             .map(|p| {
-                let containers = p["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_string)).collect();
-                (p["metadata"]["namespace"].as_str().unwrap_or("").to_string(), p["metadata"]["name"].as_str().unwrap_or("").to_string(), containers)
+                let containers = p["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .collect();
+                (
+                    p["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    containers,
+                )
             })
             .collect();
         for (ns, name, containers) in pods {
@@ -673,10 +1065,22 @@ impl Builder<'_> {
         for i in 0..deployments {
             let ns = format!("team-{:03}", i / per_namespace);
             if i % per_namespace == 0 {
-                self.namespace(&ns, json!({"team": format!("team-{:03}", i / per_namespace)}))?;
+                self.namespace(
+                    &ns,
+                    json!({"team": format!("team-{:03}", i / per_namespace)}),
+                )?;
             }
             let replicas = per_deployment.min(d.bulk_pods - created);
-            self.deployment(&ns, &format!("svc-{:04}", i), replicas, "public.ecr.aws/nginx/nginx:1.25", "100m", "128Mi", nodes, false)?;
+            self.deployment(
+                &ns,
+                &format!("svc-{:04}", i),
+                replicas,
+                "public.ecr.aws/nginx/nginx:1.25",
+                "100m",
+                "128Mi",
+                nodes,
+                false,
+            )?;
             created += replicas;
         }
         Ok(())

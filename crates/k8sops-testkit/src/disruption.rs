@@ -14,21 +14,30 @@ use crate::{status::ApiError, store::Store};
 fn labels(obj: &Value) -> BTreeMap<String, String> {
     obj["metadata"]["labels"]
         .as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn selector(pdb: &Value) -> LabelSelector {
-    match serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>(pdb["spec"]["selector"].clone()) {
-        Ok(s) if !pdb["spec"]["selector"].is_null() => LabelSelector::from_k8s(Some(&s)).unwrap_or_else(|_| LabelSelector::nothing()),
+    match serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>(
+        pdb["spec"]["selector"].clone(),
+    ) {
+        Ok(s) if !pdb["spec"]["selector"].is_null() => {
+            LabelSelector::from_k8s(Some(&s)).unwrap_or_else(|_| LabelSelector::nothing())
+        }
         _ => LabelSelector::nothing(),
     }
 }
 
 pub(crate) fn pod_is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    pod["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 /// Computed status of a budget: (expected, current healthy, desired healthy, disruptions allowed).
@@ -55,14 +64,24 @@ fn scaled(v: &Value, total: i64) -> Option<i64> {
 pub(crate) fn budget_status(store: &Store, pdb: &Value) -> BudgetStatus {
     let ns = pdb["metadata"]["namespace"].as_str().unwrap_or("");
     let sel = selector(pdb);
-    let pods: Vec<&Value> = store.range("/pods", Some(ns), None).filter(|p| sel.matches(&labels(p))).map(|p| &**p).collect();
+    let pods: Vec<&Value> = store
+        .range("/pods", Some(ns), None)
+        .filter(|p| sel.matches(&labels(p)))
+        .map(|p| &**p)
+        .collect();
     // Expected pods come from the controllers' replica counts when every pod has one, else from the pod count.
     let mut controllers = BTreeSet::new();
     let mut all_controlled = !pods.is_empty();
     for p in &pods {
-        match p["metadata"]["ownerReferences"].as_array().and_then(|o| o.iter().find(|r| r["controller"] == true)) {
+        match p["metadata"]["ownerReferences"]
+            .as_array()
+            .and_then(|o| o.iter().find(|r| r["controller"] == true))
+        {
             Some(r) => {
-                controllers.insert((r["kind"].as_str().unwrap_or("").to_string(), r["name"].as_str().unwrap_or("").to_string()));
+                controllers.insert((
+                    r["kind"].as_str().unwrap_or("").to_string(),
+                    r["name"].as_str().unwrap_or("").to_string(),
+                ));
             }
             None => all_controlled = false,
         }
@@ -93,7 +112,10 @@ pub(crate) fn budget_status(store: &Store, pdb: &Value) -> BudgetStatus {
             expected = total;
         }
     }
-    let healthy = pods.iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_is_ready(p)).count() as i64;
+    let healthy = pods
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_is_ready(p))
+        .count() as i64;
     let desired = if let Some(min) = scaled(&pdb["spec"]["minAvailable"], expected) {
         min
     } else if let Some(max) = scaled(&pdb["spec"]["maxUnavailable"], expected) {
@@ -135,7 +157,9 @@ pub(crate) fn with_status(store: &Store, pdb: &Value) -> Value {
 /// Decides whether `pod` may be evicted now. `Ok(())` means delete it.
 pub(crate) fn check_eviction(store: &Store, pod: &Value) -> Result<(), ApiError> {
     let phase = pod["status"]["phase"].as_str().unwrap_or("");
-    if matches!(phase, "Succeeded" | "Failed" | "Pending") || pod["metadata"]["deletionTimestamp"].is_string() {
+    if matches!(phase, "Succeeded" | "Failed" | "Pending")
+        || pod["metadata"]["deletionTimestamp"].is_string()
+    {
         return Ok(());
     }
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");

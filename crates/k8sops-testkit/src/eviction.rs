@@ -12,16 +12,25 @@ use crate::{
     status::{self, ApiError},
 };
 
-pub(crate) fn evict(shared: &Arc<Shared>, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
+pub(crate) fn evict(
+    shared: &Arc<Shared>,
+    req: &Req,
+    t: &Target,
+) -> Result<Response<Body>, ApiError> {
     if t.def.kind != "Pod" {
         return Err(ApiError::method_not_allowed());
     }
-    let body: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?;
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?;
     let name = t.name.clone().unwrap_or_default();
     let ns = t.namespace.clone().unwrap_or_default();
     match body["apiVersion"].as_str() {
         Some("policy/v1" | "policy/v1beta1") | None => {}
-        Some(other) => return Err(ApiError::bad_request(format!("unsupported Eviction apiVersion {other}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unsupported Eviction apiVersion {other}"
+            )))
+        }
     }
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
         return Err(ApiError::bad_request(format!(

@@ -16,7 +16,9 @@ use crate::{
 
 /// Called when a pod got a deletionTimestamp.
 pub(crate) fn pod_terminating(shared: &Arc<Shared>, pod: &Value, grace_secs: i64) {
-    let Some(opts) = shared.opts.kubelet.clone() else { return };
+    let Some(opts) = shared.opts.kubelet.clone() else {
+        return;
+    };
     let delay = match opts.termination {
         TerminationDelay::Immediate => Duration::ZERO,
         TerminationDelay::GracePeriod => Duration::from_secs(grace_secs.max(0) as u64),
@@ -31,7 +33,9 @@ pub(crate) fn pod_terminating(shared: &Arc<Shared>, pod: &Value, grace_secs: i64
             _ = tokio::time::sleep(delay) => {}
         }
         let mut store = shared.store();
-        let Some(cur) = store.get("/pods", &key) else { return };
+        let Some(cur) = store.get("/pods", &key) else {
+            return;
+        };
         if cur["metadata"]["uid"].as_str() != Some(uid.as_str()) {
             return;
         }
@@ -42,19 +46,33 @@ pub(crate) fn pod_terminating(shared: &Arc<Shared>, pod: &Value, grace_secs: i64
 }
 
 fn controller(pod: &Value) -> Option<(String, String)> {
-    pod["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["controller"] == true).map(|r| {
-        (r["kind"].as_str().unwrap_or("").to_string(), r["name"].as_str().unwrap_or("").to_string())
-    })
+    pod["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true)
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap_or("").to_string(),
+                r["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
 }
 
 /// Called when a pod is gone for good: recreate it if its controller still exists.
 pub(crate) fn pod_removed(shared: &Arc<Shared>, store: &mut Store, pod: &Value) {
-    let Some(opts) = shared.opts.kubelet.as_ref() else { return };
+    let Some(opts) = shared.opts.kubelet.as_ref() else {
+        return;
+    };
     if !opts.recreate_controller_pods {
         return;
     }
-    let Some((kind, owner)) = controller(pod) else { return };
-    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+    let Some((kind, owner)) = controller(pod) else {
+        return;
+    };
+    let ns = pod["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let storage = match kind.as_str() {
         "ReplicaSet" => "apps/replicasets",
         "StatefulSet" => "apps/statefulsets",
@@ -66,15 +84,15 @@ pub(crate) fn pod_removed(shared: &Arc<Shared>, store: &mut Store, pod: &Value) 
     }
     let old_node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
     let node = if kind == "DaemonSet" {
-        if store.get("/nodes", &(String::new(), old_node.clone())).is_none() {
+        if store
+            .get("/nodes", &(String::new(), old_node.clone()))
+            .is_none()
+        {
             return;
         }
         old_node
     } else {
-        match pick_node(shared, store, &old_node) {
-            Some(n) => n,
-            None => String::new(),
-        }
+        pick_node(shared, store, &old_node).unwrap_or_default()
     };
     let mut new = json!({
         "apiVersion": "v1",
@@ -92,7 +110,9 @@ pub(crate) fn pod_removed(shared: &Arc<Shared>, store: &mut Store, pod: &Value) 
     } else {
         let mut rng = lock(&shared.rng);
         const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        let suffix: String = (0..5).map(|_| CHARS[rng.below(CHARS.len() as u64) as usize] as char).collect();
+        let suffix: String = (0..5)
+            .map(|_| CHARS[rng.below(CHARS.len() as u64) as usize] as char)
+            .collect();
         new["metadata"]["name"] = json!(format!("{owner}-{suffix}"));
     }
     new["spec"]["nodeName"] = json!(node);
@@ -102,7 +122,9 @@ pub(crate) fn pod_removed(shared: &Arc<Shared>, store: &mut Store, pod: &Value) 
     } else {
         json!({"phase": "Pending", "qosClass": pod["status"]["qosClass"].clone()})
     };
-    let Some(def) = store.find("", "v1", "pods").cloned() else { return };
+    let Some(def) = store.find("", "v1", "pods").cloned() else {
+        return;
+    };
     let _ = store.create(&def, new, false);
 }
 
@@ -137,11 +159,16 @@ fn pick_node(shared: &Shared, store: &Store, avoid: &str) -> Option<String> {
         .range("/nodes", None, None)
         .filter(|n| n["spec"]["unschedulable"] != true)
         .filter(|n| {
-            n["status"]["conditions"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            n["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
         })
-        .filter(|n| !n["spec"]["taints"].as_array().is_some_and(|t| t.iter().any(|t| t["effect"] == "NoSchedule")))
+        .filter(|n| {
+            !n["spec"]["taints"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["effect"] == "NoSchedule"))
+        })
         .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
         .filter(|n| n != avoid)
         .collect();

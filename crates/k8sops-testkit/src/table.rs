@@ -9,12 +9,17 @@ use k8s_openapi::{
 use k8sops_core::{age::age_since, object_status};
 use serde_json::{json, Value};
 
+/// Computes a row's cells from an object.
+type CellFn = Box<dyn Fn(&Value) -> Vec<Value>>;
+
 fn col(name: &str, ty: &str, format: &str, priority: u8, description: &str) -> Value {
     json!({"name": name, "type": ty, "format": format, "priority": priority, "description": description})
 }
 
 fn created(obj: &Value) -> Option<Timestamp> {
-    obj["metadata"]["creationTimestamp"].as_str().and_then(|s| s.parse().ok())
+    obj["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
 }
 
 fn partial_metadata(obj: &Value) -> Value {
@@ -25,7 +30,7 @@ fn partial_metadata(obj: &Value) -> Value {
 /// `includeObject` (`None`, `Metadata` (default) or `Object`).
 pub(crate) fn table(kind: &str, items: &[&Value], include_object: &str, list_meta: Value) -> Value {
     let now = Timestamp::now();
-    let (columns, cells): (Vec<Value>, Box<dyn Fn(&Value) -> Vec<Value>>) = match kind {
+    let (columns, cells): (Vec<Value>, CellFn) = match kind {
         "Node" => (
             vec![
                 col("Name", "string", "name", 0, "Name must be unique within a namespace."),

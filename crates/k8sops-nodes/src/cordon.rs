@@ -1,0 +1,227 @@
+//! Cordon and uncordon (`kubectl cordon` / `kubectl uncordon`): one node, a
+//! list, or a label selector; idempotent, reporting per node whether it
+//! changed; dry-run.
+
+use std::fmt;
+
+use k8s_openapi::api::core::v1::Node;
+use k8sops_core::{paging, Cluster, LabelSelector, Table};
+use kube::{
+    api::{ListParams, Patch, PatchParams},
+    Api,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{Error, Result};
+
+/// Which nodes an operation targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeSelection {
+    /// Nodes by name.
+    Names(Vec<String>),
+    /// Nodes matching a label selector.
+    Selector(LabelSelector),
+}
+
+impl NodeSelection {
+    /// One node.
+    ///
+    /// ```
+    /// let s = k8sops_nodes::NodeSelection::name("ip-10-0-1-5.ec2.internal");
+    /// ```
+    pub fn name(name: impl Into<String>) -> Self {
+        NodeSelection::Names(vec![name.into()])
+    }
+
+    /// Resolves the selection to node objects; unknown names are
+    /// [`Error::NodeNotFound`].
+    pub async fn resolve(&self, cluster: &Cluster) -> Result<Vec<Node>> {
+        let api: Api<Node> = cluster.api_all();
+        match self {
+            NodeSelection::Names(names) => {
+                let mut out = Vec::new();
+                for name in names {
+                    let node = cluster
+                        .retry_policy()
+                        .run(|_| async {
+                            api.get_opt(name)
+                                .await
+                                .map_err(|e| cluster.map_err(e, &format!("node {name}")))
+                        })
+                        .await?
+                        .ok_or_else(|| Error::NodeNotFound { name: name.clone() })?;
+                    out.push(node);
+                }
+                Ok(out)
+            }
+            NodeSelection::Selector(sel) => Ok(paging::list_all(
+                cluster,
+                &api,
+                ListParams::default().labels(&sel.to_string()),
+            )
+            .await?),
+        }
+    }
+}
+
+/// Options for [`cordon`] and [`uncordon`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CordonParams {
+    /// Report what would change without changing anything (`--dry-run=client`).
+    pub dry_run: bool,
+}
+
+/// What happened to one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CordonChange {
+    /// The node's schedulability changed (or would, in a dry run).
+    Changed,
+    /// The node was already in the requested state.
+    AlreadyInState,
+}
+
+/// The result of [`cordon`] / [`uncordon`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CordonReport {
+    /// `true` for cordon, `false` for uncordon.
+    pub cordon: bool,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Per node, in name order.
+    pub nodes: Vec<(String, CordonChange)>,
+}
+
+impl CordonReport {
+    /// Names of the nodes that changed.
+    pub fn changed(&self) -> impl Iterator<Item = &str> {
+        self.nodes
+            .iter()
+            .filter(|(_, c)| *c == CordonChange::Changed)
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+impl fmt::Display for CordonReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // kubectl prints "node/NAME cordoned" or "node/NAME already cordoned".
+        let verb = if self.cordon {
+            "cordoned"
+        } else {
+            "uncordoned"
+        };
+        let suffix = if self.dry_run { " (dry run)" } else { "" };
+        for (name, change) in &self.nodes {
+            match change {
+                CordonChange::Changed => writeln!(f, "node/{name} {verb}{suffix}")?,
+                CordonChange::AlreadyInState => writeln!(f, "node/{name} already {verb}{suffix}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CordonReport {
+    /// The report as a table.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new(["node", "change"]);
+        for (n, c) in &self.nodes {
+            t.row([n.clone(), format!("{c:?}")]);
+        }
+        t
+    }
+}
+
+/// Marks nodes unschedulable (`kubectl cordon`).
+///
+/// ```
+/// use k8sops_nodes::{cordon, CordonParams, NodeSelection};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = cordon(&cluster, &NodeSelection::name("ip-10-0-0-5.ec2.internal"), CordonParams::default()).await?;
+/// assert_eq!(report.to_string(), "node/ip-10-0-0-5.ec2.internal cordoned\n");
+/// let again = cordon(&cluster, &NodeSelection::name("ip-10-0-0-5.ec2.internal"), CordonParams::default()).await?;
+/// assert_eq!(again.to_string(), "node/ip-10-0-0-5.ec2.internal already cordoned\n");
+/// # Ok(()) }
+/// ```
+pub async fn cordon(
+    cluster: &Cluster,
+    nodes: &NodeSelection,
+    params: CordonParams,
+) -> Result<CordonReport> {
+    set_schedulable(cluster, nodes, true, params).await
+}
+
+/// Marks nodes schedulable again (`kubectl uncordon`).
+pub async fn uncordon(
+    cluster: &Cluster,
+    nodes: &NodeSelection,
+    params: CordonParams,
+) -> Result<CordonReport> {
+    set_schedulable(cluster, nodes, false, params).await
+}
+
+async fn set_schedulable(
+    cluster: &Cluster,
+    nodes: &NodeSelection,
+    cordon: bool,
+    params: CordonParams,
+) -> Result<CordonReport> {
+    let resolved = nodes.resolve(cluster).await?;
+    let mut out = Vec::new();
+    for node in resolved {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let current = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
+        if current == cordon {
+            out.push((name, CordonChange::AlreadyInState));
+            continue;
+        }
+        if !params.dry_run {
+            set_unschedulable(cluster, &name, cordon, false).await?;
+        }
+        out.push((name, CordonChange::Changed));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(CordonReport {
+        cordon,
+        dry_run: params.dry_run,
+        nodes: out,
+    })
+}
+
+/// Patches `spec.unschedulable` like kubectl does (a strategic merge patch;
+/// `null` to uncordon), retrying transient failures.
+pub(crate) async fn set_unschedulable(
+    cluster: &Cluster,
+    name: &str,
+    cordon: bool,
+    server_dry_run: bool,
+) -> Result<()> {
+    let api: Api<Node> = cluster.api_all();
+    let value = if cordon { json!(true) } else { json!(null) };
+    let patch = Patch::Strategic(json!({"spec": {"unschedulable": value}}));
+    let mut pp = PatchParams::default();
+    pp.dry_run = server_dry_run;
+    cluster
+        .retry_policy()
+        .run(|_| async {
+            api.patch(name, &pp, &patch)
+                .await
+                .map_err(|e| cluster.map_err(e, &format!("node {name}")))
+        })
+        .await
+        .map_err(|e| match e {
+            k8sops_core::Error::NotFound { .. } => Error::NodeNotFound {
+                name: name.to_string(),
+            },
+            other => Error::Core(other),
+        })?;
+    Ok(())
+}

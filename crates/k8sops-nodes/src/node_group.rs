@@ -1,0 +1,83 @@
+//! Mapping between nodes, node groups and cloud instances: the node-group
+//! labels EKS, eksctl and Karpenter set, and `spec.providerID`
+//! (`aws:///us-east-1a/i-0abc...`) to instance id and back.
+
+use k8s_openapi::api::core::v1::Node;
+use k8sops_core::{paging, Cluster, LabelSelector};
+use kube::{api::ListParams, Api};
+
+use crate::Result;
+
+/// Labels that name a node's group, most specific first.
+pub const GROUP_LABELS: [&str; 3] = [
+    "eks.amazonaws.com/nodegroup",
+    "alpha.eksctl.io/nodegroup-name",
+    "karpenter.sh/nodepool",
+];
+
+/// The node group a node belongs to, from its labels.
+///
+/// ```
+/// let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "n", "labels": {"eks.amazonaws.com/nodegroup": "workers"}}})).unwrap();
+/// assert_eq!(k8sops_nodes::node_group::group_of(&node).as_deref(), Some("workers"));
+/// ```
+pub fn group_of(node: &Node) -> Option<String> {
+    let labels = node.metadata.labels.as_ref()?;
+    GROUP_LABELS.iter().find_map(|l| labels.get(*l).cloned())
+}
+
+/// The cloud instance id of a node, from `spec.providerID`
+/// (`aws:///us-east-1a/i-0abc` → `i-0abc`).
+///
+/// ```
+/// let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "n"}, "spec": {"providerID": "aws:///us-east-1a/i-0123456789abcdef0"}})).unwrap();
+/// assert_eq!(k8sops_nodes::node_group::instance_id(&node).as_deref(), Some("i-0123456789abcdef0"));
+/// ```
+pub fn instance_id(node: &Node) -> Option<String> {
+    let pid = node.spec.as_ref()?.provider_id.as_deref()?;
+    let id = pid.rsplit('/').next()?;
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+/// The label selector for a group's nodes, using the first group label.
+///
+/// ```
+/// assert_eq!(k8sops_nodes::node_group::selector_for("workers").to_string(), "eks.amazonaws.com/nodegroup=workers");
+/// ```
+pub fn selector_for(group: &str) -> LabelSelector {
+    LabelSelector::new().eq(GROUP_LABELS[0], group)
+}
+
+/// The nodes of a group: those labelled with it under any of [`GROUP_LABELS`].
+pub async fn nodes_in_group(cluster: &Cluster, group: &str) -> Result<Vec<Node>> {
+    let api: Api<Node> = cluster.api_all();
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for label in GROUP_LABELS {
+        let sel = LabelSelector::new().eq(label, group);
+        for n in paging::list_all(
+            cluster,
+            &api,
+            ListParams::default().labels(&sel.to_string()),
+        )
+        .await?
+        {
+            if seen.insert(n.metadata.name.clone().unwrap_or_default()) {
+                out.push(n);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok(out)
+}
+
+/// The node running instance `id`, if any.
+pub async fn node_for_instance(cluster: &Cluster, id: &str) -> Result<Option<Node>> {
+    let api: Api<Node> = cluster.api_all();
+    let nodes = paging::list_all(cluster, &api, ListParams::default()).await?;
+    Ok(nodes
+        .into_iter()
+        .find(|n| instance_id(n).as_deref() == Some(id)))
+}

@@ -1,0 +1,567 @@
+//! Node status: every `kubectl get nodes -o wide` column, conditions, labels
+//! and taints ([`list_nodes`]), and the `kubectl describe node` detail with
+//! allocated requests and limits ([`describe_node`]).
+
+use std::{collections::BTreeMap, fmt};
+
+use futures::TryStreamExt;
+use k8s_openapi::{
+    api::core::v1::{Event, Node, Pod},
+    jiff::Timestamp,
+};
+use k8sops_core::{
+    age::age_since, object_status, paging, Cluster, FieldSelector, LabelSelector, PodResources,
+    Quantity, ResourceList, Table,
+};
+use kube::{api::ListParams, Api};
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// One node condition (`Ready`, `MemoryPressure`, `DiskPressure`, `PIDPressure`, `NetworkUnavailable`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeCondition {
+    /// Condition type.
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// Human-readable message.
+    pub message: String,
+    /// When the status last changed.
+    pub last_transition: Option<Timestamp>,
+}
+
+impl NodeCondition {
+    /// Whether this condition signals a problem: Ready not True, or a
+    /// pressure/unavailable condition that is True.
+    ///
+    /// ```
+    /// let c = k8sops_nodes::status::NodeCondition { type_: "DiskPressure".into(), status: "True".into(), reason: "".into(), message: "".into(), last_transition: None };
+    /// assert!(c.is_problem());
+    /// ```
+    pub fn is_problem(&self) -> bool {
+        if self.type_ == "Ready" {
+            self.status != "True"
+        } else {
+            self.status == "True"
+        }
+    }
+}
+
+/// A taint as `kubectl describe node` prints it: `key=value:Effect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Taint {
+    /// Key.
+    pub key: String,
+    /// Value (may be empty).
+    pub value: String,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: String,
+}
+
+impl fmt::Display for Taint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            write!(f, "{}:{}", self.key, self.effect)
+        } else {
+            write!(f, "{}={}:{}", self.key, self.value, self.effect)
+        }
+    }
+}
+
+/// Everything `kubectl get nodes -o wide` prints about a node, plus
+/// conditions, labels, taints and the cloud identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    /// Node name.
+    pub name: String,
+    /// STATUS: `Ready`, `NotReady`, `Unknown`, with `,SchedulingDisabled` when cordoned.
+    pub status: String,
+    /// ROLES (`<none>` when there are none).
+    pub roles: String,
+    /// When the node object was created.
+    pub created: Option<Timestamp>,
+    /// VERSION (kubelet).
+    pub version: String,
+    /// INTERNAL-IP (`<none>` when absent).
+    pub internal_ip: String,
+    /// EXTERNAL-IP (`<none>` when absent).
+    pub external_ip: String,
+    /// OS-IMAGE.
+    pub os_image: String,
+    /// KERNEL-VERSION.
+    pub kernel_version: String,
+    /// CONTAINER-RUNTIME.
+    pub container_runtime: String,
+    /// Whether the node is cordoned (`spec.unschedulable`).
+    pub unschedulable: bool,
+    /// All conditions.
+    pub conditions: Vec<NodeCondition>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Taints.
+    pub taints: Vec<Taint>,
+    /// `spec.providerID`, e.g. `aws:///us-east-1a/i-0abc`.
+    pub provider_id: Option<String>,
+}
+
+impl NodeStatus {
+    /// Reads the columns from a Node object.
+    ///
+    /// ```
+    /// let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+    ///     "metadata": {"name": "n1"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}})).unwrap();
+    /// let s = k8sops_nodes::NodeStatus::from_node(&node);
+    /// assert_eq!((s.name.as_str(), s.status.as_str(), s.os_image.as_str()), ("n1", "Ready", "<unknown>"));
+    /// ```
+    pub fn from_node(node: &Node) -> Self {
+        let status = node.status.as_ref();
+        let info = status.and_then(|s| s.node_info.as_ref());
+        let known = |v: Option<&String>| {
+            v.filter(|s| !s.is_empty())
+                .cloned()
+                .unwrap_or_else(|| "<unknown>".into())
+        };
+        NodeStatus {
+            name: node.metadata.name.clone().unwrap_or_default(),
+            status: object_status::node_status(node),
+            roles: object_status::node_roles(node),
+            created: node.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            version: info.map(|i| i.kubelet_version.clone()).unwrap_or_default(),
+            internal_ip: object_status::node_address(node, "InternalIP"),
+            external_ip: object_status::node_address(node, "ExternalIP"),
+            os_image: known(info.map(|i| &i.os_image)),
+            kernel_version: known(info.map(|i| &i.kernel_version)),
+            container_runtime: known(info.map(|i| &i.container_runtime_version)),
+            unschedulable: node
+                .spec
+                .as_ref()
+                .and_then(|s| s.unschedulable)
+                .unwrap_or(false),
+            conditions: status
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|c| NodeCondition {
+                    type_: c.type_.clone(),
+                    status: c.status.clone(),
+                    reason: c.reason.clone().unwrap_or_default(),
+                    message: c.message.clone().unwrap_or_default(),
+                    last_transition: c.last_transition_time.as_ref().map(|t| t.0),
+                })
+                .collect(),
+            labels: node.metadata.labels.clone().unwrap_or_default(),
+            taints: node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|t| Taint {
+                    key: t.key.clone(),
+                    value: t.value.clone().unwrap_or_default(),
+                    effect: t.effect.clone(),
+                })
+                .collect(),
+            provider_id: node.spec.as_ref().and_then(|s| s.provider_id.clone()),
+        }
+    }
+
+    /// Whether the Ready condition is True.
+    pub fn is_ready(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    }
+
+    /// Conditions that signal a problem.
+    pub fn problems(&self) -> impl Iterator<Item = &NodeCondition> {
+        self.conditions.iter().filter(|c| c.is_problem())
+    }
+
+    /// AGE as kubectl prints it, relative to `now`.
+    pub fn age(&self, now: Timestamp) -> String {
+        age_since(self.created, now)
+    }
+}
+
+/// Options for [`list_nodes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeListParams {
+    /// Only nodes matching this label selector (`kubectl get nodes -l`).
+    pub labels: Option<LabelSelector>,
+    /// Only nodes matching this field selector (`metadata.name`, `spec.unschedulable`).
+    pub fields: Option<FieldSelector>,
+    /// Page size for the paginated list (default 500).
+    pub page_size: Option<u32>,
+}
+
+impl NodeListParams {
+    /// Filter by labels.
+    #[must_use]
+    pub fn labels(mut self, selector: LabelSelector) -> Self {
+        self.labels = Some(selector);
+        self
+    }
+
+    /// Filter by fields.
+    #[must_use]
+    pub fn fields(mut self, selector: FieldSelector) -> Self {
+        self.fields = Some(selector);
+        self
+    }
+
+    pub(crate) fn list_params(&self) -> ListParams {
+        let mut lp = ListParams::default();
+        if let Some(l) = &self.labels {
+            lp = lp.labels(&l.to_string());
+        }
+        if let Some(f) = &self.fields {
+            lp = lp.fields(&f.to_string());
+        }
+        lp
+    }
+}
+
+/// The result of [`list_nodes`]; prints like `kubectl get nodes -o wide`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeList {
+    /// The nodes, in name order.
+    pub nodes: Vec<NodeStatus>,
+}
+
+impl NodeList {
+    /// The `kubectl get nodes -o wide` table.
+    pub fn wide_table(&self, now: Timestamp) -> Table {
+        let mut t = Table::new([
+            "name",
+            "status",
+            "roles",
+            "age",
+            "version",
+            "internal-ip",
+            "external-ip",
+            "os-image",
+            "kernel-version",
+            "container-runtime",
+        ]);
+        for n in &self.nodes {
+            t.row([
+                n.name.clone(),
+                n.status.clone(),
+                n.roles.clone(),
+                n.age(now),
+                n.version.clone(),
+                n.internal_ip.clone(),
+                n.external_ip.clone(),
+                n.os_image.clone(),
+                n.kernel_version.clone(),
+                n.container_runtime.clone(),
+            ]);
+        }
+        t
+    }
+
+    /// A table of every condition that signals a problem, one row per node and condition.
+    pub fn problems_table(&self) -> Table {
+        let mut t = Table::new(["node", "condition", "status", "reason", "message"]);
+        for n in &self.nodes {
+            for c in n.problems() {
+                t.row([n.name.as_str(), &c.type_, &c.status, &c.reason, &c.message]);
+            }
+        }
+        t
+    }
+}
+
+impl fmt::Display for NodeList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.wide_table(Timestamp::now()))
+    }
+}
+
+/// Lists nodes page by page (`kubectl get nodes -o wide`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let spot = k8sops_core::LabelSelector::new().eq("eks.amazonaws.com/capacityType", "SPOT");
+/// let nodes = k8sops_nodes::list_nodes(&server.cluster(), &k8sops_nodes::NodeListParams::default().labels(spot)).await?;
+/// assert_eq!(nodes.nodes.len(), 1);
+/// println!("{nodes}");
+/// # Ok(()) }
+/// ```
+pub async fn list_nodes(cluster: &Cluster, params: &NodeListParams) -> Result<NodeList> {
+    let api: Api<Node> = cluster.api_all();
+    let mut nodes = Vec::new();
+    let mut pages = std::pin::pin!(paging::pages(
+        cluster,
+        &api,
+        params.list_params(),
+        params.page_size.unwrap_or(paging::DEFAULT_PAGE_SIZE)
+    ));
+    while let Some(page) = pages.try_next().await? {
+        nodes.extend(page.iter().map(NodeStatus::from_node));
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(NodeList { nodes })
+}
+
+/// One pod in `kubectl describe node`'s "Non-terminated Pods".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodePod {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Effective requests and limits.
+    pub resources: PodResources,
+    /// When the pod was created.
+    pub created: Option<Timestamp>,
+}
+
+/// A recent event about the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeEvent {
+    /// `Normal` or `Warning`.
+    pub type_: String,
+    /// Reason.
+    pub reason: String,
+    /// Message.
+    pub message: String,
+    /// Last time seen.
+    pub last_seen: Option<Timestamp>,
+    /// Who reported it.
+    pub source: String,
+}
+
+/// `kubectl describe node`: status, capacity vs allocatable, the
+/// non-terminated pods and the "Allocated resources" totals, and events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeDescription {
+    /// The node's status columns, conditions, labels and taints.
+    pub status: NodeStatus,
+    /// `status.capacity`.
+    pub capacity: ResourceList,
+    /// `status.allocatable`.
+    pub allocatable: ResourceList,
+    /// Pods on the node that are not Succeeded or Failed.
+    pub pods: Vec<NodePod>,
+    /// Sum of the pods' requests.
+    pub allocated_requests: ResourceList,
+    /// Sum of the pods' limits.
+    pub allocated_limits: ResourceList,
+    /// Events whose involved object is the node, oldest first.
+    pub events: Vec<NodeEvent>,
+}
+
+impl NodeDescription {
+    /// Requests of `resource` as a percentage of allocatable, truncated like kubectl.
+    ///
+    /// ```no_run
+    /// # fn f(d: k8sops_nodes::NodeDescription) {
+    /// println!("cpu requests: {}%", d.requests_percent("cpu"));
+    /// # }
+    /// ```
+    pub fn requests_percent(&self, resource: &str) -> i64 {
+        self.allocated_requests
+            .percent_of(resource, &self.allocatable)
+    }
+
+    /// Limits of `resource` as a percentage of allocatable (may exceed 100: overcommitted).
+    pub fn limits_percent(&self, resource: &str) -> i64 {
+        self.allocated_limits
+            .percent_of(resource, &self.allocatable)
+    }
+
+    /// The "Allocated resources" table: cpu, memory, ephemeral-storage and
+    /// any extended resource, with percentages.
+    pub fn allocated_table(&self) -> Table {
+        let mut t = Table::new(["resource", "requests", "limits"]);
+        let mut names: Vec<String> =
+            vec!["cpu".into(), "memory".into(), "ephemeral-storage".into()];
+        for (k, _) in self.allocatable.iter() {
+            if !names.iter().any(|n| n == k) && k != "pods" {
+                names.push(k.to_string());
+            }
+        }
+        for name in names {
+            let req = self.allocated_requests.get(&name);
+            let lim = self.allocated_limits.get(&name);
+            t.row([
+                name.clone(),
+                format!("{req} ({}%)", self.requests_percent(&name)),
+                format!("{lim} ({}%)", self.limits_percent(&name)),
+            ]);
+        }
+        t
+    }
+}
+
+impl fmt::Display for NodeDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.status;
+        writeln!(f, "Name:      {}", s.name)?;
+        writeln!(f, "Status:    {}", s.status)?;
+        writeln!(f, "Roles:     {}", s.roles)?;
+        writeln!(f, "Version:   {}", s.version)?;
+        let taints: Vec<String> = s.taints.iter().map(ToString::to_string).collect();
+        writeln!(
+            f,
+            "Taints:    {}",
+            if taints.is_empty() {
+                "<none>".into()
+            } else {
+                taints.join(", ")
+            }
+        )?;
+        writeln!(f, "Conditions:")?;
+        let mut t = Table::new(["type", "status", "reason", "message"]);
+        for c in &s.conditions {
+            t.row([c.type_.as_str(), &c.status, &c.reason, &c.message]);
+        }
+        write!(f, "{t}")?;
+        writeln!(f, "Capacity:    {}", self.capacity)?;
+        writeln!(f, "Allocatable: {}", self.allocatable)?;
+        writeln!(f, "Non-terminated Pods: ({} in total)", self.pods.len())?;
+        let mut t = Table::new([
+            "namespace",
+            "name",
+            "cpu requests",
+            "cpu limits",
+            "memory requests",
+            "memory limits",
+        ]);
+        for p in &self.pods {
+            let pct =
+                |q: Quantity, r: &str| format!("{q} ({}%)", q.percent_of(self.allocatable.get(r)));
+            t.row([
+                p.namespace.clone(),
+                p.name.clone(),
+                pct(p.resources.requests.get("cpu"), "cpu"),
+                pct(p.resources.limits.get("cpu"), "cpu"),
+                pct(p.resources.requests.get("memory"), "memory"),
+                pct(p.resources.limits.get("memory"), "memory"),
+            ]);
+        }
+        write!(f, "{t}")?;
+        writeln!(f, "Allocated resources:")?;
+        write!(f, "{}", self.allocated_table())?;
+        if self.events.is_empty() {
+            writeln!(f, "Events: <none>")
+        } else {
+            writeln!(f, "Events:")?;
+            let mut t = Table::new(["type", "reason", "from", "message"]);
+            for e in &self.events {
+                t.row([e.type_.as_str(), &e.reason, &e.source, &e.message]);
+            }
+            write!(f, "{t}")
+        }
+    }
+}
+
+/// `kubectl describe node NAME`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let d = k8sops_nodes::describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal").await?;
+/// assert!(d.requests_percent("cpu") > 0);
+/// println!("{}", d.allocated_table());
+/// # Ok(()) }
+/// ```
+pub async fn describe_node(cluster: &Cluster, name: &str) -> Result<NodeDescription> {
+    let nodes: Api<Node> = cluster.api_all();
+    let node = cluster
+        .retry_policy()
+        .run(|_| async {
+            nodes
+                .get_opt(name)
+                .await
+                .map_err(|e| cluster.map_err(e, &format!("node {name}")))
+        })
+        .await?
+        .ok_or_else(|| Error::NodeNotFound {
+            name: name.to_string(),
+        })?;
+    let parse =
+        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+            m.map(ResourceList::from_k8s)
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
+    let st = node.status.as_ref();
+    let capacity = parse(st.and_then(|s| s.capacity.as_ref())).map_err(k8sops_core::Error::from)?;
+    let allocatable =
+        parse(st.and_then(|s| s.allocatable.as_ref())).map_err(k8sops_core::Error::from)?;
+
+    let pods_api: Api<Pod> = cluster.api_all();
+    let fields = FieldSelector::new()
+        .eq("spec.nodeName", name)
+        .ne("status.phase", "Succeeded")
+        .ne("status.phase", "Failed");
+    let mut pods = Vec::new();
+    let mut requests = ResourceList::new();
+    let mut limits = ResourceList::new();
+    let mut pages = std::pin::pin!(paging::pages(
+        cluster,
+        &pods_api,
+        ListParams::default().fields(&fields.to_string()),
+        paging::DEFAULT_PAGE_SIZE
+    ));
+    while let Some(page) = pages.try_next().await? {
+        for p in page {
+            let resources = PodResources::of(&p).map_err(k8sops_core::Error::from)?;
+            requests += &resources.requests;
+            limits += &resources.limits;
+            pods.push(NodePod {
+                namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                name: p.metadata.name.clone().unwrap_or_default(),
+                resources,
+                created: p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            });
+        }
+    }
+    pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+
+    let events_api: Api<Event> = cluster.api_all();
+    // Kubelets report node events with the node name as the object's uid.
+    let ev_fields = FieldSelector::new()
+        .eq("involvedObject.kind", "Node")
+        .eq("involvedObject.name", name);
+    let mut events: Vec<NodeEvent> = paging::list_all(
+        cluster,
+        &events_api,
+        ListParams::default().fields(&ev_fields.to_string()),
+    )
+    .await?
+    .into_iter()
+    .map(|e| NodeEvent {
+        type_: e.type_.unwrap_or_default(),
+        reason: e.reason.unwrap_or_default(),
+        message: e.message.unwrap_or_default(),
+        last_seen: e
+            .last_timestamp
+            .map(|t| t.0)
+            .or(e.event_time.map(|t| t.0))
+            .or(e.metadata.creation_timestamp.map(|t| t.0)),
+        source: e.source.and_then(|s| s.component).unwrap_or_default(),
+    })
+    .collect();
+    events.sort_by_key(|e| e.last_seen);
+    Ok(NodeDescription {
+        status: NodeStatus::from_node(&node),
+        capacity,
+        allocatable,
+        pods,
+        allocated_requests: requests,
+        allocated_limits: limits,
+        events,
+    })
+}

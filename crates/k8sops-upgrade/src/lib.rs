@@ -1,0 +1,33 @@
+//! # k8sops-upgrade
+//!
+//! Cluster upgrades: version and skew checks (`kubectl version`,
+//! `kubeadm upgrade plan`), deprecated API detection, and EKS control-plane
+//! and node-group upgrades (`aws eks update-cluster-version`,
+//! `describe-update`, `update-nodegroup-version`) through the
+//! [`k8sops_core::backend::ControlPlane`] and `NodeGroups` backends.
+//!
+//! Status: skeleton. The typed API arrives with the upgrade issue;
+//! [`k8sops_core::KubeVersion`] already parses and orders versions. The `aws`
+//! feature brings the EKS SDK ([`aws`]).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A cluster or backend operation failed.
+    #[error(transparent)]
+    Core(#[from] k8sops_core::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The AWS SDK crates this crate builds on (feature `aws`), re-exported so
+/// that callers use the same versions.
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub mod aws {
+    pub use aws_config as config;
+    pub use aws_sdk_eks as eks;
+}

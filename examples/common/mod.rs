@@ -1,0 +1,58 @@
+//! Shared start-up for the example binaries: use the current kubeconfig when
+//! its cluster answers, otherwise start the embedded demo cluster and say so.
+
+use std::time::Duration;
+
+use k8sops::{Cluster, RetryPolicy};
+use k8sops_testkit::{DemoCluster, TestServer};
+
+/// A cluster to work on, and the demo server that backs it (if any); keep
+/// the server alive as long as the cluster is used.
+pub(crate) struct Target {
+    pub(crate) cluster: Cluster,
+    _demo: Option<TestServer>,
+}
+
+/// Connects to the current kubeconfig's cluster, or starts the demo cluster.
+pub(crate) async fn connect_or_demo() -> Result<Target, Box<dyn std::error::Error>> {
+    if std::env::var_os("K8SOPS_DEMO").is_none() {
+        match try_current().await {
+            Ok(cluster) => {
+                eprintln!(
+                    "Using the cluster at {} (current kubeconfig context).",
+                    cluster.url()
+                );
+                return Ok(Target {
+                    cluster,
+                    _demo: None,
+                });
+            }
+            Err(e) => eprintln!("No reachable cluster from the current kubeconfig ({e})."),
+        }
+    }
+    eprintln!("Starting the embedded demo cluster (k8sops-testkit, 7 nodes, ~40 pods).");
+    let server = TestServer::start().await?;
+    server.load(&DemoCluster::small())?;
+    eprintln!(
+        "Demo cluster at {}; kubeconfig: {}",
+        server.url(),
+        server.kubeconfig_path().display()
+    );
+    Ok(Target {
+        cluster: server.cluster(),
+        _demo: Some(server),
+    })
+}
+
+async fn try_current() -> Result<Cluster, k8sops::Error> {
+    let cluster = Cluster::try_default().await?;
+    let probe = cluster.to_builder().retry(RetryPolicy::none()).build();
+    match tokio::time::timeout(Duration::from_secs(5), probe.server_version()).await {
+        Ok(Ok(_)) => Ok(cluster),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(k8sops::Error::Timeout {
+            during: format!("asking {} for its version", cluster.url()),
+            after: Duration::from_secs(5),
+        }),
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the k8sops tests need on a Debian machine, skipping what is
+# already there: protoc (etcd-client's build), etcd and etcdctl, the tools the
+# real API server's start script uses, and moto's AWS emulator.
+set -euo pipefail
+
+missing=()
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v etcd >/dev/null || missing+=(etcd-server)
+command -v etcdctl >/dev/null || missing+=(etcd-client)
+command -v xz >/dev/null || missing+=(xz-utils)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v curl >/dev/null || missing+=(curl)
+command -v ip >/dev/null || missing+=(iproute2)
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v moto_server >/dev/null || ! python3 -c 'import moto' 2>/dev/null; then
+  echo "installing: moto[server]"
+  python3 -m pip install -q 'moto[server]>=5,<6'
+fi
+
+command -v kubectl >/dev/null || echo "warning: kubectl is not installed; the kubectl oracle tests will fail" >&2

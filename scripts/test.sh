@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole k8sops test suite, from a fresh Debian machine:
+#   1. installs what is missing (scripts/install-deps.sh),
+#   2. starts the real kube-apiserver + controller manager from ../shared/k8s
+#      (when present) and moto's AWS emulator on 127.0.0.1,
+#   3. runs every test of every crate with all features,
+#   4. stops what it started.
+# Extra arguments go to `cargo test` (e.g. `./scripts/test.sh -p k8sops-core`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+./scripts/install-deps.sh
+
+cleanup() {
+  [[ -n ${MOTO_PID:-} ]] && kill "$MOTO_PID" 2>/dev/null || true
+  [[ -n ${K8S_STARTED:-} ]] && "$K8S_DIR/stop.sh" "$ROOT/target/k8s-e2e" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# A real API server for the end-to-end tests.
+K8S_DIR=$(cd "$ROOT/.." && pwd)/shared/k8s
+if [[ -x $K8S_DIR/start.sh ]]; then
+  "$K8S_DIR/stop.sh" "$ROOT/target/k8s-e2e" >/dev/null 2>&1 || true
+  "$K8S_DIR/start.sh" "$ROOT/target/k8s-e2e" >/dev/null
+  K8S_STARTED=1
+  export K8SOPS_E2E_KUBECONFIG=$ROOT/target/k8s-e2e/admin.kubeconfig
+  export K8SOPS_E2E_USER_KUBECONFIG=$ROOT/target/k8s-e2e/user.kubeconfig
+  echo "real API server: $K8SOPS_E2E_KUBECONFIG"
+else
+  echo "no ../shared/k8s: end-to-end tests against a real API server will report themselves skipped"
+fi
+
+# moto's AWS emulator on a free port.
+MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$ROOT/target/moto.log" 2>&1 &
+MOTO_PID=$!
+for _ in $(seq 1 50); do
+  curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+export K8SOPS_MOTO_ENDPOINT=http://127.0.0.1:$MOTO_PORT
+echo "moto: $K8SOPS_MOTO_ENDPOINT"
+
+cargo test --workspace --all-features --no-fail-fast "$@"
