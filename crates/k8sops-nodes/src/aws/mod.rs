@@ -23,7 +23,10 @@ pub use asg::AutoScalingNodeGroups;
 pub use aws_config;
 pub use aws_sdk_autoscaling;
 pub use aws_sdk_eks;
-use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::{
+    config::http::HttpResponse,
+    error::{ProvideErrorMetadata, SdkError},
+};
 pub use eks::EksNodeGroups;
 use k8sops_core::Error;
 
@@ -39,12 +42,12 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
 }
 
 /// Maps an SDK error to a typed error. `what` names the object for NotFound.
-pub(crate) fn map_sdk<E, R>(backend: &str, what: &str, err: SdkError<E, R>) -> Error
+pub(crate) fn map_sdk<E>(backend: &str, what: &str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = err.code().unwrap_or("").to_string();
+    let http_status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
     let message = err.message().unwrap_or("").to_string();
     match &err {
         SdkError::DispatchFailure(_) => {
@@ -93,7 +96,8 @@ where
             }
         }
         _ => {
-            let transient = code.contains("ServiceUnavailable")
+            let transient = http_status >= 500
+                || code.contains("ServiceUnavailable")
                 || code.contains("InternalFailure")
                 || code.contains("ServerException");
             let message = if message.is_empty() {
