@@ -299,10 +299,16 @@ impl Store {
                 }
             }
         }
+        // An object being deleted goes away once its finalizers are gone, unless it
+        // is a pod in its grace period (the kubelet finishes those).
         let finished = obj["metadata"]["deletionTimestamp"].is_string()
             && obj["metadata"]["finalizers"]
                 .as_array()
-                .is_none_or(|f| f.is_empty());
+                .is_none_or(|f| f.is_empty())
+            && obj["metadata"]["deletionGracePeriodSeconds"]
+                .as_i64()
+                .unwrap_or(0)
+                == 0;
         if finished {
             if let Some(m) = obj["metadata"].as_object_mut() {
                 m.remove("finalizers");
