@@ -77,13 +77,7 @@ pub fn kubectl_median(runs: usize, kubeconfig: &Path, cache_dir: &Path, args: &[
 
 /// Prints comparison rows as a table.
 pub fn print(rows: &[Comparison]) {
-    let mut t = k8sops::Table::new([
-        "operation",
-        "k8sops",
-        "kubectl",
-        "speedup",
-        "kubectl command",
-    ]);
+    let mut t = k8sops::Table::new(["operation", "k8sops", "kubectl", "speedup", "kubectl command"]);
     for r in rows {
         t.row([
             r.name.clone(),

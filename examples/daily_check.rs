@@ -23,10 +23,7 @@ async fn main() -> ExitCode {
     match k8sops::checklist::daily(&target.cluster).await {
         Ok(report) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {
                 print!("{report}");
             }

@@ -14,10 +14,7 @@ use k8sops_benches::{kubectl_median, median_async, print, Comparison};
 use k8sops_testkit::{DemoCluster, TestServer};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 #[tokio::main]
@@ -28,15 +25,8 @@ async fn main() {
     let pods = env_usize("K8SOPS_BENCH_PODS", if quick { 200 } else { 15_000 });
     let runs = env_usize("K8SOPS_BENCH_RUNS", if quick { 1 } else { 5 });
     let server = TestServer::start().await.expect("start testkit");
-    let summary = server
-        .load(&DemoCluster::scaled(nodes, pods))
-        .expect("load demo cluster");
-    println!(
-        "cluster: {} nodes, {} pods (k8sops-testkit at {})",
-        summary.nodes,
-        summary.pods,
-        server.url()
-    );
+    let summary = server.load(&DemoCluster::scaled(nodes, pods)).expect("load demo cluster");
+    println!("cluster: {} nodes, {} pods (k8sops-testkit at {})", summary.nodes, summary.pods, server.url());
     let cache = tempfile::tempdir().expect("temp dir");
     let kc = server.kubeconfig_path().to_path_buf();
     let cluster = server.cluster();
@@ -45,12 +35,7 @@ async fn main() {
     let pods_api: kube::Api<Pod> = kube::Api::all(cluster.client().clone());
     let t = median_async(runs, || async {
         let mut n = 0usize;
-        let mut pages = pin!(paging::pages(
-            &cluster,
-            &pods_api,
-            Default::default(),
-            paging::DEFAULT_PAGE_SIZE
-        ));
+        let mut pages = pin!(paging::pages(&cluster, &pods_api, Default::default(), paging::DEFAULT_PAGE_SIZE));
         while let Some(page) = pages.try_next().await.expect("list pods") {
             n += page.len();
         }
@@ -68,9 +53,7 @@ async fn main() {
 
     let nodes_api: kube::Api<Node> = kube::Api::all(cluster.client().clone());
     let t = median_async(runs, || async {
-        let nodes = paging::list_all(&cluster, &nodes_api, Default::default())
-            .await
-            .expect("list nodes");
+        let nodes = paging::list_all(&cluster, &nodes_api, Default::default()).await.expect("list nodes");
         let mut table = k8sops::Table::new(["name", "status", "roles"]);
         for n in &nodes {
             table.row([
@@ -92,11 +75,7 @@ async fn main() {
     });
 
     let t = median_async(runs, || async {
-        std::hint::black_box(
-            k8sops::checklist::daily(&cluster)
-                .await
-                .expect("daily check"),
-        );
+        std::hint::black_box(k8sops::checklist::daily(&cluster).await.expect("daily check"));
     })
     .await;
     let k = tokio::task::block_in_place(|| {

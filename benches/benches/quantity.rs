@@ -7,16 +7,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use k8sops::Quantity;
 
 fn quantity(c: &mut Criterion) {
-    let inputs = [
-        "250m",
-        "1.5Gi",
-        "128974848",
-        "1e3",
-        "3920m",
-        "15256Mi",
-        "100n",
-        "2",
-    ];
+    let inputs = ["250m", "1.5Gi", "128974848", "1e3", "3920m", "15256Mi", "100n", "2"];
     c.bench_function("quantity/parse", |b| {
         b.iter(|| {
             for s in inputs {
@@ -32,12 +23,8 @@ fn quantity(c: &mut Criterion) {
             }
         })
     });
-    let many: Vec<Quantity> = (0..10_000)
-        .map(|i| Quantity::from_millis(i % 1000))
-        .collect();
-    c.bench_function("quantity/sum_10k", |b| {
-        b.iter(|| black_box(many.iter().copied().sum::<Quantity>()))
-    });
+    let many: Vec<Quantity> = (0..10_000).map(|i| Quantity::from_millis(i % 1000)).collect();
+    c.bench_function("quantity/sum_10k", |b| b.iter(|| black_box(many.iter().copied().sum::<Quantity>())));
 }
 
 criterion_group!(benches, quantity);

@@ -1,10 +1,13 @@
 //! Shared start-up for the example binaries: use the current kubeconfig when
 //! its cluster answers, otherwise start the embedded demo cluster and say so.
 
+// Each example uses a subset of these helpers.
+#![allow(dead_code)]
+
 use std::time::Duration;
 
 use k8sops::{Cluster, RetryPolicy};
-use k8sops_testkit::{DemoCluster, TestServer};
+use k8sops_testkit::{DemoCluster, KubeletOptions, TestServer};
 
 /// A cluster to work on, and the demo server that backs it (if any); keep
 /// the server alive as long as the cluster is used.
@@ -18,30 +21,18 @@ pub(crate) async fn connect_or_demo() -> Result<Target, Box<dyn std::error::Erro
     if std::env::var_os("K8SOPS_DEMO").is_none() {
         match try_current().await {
             Ok(cluster) => {
-                eprintln!(
-                    "Using the cluster at {} (current kubeconfig context).",
-                    cluster.url()
-                );
-                return Ok(Target {
-                    cluster,
-                    _demo: None,
-                });
+                eprintln!("Using the cluster at {} (current kubeconfig context).", cluster.url());
+                return Ok(Target { cluster, _demo: None });
             }
             Err(e) => eprintln!("No reachable cluster from the current kubeconfig ({e})."),
         }
     }
     eprintln!("Starting the embedded demo cluster (k8sops-testkit, 7 nodes, ~40 pods).");
-    let server = TestServer::start().await?;
+    // The kubelet stand-in finishes evicted pods and recreates controller pods, so drains complete.
+    let server = TestServer::builder().kubelet(KubeletOptions::default()).start().await?;
     server.load(&DemoCluster::small())?;
-    eprintln!(
-        "Demo cluster at {}; kubeconfig: {}",
-        server.url(),
-        server.kubeconfig_path().display()
-    );
-    Ok(Target {
-        cluster: server.cluster(),
-        _demo: Some(server),
-    })
+    eprintln!("Demo cluster at {}; kubeconfig: {}", server.url(), server.kubeconfig_path().display());
+    Ok(Target { cluster: server.cluster(), _demo: Some(server) })
 }
 
 async fn try_current() -> Result<Cluster, k8sops::Error> {
@@ -55,4 +46,40 @@ async fn try_current() -> Result<Cluster, k8sops::Error> {
             after: Duration::from_secs(5),
         }),
     }
+}
+
+/// The value after `--name`, or `--name=value`.
+pub(crate) fn flag_value(args: &[String], name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    args.iter().enumerate().find_map(|(i, a)| {
+        if a == name {
+            args.get(i + 1).cloned()
+        } else {
+            a.strip_prefix(&prefix).map(str::to_string)
+        }
+    })
+}
+
+/// Arguments that are not flags (and not values of `flags_with_values`).
+pub(crate) fn positional(args: &[String], flags_with_values: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if flags_with_values.contains(&a.as_str()) {
+            skip = true;
+        } else if !a.starts_with("--") {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// A one-line text progress bar: `[#######-------------]   7/20`.
+pub(crate) fn bar(done: usize, total: usize, width: usize) -> String {
+    let filled = if total == 0 { width } else { (done * width / total).min(width) };
+    format!("[{}{}] {done:>3}/{total}", "#".repeat(filled), "-".repeat(width - filled))
 }

@@ -25,11 +25,7 @@ pub fn human_duration(d: Duration) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
     }
     if minutes < 60 * 3 {
         return format!("{minutes}m");
@@ -37,33 +33,21 @@ pub fn human_duration(d: Duration) -> String {
     let hours = secs / 3600;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{h}h", hours / 24)
-        };
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 {
-            format!("{}y", hours / 24 / 365)
-        } else {
-            format!("{}y{dy}d", hours / 24 / 365)
-        };
+        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
     }
     format!("{}y", hours / 24 / 365)
 }
@@ -78,10 +62,7 @@ pub fn human_duration(d: Duration) -> String {
 /// assert_eq!(age_since(Some(created), now), "61m");
 /// assert_eq!(age_since(None, now), "<unknown>");
 /// ```
-pub fn age_since(
-    ts: Option<k8s_openapi::jiff::Timestamp>,
-    now: k8s_openapi::jiff::Timestamp,
-) -> String {
+pub fn age_since(ts: Option<k8s_openapi::jiff::Timestamp>, now: k8s_openapi::jiff::Timestamp) -> String {
     match ts {
         None => "<unknown>".into(),
         Some(ts) => {

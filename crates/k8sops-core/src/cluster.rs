@@ -60,9 +60,7 @@ impl Cluster {
     /// Uses `KUBECONFIG` / `~/.kube/config` (current context), or the in-cluster
     /// service account when running in a pod.
     pub async fn try_default() -> Result<Self> {
-        let config = kube::Config::infer().await.map_err(|e| Error::NoConfig {
-            reason: e.to_string(),
-        })?;
+        let config = kube::Config::infer().await.map_err(|e| Error::NoConfig { reason: e.to_string() })?;
         Self::from_config(config)
     }
 
@@ -82,27 +80,16 @@ impl Cluster {
     pub async fn from_kubeconfig(path: impl AsRef<Path>, context: Option<&str>) -> Result<Self> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let text =
-            tokio::fs::read_to_string(path)
-                .await
-                .map_err(|source| Error::KubeconfigRead {
-                    path: shown.clone(),
-                    source,
-                })?;
-        let kubeconfig = Kubeconfig::from_yaml(&text).map_err(|e| Error::KubeconfigInvalid {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|source| Error::KubeconfigRead { path: shown.clone(), source })?;
+        let kubeconfig = Kubeconfig::from_yaml(&text)
+            .map_err(|e| Error::KubeconfigInvalid { path: shown.clone(), message: e.to_string() })?;
         let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
-        let wanted = context
-            .map(str::to_string)
-            .or_else(|| kubeconfig.current_context.clone());
+        let wanted = context.map(str::to_string).or_else(|| kubeconfig.current_context.clone());
         match &wanted {
             Some(ctx) if !available.contains(ctx) => {
-                return Err(Error::UnknownContext {
-                    context: ctx.clone(),
-                    available,
-                });
+                return Err(Error::UnknownContext { context: ctx.clone(), available });
             }
             None => {
                 return Err(Error::KubeconfigInvalid {
@@ -112,16 +99,10 @@ impl Cluster {
             }
             _ => {}
         }
-        let options = KubeConfigOptions {
-            context: wanted,
-            ..Default::default()
-        };
+        let options = KubeConfigOptions { context: wanted, ..Default::default() };
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| Error::KubeconfigInvalid {
-                path: shown,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::KubeconfigInvalid { path: shown, message: e.to_string() })?;
         Self::from_config(config)
     }
 
@@ -131,21 +112,11 @@ impl Cluster {
         // With the `aws` feature both ring and aws-lc-rs are compiled in and
         // rustls cannot choose; pin ring (what kube uses) unless the process chose.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let url = config
-            .cluster_url
-            .to_string()
-            .trim_end_matches('/')
-            .to_string();
+        let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
         config.default_retry = false;
         let client = kube::Client::try_from(config).map_err(|e| match e {
-            kube::Error::RustlsTls(e) => Error::Tls {
-                url: url.clone(),
-                message: e.to_string(),
-            },
-            kube::Error::Auth(e) => Error::KubeconfigInvalid {
-                path: "<config>".into(),
-                message: e.to_string(),
-            },
+            kube::Error::RustlsTls(e) => Error::Tls { url: url.clone(), message: e.to_string() },
+            kube::Error::Auth(e) => Error::KubeconfigInvalid { path: "<config>".into(), message: e.to_string() },
             other => Error::from_kube(other, &url, "client"),
         })?;
         Ok(Self::builder(client).url(url).build())
@@ -183,9 +154,7 @@ impl Cluster {
 
     /// A builder that starts from this cluster's settings.
     pub fn to_builder(&self) -> ClusterBuilder {
-        ClusterBuilder {
-            inner: (*self.inner).clone(),
-        }
+        ClusterBuilder { inner: (*self.inner).clone() }
     }
 
     /// The kube client.
@@ -229,11 +198,7 @@ impl Cluster {
 
     /// Maps a kube error to a typed [`Error`], naming this server and `what`.
     pub fn map_err(&self, err: kube::Error, what: &str) -> Error {
-        let url = if self.inner.url.is_empty() {
-            "the API server"
-        } else {
-            &self.inner.url
-        };
+        let url = if self.inner.url.is_empty() { "the API server" } else { &self.inner.url };
         Error::from_kube(err, url, what)
     }
 
@@ -244,26 +209,14 @@ impl Cluster {
         let info = self
             .inner
             .retry
-            .run(|_| async {
-                self.inner
-                    .client
-                    .apiserver_version()
-                    .await
-                    .map_err(|e| self.map_err(e, "/version"))
-            })
+            .run(|_| async { self.inner.client.apiserver_version().await.map_err(|e| self.map_err(e, "/version")) })
             .await?;
         Ok(KubeVersion::try_from(&info)?)
     }
 
     /// The node-group backend, or [`Error::BackendMissing`].
     pub fn node_groups(&self) -> Result<&DynNodeGroups> {
-        self.inner
-            .node_groups
-            .as_ref()
-            .ok_or(Error::BackendMissing {
-                backend: "NodeGroups",
-                setter: "node_groups",
-            })
+        self.inner.node_groups.as_ref().ok_or(Error::BackendMissing { backend: "NodeGroups", setter: "node_groups" })
     }
 
     /// The control-plane backend, or [`Error::BackendMissing`].
@@ -271,29 +224,17 @@ impl Cluster {
         self.inner
             .control_plane
             .as_ref()
-            .ok_or(Error::BackendMissing {
-                backend: "ControlPlane",
-                setter: "control_plane",
-            })
+            .ok_or(Error::BackendMissing { backend: "ControlPlane", setter: "control_plane" })
     }
 
     /// The etcd backend, or [`Error::BackendMissing`].
     pub fn etcd(&self) -> Result<&DynEtcdSnapshots> {
-        self.inner.etcd.as_ref().ok_or(Error::BackendMissing {
-            backend: "EtcdSnapshots",
-            setter: "etcd",
-        })
+        self.inner.etcd.as_ref().ok_or(Error::BackendMissing { backend: "EtcdSnapshots", setter: "etcd" })
     }
 
     /// The backup store, or [`Error::BackendMissing`].
     pub fn backup_store(&self) -> Result<&DynBackupStore> {
-        self.inner
-            .backup_store
-            .as_ref()
-            .ok_or(Error::BackendMissing {
-                backend: "BackupStore",
-                setter: "backup_store",
-            })
+        self.inner.backup_store.as_ref().ok_or(Error::BackendMissing { backend: "BackupStore", setter: "backup_store" })
     }
 }
 
@@ -342,8 +283,6 @@ impl ClusterBuilder {
 
     /// Finishes the cluster handle.
     pub fn build(self) -> Cluster {
-        Cluster {
-            inner: Arc::new(self.inner),
-        }
+        Cluster { inner: Arc::new(self.inner) }
     }
 }

@@ -26,20 +26,11 @@ use crate::{
 /// is not required. The group's scaling is restored at the end.
 pub async fn node_groups(backend: &dyn NodeGroups, group: &str) {
     let names = backend.list().await.expect("list node groups");
-    assert!(
-        names.iter().any(|n| n == group),
-        "list() must include {group}, got {names:?}"
-    );
+    assert!(names.iter().any(|n| n == group), "list() must include {group}, got {names:?}");
 
-    let before = backend
-        .describe(group)
-        .await
-        .expect("describe existing group");
+    let before = backend.describe(group).await.expect("describe existing group");
     assert_eq!(before.name, group, "describe() returns the group asked for");
-    before
-        .scaling
-        .validate()
-        .expect("a described group has a valid scaling config");
+    before.scaling.validate().expect("a described group has a valid scaling config");
 
     // Move desired within bounds, and read it back.
     let target = if before.scaling.desired < before.scaling.max {
@@ -47,47 +38,21 @@ pub async fn node_groups(backend: &dyn NodeGroups, group: &str) {
     } else {
         before.scaling.desired - 1
     };
-    let update = backend
-        .update_scaling(group, &ScalingUpdate::desired(target))
-        .await
-        .expect("scale within bounds");
+    let update = backend.update_scaling(group, &ScalingUpdate::desired(target)).await.expect("scale within bounds");
     assert!(!update.id.is_empty(), "an update has an id");
-    let after = backend
-        .describe(group)
-        .await
-        .expect("describe after scaling");
+    let after = backend.describe(group).await.expect("describe after scaling");
     assert_eq!(after.scaling.desired, target, "desired size is applied");
 
     // Invalid configurations are refused before anything changes.
     let too_big = ScalingUpdate::desired(after.scaling.max + 1);
-    let err = backend
-        .update_scaling(group, &too_big)
-        .await
-        .expect_err("desired above max must be refused");
-    assert!(
-        matches!(err, Error::InvalidInput { .. }),
-        "desired > max is InvalidInput, got {err:?}"
-    );
-    let inverted = ScalingUpdate {
-        min: Some(after.scaling.max),
-        max: Some(after.scaling.max - 1),
-        ..Default::default()
-    };
-    let err = backend
-        .update_scaling(group, &inverted)
-        .await
-        .expect_err("min > max must be refused");
-    assert!(
-        matches!(err, Error::InvalidInput { .. }),
-        "min > max is InvalidInput, got {err:?}"
-    );
+    let err = backend.update_scaling(group, &too_big).await.expect_err("desired above max must be refused");
+    assert!(matches!(err, Error::InvalidInput { .. }), "desired > max is InvalidInput, got {err:?}");
+    let inverted =
+        ScalingUpdate { min: Some(after.scaling.max), max: Some(after.scaling.max - 1), ..Default::default() };
+    let err = backend.update_scaling(group, &inverted).await.expect_err("min > max must be refused");
+    assert!(matches!(err, Error::InvalidInput { .. }), "min > max is InvalidInput, got {err:?}");
     assert_eq!(
-        backend
-            .describe(group)
-            .await
-            .expect("describe")
-            .scaling
-            .desired,
+        backend.describe(group).await.expect("describe").scaling.desired,
         target,
         "refused updates change nothing"
     );
@@ -95,35 +60,14 @@ pub async fn node_groups(backend: &dyn NodeGroups, group: &str) {
     // Unknown names are NotFound.
     let missing = "k8sops-conformance-no-such-group";
     let err = backend.describe(missing).await.expect_err("unknown group");
-    assert!(
-        err.is_not_found(),
-        "describe(unknown) is NotFound, got {err:?}"
-    );
-    let err = backend
-        .update_scaling(missing, &ScalingUpdate::desired(1))
-        .await
-        .expect_err("unknown group");
-    assert!(
-        err.is_not_found(),
-        "update_scaling(unknown) is NotFound, got {err:?}"
-    );
-    let err = backend
-        .terminate_instance(group, "i-00000000000000000", true)
-        .await
-        .expect_err("unknown instance");
-    assert!(
-        err.is_not_found(),
-        "terminate_instance(unknown) is NotFound, got {err:?}"
-    );
+    assert!(err.is_not_found(), "describe(unknown) is NotFound, got {err:?}");
+    let err = backend.update_scaling(missing, &ScalingUpdate::desired(1)).await.expect_err("unknown group");
+    assert!(err.is_not_found(), "update_scaling(unknown) is NotFound, got {err:?}");
+    let err = backend.terminate_instance(group, "i-00000000000000000", true).await.expect_err("unknown instance");
+    assert!(err.is_not_found(), "terminate_instance(unknown) is NotFound, got {err:?}");
 
     backend
-        .update_scaling(
-            group,
-            &ScalingUpdate {
-                desired: Some(before.scaling.desired),
-                ..Default::default()
-            },
-        )
+        .update_scaling(group, &ScalingUpdate { desired: Some(before.scaling.desired), ..Default::default() })
         .await
         .expect("restore desired size");
 }
@@ -134,101 +78,47 @@ pub async fn node_groups(backend: &dyn NodeGroups, group: &str) {
 pub async fn control_plane(backend: &dyn ControlPlane, max_polls: usize) {
     let current = backend.version().await.expect("version");
     let skip = crate::KubeVersion::new(current.major, current.minor + 2, 0);
-    let err = backend
-        .start_upgrade(&skip)
-        .await
-        .expect_err("skipping a minor must be refused");
-    assert!(
-        matches!(err, Error::InvalidInput { .. }),
-        "skip-minor upgrade is InvalidInput, got {err:?}"
-    );
+    let err = backend.start_upgrade(&skip).await.expect_err("skipping a minor must be refused");
+    assert!(matches!(err, Error::InvalidInput { .. }), "skip-minor upgrade is InvalidInput, got {err:?}");
 
     let next = current.next_minor();
-    let update = backend
-        .start_upgrade(&next)
-        .await
-        .expect("upgrade to next minor");
+    let update = backend.start_upgrade(&next).await.expect("upgrade to next minor");
     let mut last = update.status;
     for _ in 0..max_polls {
-        last = backend
-            .describe_update(&update.id)
-            .await
-            .expect("describe update")
-            .status;
+        last = backend.describe_update(&update.id).await.expect("describe update").status;
         if last.is_terminal() {
             break;
         }
     }
     assert_eq!(last, UpdateStatus::Successful, "upgrade completes");
-    assert_eq!(
-        backend.version().await.expect("version").minor,
-        next.minor,
-        "version moved to the next minor"
-    );
-    let err = backend
-        .describe_update("no-such-update")
-        .await
-        .expect_err("unknown update");
-    assert!(
-        err.is_not_found(),
-        "describe_update(unknown) is NotFound, got {err:?}"
-    );
+    assert_eq!(backend.version().await.expect("version").minor, next.minor, "version moved to the next minor");
+    let err = backend.describe_update("no-such-update").await.expect_err("unknown update");
+    assert!(err.is_not_found(), "describe_update(unknown) is NotFound, got {err:?}");
 }
 
 /// etcd: a snapshot is non-empty, members and status are reported.
 pub async fn etcd_snapshots(backend: &dyn EtcdSnapshots) {
-    let chunks: Vec<Bytes> = backend
-        .snapshot()
-        .await
-        .expect("snapshot")
-        .try_collect()
-        .await
-        .expect("snapshot stream");
+    let chunks: Vec<Bytes> = backend.snapshot().await.expect("snapshot").try_collect().await.expect("snapshot stream");
     let total: usize = chunks.iter().map(Bytes::len).sum();
     assert!(total > 0, "a snapshot has content");
     let members = backend.members().await.expect("members");
     assert!(!members.is_empty(), "at least one member");
-    assert!(
-        members
-            .iter()
-            .all(|m| !m.client_urls.is_empty() || m.is_learner),
-        "members list client URLs"
-    );
+    assert!(members.iter().all(|m| !m.client_urls.is_empty() || m.is_learner), "members list client URLs");
     let status = backend.status().await.expect("status");
     assert!(!status.is_empty(), "at least one endpoint status");
-    assert!(
-        status
-            .iter()
-            .all(|s| s.db_size > 0 && !s.version.is_empty()),
-        "status has db size and version"
-    );
+    assert!(status.iter().all(|s| s.db_size > 0 && !s.version.is_empty()), "status has db size and version");
 }
 
 /// Backup stores: round trips, overwrite, prefix listing, idempotent delete,
 /// NotFound, key validation, and atomicity under concurrent writers.
 pub async fn backup_store(store: &dyn BackupStore) {
     let base = "k8sops-conformance";
-    store
-        .put(&format!("{base}/a/one"), Bytes::from_static(b"1"))
-        .await
-        .expect("put");
-    store
-        .put(&format!("{base}/a/two"), Bytes::from_static(b"22"))
-        .await
-        .expect("put");
-    store
-        .put(&format!("{base}/b/three"), Bytes::from_static(b"333"))
-        .await
-        .expect("put");
-    assert_eq!(
-        store.get(&format!("{base}/a/two")).await.expect("get"),
-        Bytes::from_static(b"22")
-    );
+    store.put(&format!("{base}/a/one"), Bytes::from_static(b"1")).await.expect("put");
+    store.put(&format!("{base}/a/two"), Bytes::from_static(b"22")).await.expect("put");
+    store.put(&format!("{base}/b/three"), Bytes::from_static(b"333")).await.expect("put");
+    assert_eq!(store.get(&format!("{base}/a/two")).await.expect("get"), Bytes::from_static(b"22"));
 
-    store
-        .put(&format!("{base}/a/one"), Bytes::from_static(b"one!"))
-        .await
-        .expect("overwrite");
+    store.put(&format!("{base}/a/one"), Bytes::from_static(b"one!")).await.expect("overwrite");
     assert_eq!(
         store.get(&format!("{base}/a/one")).await.expect("get"),
         Bytes::from_static(b"one!"),
@@ -237,61 +127,32 @@ pub async fn backup_store(store: &dyn BackupStore) {
 
     let listed = store.list(&format!("{base}/a/")).await.expect("list");
     let keys: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
-    assert_eq!(
-        keys,
-        [format!("{base}/a/one"), format!("{base}/a/two")],
-        "list is prefix-filtered and sorted"
-    );
+    assert_eq!(keys, [format!("{base}/a/one"), format!("{base}/a/two")], "list is prefix-filtered and sorted");
     assert_eq!(listed[0].size, 4, "list reports sizes");
 
-    let err = store
-        .get(&format!("{base}/missing"))
-        .await
-        .expect_err("missing key");
+    let err = store.get(&format!("{base}/missing")).await.expect_err("missing key");
     assert!(err.is_not_found(), "get(missing) is NotFound, got {err:?}");
-    store
-        .delete(&format!("{base}/a/two"))
-        .await
-        .expect("delete");
-    store
-        .delete(&format!("{base}/a/two"))
-        .await
-        .expect("delete of a missing key succeeds");
-    assert!(store
-        .get(&format!("{base}/a/two"))
-        .await
-        .expect_err("deleted")
-        .is_not_found());
+    store.delete(&format!("{base}/a/two")).await.expect("delete");
+    store.delete(&format!("{base}/a/two")).await.expect("delete of a missing key succeeds");
+    assert!(store.get(&format!("{base}/a/two")).await.expect_err("deleted").is_not_found());
 
     for bad in ["", "/abs", "a/../b", "a//b"] {
         let err = store.put(bad, Bytes::new()).await.expect_err("invalid key");
-        assert!(
-            matches!(err, Error::InvalidInput { .. }),
-            "key {bad:?} is InvalidInput, got {err:?}"
-        );
+        assert!(matches!(err, Error::InvalidInput { .. }), "key {bad:?} is InvalidInput, got {err:?}");
     }
 
     // Concurrent writers of one key: the reader sees one complete value.
     let key = format!("{base}/race");
     let big_a = Bytes::from(vec![b'a'; 256 * 1024]);
     let big_b = Bytes::from(vec![b'b'; 256 * 1024]);
-    let (ra, rb) = futures::join!(
-        store.put(&key, big_a.clone()),
-        store.put(&key, big_b.clone())
-    );
+    let (ra, rb) = futures::join!(store.put(&key, big_a.clone()), store.put(&key, big_b.clone()));
     ra.expect("put a");
     rb.expect("put b");
     let got = store.get(&key).await.expect("get race");
-    assert!(
-        got == big_a || got == big_b,
-        "a concurrent put is never torn"
-    );
+    assert!(got == big_a || got == big_b, "a concurrent put is never torn");
 
     for o in store.list(base).await.expect("list all") {
         store.delete(&o.key).await.expect("cleanup");
     }
-    assert!(
-        store.list(base).await.expect("list").is_empty(),
-        "cleanup leaves nothing"
-    );
+    assert!(store.list(base).await.expect("list").is_empty(), "cleanup leaves nothing");
 }

@@ -21,7 +21,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No kubeconfig file and no in-cluster service account were found.
-    #[error("no Kubernetes configuration found: set KUBECONFIG, create ~/.kube/config, or run inside a pod ({reason})")]
+    #[error(
+        "no Kubernetes configuration found: set KUBECONFIG, create ~/.kube/config, or run inside a pod ({reason})"
+    )]
     NoConfig {
         /// Why inference failed, as kube reported it.
         reason: String,
@@ -284,10 +286,7 @@ impl Error {
             kube::Error::Api(status) => Self::from_status(*status, url, what),
             kube::Error::HyperError(e) => classify_transport(url, &e),
             kube::Error::Service(e) => classify_transport(url, e.as_ref()),
-            kube::Error::SerdeError(source) => Error::Decode {
-                what: what.to_string(),
-                source,
-            },
+            kube::Error::SerdeError(source) => Error::Decode { what: what.to_string(), source },
             other => Error::Kube(other),
         }
     }
@@ -307,35 +306,18 @@ impl Error {
             .filter(|s| *s > 0)
             .map(|s| Duration::from_secs(u64::from(s)));
         match status.code {
-            401 => Error::Unauthorized {
-                url: url.to_string(),
-            },
-            403 => Error::Forbidden {
-                message: status.message,
-            },
-            404 => Error::NotFound {
-                what: what.to_string(),
-            },
-            409 if status.reason == "AlreadyExists" => Error::AlreadyExists {
-                what: what.to_string(),
-            },
-            409 => Error::Conflict {
-                message: status.message,
-            },
-            422 | 400 => Error::InvalidInput {
-                message: status.message,
-            },
+            401 => Error::Unauthorized { url: url.to_string() },
+            403 => Error::Forbidden { message: status.message },
+            404 => Error::NotFound { what: what.to_string() },
+            409 if status.reason == "AlreadyExists" => Error::AlreadyExists { what: what.to_string() },
+            409 => Error::Conflict { message: status.message },
+            422 | 400 => Error::InvalidInput { message: status.message },
             429 => Error::Throttled {
                 source_name: format!("the API server at {url}"),
                 message: status.message,
                 retry_after,
             },
-            code => Error::Api {
-                code,
-                reason: status.reason,
-                message: status.message,
-                retry_after,
-            },
+            code => Error::Api { code, reason: status.reason, message: status.message, retry_after },
         }
     }
 }
@@ -353,19 +335,10 @@ fn classify_transport(url: &str, err: &(dyn std::error::Error + 'static)) -> Err
         cur = e.source();
     }
     if tls {
-        Error::Tls {
-            url: url.to_string(),
-            message,
-        }
+        Error::Tls { url: url.to_string(), message }
     } else if message.contains("timed out") || message.contains("Timeout") {
-        Error::Timeout {
-            during: format!("talking to {url}"),
-            after: Duration::ZERO,
-        }
+        Error::Timeout { during: format!("talking to {url}"), after: Duration::ZERO }
     } else {
-        Error::Unreachable {
-            url: url.to_string(),
-            message,
-        }
+        Error::Unreachable { url: url.to_string(), message }
     }
 }

@@ -21,22 +21,14 @@ use k8s_openapi::{
 /// assert_eq!(k8sops_core::object_status::node_status(&node), "Ready,SchedulingDisabled");
 /// ```
 pub fn node_status(node: &Node) -> String {
-    let ready = node
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+    let ready =
+        node.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
     let mut out = match ready {
         Some(c) if c.status == "True" => "Ready".to_string(),
         Some(_) => "NotReady".to_string(),
         None => "Unknown".to_string(),
     };
-    if node
-        .spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-    {
+    if node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false) {
         out.push_str(",SchedulingDisabled");
     }
     out
@@ -110,11 +102,9 @@ impl PodDisplay {
     /// ```
     pub fn restarts_column(&self, now: Timestamp) -> String {
         match self.last_restart {
-            Some(ts) if self.restarts != 0 => format!(
-                "{} ({} ago)",
-                self.restarts,
-                crate::age::age_since(Some(ts), now)
-            ),
+            Some(ts) if self.restarts != 0 => {
+                format!("{} ({} ago)", self.restarts, crate::age::age_since(Some(ts), now))
+            }
             _ => self.restarts.to_string(),
         }
     }
@@ -141,16 +131,13 @@ pub fn pod_display(pod: &Pod) -> PodDisplay {
     let mut restarts: i64 = 0;
     let mut last_restart: Option<Timestamp> = None;
     let mut reason = status.and_then(|s| s.phase.clone()).unwrap_or_default();
-    if let Some(r) = status
-        .and_then(|s| s.reason.clone())
-        .filter(|r| !r.is_empty())
-    {
+    if let Some(r) = status.and_then(|s| s.reason.clone()).filter(|r| !r.is_empty()) {
         reason = r;
     }
-    if status.and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-        c.iter()
-            .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"))
-    }) {
+    if status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated")))
+    {
         reason = "SchedulingGated".into();
     }
     let init_specs = spec.and_then(|s| s.init_containers.as_ref());
@@ -166,23 +153,14 @@ pub fn pod_display(pod: &Pod) -> PodDisplay {
     let mut sidecar_last: Option<Timestamp> = None;
     let mut initializing = false;
     let bump = |last: &mut Option<Timestamp>, cs: &k8s_openapi::api::core::v1::ContainerStatus| {
-        if let Some(t) = cs
-            .last_state
-            .as_ref()
-            .and_then(|s| s.terminated.as_ref())
-            .and_then(|t| t.finished_at.as_ref())
+        if let Some(t) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()).and_then(|t| t.finished_at.as_ref())
         {
             if last.is_none_or(|l| t.0 > l) {
                 *last = Some(t.0);
             }
         }
     };
-    for (i, cs) in status
-        .and_then(|s| s.init_container_statuses.as_ref())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, cs) in status.and_then(|s| s.init_container_statuses.as_ref()).into_iter().flatten().enumerate() {
         restarts += i64::from(cs.restart_count);
         bump(&mut last_restart, cs);
         let is_sidecar = sidecars.contains(cs.name.as_str());
@@ -210,9 +188,8 @@ pub fn pod_display(pod: &Pod) -> PodDisplay {
                 }
                 None => format!("Init:ExitCode:{}", t.exit_code),
             };
-        } else if let Some(r) = waiting
-            .and_then(|w| w.reason.as_deref())
-            .filter(|r| !r.is_empty() && *r != "PodInitializing")
+        } else if let Some(r) =
+            waiting.and_then(|w| w.reason.as_deref()).filter(|r| !r.is_empty() && *r != "PodInitializing")
         {
             reason = format!("Init:{r}");
         } else {
@@ -221,27 +198,19 @@ pub fn pod_display(pod: &Pod) -> PodDisplay {
         initializing = true;
         break;
     }
-    let initialized = status.and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-        c.iter()
-            .any(|c| c.type_ == "Initialized" && c.status == "True")
-    });
+    let initialized = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Initialized" && c.status == "True"));
     if !initializing || initialized {
         restarts = sidecar_restarts;
         last_restart = sidecar_last;
         let mut has_running = false;
-        for cs in status
-            .and_then(|s| s.container_statuses.as_ref())
-            .into_iter()
-            .flatten()
-            .rev()
-        {
+        for cs in status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().rev() {
             restarts += i64::from(cs.restart_count);
             bump(&mut last_restart, cs);
             let state = cs.state.as_ref();
-            let waiting = state
-                .and_then(|s| s.waiting.as_ref())
-                .and_then(|w| w.reason.clone())
-                .filter(|r| !r.is_empty());
+            let waiting =
+                state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.clone()).filter(|r| !r.is_empty());
             let terminated = state.and_then(|s| s.terminated.as_ref());
             if let Some(r) = waiting {
                 reason = r;
@@ -262,11 +231,7 @@ pub fn pod_display(pod: &Pod) -> PodDisplay {
             let has_ready = status
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-            reason = if has_ready {
-                "Running".into()
-            } else {
-                "NotReady".into()
-            };
+            reason = if has_ready { "Running".into() } else { "NotReady".into() };
         }
     }
     let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("");
@@ -277,12 +242,7 @@ pub fn pod_display(pod: &Pod) -> PodDisplay {
             reason = "Terminating".into();
         }
     }
-    PodDisplay {
-        ready: format!("{ready_count}/{total}"),
-        status: reason,
-        restarts,
-        last_restart,
-    }
+    PodDisplay { ready: format!("{ready_count}/{total}"), status: reason, restarts, last_restart }
 }
 
 /// Whether a pod has a `Ready=True` condition.

@@ -81,28 +81,20 @@ pub struct Recorder<E> {
 
 impl<E> Default for Recorder<E> {
     fn default() -> Self {
-        Recorder {
-            events: Mutex::new(Vec::new()),
-        }
+        Recorder { events: Mutex::new(Vec::new()) }
     }
 }
 
 impl<E: Clone> Recorder<E> {
     /// A copy of the events so far.
     pub fn events(&self) -> Vec<E> {
-        self.events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl<E: Send> ProgressSink<E> for Recorder<E> {
     fn emit(&self, event: E) {
-        self.events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(event);
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).push(event);
     }
 }
 

@@ -53,10 +53,7 @@ pub struct Quantity {
 
 impl Quantity {
     /// Zero, printed as `0`.
-    pub const ZERO: Quantity = Quantity {
-        nanos: 0,
-        format: QuantityFormat::DecimalSI,
-    };
+    pub const ZERO: Quantity = Quantity { nanos: 0, format: QuantityFormat::DecimalSI };
 
     /// A quantity of whole units (bytes, cores, pods) in `DecimalSI` form.
     ///
@@ -64,10 +61,7 @@ impl Quantity {
     /// assert_eq!(k8sops_core::Quantity::from_units(3).to_string(), "3");
     /// ```
     pub fn from_units(units: i64) -> Self {
-        Quantity {
-            nanos: i128::from(units) * NANO,
-            format: QuantityFormat::DecimalSI,
-        }
+        Quantity { nanos: i128::from(units) * NANO, format: QuantityFormat::DecimalSI }
     }
 
     /// A quantity in thousandths (CPU millicores), printed like `250m`.
@@ -76,10 +70,7 @@ impl Quantity {
     /// assert_eq!(k8sops_core::Quantity::from_millis(250).to_string(), "250m");
     /// ```
     pub fn from_millis(millis: i64) -> Self {
-        Quantity {
-            nanos: i128::from(millis) * 1_000_000,
-            format: QuantityFormat::DecimalSI,
-        }
+        Quantity { nanos: i128::from(millis) * 1_000_000, format: QuantityFormat::DecimalSI }
     }
 
     /// A number of bytes printed in the binary form (`512Mi`).
@@ -88,10 +79,7 @@ impl Quantity {
     /// assert_eq!(k8sops_core::Quantity::from_bytes(536_870_912).to_string(), "512Mi");
     /// ```
     pub fn from_bytes(bytes: i64) -> Self {
-        Quantity {
-            nanos: i128::from(bytes) * NANO,
-            format: QuantityFormat::BinarySI,
-        }
+        Quantity { nanos: i128::from(bytes) * NANO, format: QuantityFormat::BinarySI }
     }
 
     /// The format the quantity prints with.
@@ -160,15 +148,8 @@ impl Quantity {
     /// assert_eq!(a.checked_add(a).unwrap().to_string(), "2Gi");
     /// ```
     pub fn checked_add(self, other: Quantity) -> Option<Quantity> {
-        let nanos = self
-            .nanos
-            .checked_add(other.nanos)
-            .filter(|n| n.abs() <= MAX_NANOS)?;
-        let format = if self.nanos == 0 {
-            other.format
-        } else {
-            self.format
-        };
+        let nanos = self.nanos.checked_add(other.nanos).filter(|n| n.abs() <= MAX_NANOS)?;
+        let format = if self.nanos == 0 { other.format } else { self.format };
         Some(Quantity { nanos, format })
     }
 
@@ -180,10 +161,7 @@ impl Quantity {
     /// assert_eq!(a.checked_sub("250m".parse().unwrap()).unwrap().to_string(), "750m");
     /// ```
     pub fn checked_sub(self, other: Quantity) -> Option<Quantity> {
-        self.checked_add(Quantity {
-            nanos: -other.nanos,
-            format: other.format,
-        })
+        self.checked_add(Quantity { nanos: -other.nanos, format: other.format })
     }
 
     /// Multiplies by an integer, returning `None` on overflow.
@@ -193,14 +171,8 @@ impl Quantity {
     /// assert_eq!("500m".parse::<Quantity>().unwrap().checked_mul(3).unwrap().to_string(), "1500m");
     /// ```
     pub fn checked_mul(self, factor: i64) -> Option<Quantity> {
-        let nanos = self
-            .nanos
-            .checked_mul(i128::from(factor))
-            .filter(|n| n.abs() <= MAX_NANOS)?;
-        Some(Quantity {
-            nanos,
-            format: self.format,
-        })
+        let nanos = self.nanos.checked_mul(i128::from(factor)).filter(|n| n.abs() <= MAX_NANOS)?;
+        Some(Quantity { nanos, format: self.format })
     }
 
     /// How many whole `each` fit in `self` (`None` when `each` is zero or negative).
@@ -246,9 +218,7 @@ impl Quantity {
             return ("0".to_string(), "");
         }
         let mut format = self.format;
-        if format == QuantityFormat::BinarySI
-            && (self.nanos.abs() < 1024 * NANO || self.nanos % NANO != 0)
-        {
+        if format == QuantityFormat::BinarySI && (self.nanos.abs() < 1024 * NANO || self.nanos % NANO != 0) {
             // Small or fractional binary values print in decimal so nothing is rounded.
             format = QuantityFormat::DecimalSI;
         }
@@ -344,10 +314,7 @@ impl FromStr for Quantity {
     type Err = ParseQuantityError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason| ParseQuantityError {
-            input: input.to_string(),
-            reason,
-        };
+        let err = |reason| ParseQuantityError { input: input.to_string(), reason };
         let s = input.trim();
         if s.is_empty() {
             return Err(err("empty string"));
@@ -357,9 +324,7 @@ impl FromStr for Quantity {
             b'+' => (false, &s[1..]),
             _ => (false, s),
         };
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let (number, suffix) = rest.split_at(num_end);
         if number.is_empty() || number == "." {
             return Err(err("expected a number"));
@@ -405,11 +370,7 @@ impl FromStr for Quantity {
         if digits.len() > 38 {
             return Err(err("too many digits"));
         }
-        let mantissa: i128 = if digits.is_empty() {
-            0
-        } else {
-            digits.parse().map_err(|_| err("bad digits"))?
-        };
+        let mantissa: i128 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| err("bad digits"))? };
         let frac_len = frac_part.len() as i32;
         // value * 1e9 = mantissa * 10^-frac_len * base^exp * 1e9
         let mut num = mantissa;
@@ -423,9 +384,7 @@ impl FromStr for Quantity {
             num = num.checked_mul(1i128 << exp).ok_or_else(too_big)?;
         }
         if dec_exp >= 0 {
-            num = num
-                .checked_mul(pow10(dec_exp).ok_or_else(too_big)?)
-                .ok_or_else(too_big)?;
+            num = num.checked_mul(pow10(dec_exp).ok_or_else(too_big)?).ok_or_else(too_big)?;
         } else {
             den = pow10(-dec_exp).ok_or_else(|| err("too many decimal places"))?;
         }
@@ -502,10 +461,7 @@ impl ops::AddAssign for Quantity {
 impl ops::Sub for Quantity {
     type Output = Quantity;
     fn sub(self, rhs: Quantity) -> Quantity {
-        self + Quantity {
-            nanos: -rhs.nanos,
-            format: rhs.format,
-        }
+        self + Quantity { nanos: -rhs.nanos, format: rhs.format }
     }
 }
 impl ops::SubAssign for Quantity {
@@ -521,9 +477,7 @@ impl Sum for Quantity {
 
 impl TryFrom<&k8s_openapi::apimachinery::pkg::api::resource::Quantity> for Quantity {
     type Error = ParseQuantityError;
-    fn try_from(
-        q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity,
-    ) -> Result<Self, Self::Error> {
+    fn try_from(q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) -> Result<Self, Self::Error> {
         q.0.parse()
     }
 }
@@ -615,9 +569,7 @@ mod tests {
 
     #[test]
     fn invalid_strings_are_rejected_with_the_input_named() {
-        for bad in [
-            "", "abc", "1.2.3", "1Xi", "m", "1e", "1e99", ".", "--1", "1 Gi",
-        ] {
+        for bad in ["", "abc", "1.2.3", "1Xi", "m", "1e", "1e99", ".", "--1", "1 Gi"] {
             let err = bad.parse::<Quantity>().unwrap_err();
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
@@ -629,12 +581,7 @@ mod tests {
         assert_eq!((Quantity::ZERO + q("1Gi")).to_string(), "1Gi");
         assert_eq!((q("100m") + q("900m")).to_string(), "1");
         assert_eq!((q("1") - q("1500m")).to_string(), "-500m");
-        assert_eq!(
-            vec![q("250m"), q("250m"), q("500m")]
-                .into_iter()
-                .sum::<Quantity>(),
-            q("1")
-        );
+        assert_eq!(vec![q("250m"), q("250m"), q("500m")].into_iter().sum::<Quantity>(), q("1"));
     }
 
     #[test]

@@ -126,10 +126,7 @@ impl ResourceList {
     pub fn from_k8s(
         map: &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
     ) -> Result<Self, ParseQuantityError> {
-        map.iter()
-            .map(|(k, v)| Ok((k.clone(), Quantity::try_from(v)?)))
-            .collect::<Result<_, _>>()
-            .map(ResourceList)
+        map.iter().map(|(k, v)| Ok((k.clone(), Quantity::try_from(v)?))).collect::<Result<_, _>>().map(ResourceList)
     }
 }
 
@@ -219,18 +216,8 @@ fn container_resources(c: &Container) -> Result<(ResourceList, ResourceList), Pa
     let Some(res) = c.resources.as_ref() else {
         return Ok(Default::default());
     };
-    let limits = res
-        .limits
-        .as_ref()
-        .map(ResourceList::from_k8s)
-        .transpose()?
-        .unwrap_or_default();
-    let mut requests = res
-        .requests
-        .as_ref()
-        .map(ResourceList::from_k8s)
-        .transpose()?
-        .unwrap_or_default();
+    let limits = res.limits.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
+    let mut requests = res.requests.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
     // A limit without a request defaults the request to the limit.
     for (k, v) in limits.iter() {
         if !requests.contains(k) {

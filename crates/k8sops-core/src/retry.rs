@@ -92,10 +92,7 @@ impl RetryPolicy {
     /// assert_eq!(k8sops_core::RetryPolicy::none().max_attempts, 1);
     /// ```
     pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..Self::default()
-        }
+        RetryPolicy { max_attempts: 1, ..Self::default() }
     }
 
     /// Sets [`max_attempts`](Self::max_attempts).
@@ -137,9 +134,7 @@ impl RetryPolicy {
     /// assert_eq!(p.backoff(30), Duration::from_secs(10));
     /// ```
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .multiplier
-            .powi(attempt.saturating_sub(1).min(64) as i32);
+        let exp = self.multiplier.powi(attempt.saturating_sub(1).min(64) as i32);
         let base = self.initial_backoff.as_secs_f64() * exp;
         let capped = base.min(self.max_backoff.as_secs_f64());
         let secs = if self.jitter {
@@ -195,11 +190,7 @@ impl RetryPolicy {
     /// assert_eq!(seen, [1]);
     /// # }
     /// ```
-    pub async fn run_observed<T, F, Fut>(
-        &self,
-        mut op: F,
-        mut observe: impl FnMut(&RetryAttempt<'_>),
-    ) -> Result<T>
+    pub async fn run_observed<T, F, Fut>(&self, mut op: F, mut observe: impl FnMut(&RetryAttempt<'_>)) -> Result<T>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -209,17 +200,10 @@ impl RetryPolicy {
             match op(attempt).await {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    let Some(delay) = self
-                        .delay_for(&e, attempt)
-                        .filter(|_| attempt < self.max_attempts)
-                    else {
+                    let Some(delay) = self.delay_for(&e, attempt).filter(|_| attempt < self.max_attempts) else {
                         return Err(e);
                     };
-                    observe(&RetryAttempt {
-                        attempt,
-                        error: &e,
-                        delay,
-                    });
+                    observe(&RetryAttempt { attempt, error: &e, delay });
                     tracing::debug!(attempt, ?delay, error = %e, "retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
@@ -235,12 +219,7 @@ mod tests {
     use std::sync::atomic::AtomicU32;
 
     fn unavailable() -> Error {
-        Error::Api {
-            code: 503,
-            reason: "ServiceUnavailable".into(),
-            message: "".into(),
-            retry_after: None,
-        }
+        Error::Api { code: 503, reason: "ServiceUnavailable".into(), message: "".into(), retry_after: None }
     }
 
     #[tokio::test(start_paused = true)]
@@ -266,11 +245,7 @@ mod tests {
         let res: Result<()> = RetryPolicy::default()
             .run(|_| {
                 calls.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Err(Error::Forbidden {
-                        message: "no".into(),
-                    })
-                }
+                async { Err(Error::Forbidden { message: "no".into() }) }
             })
             .await;
         assert!(matches!(res, Err(Error::Forbidden { .. })));

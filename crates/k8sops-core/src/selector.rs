@@ -44,14 +44,12 @@ impl LabelRequirement {
             LabelRequirement::NotIn(k, vs) => labels.get(k).is_none_or(|v| !vs.contains(v)),
             LabelRequirement::Exists(k) => labels.contains_key(k),
             LabelRequirement::DoesNotExist(k) => !labels.contains_key(k),
-            LabelRequirement::GreaterThan(k, n) => labels
-                .get(k)
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|v| v > *n),
-            LabelRequirement::LessThan(k, n) => labels
-                .get(k)
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|v| v < *n),
+            LabelRequirement::GreaterThan(k, n) => {
+                labels.get(k).and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v > *n)
+            }
+            LabelRequirement::LessThan(k, n) => {
+                labels.get(k).and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v < *n)
+            }
         }
     }
 }
@@ -103,25 +101,20 @@ impl LabelSelector {
     /// assert!(!k8sops_core::LabelSelector::nothing().matches(&Default::default()));
     /// ```
     pub fn nothing() -> Self {
-        LabelSelector {
-            requirements: Vec::new(),
-            matches_nothing: true,
-        }
+        LabelSelector { requirements: Vec::new(), matches_nothing: true }
     }
 
     /// Adds `key=value`.
     #[must_use]
     pub fn eq(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.requirements
-            .push(LabelRequirement::Equals(key.into(), value.into()));
+        self.requirements.push(LabelRequirement::Equals(key.into(), value.into()));
         self
     }
 
     /// Adds `key!=value`.
     #[must_use]
     pub fn ne(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.requirements
-            .push(LabelRequirement::NotEquals(key.into(), value.into()));
+        self.requirements.push(LabelRequirement::NotEquals(key.into(), value.into()));
         self
     }
 
@@ -132,10 +125,7 @@ impl LabelSelector {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.requirements.push(LabelRequirement::In(
-            key.into(),
-            values.into_iter().map(Into::into).collect(),
-        ));
+        self.requirements.push(LabelRequirement::In(key.into(), values.into_iter().map(Into::into).collect()));
         self
     }
 
@@ -146,10 +136,7 @@ impl LabelSelector {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.requirements.push(LabelRequirement::NotIn(
-            key.into(),
-            values.into_iter().map(Into::into).collect(),
-        ));
+        self.requirements.push(LabelRequirement::NotIn(key.into(), values.into_iter().map(Into::into).collect()));
         self
     }
 
@@ -163,8 +150,7 @@ impl LabelSelector {
     /// Adds `!key` (the label does not exist).
     #[must_use]
     pub fn does_not_exist(mut self, key: impl Into<String>) -> Self {
-        self.requirements
-            .push(LabelRequirement::DoesNotExist(key.into()));
+        self.requirements.push(LabelRequirement::DoesNotExist(key.into()));
         self
     }
 
@@ -264,20 +250,16 @@ fn valid_label_key(k: &str) -> bool {
     };
     !name.is_empty()
         && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
 }
 
 fn valid_label_value(v: &str) -> bool {
     v.is_empty()
         || (v.len() <= 63
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && v.starts_with(|c: char| c.is_ascii_alphanumeric())
             && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
 }
@@ -306,10 +288,7 @@ impl FromStr for LabelSelector {
     type Err = ParseSelectorError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason: String| ParseSelectorError {
-            input: input.to_string(),
-            reason,
-        };
+        let err = |reason: String| ParseSelectorError { input: input.to_string(), reason };
         let mut sel = LabelSelector::new();
         if input.trim().is_empty() {
             return Ok(sel);
@@ -328,11 +307,8 @@ impl FromStr for LabelSelector {
                     .strip_prefix('(')
                     .and_then(|v| v.strip_suffix(')'))
                     .ok_or_else(|| err(format!("expected (values) after {op}")))?;
-                let values: Vec<String> = values
-                    .split(',')
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-                    .collect();
+                let values: Vec<String> =
+                    values.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
                 if let Some(bad) = values.iter().find(|v| !valid_label_value(v)) {
                     return Err(err(format!("invalid label value {bad:?}")));
                 }
@@ -346,16 +322,10 @@ impl FromStr for LabelSelector {
             } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
                 LabelRequirement::Equals(k.trim().to_string(), v.trim().to_string())
             } else if let Some((k, v)) = part.split_once('>') {
-                let n = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| err(format!("{v:?} is not an integer")))?;
+                let n = v.trim().parse().map_err(|_| err(format!("{v:?} is not an integer")))?;
                 LabelRequirement::GreaterThan(k.trim().to_string(), n)
             } else if let Some((k, v)) = part.split_once('<') {
-                let n = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| err(format!("{v:?} is not an integer")))?;
+                let n = v.trim().parse().map_err(|_| err(format!("{v:?} is not an integer")))?;
                 LabelRequirement::LessThan(k.trim().to_string(), n)
             } else {
                 LabelRequirement::Exists(part.to_string())
@@ -437,22 +407,14 @@ impl FieldSelector {
     /// Adds `field=value`.
     #[must_use]
     pub fn eq(mut self, field: impl Into<String>, value: impl Into<String>) -> Self {
-        self.requirements.push(FieldRequirement {
-            field: field.into(),
-            value: value.into(),
-            negated: false,
-        });
+        self.requirements.push(FieldRequirement { field: field.into(), value: value.into(), negated: false });
         self
     }
 
     /// Adds `field!=value`.
     #[must_use]
     pub fn ne(mut self, field: impl Into<String>, value: impl Into<String>) -> Self {
-        self.requirements.push(FieldRequirement {
-            field: field.into(),
-            value: value.into(),
-            negated: true,
-        });
+        self.requirements.push(FieldRequirement { field: field.into(), value: value.into(), negated: true });
         self
     }
 
@@ -490,9 +452,7 @@ impl FieldSelector {
 }
 
 fn escape_field_value(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace(',', "\\,")
-        .replace('=', "\\=")
+    v.replace('\\', "\\\\").replace(',', "\\,").replace('=', "\\=")
 }
 
 impl fmt::Display for FieldSelector {
@@ -500,14 +460,7 @@ impl fmt::Display for FieldSelector {
         let parts: Vec<String> = self
             .requirements
             .iter()
-            .map(|r| {
-                format!(
-                    "{}{}{}",
-                    r.field,
-                    if r.negated { "!=" } else { "=" },
-                    escape_field_value(&r.value)
-                )
-            })
+            .map(|r| format!("{}{}{}", r.field, if r.negated { "!=" } else { "=" }, escape_field_value(&r.value)))
             .collect();
         f.write_str(&parts.join(","))
     }
@@ -517,10 +470,7 @@ impl FromStr for FieldSelector {
     type Err = ParseSelectorError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| ParseSelectorError {
-            input: input.to_string(),
-            reason: reason.to_string(),
-        };
+        let err = |reason: &str| ParseSelectorError { input: input.to_string(), reason: reason.to_string() };
         let mut sel = FieldSelector::new();
         if input.trim().is_empty() {
             return Ok(sel);
@@ -559,8 +509,7 @@ impl FromStr for FieldSelector {
                     _ => i += 1,
                 }
             }
-            let (at, len, negated) =
-                found.ok_or_else(|| err("expected field=value or field!=value"))?;
+            let (at, len, negated) = found.ok_or_else(|| err("expected field=value or field!=value"))?;
             let field: String = bytes[..at].iter().collect::<String>().trim().to_string();
             if field.is_empty() {
                 return Err(err("empty field name"));
@@ -578,11 +527,7 @@ impl FromStr for FieldSelector {
                     value.push(c);
                 }
             }
-            sel.requirements.push(FieldRequirement {
-                field,
-                value,
-                negated,
-            });
+            sel.requirements.push(FieldRequirement { field, value, negated });
         }
         Ok(sel)
     }
@@ -593,10 +538,7 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -626,16 +568,10 @@ mod tests {
             "app=web,tier=backend",
         ];
         for s in yes {
-            assert!(
-                s.parse::<LabelSelector>().unwrap().matches(&l),
-                "{s} should match"
-            );
+            assert!(s.parse::<LabelSelector>().unwrap().matches(&l), "{s} should match");
         }
         for s in no {
-            assert!(
-                !s.parse::<LabelSelector>().unwrap().matches(&l),
-                "{s} should not match"
-            );
+            assert!(!s.parse::<LabelSelector>().unwrap().matches(&l), "{s} should not match");
         }
     }
 
@@ -658,10 +594,7 @@ mod tests {
     #[test]
     fn invalid_label_selectors_are_errors() {
         for s in ["app=we b", "a in x", "=x", "a,,b", "a>x", "-bad=1"] {
-            assert!(
-                s.parse::<LabelSelector>().is_err(),
-                "{s} should be rejected"
-            );
+            assert!(s.parse::<LabelSelector>().is_err(), "{s} should be rejected");
         }
     }
 

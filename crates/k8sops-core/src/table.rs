@@ -32,10 +32,7 @@ impl Table {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Table {
-            headers: headers.into_iter().map(Into::into).collect(),
-            rows: Vec::new(),
-        }
+        Table { headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new() }
     }
 
     /// Appends a row; missing cells print empty, extra cells are kept.
@@ -81,13 +78,7 @@ impl Table {
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header: Vec<String> = self.headers.iter().map(|h| h.to_uppercase()).collect();
-        let cols = self
-            .rows
-            .iter()
-            .map(Vec::len)
-            .chain([header.len()])
-            .max()
-            .unwrap_or(0);
+        let cols = self.rows.iter().map(Vec::len).chain([header.len()]).max().unwrap_or(0);
         let mut widths = vec![0usize; cols];
         for r in std::iter::once(&header).chain(&self.rows) {
             for (i, c) in r.iter().enumerate() {

@@ -6,9 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The error returned for a string that is not a Kubernetes version.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid Kubernetes version {input:?}: expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. v1.29.3"
-)]
+#[error("invalid Kubernetes version {input:?}: expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. v1.29.3")]
 pub struct ParseVersionError {
     input: String,
 }
@@ -90,8 +88,7 @@ impl KubeVersion {
     /// assert_eq!(KubeVersion::new(1, 30, 0).minor_skew(&KubeVersion::new(1, 27, 5)), 3);
     /// ```
     pub fn minor_skew(&self, other: &KubeVersion) -> i64 {
-        (i64::from(self.major) - i64::from(other.major)) * 1000 + i64::from(self.minor)
-            - i64::from(other.minor)
+        (i64::from(self.major) - i64::from(other.major)) * 1000 + i64::from(self.minor) - i64::from(other.minor)
     }
 
     /// The next minor release (`1.29.x` -> `1.30.0`).
@@ -122,14 +119,10 @@ impl FromStr for KubeVersion {
     type Err = ParseVersionError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = || ParseVersionError {
-            input: input.to_string(),
-        };
+        let err = || ParseVersionError { input: input.to_string() };
         let s = input.trim();
         let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
-        let end = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len());
+        let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
         let (nums, rest) = s.split_at(end);
         let nums = nums.trim_end_matches('.');
         let mut parts = nums.split('.');
@@ -152,9 +145,7 @@ impl FromStr for KubeVersion {
         // EKS reports minors like "29+"; a leading '+' is a build marker.
         if let Some(tail) = rest.strip_prefix('-') {
             let (stage, after) = tail.split_once('.').unwrap_or((tail, ""));
-            let num_end = after
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(after.len());
+            let num_end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
             let n: u32 = after[..num_end].parse().unwrap_or(0);
             pre = match stage {
                 "alpha" => Some(PreRelease::Alpha(n)),
@@ -168,14 +159,7 @@ impl FromStr for KubeVersion {
         } else if !rest.is_empty() && !rest.starts_with('+') {
             return Err(err());
         }
-        Ok(KubeVersion {
-            major,
-            minor,
-            patch,
-            pre,
-            suffix,
-            original: input.trim().to_string(),
-        })
+        Ok(KubeVersion { major, minor, patch, pre, suffix, original: input.trim().to_string() })
     }
 }
 
@@ -192,14 +176,14 @@ impl PartialOrd for KubeVersion {
 }
 impl Ord for KubeVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.major, self.minor, self.patch)
-            .cmp(&(other.major, other.minor, other.patch))
-            .then_with(|| match (&self.pre, &other.pre) {
+        (self.major, self.minor, self.patch).cmp(&(other.major, other.minor, other.patch)).then_with(|| {
+            match (&self.pre, &other.pre) {
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => Ordering::Greater,
                 (Some(_), None) => Ordering::Less,
                 (Some(a), Some(b)) => a.cmp(b),
-            })
+            }
+        })
     }
 }
 impl std::hash::Hash for KubeVersion {
@@ -229,9 +213,7 @@ impl Serialize for KubeVersion {
 
 impl<'de> Deserialize<'de> for KubeVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -253,10 +235,7 @@ mod tests {
     #[test]
     fn parses_the_forms_seen_in_the_wild() {
         let eks = v("v1.29.3-eks-4f4795d");
-        assert_eq!(
-            (eks.major, eks.minor, eks.patch, eks.pre.clone()),
-            (1, 29, 3, None)
-        );
+        assert_eq!((eks.major, eks.minor, eks.patch, eks.pre.clone()), (1, 29, 3, None));
         assert_eq!(eks.suffix, "-eks-4f4795d");
         assert_eq!(eks.to_string(), "v1.29.3-eks-4f4795d");
         assert_eq!(v("1.24").patch, 0);
@@ -277,27 +256,14 @@ mod tests {
         ];
         vs.sort();
         let s: Vec<String> = vs.iter().map(|x| x.to_string()).collect();
-        assert_eq!(
-            s,
-            [
-                "v1.29.9-eks-1",
-                "v1.29.10",
-                "v1.30.0-alpha.2",
-                "v1.30.0-beta.0",
-                "v1.30.0-rc.1",
-                "v1.30.0"
-            ]
-        );
+        assert_eq!(s, ["v1.29.9-eks-1", "v1.29.10", "v1.30.0-alpha.2", "v1.30.0-beta.0", "v1.30.0-rc.1", "v1.30.0"]);
         assert_eq!(v("v1.29.3-eks-a"), v("1.29.3"));
     }
 
     #[test]
     fn rejects_garbage() {
         for bad in ["", "v", "1", "x1.2", "1.2.3.4", "1.a", "1.29 beta"] {
-            assert!(
-                bad.parse::<KubeVersion>().is_err(),
-                "{bad} should not parse"
-            );
+            assert!(bad.parse::<KubeVersion>().is_err(), "{bad} should not parse");
         }
     }
 }

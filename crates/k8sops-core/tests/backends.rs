@@ -2,21 +2,14 @@
 
 use k8sops_core::{
     backend::{
-        InMemoryBackupStore, InMemoryControlPlane, InMemoryEtcd, InMemoryNodeGroups, Instance,
-        LocalDirStore, NodeGroup, NodeGroups, ScalingConfig,
+        InMemoryBackupStore, InMemoryControlPlane, InMemoryEtcd, InMemoryNodeGroups, Instance, LocalDirStore,
+        NodeGroup, NodeGroups, ScalingConfig,
     },
     conformance, KubeVersion,
 };
 
 fn workers() -> NodeGroup {
-    let mut g = NodeGroup::new(
-        "workers",
-        ScalingConfig {
-            min: 1,
-            max: 5,
-            desired: 2,
-        },
-    );
+    let mut g = NodeGroup::new("workers", ScalingConfig { min: 1, max: 5, desired: 2 });
     g.instances = vec![
         Instance {
             id: "i-1".into(),
@@ -42,16 +35,10 @@ async fn in_memory_node_groups_conform() {
 #[tokio::test]
 async fn terminating_with_decrement_lowers_desired_and_respects_min() {
     let groups = InMemoryNodeGroups::new().with_group(workers());
-    groups
-        .terminate_instance("workers", "i-1", true)
-        .await
-        .unwrap();
+    groups.terminate_instance("workers", "i-1", true).await.unwrap();
     let g = groups.describe("workers").await.unwrap();
     assert_eq!((g.scaling.desired, g.instances.len()), (1, 1));
-    let err = groups
-        .terminate_instance("workers", "i-2", true)
-        .await
-        .unwrap_err();
+    let err = groups.terminate_instance("workers", "i-2", true).await.unwrap_err();
     assert!(err.to_string().contains("below min"), "{err}");
 }
 
@@ -75,10 +62,7 @@ async fn local_dir_backup_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     conformance::backup_store(&LocalDirStore::new(dir.path())).await;
     // No temporary files are left behind.
-    let leftovers: Vec<_> = walk(dir.path())
-        .into_iter()
-        .filter(|p| p.contains("k8sops-tmp"))
-        .collect();
+    let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.contains("k8sops-tmp")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 

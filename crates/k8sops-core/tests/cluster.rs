@@ -26,9 +26,7 @@ current-context: ctx
 
 #[tokio::test]
 async fn missing_kubeconfig_is_a_read_error() {
-    let err = Cluster::from_kubeconfig("/definitely/not/here", None)
-        .await
-        .unwrap_err();
+    let err = Cluster::from_kubeconfig("/definitely/not/here", None).await.unwrap_err();
     assert!(matches!(err, Error::KubeconfigRead { .. }), "{err:?}");
 }
 
@@ -42,9 +40,7 @@ async fn malformed_kubeconfig_is_invalid() {
 #[tokio::test]
 async fn unknown_context_lists_the_available_ones() {
     let (_d, path) = write(GOOD).await;
-    let err = Cluster::from_kubeconfig(&path, Some("prod"))
-        .await
-        .unwrap_err();
+    let err = Cluster::from_kubeconfig(&path, Some("prod")).await.unwrap_err();
     match err {
         Error::UnknownContext { context, available } => {
             assert_eq!(context, "prod");
@@ -58,10 +54,7 @@ async fn unknown_context_lists_the_available_ones() {
 async fn unreachable_server_names_the_url() {
     let (_d, path) = write(GOOD).await;
     let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
-    let cluster = cluster
-        .to_builder()
-        .retry(k8sops_core::RetryPolicy::none())
-        .build();
+    let cluster = cluster.to_builder().retry(k8sops_core::RetryPolicy::none()).build();
     let err = cluster.server_version().await.unwrap_err();
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
@@ -72,8 +65,5 @@ async fn missing_backends_say_how_to_attach_them() {
     let (_d, path) = write(GOOD).await;
     let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
     let err = cluster.node_groups().unwrap_err();
-    assert!(
-        err.to_string().contains("Cluster::builder().node_groups"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("Cluster::builder().node_groups"), "{err}");
 }

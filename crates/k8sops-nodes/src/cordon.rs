@@ -45,9 +45,7 @@ impl NodeSelection {
                     let node = cluster
                         .retry_policy()
                         .run(|_| async {
-                            api.get_opt(name)
-                                .await
-                                .map_err(|e| cluster.map_err(e, &format!("node {name}")))
+                            api.get_opt(name).await.map_err(|e| cluster.map_err(e, &format!("node {name}")))
                         })
                         .await?
                         .ok_or_else(|| Error::NodeNotFound { name: name.clone() })?;
@@ -55,12 +53,9 @@ impl NodeSelection {
                 }
                 Ok(out)
             }
-            NodeSelection::Selector(sel) => Ok(paging::list_all(
-                cluster,
-                &api,
-                ListParams::default().labels(&sel.to_string()),
-            )
-            .await?),
+            NodeSelection::Selector(sel) => {
+                Ok(paging::list_all(cluster, &api, ListParams::default().labels(&sel.to_string())).await?)
+            }
         }
     }
 }
@@ -95,21 +90,14 @@ pub struct CordonReport {
 impl CordonReport {
     /// Names of the nodes that changed.
     pub fn changed(&self) -> impl Iterator<Item = &str> {
-        self.nodes
-            .iter()
-            .filter(|(_, c)| *c == CordonChange::Changed)
-            .map(|(n, _)| n.as_str())
+        self.nodes.iter().filter(|(_, c)| *c == CordonChange::Changed).map(|(n, _)| n.as_str())
     }
 }
 
 impl fmt::Display for CordonReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // kubectl prints "node/NAME cordoned" or "node/NAME already cordoned".
-        let verb = if self.cordon {
-            "cordoned"
-        } else {
-            "uncordoned"
-        };
+        let verb = if self.cordon { "cordoned" } else { "uncordoned" };
         let suffix = if self.dry_run { " (dry run)" } else { "" };
         for (name, change) in &self.nodes {
             match change {
@@ -147,20 +135,12 @@ impl CordonReport {
 /// assert_eq!(again.to_string(), "node/ip-10-0-0-5.ec2.internal already cordoned\n");
 /// # Ok(()) }
 /// ```
-pub async fn cordon(
-    cluster: &Cluster,
-    nodes: &NodeSelection,
-    params: CordonParams,
-) -> Result<CordonReport> {
+pub async fn cordon(cluster: &Cluster, nodes: &NodeSelection, params: CordonParams) -> Result<CordonReport> {
     set_schedulable(cluster, nodes, true, params).await
 }
 
 /// Marks nodes schedulable again (`kubectl uncordon`).
-pub async fn uncordon(
-    cluster: &Cluster,
-    nodes: &NodeSelection,
-    params: CordonParams,
-) -> Result<CordonReport> {
+pub async fn uncordon(cluster: &Cluster, nodes: &NodeSelection, params: CordonParams) -> Result<CordonReport> {
     set_schedulable(cluster, nodes, false, params).await
 }
 
@@ -174,11 +154,7 @@ async fn set_schedulable(
     let mut out = Vec::new();
     for node in resolved {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let current = node
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false);
+        let current = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
         if current == cordon {
             out.push((name, CordonChange::AlreadyInState));
             continue;
@@ -189,21 +165,12 @@ async fn set_schedulable(
         out.push((name, CordonChange::Changed));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(CordonReport {
-        cordon,
-        dry_run: params.dry_run,
-        nodes: out,
-    })
+    Ok(CordonReport { cordon, dry_run: params.dry_run, nodes: out })
 }
 
 /// Patches `spec.unschedulable` like kubectl does (a strategic merge patch;
 /// `null` to uncordon), retrying transient failures.
-pub(crate) async fn set_unschedulable(
-    cluster: &Cluster,
-    name: &str,
-    cordon: bool,
-    server_dry_run: bool,
-) -> Result<()> {
+pub(crate) async fn set_unschedulable(cluster: &Cluster, name: &str, cordon: bool, server_dry_run: bool) -> Result<()> {
     let api: Api<Node> = cluster.api_all();
     let value = if cordon { json!(true) } else { json!(null) };
     let patch = Patch::Strategic(json!({"spec": {"unschedulable": value}}));
@@ -211,16 +178,10 @@ pub(crate) async fn set_unschedulable(
     pp.dry_run = server_dry_run;
     cluster
         .retry_policy()
-        .run(|_| async {
-            api.patch(name, &pp, &patch)
-                .await
-                .map_err(|e| cluster.map_err(e, &format!("node {name}")))
-        })
+        .run(|_| async { api.patch(name, &pp, &patch).await.map_err(|e| cluster.map_err(e, &format!("node {name}"))) })
         .await
         .map_err(|e| match e {
-            k8sops_core::Error::NotFound { .. } => Error::NodeNotFound {
-                name: name.to_string(),
-            },
+            k8sops_core::Error::NotFound { .. } => Error::NodeNotFound { name: name.to_string() },
             other => Error::Core(other),
         })?;
     Ok(())

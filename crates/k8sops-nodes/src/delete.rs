@@ -52,27 +52,14 @@ pub async fn delete_node(
         None => None,
     };
     let api: Api<Node> = cluster.api_all();
-    let dp = DeleteParams {
-        dry_run: params.dry_run,
-        ..Default::default()
-    };
+    let dp = DeleteParams { dry_run: params.dry_run, ..Default::default() };
     cluster
         .retry_policy()
-        .run(|_| async {
-            api.delete(name, &dp)
-                .await
-                .map_err(|e| cluster.map_err(e, &format!("node {name}")))
-        })
+        .run(|_| async { api.delete(name, &dp).await.map_err(|e| cluster.map_err(e, &format!("node {name}"))) })
         .await
         .map_err(|e| match e {
-            k8sops_core::Error::NotFound { .. } => Error::NodeNotFound {
-                name: name.to_string(),
-            },
+            k8sops_core::Error::NotFound { .. } => Error::NodeNotFound { name: name.to_string() },
             other => Error::Core(other),
         })?;
-    Ok(DeleteNodeReport {
-        node: name.to_string(),
-        drain: drained,
-        deleted: !params.dry_run,
-    })
+    Ok(DeleteNodeReport { node: name.to_string(), drain: drained, deleted: !params.dry_run })
 }

@@ -69,9 +69,7 @@ impl DeletionTracker {
                     Ok(s) => s.boxed(),
                     Err(_) => {
                         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                        rv = relist(&cluster, &api, &fields, &tracked, &mark)
-                            .await
-                            .unwrap_or(rv);
+                        rv = relist(&cluster, &api, &fields, &tracked, &mark).await.unwrap_or(rv);
                         continue;
                     }
                 };
@@ -129,21 +127,11 @@ async fn relist(
     tracked: &Mutex<HashMap<String, String>>,
     mark: &impl Fn(&str),
 ) -> Option<String> {
-    let first = api
-        .list(&ListParams::default().fields(fields).limit(1))
-        .await
-        .ok()?;
+    let first = api.list(&ListParams::default().fields(fields).limit(1)).await.ok()?;
     let rv = first.metadata.resource_version.clone();
-    let pods = paging::list_all(cluster, api, ListParams::default().fields(fields))
-        .await
-        .ok()?;
+    let pods = paging::list_all(cluster, api, ListParams::default().fields(fields)).await.ok()?;
     let present: HashSet<String> = pods.iter().filter_map(|p| p.metadata.uid.clone()).collect();
-    let waited: Vec<String> = tracked
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .cloned()
-        .collect();
+    let waited: Vec<String> = tracked.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
     for uid in waited {
         if !present.contains(&uid) {
             mark(&uid);

@@ -299,11 +299,7 @@ pub struct DrainReport {
 impl DrainReport {
     /// Pods whose outcome matches `f`.
     pub fn pods_where(&self, f: impl Fn(&PodOutcome) -> bool) -> Vec<&str> {
-        self.pods
-            .iter()
-            .filter(|p| f(&p.outcome))
-            .map(|p| p.pod.as_str())
-            .collect()
+        self.pods.iter().filter(|p| f(&p.outcome)).map(|p| p.pod.as_str()).collect()
     }
 
     /// Pods already evicted or deleted (gone or terminating).
@@ -311,10 +307,7 @@ impl DrainReport {
         self.pods_where(|o| {
             matches!(
                 o,
-                PodOutcome::Evicted
-                    | PodOutcome::Deleted
-                    | PodOutcome::EvictedNotAwaited
-                    | PodOutcome::Terminating
+                PodOutcome::Evicted | PodOutcome::Deleted | PodOutcome::EvictedNotAwaited | PodOutcome::Terminating
             )
         })
     }
@@ -326,9 +319,7 @@ impl DrainReport {
             let outcome = match &p.outcome {
                 PodOutcome::Skipped(r) => format!("Skipped ({r})"),
                 PodOutcome::Refused(r) => format!("Refused ({r})"),
-                PodOutcome::Blocked {
-                    budget: Some(b), ..
-                } => format!("Blocked by budget {b}"),
+                PodOutcome::Blocked { budget: Some(b), .. } => format!("Blocked by budget {b}"),
                 PodOutcome::Blocked { message, .. } => format!("Blocked ({message})"),
                 PodOutcome::Failed(e) => format!("Failed ({e})"),
                 other => format!("{other:?}"),
@@ -346,13 +337,7 @@ impl fmt::Display for DrainReport {
             DryRun::Client => " (dry run)",
             DryRun::Server => " (server dry run)",
         };
-        writeln!(
-            f,
-            "node/{} drain {:?} in {:.1}s{dry}",
-            self.node,
-            self.status,
-            self.elapsed.as_secs_f64()
-        )?;
+        writeln!(f, "node/{} drain {:?} in {:.1}s{dry}", self.node, self.status, self.elapsed.as_secs_f64())?;
         write!(f, "{}", self.table())
     }
 }
@@ -400,35 +385,17 @@ pub async fn drain(
     let nodes: Api<Node> = cluster.api_all();
     let node_obj = cluster
         .retry_policy()
-        .run(|_| async {
-            nodes
-                .get_opt(node)
-                .await
-                .map_err(|e| cluster.map_err(e, &format!("node {node}")))
-        })
+        .run(|_| async { nodes.get_opt(node).await.map_err(|e| cluster.map_err(e, &format!("node {node}"))) })
         .await?
-        .ok_or_else(|| Error::NodeNotFound {
-            name: node.to_string(),
-        })?;
+        .ok_or_else(|| Error::NodeNotFound { name: node.to_string() })?;
 
     // 1. Cordon.
-    let was = node_obj
-        .spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false);
-    let change = if was {
-        CordonChange::AlreadyInState
-    } else {
-        CordonChange::Changed
-    };
+    let was = node_obj.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+    let change = if was { CordonChange::AlreadyInState } else { CordonChange::Changed };
     if !was && params.dry_run != DryRun::Client {
         set_unschedulable(cluster, node, true, params.dry_run == DryRun::Server).await?;
     }
-    progress.emit(DrainEvent::Cordoned {
-        node: node.to_string(),
-        change,
-    });
+    progress.emit(DrainEvent::Cordoned { node: node.to_string(), change });
 
     // 2. List and classify the node's pods.
     let (pods, list_rv) = list_node_pods(cluster, node, params.pod_selector.as_ref()).await?;
@@ -451,35 +418,16 @@ pub async fn drain(
             pod,
             name: name.clone(),
             action,
-            report: PodReport {
-                pod: name,
-                outcome,
-                attempts: 0,
-                warning,
-            },
+            report: PodReport { pod: name, outcome, attempts: 0, warning },
         });
     }
     states.sort_by(|a, b| a.name.cmp(&b.name));
-    let to_remove = states
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.action,
-                PodAction::Evict { .. } | PodAction::DeleteFinished
-            )
-        })
-        .count();
-    progress.emit(DrainEvent::PodsFound {
-        node: node.to_string(),
-        to_remove,
-        skipped: states.len() - to_remove,
-    });
+    let to_remove =
+        states.iter().filter(|s| matches!(s.action, PodAction::Evict { .. } | PodAction::DeleteFinished)).count();
+    progress.emit(DrainEvent::PodsFound { node: node.to_string(), to_remove, skipped: states.len() - to_remove });
     for s in &states {
         if let PodAction::Skip(reason) = &s.action {
-            progress.emit(DrainEvent::Skipped {
-                pod: s.name.clone(),
-                reason: reason.clone(),
-            });
+            progress.emit(DrainEvent::Skipped { pod: s.name.clone(), reason: reason.clone() });
         }
     }
     let report = |states: Vec<PodReport>, status: DrainStatus| DrainReport {
@@ -498,15 +446,8 @@ pub async fn drain(
         })
         .collect();
     if !refused.is_empty() {
-        let rep = report(
-            states.into_iter().map(|s| s.report).collect(),
-            DrainStatus::Refused,
-        );
-        return Err(Error::Refused {
-            node: node.to_string(),
-            pods: refused,
-            report: Box::new(rep),
-        });
+        let rep = report(states.into_iter().map(|s| s.report).collect(), DrainStatus::Refused);
+        return Err(Error::Refused { node: node.to_string(), pods: refused, report: Box::new(rep) });
     }
 
     // 3. Client dry run: decided locally.
@@ -526,41 +467,20 @@ pub async fn drain(
     }
 
     // 4. Evict concurrently, then wait for each pod to go.
-    let api_kind = if params.disable_eviction {
-        EvictionApi::Unsupported
-    } else {
-        EvictionApi::discover(cluster).await?
-    };
+    let api_kind =
+        if params.disable_eviction { EvictionApi::Unsupported } else { EvictionApi::discover(cluster).await? };
     let waited: HashMap<String, String> = states
         .iter()
-        .filter(|s| {
-            matches!(
-                s.action,
-                PodAction::Evict { .. } | PodAction::DeleteFinished
-            )
-        })
-        .map(|s| {
-            (
-                s.name.clone(),
-                s.pod.metadata.uid.clone().unwrap_or_default(),
-            )
-        })
+        .filter(|s| matches!(s.action, PodAction::Evict { .. } | PodAction::DeleteFinished))
+        .map(|s| (s.name.clone(), s.pod.metadata.uid.clone().unwrap_or_default()))
         .collect();
-    let tracker = (params.dry_run == DryRun::None)
-        .then(|| DeletionTracker::start(cluster, node, list_rv, waited));
-    let shared: Arc<Mutex<Vec<PodReport>>> = Arc::new(Mutex::new(
-        states.iter().map(|s| s.report.clone()).collect(),
-    ));
+    let tracker = (params.dry_run == DryRun::None).then(|| DeletionTracker::start(cluster, node, list_rv, waited));
+    let shared: Arc<Mutex<Vec<PodReport>>> = Arc::new(Mutex::new(states.iter().map(|s| s.report.clone()).collect()));
     let limiter = Semaphore::new(params.concurrency.max(1));
     let work = states
         .iter()
         .enumerate()
-        .filter(|(_, s)| {
-            matches!(
-                s.action,
-                PodAction::Evict { .. } | PodAction::DeleteFinished
-            )
-        })
+        .filter(|(_, s)| matches!(s.action, PodAction::Evict { .. } | PodAction::DeleteFinished))
         .map(|(i, s)| {
             let ctx = PodCtx {
                 cluster,
@@ -602,31 +522,17 @@ pub async fn drain(
             report: Box::new(report(pods, DrainStatus::Cancelled)),
         }),
         None => {
-            let failed = pods
-                .iter()
-                .any(|p| matches!(p.outcome, PodOutcome::Failed(_)));
-            Ok(report(
-                pods,
-                if failed {
-                    DrainStatus::Failed
-                } else {
-                    DrainStatus::Completed
-                },
-            ))
+            let failed = pods.iter().any(|p| matches!(p.outcome, PodOutcome::Failed(_)));
+            Ok(report(pods, if failed { DrainStatus::Failed } else { DrainStatus::Completed }))
         }
     }
 }
 
 /// The node's pods (paginated) and the resourceVersion to watch from.
-async fn list_node_pods(
-    cluster: &Cluster,
-    node: &str,
-    selector: Option<&LabelSelector>,
-) -> Result<(Vec<Pod>, String)> {
+async fn list_node_pods(cluster: &Cluster, node: &str, selector: Option<&LabelSelector>) -> Result<(Vec<Pod>, String)> {
     let api: Api<Pod> = cluster.api_all();
-    let mut lp = ListParams::default()
-        .fields(&format!("spec.nodeName={node}"))
-        .limit(k8sops_core::paging::DEFAULT_PAGE_SIZE);
+    let mut lp =
+        ListParams::default().fields(&format!("spec.nodeName={node}")).limit(k8sops_core::paging::DEFAULT_PAGE_SIZE);
     if let Some(s) = selector {
         lp = lp.labels(&s.to_string());
     }
@@ -641,9 +547,7 @@ async fn list_node_pods(
         let page = cluster
             .retry_policy()
             .run(|_| async {
-                api.list(&page_lp)
-                    .await
-                    .map_err(|e| cluster.map_err(e, &format!("pods on node {node}")))
+                api.list(&page_lp).await.map_err(|e| cluster.map_err(e, &format!("pods on node {node}")))
             })
             .await?;
         if rv.is_none() {
@@ -685,8 +589,7 @@ impl PodCtx<'_> {
 }
 
 async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
-    let delete =
-        ctx.api == EvictionApi::Unsupported || matches!(s.action, PodAction::DeleteFinished);
+    let delete = ctx.api == EvictionApi::Unsupported || matches!(s.action, PodAction::DeleteFinished);
     let dry = ctx.params.dry_run == DryRun::Server;
     let uid = s.pod.metadata.uid.clone().unwrap_or_default();
     let mut budget_wait = ctx.params.budget_backoff;
@@ -694,9 +597,7 @@ async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
     loop {
         let attempt = {
             let _permit = ctx.limiter.acquire().await;
-            ctx.progress.emit(DrainEvent::Evicting {
-                pod: s.name.clone(),
-            });
+            ctx.progress.emit(DrainEvent::Evicting { pod: s.name.clone() });
             ctx.update(|r| r.attempts += 1);
             if delete {
                 eviction::delete(ctx.cluster, &s.pod, ctx.params.grace_period, dry).await
@@ -707,25 +608,12 @@ async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
         match attempt {
             Attempt::Accepted => break,
             Attempt::Gone => {
-                ctx.update(|r| {
-                    r.outcome = if delete {
-                        PodOutcome::Deleted
-                    } else {
-                        PodOutcome::Evicted
-                    }
-                });
-                ctx.progress.emit(DrainEvent::Gone {
-                    pod: s.name.clone(),
-                });
+                ctx.update(|r| r.outcome = if delete { PodOutcome::Deleted } else { PodOutcome::Evicted });
+                ctx.progress.emit(DrainEvent::Gone { pod: s.name.clone() });
                 return;
             }
             Attempt::Blocked { budget, message } => {
-                ctx.update(|r| {
-                    r.outcome = PodOutcome::Blocked {
-                        budget: budget.clone(),
-                        message: message.clone(),
-                    }
-                });
+                ctx.update(|r| r.outcome = PodOutcome::Blocked { budget: budget.clone(), message: message.clone() });
                 ctx.progress.emit(DrainEvent::BlockedByBudget {
                     pod: s.name.clone(),
                     budget,
@@ -742,10 +630,7 @@ async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
                 if ctx.deadline.is_none() && transient_attempts >= policy.max_attempts {
                     let msg = error.to_string();
                     ctx.update(|r| r.outcome = PodOutcome::Failed(msg.clone()));
-                    ctx.progress.emit(DrainEvent::Failed {
-                        pod: s.name.clone(),
-                        error: msg,
-                    });
+                    ctx.progress.emit(DrainEvent::Failed { pod: s.name.clone(), error: msg });
                     return;
                 }
                 let wait = retry_after.unwrap_or_else(|| policy.backoff(transient_attempts));
@@ -759,34 +644,19 @@ async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
             Attempt::Failed(error) => {
                 let msg = error.to_string();
                 ctx.update(|r| r.outcome = PodOutcome::Failed(msg.clone()));
-                ctx.progress.emit(DrainEvent::Failed {
-                    pod: s.name.clone(),
-                    error: msg,
-                });
+                ctx.progress.emit(DrainEvent::Failed { pod: s.name.clone(), error: msg });
                 return;
             }
         }
     }
     if dry {
-        ctx.update(|r| {
-            r.outcome = if delete {
-                PodOutcome::WouldDelete
-            } else {
-                PodOutcome::WouldEvict
-            }
-        });
+        ctx.update(|r| r.outcome = if delete { PodOutcome::WouldDelete } else { PodOutcome::WouldEvict });
         return;
     }
     ctx.update(|r| r.outcome = PodOutcome::Terminating);
-    ctx.progress.emit(DrainEvent::Evicted {
-        pod: s.name.clone(),
-    });
+    ctx.progress.emit(DrainEvent::Evicted { pod: s.name.clone() });
     let Some(tracker) = ctx.tracker else { return };
-    let outcome = match ctx
-        .params
-        .skip_wait_for_delete_timeout
-        .filter(|d| !d.is_zero())
-    {
+    let outcome = match ctx.params.skip_wait_for_delete_timeout.filter(|d| !d.is_zero()) {
         Some(skip) => match tokio::time::timeout(skip, tracker.wait(&uid)).await {
             Ok(()) => None,
             Err(_) => Some(PodOutcome::EvictedNotAwaited),
@@ -796,13 +666,7 @@ async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
             None
         }
     };
-    let outcome = outcome.unwrap_or(if delete {
-        PodOutcome::Deleted
-    } else {
-        PodOutcome::Evicted
-    });
+    let outcome = outcome.unwrap_or(if delete { PodOutcome::Deleted } else { PodOutcome::Evicted });
     ctx.update(|r| r.outcome = outcome);
-    ctx.progress.emit(DrainEvent::Gone {
-        pod: s.name.clone(),
-    });
+    ctx.progress.emit(DrainEvent::Gone { pod: s.name.clone() });
 }

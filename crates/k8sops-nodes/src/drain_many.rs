@@ -15,8 +15,8 @@ use kube::{api::ListParams, Api};
 use serde::Serialize;
 
 use crate::{
-    cordon::set_unschedulable, drain, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun,
-    Error, NodeSelection, Result,
+    cordon::set_unschedulable, drain, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, Error, NodeSelection,
+    Result,
 };
 
 /// Options for [`drain_nodes`].
@@ -33,11 +33,7 @@ pub struct DrainManyParams {
 
 impl Default for DrainManyParams {
     fn default() -> Self {
-        DrainManyParams {
-            drain: DrainParams::default(),
-            max_unavailable: 1,
-            wait_for_replacements: None,
-        }
+        DrainManyParams { drain: DrainParams::default(), max_unavailable: 1, wait_for_replacements: None }
     }
 }
 
@@ -89,10 +85,7 @@ impl DrainManyReport {
     pub fn is_success(&self) -> bool {
         self.errors.is_empty()
             && self.replacements_not_ready.is_empty()
-            && self
-                .nodes
-                .iter()
-                .all(|n| n.status == DrainStatus::Completed)
+            && self.nodes.iter().all(|n| n.status == DrainStatus::Completed)
     }
 }
 
@@ -103,33 +96,16 @@ struct Tagged<'a> {
 
 impl ProgressSink<DrainEvent> for Tagged<'_> {
     fn emit(&self, event: DrainEvent) {
-        self.inner.emit(DrainManyEvent::Node {
-            node: self.node.clone(),
-            event,
-        });
+        self.inner.emit(DrainManyEvent::Node { node: self.node.clone(), event });
     }
 }
 
 type ControllerKey = (String, String, String);
 
 fn controller_of(p: &Pod) -> Option<ControllerKey> {
-    let o = p
-        .metadata
-        .owner_references
-        .as_ref()?
-        .iter()
-        .find(|o| o.controller == Some(true))?;
-    matches!(
-        o.kind.as_str(),
-        "ReplicaSet" | "StatefulSet" | "ReplicationController"
-    )
-    .then(|| {
-        (
-            o.kind.clone(),
-            p.metadata.namespace.clone().unwrap_or_default(),
-            o.name.clone(),
-        )
-    })
+    let o = p.metadata.owner_references.as_ref()?.iter().find(|o| o.controller == Some(true))?;
+    matches!(o.kind.as_str(), "ReplicaSet" | "StatefulSet" | "ReplicationController")
+        .then(|| (o.kind.clone(), p.metadata.namespace.clone().unwrap_or_default(), o.name.clone()))
 }
 
 /// Ready pods per controller, not counting pods on `exclude` nodes or being deleted.
@@ -142,11 +118,7 @@ async fn ready_counts(
     for ns in namespaces {
         let api: Api<Pod> = Api::namespaced(cluster.client().clone(), ns);
         for p in paging::list_all(cluster, &api, ListParams::default()).await? {
-            let on_excluded = p
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.as_ref())
-                .is_some_and(|n| exclude.contains(n));
+            let on_excluded = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some_and(|n| exclude.contains(n));
             if on_excluded || p.metadata.deletion_timestamp.is_some() || !pod_is_ready(&p) {
                 continue;
             }
@@ -185,32 +157,18 @@ pub async fn drain_nodes(
         return Err(Error::Invalid("max_unavailable must be at least 1".into()));
     }
     let nodes = selection.resolve(cluster).await?;
-    let mut names: Vec<String> = nodes
-        .iter()
-        .filter_map(|n| n.metadata.name.clone())
-        .collect();
+    let mut names: Vec<String> = nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
     names.sort();
     if params.drain.dry_run != DryRun::Client {
         for (node, name) in nodes.iter().zip(&names) {
-            let cordoned = node
-                .spec
-                .as_ref()
-                .and_then(|s| s.unschedulable)
-                .unwrap_or(false);
+            let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
             if !cordoned {
-                set_unschedulable(cluster, name, true, params.drain.dry_run == DryRun::Server)
-                    .await?;
+                set_unschedulable(cluster, name, true, params.drain.dry_run == DryRun::Server).await?;
             }
         }
     }
-    progress.emit(DrainManyEvent::CordonedAll {
-        nodes: names.clone(),
-    });
-    let mut report = DrainManyReport {
-        nodes: Vec::new(),
-        errors: BTreeMap::new(),
-        replacements_not_ready: Vec::new(),
-    };
+    progress.emit(DrainManyEvent::CordonedAll { nodes: names.clone() });
+    let mut report = DrainManyReport { nodes: Vec::new(), errors: BTreeMap::new(), replacements_not_ready: Vec::new() };
     let all: BTreeSet<String> = names.iter().cloned().collect();
     for batch in names.chunks(params.max_unavailable) {
         // Baseline of Ready pods per controller owning pods in this batch.
@@ -243,48 +201,25 @@ pub async fn drain_nodes(
             _ => None,
         };
         let runs = batch.iter().map(|n| async move {
-            let sink = Tagged {
-                node: n.clone(),
-                inner: progress,
-            };
+            let sink = Tagged { node: n.clone(), inner: progress };
             (n.clone(), drain(cluster, n, &params.drain, &sink).await)
         });
         for (node, res) in join_all(runs).await {
             let (rep, err) = match res {
                 Ok(r) => (Some(r), None),
-                Err(Error::Refused { report, .. }) => (
-                    Some(*report.clone()),
-                    Some(Error::Refused {
-                        node: node.clone(),
-                        pods: vec![],
-                        report,
-                    }),
-                ),
-                Err(Error::DrainTimedOut { report, after, .. }) => (
-                    Some(*report.clone()),
-                    Some(Error::DrainTimedOut {
-                        node: node.clone(),
-                        after,
-                        report,
-                    }),
-                ),
-                Err(Error::DrainCancelled { report, .. }) => (
-                    Some(*report.clone()),
-                    Some(Error::DrainCancelled {
-                        node: node.clone(),
-                        report,
-                    }),
-                ),
+                Err(Error::Refused { report, .. }) => {
+                    (Some(*report.clone()), Some(Error::Refused { node: node.clone(), pods: vec![], report }))
+                }
+                Err(Error::DrainTimedOut { report, after, .. }) => {
+                    (Some(*report.clone()), Some(Error::DrainTimedOut { node: node.clone(), after, report }))
+                }
+                Err(Error::DrainCancelled { report, .. }) => {
+                    (Some(*report.clone()), Some(Error::DrainCancelled { node: node.clone(), report }))
+                }
                 Err(e) => (None, Some(e)),
             };
-            let status = rep
-                .as_ref()
-                .map(|r| r.status)
-                .unwrap_or(DrainStatus::Failed);
-            progress.emit(DrainManyEvent::NodeFinished {
-                node: node.clone(),
-                status,
-            });
+            let status = rep.as_ref().map(|r| r.status).unwrap_or(DrainStatus::Failed);
+            progress.emit(DrainManyEvent::NodeFinished { node: node.clone(), status });
             if let Some(r) = rep {
                 report.nodes.push(r);
             }
@@ -310,10 +245,7 @@ pub async fn drain_nodes(
                     break;
                 }
                 progress.emit(DrainManyEvent::WaitingForReplacements { controllers: short });
-                tokio::time::sleep(
-                    Duration::from_millis(500).min(deadline - tokio::time::Instant::now()),
-                )
-                .await;
+                tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
             }
         }
     }

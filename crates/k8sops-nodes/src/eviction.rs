@@ -26,11 +26,7 @@ impl EvictionApi {
         let list = cluster
             .retry_policy()
             .run(|_| async {
-                cluster
-                    .client()
-                    .list_core_api_resources("v1")
-                    .await
-                    .map_err(|e| cluster.map_err(e, "/api/v1"))
+                cluster.client().list_core_api_resources("v1").await.map_err(|e| cluster.map_err(e, "/api/v1"))
             })
             .await?;
         let Some(r) = list.resources.iter().find(|r| r.name == "pods/eviction") else {
@@ -51,15 +47,9 @@ pub(crate) enum Attempt {
     /// The pod no longer exists (or is a different pod now).
     Gone,
     /// A PodDisruptionBudget said no (429 with a DisruptionBudget cause).
-    Blocked {
-        budget: Option<String>,
-        message: String,
-    },
+    Blocked { budget: Option<String>, message: String },
     /// Throttled or a transient server/transport error: try again later.
-    Transient {
-        error: k8sops_core::Error,
-        retry_after: Option<Duration>,
-    },
+    Transient { error: k8sops_core::Error, retry_after: Option<Duration> },
     /// Anything else: give up on this pod.
     Failed(k8sops_core::Error),
 }
@@ -73,25 +63,14 @@ pub(crate) fn budget_name(message: &str) -> Option<String> {
 fn classify(cluster: &Cluster, err: kube::Error, what: &str) -> Attempt {
     if let kube::Error::Api(status) = &err {
         if status.code == 429 {
-            let causes = status
-                .details
-                .as_ref()
-                .map(|d| d.causes.clone())
-                .unwrap_or_default();
-            if let Some(c) = causes
-                .iter()
-                .find(|c| c.reason == "DisruptionBudget" || c.message.contains("disruption budget"))
+            let causes = status.details.as_ref().map(|d| d.causes.clone()).unwrap_or_default();
+            if let Some(c) =
+                causes.iter().find(|c| c.reason == "DisruptionBudget" || c.message.contains("disruption budget"))
             {
-                return Attempt::Blocked {
-                    budget: budget_name(&c.message),
-                    message: c.message.clone(),
-                };
+                return Attempt::Blocked { budget: budget_name(&c.message), message: c.message.clone() };
             }
             if status.message.contains("disruption budget") {
-                return Attempt::Blocked {
-                    budget: None,
-                    message: status.message.clone(),
-                };
+                return Attempt::Blocked { budget: None, message: status.message.clone() };
             }
         }
         if status.code == 404 {
@@ -105,10 +84,7 @@ fn classify(cluster: &Cluster, err: kube::Error, what: &str) -> Attempt {
     let e = cluster.map_err(err, what);
     if e.is_transient() {
         let retry_after = e.retry_after();
-        Attempt::Transient {
-            error: e,
-            retry_after,
-        }
+        Attempt::Transient { error: e, retry_after }
     } else {
         Attempt::Failed(e)
     }
@@ -148,11 +124,7 @@ pub(crate) async fn evict(
         .body(serde_json::to_vec(&body).unwrap_or_default());
     let req = match req {
         Ok(r) => r,
-        Err(e) => {
-            return Attempt::Failed(k8sops_core::Error::InvalidInput {
-                message: e.to_string(),
-            })
-        }
+        Err(e) => return Attempt::Failed(k8sops_core::Error::InvalidInput { message: e.to_string() }),
     };
     match cluster.client().request::<Value>(req).await {
         Ok(_) => Attempt::Accepted,
@@ -161,20 +133,12 @@ pub(crate) async fn evict(
 }
 
 /// Deletes a pod (finished pods, or `disable_eviction`), guarded by its uid.
-pub(crate) async fn delete(
-    cluster: &Cluster,
-    pod: &Pod,
-    grace: Option<i64>,
-    dry_run: bool,
-) -> Attempt {
+pub(crate) async fn delete(cluster: &Cluster, pod: &Pod, grace: Option<i64>, dry_run: bool) -> Attempt {
     let (ns, name, uid) = pod_ref(pod);
     let api: Api<Pod> = Api::namespaced(cluster.client().clone(), &ns);
     let dp = DeleteParams {
         grace_period_seconds: grace.map(|g| g.max(0) as u32),
-        preconditions: Some(Preconditions {
-            uid: Some(uid),
-            resource_version: None,
-        }),
+        preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }),
         dry_run,
         ..Default::default()
     };
@@ -191,13 +155,9 @@ mod tests {
     #[test]
     fn reads_the_budget_name_from_the_servers_message() {
         assert_eq!(
-            budget_name("The disruption budget web-pdb needs 3 healthy pods and has 3 currently")
-                .as_deref(),
+            budget_name("The disruption budget web-pdb needs 3 healthy pods and has 3 currently").as_deref(),
             Some("web-pdb")
         );
-        assert_eq!(
-            budget_name("Cannot evict pod as it would violate the pod's disruption budget."),
-            None
-        );
+        assert_eq!(budget_name("Cannot evict pod as it would violate the pod's disruption budget."), None);
     }
 }

@@ -34,18 +34,11 @@ use std::time::Duration;
 
 pub use cordon::{cordon, uncordon, CordonChange, CordonParams, CordonReport, NodeSelection};
 pub use delete::{delete_node, DeleteNodeParams, DeleteNodeReport};
-pub use drain::{
-    drain, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, PodName, PodOutcome,
-    PodReport,
-};
+pub use drain::{drain, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, PodName, PodOutcome, PodReport};
 pub use drain_many::{drain_nodes, DrainManyEvent, DrainManyParams, DrainManyReport};
 pub use pod_filter::{PodAction, RefusalReason, SkipReason};
-pub use scale_in::{
-    safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInPlan, ScaleInReport, Victim, VictimChoice,
-};
-pub use status::{
-    describe_node, list_nodes, NodeDescription, NodeList, NodeListParams, NodeStatus,
-};
+pub use scale_in::{safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInPlan, ScaleInReport, Victim, VictimChoice};
+pub use status::{describe_node, list_nodes, NodeDescription, NodeList, NodeListParams, NodeStatus};
 
 /// Errors of node management.
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +49,7 @@ pub enum Error {
     Core(#[from] k8sops_core::Error),
 
     /// The node does not exist.
-    #[error(
-        "node {name} not found; list nodes with `kubectl get nodes` or k8sops_nodes::list_nodes"
-    )]
+    #[error("node {name} not found; list nodes with `kubectl get nodes` or k8sops_nodes::list_nodes")]
     NodeNotFound {
         /// The node asked for.
         name: String,
@@ -111,11 +102,7 @@ fn refusal_summary(pods: &[(PodName, RefusalReason)]) -> String {
             None => groups.push((r, vec![pod])),
         }
     }
-    groups
-        .iter()
-        .map(|(r, p)| format!("cannot delete {r}: {}", p.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ")
+    groups.iter().map(|(r, p)| format!("cannot delete {r}: {}", p.join(", "))).collect::<Vec<_>>().join("; ")
 }
 
 fn blocked_by(report: &DrainReport) -> String {
@@ -123,19 +110,14 @@ fn blocked_by(report: &DrainReport) -> String {
         .pods
         .iter()
         .filter_map(|p| match &p.outcome {
-            PodOutcome::Blocked {
-                budget: Some(b), ..
-            } => Some(b.as_str()),
+            PodOutcome::Blocked { budget: Some(b), .. } => Some(b.as_str()),
             _ => None,
         })
         .collect();
     if budgets.is_empty() {
         String::new()
     } else {
-        format!(
-            " (blocked by PodDisruptionBudget {})",
-            budgets.into_iter().collect::<Vec<_>>().join(", ")
-        )
+        format!(" (blocked by PodDisruptionBudget {})", budgets.into_iter().collect::<Vec<_>>().join(", "))
     }
 }
 

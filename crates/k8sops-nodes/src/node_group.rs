@@ -9,11 +9,8 @@ use kube::{api::ListParams, Api};
 use crate::Result;
 
 /// Labels that name a node's group, most specific first.
-pub const GROUP_LABELS: [&str; 3] = [
-    "eks.amazonaws.com/nodegroup",
-    "alpha.eksctl.io/nodegroup-name",
-    "karpenter.sh/nodepool",
-];
+pub const GROUP_LABELS: [&str; 3] =
+    ["eks.amazonaws.com/nodegroup", "alpha.eksctl.io/nodegroup-name", "karpenter.sh/nodepool"];
 
 /// The node group a node belongs to, from its labels.
 ///
@@ -57,13 +54,7 @@ pub async fn nodes_in_group(cluster: &Cluster, group: &str) -> Result<Vec<Node>>
     let mut seen = std::collections::BTreeSet::new();
     for label in GROUP_LABELS {
         let sel = LabelSelector::new().eq(label, group);
-        for n in paging::list_all(
-            cluster,
-            &api,
-            ListParams::default().labels(&sel.to_string()),
-        )
-        .await?
-        {
+        for n in paging::list_all(cluster, &api, ListParams::default().labels(&sel.to_string())).await? {
             if seen.insert(n.metadata.name.clone().unwrap_or_default()) {
                 out.push(n);
             }
@@ -77,7 +68,5 @@ pub async fn nodes_in_group(cluster: &Cluster, group: &str) -> Result<Vec<Node>>
 pub async fn node_for_instance(cluster: &Cluster, id: &str) -> Result<Option<Node>> {
     let api: Api<Node> = cluster.api_all();
     let nodes = paging::list_all(cluster, &api, ListParams::default()).await?;
-    Ok(nodes
-        .into_iter()
-        .find(|n| instance_id(n).as_deref() == Some(id)))
+    Ok(nodes.into_iter().find(|n| instance_id(n).as_deref() == Some(id)))
 }

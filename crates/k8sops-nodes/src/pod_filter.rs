@@ -52,15 +52,15 @@ pub enum RefusalReason {
 impl fmt::Display for RefusalReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RefusalReason::DaemonSet => f.write_str(
-                "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)",
-            ),
-            RefusalReason::LocalStorage => f.write_str(
-                "cannot delete Pods with local storage (use --delete-emptydir-data to override)",
-            ),
-            RefusalReason::Unreplicated => f.write_str(
-                "cannot delete Pods that declare no controller (use --force to override)",
-            ),
+            RefusalReason::DaemonSet => {
+                f.write_str("cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)")
+            }
+            RefusalReason::LocalStorage => {
+                f.write_str("cannot delete Pods with local storage (use --delete-emptydir-data to override)")
+            }
+            RefusalReason::Unreplicated => {
+                f.write_str("cannot delete Pods that declare no controller (use --force to override)")
+            }
             RefusalReason::DaemonSetLookup(e) => f.write_str(e),
         }
     }
@@ -92,10 +92,7 @@ pub(crate) struct Rules {
 }
 
 fn finished(pod: &Pod) -> bool {
-    matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    )
+    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
 }
 
 fn controller(pod: &Pod) -> Option<(&str, &str)> {
@@ -117,21 +114,13 @@ pub(crate) struct Classifier<'a> {
 
 impl<'a> Classifier<'a> {
     pub(crate) fn new(cluster: &'a Cluster, rules: Rules) -> Self {
-        Classifier {
-            cluster,
-            rules,
-            daemonsets: HashMap::new(),
-            now: Timestamp::now(),
-        }
+        Classifier { cluster, rules, daemonsets: HashMap::new(), now: Timestamp::now() }
     }
 
     pub(crate) async fn classify(&mut self, pod: &Pod) -> Result<PodAction> {
         let r = self.rules;
         // 1. Pods deleted long enough ago are not waited for.
-        if let (Some(skip), Some(ts)) = (
-            r.skip_wait_for_delete_timeout,
-            pod.metadata.deletion_timestamp.as_ref(),
-        ) {
+        if let (Some(skip), Some(ts)) = (r.skip_wait_for_delete_timeout, pod.metadata.deletion_timestamp.as_ref()) {
             if !skip.is_zero() && self.now.as_second() - ts.0.as_second() > skip.as_secs() as i64 {
                 return Ok(PodAction::Skip(SkipReason::DeletionTimedOut));
             }
@@ -144,29 +133,20 @@ impl<'a> Classifier<'a> {
                 let lookup = self.daemonset(&ns, ds).await?;
                 match lookup {
                     Err(e) if e.starts_with("NotFound:") && r.force => {
-                        return Ok(PodAction::Evict {
-                            warning: Some(e.trim_start_matches("NotFound:").to_string()),
-                        });
+                        return Ok(PodAction::Evict { warning: Some(e.trim_start_matches("NotFound:").to_string()) });
                     }
                     Err(e) => {
                         return Ok(PodAction::Refuse(RefusalReason::DaemonSetLookup(
                             e.trim_start_matches("NotFound:").to_string(),
                         )))
                     }
-                    Ok(()) if !r.ignore_daemonsets => {
-                        return Ok(PodAction::Refuse(RefusalReason::DaemonSet))
-                    }
+                    Ok(()) if !r.ignore_daemonsets => return Ok(PodAction::Refuse(RefusalReason::DaemonSet)),
                     Ok(()) => return Ok(PodAction::Skip(SkipReason::DaemonSet)),
                 }
             }
         }
         // 3. Mirror pods.
-        if pod
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
-        {
+        if pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kubernetes.io/config.mirror")) {
             return Ok(PodAction::Skip(SkipReason::MirrorPod));
         }
         if done {
@@ -174,11 +154,8 @@ impl<'a> Classifier<'a> {
         }
         // 4. Local storage.
         let mut warning = None;
-        let local = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.volumes.as_ref())
-            .is_some_and(|v| v.iter().any(|v| v.empty_dir.is_some()));
+        let local =
+            pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).is_some_and(|v| v.iter().any(|v| v.empty_dir.is_some()));
         if local {
             if !r.delete_emptydir_data {
                 return Ok(PodAction::Refuse(RefusalReason::LocalStorage));
@@ -205,9 +182,7 @@ impl<'a> Classifier<'a> {
             .cluster
             .retry_policy()
             .run(|_| async {
-                api.get_opt(name)
-                    .await
-                    .map_err(|e| self.cluster.map_err(e, &format!("daemonset {ns}/{name}")))
+                api.get_opt(name).await.map_err(|e| self.cluster.map_err(e, &format!("daemonset {ns}/{name}")))
             })
             .await?;
         let v = match found {

@@ -48,9 +48,7 @@ impl ScaleInParams {
     pub fn least_loaded(n: usize) -> Self {
         ScaleInParams {
             victims: VictimChoice::LeastLoaded(n),
-            drain: DrainParams::default()
-                .ignore_daemonsets(true)
-                .delete_emptydir_data(true),
+            drain: DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true),
             dry_run: false,
         }
     }
@@ -93,12 +91,7 @@ impl fmt::Display for ScaleInPlan {
         )?;
         let mut t = Table::new(["node", "instance", "cpu requests", "pods"]);
         for v in &self.victims {
-            t.row([
-                v.node.clone(),
-                v.instance_id.clone(),
-                v.cpu_requests.to_string(),
-                v.pods.to_string(),
-            ]);
+            t.row([v.node.clone(), v.instance_id.clone(), v.cpu_requests.to_string(), v.pods.to_string()]);
         }
         write!(f, "{t}")
     }
@@ -144,19 +137,14 @@ struct Tagged<'a> {
 
 impl ProgressSink<DrainEvent> for Tagged<'_> {
     fn emit(&self, event: DrainEvent) {
-        self.inner.emit(ScaleInEvent::Drain {
-            node: self.node.clone(),
-            event,
-        });
+        self.inner.emit(ScaleInEvent::Drain { node: self.node.clone(), event });
     }
 }
 
 async fn load_of(cluster: &Cluster, node: &str) -> Result<(Quantity, usize)> {
     let api: Api<Pod> = cluster.api_all();
-    let fields = FieldSelector::new()
-        .eq("spec.nodeName", node)
-        .ne("status.phase", "Succeeded")
-        .ne("status.phase", "Failed");
+    let fields =
+        FieldSelector::new().eq("spec.nodeName", node).ne("status.phase", "Succeeded").ne("status.phase", "Failed");
     let mut cpu = Quantity::ZERO;
     let mut n = 0;
     let mut pages = std::pin::pin!(paging::pages(
@@ -167,10 +155,7 @@ async fn load_of(cluster: &Cluster, node: &str) -> Result<(Quantity, usize)> {
     ));
     while let Some(page) = pages.try_next().await? {
         for p in page {
-            cpu += PodResources::of(&p)
-                .map_err(k8sops_core::Error::from)?
-                .requests
-                .get("cpu");
+            cpu += PodResources::of(&p).map_err(k8sops_core::Error::from)?.requests.get("cpu");
             n += 1;
         }
     }
@@ -214,20 +199,11 @@ pub async fn safe_scale_in(
         let name = n.metadata.name.clone().unwrap_or_default();
         let Some(id) = instance_id(n) else { continue };
         let (cpu, pods) = load_of(cluster, &name).await?;
-        candidates.push(Victim {
-            node: name,
-            instance_id: id,
-            cpu_requests: cpu,
-            pods,
-        });
+        candidates.push(Victim { node: name, instance_id: id, cpu_requests: cpu, pods });
     }
     let victims: Vec<Victim> = match &params.victims {
         VictimChoice::LeastLoaded(n) => {
-            candidates.sort_by(|a, b| {
-                a.cpu_requests
-                    .cmp(&b.cpu_requests)
-                    .then(a.node.cmp(&b.node))
-            });
+            candidates.sort_by(|a, b| a.cpu_requests.cmp(&b.cpu_requests).then(a.node.cmp(&b.node)));
             if *n > candidates.len() {
                 return Err(Error::Invalid(format!(
                     "node group {group} has {} nodes with an instance id; cannot remove {n}",
@@ -239,15 +215,9 @@ pub async fn safe_scale_in(
         VictimChoice::Nodes(names) => {
             let mut out = Vec::new();
             for name in names {
-                let v = candidates
-                    .iter()
-                    .find(|c| &c.node == name)
-                    .cloned()
-                    .ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "node {name} is not in node group {group} (or has no instance id)"
-                        ))
-                    })?;
+                let v = candidates.iter().find(|c| &c.node == name).cloned().ok_or_else(|| {
+                    Error::Invalid(format!("node {name} is not in node group {group} (or has no instance id)"))
+                })?;
                 out.push(v);
             }
             out
@@ -269,11 +239,7 @@ pub async fn safe_scale_in(
         victims,
     };
     progress.emit(ScaleInEvent::Planned(plan.clone()));
-    let mut report = ScaleInReport {
-        plan: plan.clone(),
-        drains: Vec::new(),
-        terminated: Vec::new(),
-    };
+    let mut report = ScaleInReport { plan: plan.clone(), drains: Vec::new(), terminated: Vec::new() };
     if params.dry_run {
         return Ok(report);
     }
@@ -282,19 +248,11 @@ pub async fn safe_scale_in(
         set_unschedulable(cluster, &v.node, true, false).await?;
     }
     for v in &plan.victims {
-        let sink = Tagged {
-            node: v.node.clone(),
-            inner: progress,
-        };
+        let sink = Tagged { node: v.node.clone(), inner: progress };
         let drained = drain(cluster, &v.node, &params.drain, &sink).await?;
         report.drains.push(drained);
-        backend
-            .terminate_instance(group, &v.instance_id, true)
-            .await?;
-        progress.emit(ScaleInEvent::Terminated {
-            node: v.node.clone(),
-            instance_id: v.instance_id.clone(),
-        });
+        backend.terminate_instance(group, &v.instance_id, true).await?;
+        progress.emit(ScaleInEvent::Terminated { node: v.node.clone(), instance_id: v.instance_id.clone() });
         report.terminated.push(v.instance_id.clone());
     }
     Ok(report)

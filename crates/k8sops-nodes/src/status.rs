@@ -10,8 +10,8 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 use k8sops_core::{
-    age::age_since, object_status, paging, Cluster, FieldSelector, LabelSelector, PodResources,
-    Quantity, ResourceList, Table,
+    age::age_since, object_status, paging, Cluster, FieldSelector, LabelSelector, PodResources, Quantity, ResourceList,
+    Table,
 };
 use kube::{api::ListParams, Api};
 use serde::Serialize;
@@ -119,11 +119,7 @@ impl NodeStatus {
     pub fn from_node(node: &Node) -> Self {
         let status = node.status.as_ref();
         let info = status.and_then(|s| s.node_info.as_ref());
-        let known = |v: Option<&String>| {
-            v.filter(|s| !s.is_empty())
-                .cloned()
-                .unwrap_or_else(|| "<unknown>".into())
-        };
+        let known = |v: Option<&String>| v.filter(|s| !s.is_empty()).cloned().unwrap_or_else(|| "<unknown>".into());
         NodeStatus {
             name: node.metadata.name.clone().unwrap_or_default(),
             status: object_status::node_status(node),
@@ -135,11 +131,7 @@ impl NodeStatus {
             os_image: known(info.map(|i| &i.os_image)),
             kernel_version: known(info.map(|i| &i.kernel_version)),
             container_runtime: known(info.map(|i| &i.container_runtime_version)),
-            unschedulable: node
-                .spec
-                .as_ref()
-                .and_then(|s| s.unschedulable)
-                .unwrap_or(false),
+            unschedulable: node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
             conditions: status
                 .and_then(|s| s.conditions.as_ref())
                 .into_iter()
@@ -171,9 +163,7 @@ impl NodeStatus {
 
     /// Whether the Ready condition is True.
     pub fn is_ready(&self) -> bool {
-        self.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+        self.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
     }
 
     /// Conditions that signal a problem.
@@ -368,22 +358,19 @@ impl NodeDescription {
     /// # }
     /// ```
     pub fn requests_percent(&self, resource: &str) -> i64 {
-        self.allocated_requests
-            .percent_of(resource, &self.allocatable)
+        self.allocated_requests.percent_of(resource, &self.allocatable)
     }
 
     /// Limits of `resource` as a percentage of allocatable (may exceed 100: overcommitted).
     pub fn limits_percent(&self, resource: &str) -> i64 {
-        self.allocated_limits
-            .percent_of(resource, &self.allocatable)
+        self.allocated_limits.percent_of(resource, &self.allocatable)
     }
 
     /// The "Allocated resources" table: cpu, memory, ephemeral-storage and
     /// any extended resource, with percentages.
     pub fn allocated_table(&self) -> Table {
         let mut t = Table::new(["resource", "requests", "limits"]);
-        let mut names: Vec<String> =
-            vec!["cpu".into(), "memory".into(), "ephemeral-storage".into()];
+        let mut names: Vec<String> = vec!["cpu".into(), "memory".into(), "ephemeral-storage".into()];
         for (k, _) in self.allocatable.iter() {
             if !names.iter().any(|n| n == k) && k != "pods" {
                 names.push(k.to_string());
@@ -410,15 +397,7 @@ impl fmt::Display for NodeDescription {
         writeln!(f, "Roles:     {}", s.roles)?;
         writeln!(f, "Version:   {}", s.version)?;
         let taints: Vec<String> = s.taints.iter().map(ToString::to_string).collect();
-        writeln!(
-            f,
-            "Taints:    {}",
-            if taints.is_empty() {
-                "<none>".into()
-            } else {
-                taints.join(", ")
-            }
-        )?;
+        writeln!(f, "Taints:    {}", if taints.is_empty() { "<none>".into() } else { taints.join(", ") })?;
         writeln!(f, "Conditions:")?;
         let mut t = Table::new(["type", "status", "reason", "message"]);
         for c in &s.conditions {
@@ -428,17 +407,9 @@ impl fmt::Display for NodeDescription {
         writeln!(f, "Capacity:    {}", self.capacity)?;
         writeln!(f, "Allocatable: {}", self.allocatable)?;
         writeln!(f, "Non-terminated Pods: ({} in total)", self.pods.len())?;
-        let mut t = Table::new([
-            "namespace",
-            "name",
-            "cpu requests",
-            "cpu limits",
-            "memory requests",
-            "memory limits",
-        ]);
+        let mut t = Table::new(["namespace", "name", "cpu requests", "cpu limits", "memory requests", "memory limits"]);
         for p in &self.pods {
-            let pct =
-                |q: Quantity, r: &str| format!("{q} ({}%)", q.percent_of(self.allocatable.get(r)));
+            let pct = |q: Quantity, r: &str| format!("{q} ({}%)", q.percent_of(self.allocatable.get(r)));
             t.row([
                 p.namespace.clone(),
                 p.name.clone(),
@@ -480,32 +451,19 @@ pub async fn describe_node(cluster: &Cluster, name: &str) -> Result<NodeDescript
     let nodes: Api<Node> = cluster.api_all();
     let node = cluster
         .retry_policy()
-        .run(|_| async {
-            nodes
-                .get_opt(name)
-                .await
-                .map_err(|e| cluster.map_err(e, &format!("node {name}")))
-        })
+        .run(|_| async { nodes.get_opt(name).await.map_err(|e| cluster.map_err(e, &format!("node {name}"))) })
         .await?
-        .ok_or_else(|| Error::NodeNotFound {
-            name: name.to_string(),
-        })?;
-    let parse =
-        |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
-            m.map(ResourceList::from_k8s)
-                .transpose()
-                .map(Option::unwrap_or_default)
-        };
+        .ok_or_else(|| Error::NodeNotFound { name: name.to_string() })?;
+    let parse = |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+        m.map(ResourceList::from_k8s).transpose().map(Option::unwrap_or_default)
+    };
     let st = node.status.as_ref();
     let capacity = parse(st.and_then(|s| s.capacity.as_ref())).map_err(k8sops_core::Error::from)?;
-    let allocatable =
-        parse(st.and_then(|s| s.allocatable.as_ref())).map_err(k8sops_core::Error::from)?;
+    let allocatable = parse(st.and_then(|s| s.allocatable.as_ref())).map_err(k8sops_core::Error::from)?;
 
     let pods_api: Api<Pod> = cluster.api_all();
-    let fields = FieldSelector::new()
-        .eq("spec.nodeName", name)
-        .ne("status.phase", "Succeeded")
-        .ne("status.phase", "Failed");
+    let fields =
+        FieldSelector::new().eq("spec.nodeName", name).ne("status.phase", "Succeeded").ne("status.phase", "Failed");
     let mut pods = Vec::new();
     let mut requests = ResourceList::new();
     let mut limits = ResourceList::new();
@@ -532,28 +490,23 @@ pub async fn describe_node(cluster: &Cluster, name: &str) -> Result<NodeDescript
 
     let events_api: Api<Event> = cluster.api_all();
     // Kubelets report node events with the node name as the object's uid.
-    let ev_fields = FieldSelector::new()
-        .eq("involvedObject.kind", "Node")
-        .eq("involvedObject.name", name);
-    let mut events: Vec<NodeEvent> = paging::list_all(
-        cluster,
-        &events_api,
-        ListParams::default().fields(&ev_fields.to_string()),
-    )
-    .await?
-    .into_iter()
-    .map(|e| NodeEvent {
-        type_: e.type_.unwrap_or_default(),
-        reason: e.reason.unwrap_or_default(),
-        message: e.message.unwrap_or_default(),
-        last_seen: e
-            .last_timestamp
-            .map(|t| t.0)
-            .or(e.event_time.map(|t| t.0))
-            .or(e.metadata.creation_timestamp.map(|t| t.0)),
-        source: e.source.and_then(|s| s.component).unwrap_or_default(),
-    })
-    .collect();
+    let ev_fields = FieldSelector::new().eq("involvedObject.kind", "Node").eq("involvedObject.name", name);
+    let mut events: Vec<NodeEvent> =
+        paging::list_all(cluster, &events_api, ListParams::default().fields(&ev_fields.to_string()))
+            .await?
+            .into_iter()
+            .map(|e| NodeEvent {
+                type_: e.type_.unwrap_or_default(),
+                reason: e.reason.unwrap_or_default(),
+                message: e.message.unwrap_or_default(),
+                last_seen: e
+                    .last_timestamp
+                    .map(|t| t.0)
+                    .or(e.event_time.map(|t| t.0))
+                    .or(e.metadata.creation_timestamp.map(|t| t.0)),
+                source: e.source.and_then(|s| s.component).unwrap_or_default(),
+            })
+            .collect();
     events.sort_by_key(|e| e.last_seen);
     Ok(NodeDescription {
         status: NodeStatus::from_node(&node),

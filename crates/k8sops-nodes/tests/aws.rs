@@ -33,10 +33,7 @@ async fn moto() -> Option<aws_config::SdkConfig> {
 }
 
 fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{prefix}-{n:x}")
 }
 
@@ -81,13 +78,7 @@ async fn create_eks(sdk: &aws_config::SdkConfig) -> String {
         .nodegroup_name("workers")
         .node_role("arn:aws:iam::123456789012:role/node")
         .subnets("subnet-1")
-        .scaling_config(
-            NodegroupScalingConfig::builder()
-                .min_size(1)
-                .max_size(5)
-                .desired_size(2)
-                .build(),
-        )
+        .scaling_config(NodegroupScalingConfig::builder().min_size(1).max_size(5).desired_size(2).build())
         .instance_types("m5.large")
         .send()
         .await
@@ -120,22 +111,13 @@ async fn eks_describe_maps_scaling_instances_and_asg() {
     assert_eq!((g.scaling.min, g.scaling.max, g.scaling.desired), (1, 5, 2));
     assert_eq!(g.instance_types, ["m5.large"]);
     assert_eq!(g.auto_scaling_groups.len(), 1);
-    assert_eq!(
-        g.instances.len(),
-        2,
-        "instances come from the node group's Auto Scaling group"
-    );
+    assert_eq!(g.instances.len(), 2, "instances come from the node group's Auto Scaling group");
     assert_eq!(eks.list().await.unwrap(), ["workers"]);
 
     // Terminating through the node group removes that exact instance and lowers desired.
     let victim = g.instances[0].id.clone();
-    eks.terminate_instance("workers", &victim, true)
-        .await
-        .unwrap();
-    let asg = AutoScalingNodeGroups::new(&sdk)
-        .describe(&g.auto_scaling_groups[0])
-        .await
-        .unwrap();
+    eks.terminate_instance("workers", &victim, true).await.unwrap();
+    let asg = AutoScalingNodeGroups::new(&sdk).describe(&g.auto_scaling_groups[0]).await.unwrap();
     assert_eq!(asg.scaling.desired, 1);
     assert!(asg.instances.iter().all(|i| i.id != victim));
 }
@@ -146,22 +128,11 @@ async fn eks_invalid_scaling_and_unknown_group_are_typed() {
     let cluster = create_eks(&sdk).await;
     let eks = EksNodeGroups::new(&sdk, &cluster);
     let err = eks
-        .update_scaling(
-            "workers",
-            &ScalingUpdate {
-                min: Some(4),
-                desired: Some(3),
-                ..Default::default()
-            },
-        )
+        .update_scaling("workers", &ScalingUpdate { min: Some(4), desired: Some(3), ..Default::default() })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .contains("min (4) <= desired (3) <= max (5)"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("min (4) <= desired (3) <= max (5)"), "{err}");
     let err = eks.describe("nope").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 }
@@ -181,20 +152,10 @@ async fn auto_scaling_sets_desired_and_terminates_with_decrement() {
     create_asg(&sdk, &name, 1, 6, 3).await;
     let asg = AutoScalingNodeGroups::new(&sdk);
     let update = asg
-        .update_scaling(
-            &name,
-            &ScalingUpdate {
-                desired: Some(5),
-                honor_cooldown: false,
-                ..Default::default()
-            },
-        )
+        .update_scaling(&name, &ScalingUpdate { desired: Some(5), honor_cooldown: false, ..Default::default() })
         .await
         .unwrap();
-    assert_eq!(
-        asg.describe_update(&name, &update.id).await.unwrap().status,
-        UpdateStatus::Successful
-    );
+    assert_eq!(asg.describe_update(&name, &update.id).await.unwrap().status, UpdateStatus::Successful);
     let g = asg.describe(&name).await.unwrap();
     assert_eq!(g.scaling.desired, 5);
     let victim = g.instances[0].id.clone();
@@ -202,19 +163,13 @@ async fn auto_scaling_sets_desired_and_terminates_with_decrement() {
     let g = asg.describe(&name).await.unwrap();
     assert_eq!(g.scaling.desired, 4);
     assert!(g.instances.iter().all(|i| i.id != victim));
-    assert!(asg
-        .update_version(&name, &KubeVersion::new(1, 30, 0))
-        .await
-        .is_err());
+    assert!(asg.update_version(&name, &KubeVersion::new(1, 30, 0)).await.is_err());
 }
 
 #[tokio::test]
 async fn describe_update_and_version_update_through_mocks() {
     use aws_sdk_eks::{
-        operation::{
-            describe_update::DescribeUpdateOutput,
-            update_nodegroup_version::UpdateNodegroupVersionOutput,
-        },
+        operation::{describe_update::DescribeUpdateOutput, update_nodegroup_version::UpdateNodegroupVersionOutput},
         types::{Update, UpdateStatus as EksStatus, UpdateType},
     };
     let start = mock!(EksClient::update_nodegroup_version)
@@ -222,11 +177,7 @@ async fn describe_update_and_version_update_through_mocks() {
         .then_output(|| {
             UpdateNodegroupVersionOutput::builder()
                 .update(
-                    Update::builder()
-                        .id("u-1")
-                        .status(EksStatus::InProgress)
-                        .r#type(UpdateType::VersionUpdate)
-                        .build(),
+                    Update::builder().id("u-1").status(EksStatus::InProgress).r#type(UpdateType::VersionUpdate).build(),
                 )
                 .build()
         });
@@ -235,46 +186,24 @@ async fn describe_update_and_version_update_through_mocks() {
         .then_output(|| {
             DescribeUpdateOutput::builder()
                 .update(
-                    Update::builder()
-                        .id("u-1")
-                        .status(EksStatus::Successful)
-                        .r#type(UpdateType::VersionUpdate)
-                        .build(),
+                    Update::builder().id("u-1").status(EksStatus::Successful).r#type(UpdateType::VersionUpdate).build(),
                 )
                 .build()
         });
     let eks = mock_client!(aws_sdk_eks, [&start, &poll]);
     let asg = mock_client!(aws_sdk_autoscaling, []);
     let groups = EksNodeGroups::from_clients(eks, asg, "prod");
-    let u = groups
-        .update_version("workers", &"v1.30.2".parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        (u.id.as_str(), u.status, u.kind.as_str()),
-        ("u-1", UpdateStatus::InProgress, "VersionUpdate")
-    );
-    assert_eq!(
-        groups
-            .describe_update("workers", "u-1")
-            .await
-            .unwrap()
-            .status,
-        UpdateStatus::Successful
-    );
+    let u = groups.update_version("workers", &"v1.30.2".parse().unwrap()).await.unwrap();
+    assert_eq!((u.id.as_str(), u.status, u.kind.as_str()), ("u-1", UpdateStatus::InProgress, "VersionUpdate"));
+    assert_eq!(groups.describe_update("workers", "u-1").await.unwrap().status, UpdateStatus::Successful);
 }
 
 #[tokio::test]
 async fn throttling_is_a_typed_transient_error() {
-    use aws_sdk_eks::{
-        error::ErrorMetadata, operation::describe_nodegroup::DescribeNodegroupError,
-    };
+    use aws_sdk_eks::{error::ErrorMetadata, operation::describe_nodegroup::DescribeNodegroupError};
     let throttled = mock!(EksClient::describe_nodegroup).then_error(|| {
         DescribeNodegroupError::generic(
-            ErrorMetadata::builder()
-                .code("ThrottlingException")
-                .message("Rate exceeded")
-                .build(),
+            ErrorMetadata::builder().code("ThrottlingException").message("Rate exceeded").build(),
         )
     });
     let eks = mock_client!(aws_sdk_eks, [&throttled]);

@@ -7,10 +7,7 @@ use std::time::Duration;
 use common::*;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8sops_core::{CancellationToken, ProgressSink, Recorder};
-use k8sops_nodes::{
-    drain, DrainEvent, DrainParams, DrainStatus, DryRun, Error, PodOutcome, RefusalReason,
-    SkipReason,
-};
+use k8sops_nodes::{drain, DrainEvent, DrainParams, DrainStatus, DryRun, Error, PodOutcome, RefusalReason, SkipReason};
 use k8sops_testkit::{Fault, KubeletOptions, TestServer};
 use kube::Api;
 use serde_json::{json, Value};
@@ -31,9 +28,7 @@ async fn cluster(kubelet: Option<KubeletOptions>) -> Cluster {
     for n in ["n1", "n2", "n3"] {
         server.insert(&node(n)).unwrap();
     }
-    let web = server
-        .insert(&replicaset("app", "web", 3, json!({"app": "web"})))
-        .unwrap();
+    let web = server.insert(&replicaset("app", "web", 3, json!({"app": "web"}))).unwrap();
     for (i, n) in ["n1", "n2", "n3"].iter().enumerate() {
         server
             .insert(&running(owned(
@@ -44,46 +39,26 @@ async fn cluster(kubelet: Option<KubeletOptions>) -> Cluster {
             .unwrap();
     }
     let ds = server.insert(&daemonset("app", "logs")).unwrap();
-    server
-        .insert(&running(owned(
-            pod("app", "logs-n1", "n1", json!({"ds": "logs"})),
-            "DaemonSet",
-            &ds,
-        )))
-        .unwrap();
+    server.insert(&running(owned(pod("app", "logs-n1", "n1", json!({"ds": "logs"})), "DaemonSet", &ds))).unwrap();
     Cluster { server, web }
 }
 
 fn kubelet() -> Option<KubeletOptions> {
-    Some(KubeletOptions {
-        recreate_controller_pods: false,
-        ..Default::default()
-    })
+    Some(KubeletOptions { recreate_controller_pods: false, ..Default::default() })
 }
 
 async fn pods_on(server: &TestServer, node: &str) -> Vec<String> {
     let api: Api<Pod> = Api::all(server.client());
     let lp = kube::api::ListParams::default().fields(&format!("spec.nodeName={node}"));
-    let mut names: Vec<String> = api
-        .list(&lp)
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|p| p.metadata.name)
-        .collect();
+    let mut names: Vec<String> =
+        api.list(&lp).await.unwrap().items.into_iter().filter_map(|p| p.metadata.name).collect();
     names.sort();
     names
 }
 
 async fn cordoned(server: &TestServer, node: &str) -> bool {
     let api: Api<Node> = Api::all(server.client());
-    api.get(node)
-        .await
-        .unwrap()
-        .spec
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
+    api.get(node).await.unwrap().spec.and_then(|s| s.unschedulable).unwrap_or(false)
 }
 
 fn evictions(server: &TestServer) -> Vec<String> {
@@ -98,35 +73,18 @@ fn evictions(server: &TestServer) -> Vec<String> {
 #[tokio::test]
 async fn drain_refuses_daemonset_pods_without_ignore_daemonsets() {
     let c = cluster(kubelet()).await;
-    let err = drain(
-        &c.server.cluster(),
-        "n1",
-        &DrainParams::default(),
-        &k8sops_core::NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let err = drain(&c.server.cluster(), "n1", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap_err();
     match &err {
-        Error::Refused { pods, .. } => assert_eq!(
-            pods,
-            &[("app/logs-n1".to_string(), RefusalReason::DaemonSet)]
-        ),
+        Error::Refused { pods, .. } => assert_eq!(pods, &[("app/logs-n1".to_string(), RefusalReason::DaemonSet)]),
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert!(
-        err.to_string().contains(
-            "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): app/logs-n1"
-        ),
+        err.to_string()
+            .contains("cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): app/logs-n1"),
         "{err}"
     );
-    assert!(
-        evictions(&c.server).is_empty(),
-        "nothing is evicted when a rule refuses"
-    );
-    assert!(
-        cordoned(&c.server, "n1").await,
-        "the node stays cordoned, as with kubectl"
-    );
+    assert!(evictions(&c.server).is_empty(), "nothing is evicted when a rule refuses");
+    assert!(cordoned(&c.server, "n1").await, "the node stays cordoned, as with kubectl");
 }
 
 #[tokio::test]
@@ -139,20 +97,9 @@ async fn drain_refuses_emptydir_and_unreplicated_pods_naming_each() {
             &c.web,
         ))))
         .unwrap();
-    c.server
-        .insert(&running(pod("app", "lonely", "n2", json!({}))))
-        .unwrap();
-    let err = drain(
-        &c.server.cluster(),
-        "n2",
-        &DrainParams::default(),
-        &k8sops_core::NoProgress,
-    )
-    .await
-    .unwrap_err();
-    let Error::Refused { pods, .. } = &err else {
-        panic!("expected a refusal, got {err:?}")
-    };
+    c.server.insert(&running(pod("app", "lonely", "n2", json!({})))).unwrap();
+    let err = drain(&c.server.cluster(), "n2", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap_err();
+    let Error::Refused { pods, .. } = &err else { panic!("expected a refusal, got {err:?}") };
     assert_eq!(
         pods,
         &[
@@ -161,8 +108,18 @@ async fn drain_refuses_emptydir_and_unreplicated_pods_naming_each() {
         ]
     );
     let msg = err.to_string();
-    assert!(msg.contains("cannot delete cannot delete Pods that declare no controller (use --force to override): app/lonely"), "{msg}");
-    assert!(msg.contains("cannot delete cannot delete Pods with local storage (use --delete-emptydir-data to override): app/cache"), "{msg}");
+    assert!(
+        msg.contains(
+            "cannot delete cannot delete Pods that declare no controller (use --force to override): app/lonely"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(
+            "cannot delete cannot delete Pods with local storage (use --delete-emptydir-data to override): app/cache"
+        ),
+        "{msg}"
+    );
     assert!(evictions(&c.server).is_empty());
 }
 
@@ -170,15 +127,9 @@ async fn drain_refuses_emptydir_and_unreplicated_pods_naming_each() {
 async fn drain_with_flags_removes_all_but_daemonset_and_mirror_pods() {
     let c = cluster(kubelet()).await;
     c.server
-        .insert(&running(with_empty_dir(owned(
-            pod("app", "cache", "n1", json!({})),
-            "ReplicaSet",
-            &c.web,
-        ))))
+        .insert(&running(with_empty_dir(owned(pod("app", "cache", "n1", json!({})), "ReplicaSet", &c.web))))
         .unwrap();
-    c.server
-        .insert(&running(pod("app", "lonely", "n1", json!({}))))
-        .unwrap();
+    c.server.insert(&running(pod("app", "lonely", "n1", json!({})))).unwrap();
     let mut mirror = running(pod("app", "static-etcd", "n1", json!({})));
     mirror["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "abc"});
     c.server.insert(&mirror).unwrap();
@@ -186,34 +137,16 @@ async fn drain_with_flags_removes_all_but_daemonset_and_mirror_pods() {
     done["status"] = json!({"phase": "Succeeded"});
     c.server.insert(&done).unwrap();
 
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .delete_emptydir_data(true)
-        .force(true);
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress)
-        .await
-        .unwrap();
+    let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true).force(true);
+    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
     assert_eq!(report.status, DrainStatus::Completed);
-    let outcome = |name: &str| {
-        report
-            .pods
-            .iter()
-            .find(|p| p.pod == name)
-            .map(|p| p.outcome.clone())
-            .unwrap()
-    };
+    let outcome = |name: &str| report.pods.iter().find(|p| p.pod == name).map(|p| p.outcome.clone()).unwrap();
     assert_eq!(outcome("app/web-1"), PodOutcome::Evicted);
     assert_eq!(outcome("app/cache"), PodOutcome::Evicted);
     assert_eq!(outcome("app/lonely"), PodOutcome::Evicted);
     assert_eq!(outcome("app/finished"), PodOutcome::Deleted);
-    assert_eq!(
-        outcome("app/logs-n1"),
-        PodOutcome::Skipped(SkipReason::DaemonSet)
-    );
-    assert_eq!(
-        outcome("app/static-etcd"),
-        PodOutcome::Skipped(SkipReason::MirrorPod)
-    );
+    assert_eq!(outcome("app/logs-n1"), PodOutcome::Skipped(SkipReason::DaemonSet));
+    assert_eq!(outcome("app/static-etcd"), PodOutcome::Skipped(SkipReason::MirrorPod));
     assert_eq!(pods_on(&c.server, "n1").await, ["logs-n1", "static-etcd"]);
     let mut evicted: Vec<String> = evictions(&c.server);
     evicted.sort();
@@ -226,10 +159,7 @@ async fn drain_with_flags_removes_all_but_daemonset_and_mirror_pods() {
         ]
     );
     assert!(
-        c.server
-            .requests()
-            .iter()
-            .any(|r| r.method == "DELETE" && r.path == "/api/v1/namespaces/app/pods/finished"),
+        c.server.requests().iter().any(|r| r.method == "DELETE" && r.path == "/api/v1/namespaces/app/pods/finished"),
         "a finished pod is deleted, not evicted"
     );
 }
@@ -237,9 +167,7 @@ async fn drain_with_flags_removes_all_but_daemonset_and_mirror_pods() {
 #[tokio::test]
 async fn budget_block_is_retried_until_a_replica_becomes_available() {
     let c = cluster(kubelet()).await;
-    c.server
-        .insert(&pdb("app", "web-pdb", 3, json!({"app": "web"})))
-        .unwrap();
+    c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DrainEvent>();
     let params = DrainParams::default().ignore_daemonsets(true);
     let cluster = c.server.cluster();
@@ -248,22 +176,13 @@ async fn budget_block_is_retried_until_a_replica_becomes_available() {
     loop {
         match rx.recv().await.expect("events until the drain ends") {
             DrainEvent::BlockedByBudget { budget, pod, .. } => {
-                assert_eq!(
-                    (budget.as_deref(), pod.as_str()),
-                    (Some("web-pdb"), "app/web-1")
-                );
+                assert_eq!((budget.as_deref(), pod.as_str()), (Some("web-pdb"), "app/web-1"));
                 break;
             }
             _ => continue,
         }
     }
-    c.server
-        .insert(&running(owned(
-            pod("app", "web-4", "n2", json!({"app": "web"})),
-            "ReplicaSet",
-            &c.web,
-        )))
-        .unwrap();
+    c.server.insert(&running(owned(pod("app", "web-4", "n2", json!({"app": "web"})), "ReplicaSet", &c.web))).unwrap();
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.status, DrainStatus::Completed);
     let web1 = report.pods.iter().find(|p| p.pod == "app/web-1").unwrap();
@@ -274,75 +193,36 @@ async fn budget_block_is_retried_until_a_replica_becomes_available() {
 #[tokio::test]
 async fn timeout_with_a_budget_that_never_allows_names_the_budget() {
     let c = cluster(kubelet()).await;
-    c.server
-        .insert(&pdb("app", "web-pdb", 3, json!({"app": "web"})))
-        .unwrap();
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .timeout(Duration::from_millis(1500));
-    let err = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress)
-        .await
-        .unwrap_err();
-    let Error::DrainTimedOut { report, .. } = &err else {
-        panic!("expected a timeout, got {err:?}")
-    };
-    assert!(
-        err.to_string()
-            .contains("blocked by PodDisruptionBudget web-pdb"),
-        "{err}"
-    );
+    c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
+    let params = DrainParams::default().ignore_daemonsets(true).timeout(Duration::from_millis(1500));
+    let err = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap_err();
+    let Error::DrainTimedOut { report, .. } = &err else { panic!("expected a timeout, got {err:?}") };
+    assert!(err.to_string().contains("blocked by PodDisruptionBudget web-pdb"), "{err}");
     let web1 = report.pods.iter().find(|p| p.pod == "app/web-1").unwrap();
     assert!(
         matches!(&web1.outcome, PodOutcome::Blocked { budget: Some(b), message } if b == "web-pdb" && message.contains("needs 3 healthy pods and has 3 currently")),
         "{:?}",
         web1.outcome
     );
-    assert_eq!(
-        pods_on(&c.server, "n1").await,
-        ["logs-n1", "web-1"],
-        "nothing was evicted"
-    );
+    assert_eq!(pods_on(&c.server, "n1").await, ["logs-n1", "web-1"], "nothing was evicted");
 }
 
 #[tokio::test]
 async fn server_dry_run_respects_the_timeout_and_changes_nothing() {
     let c = cluster(kubelet()).await;
-    c.server
-        .insert(&pdb("app", "web-pdb", 3, json!({"app": "web"})))
-        .unwrap();
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .dry_run(DryRun::Server)
-        .timeout(Duration::from_secs(1));
-    let err = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress)
-        .await
-        .unwrap_err();
+    c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
+    let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Server).timeout(Duration::from_secs(1));
+    let err = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap_err();
     assert!(matches!(err, Error::DrainTimedOut { .. }), "{err:?}");
-    assert!(
-        !cordoned(&c.server, "n1").await,
-        "a server dry run does not cordon"
-    );
+    assert!(!cordoned(&c.server, "n1").await, "a server dry run does not cordon");
     assert_eq!(pods_on(&c.server, "n1").await, ["logs-n1", "web-1"]);
 
     // Without a budget in the way, a server dry run completes and still changes nothing.
-    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
-        Api::namespaced(c.server.client(), "app");
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = Api::namespaced(c.server.client(), "app");
     pdbs.delete("web-pdb", &Default::default()).await.unwrap();
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .dry_run(DryRun::Server);
-    let report = drain(&c.server.cluster(), "n2", &params, &k8sops_core::NoProgress)
-        .await
-        .unwrap();
-    assert_eq!(
-        report
-            .pods
-            .iter()
-            .find(|p| p.pod == "app/web-2")
-            .unwrap()
-            .outcome,
-        PodOutcome::WouldEvict
-    );
+    let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Server);
+    let report = drain(&c.server.cluster(), "n2", &params, &k8sops_core::NoProgress).await.unwrap();
+    assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-2").unwrap().outcome, PodOutcome::WouldEvict);
     assert_eq!(report.status, DrainStatus::Completed);
     assert_eq!(pods_on(&c.server, "n2").await, ["web-2"]);
 }
@@ -351,27 +231,10 @@ async fn server_dry_run_respects_the_timeout_and_changes_nothing() {
 async fn client_dry_run_sends_no_writes() {
     let c = cluster(kubelet()).await;
     c.server.clear_requests();
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .dry_run(DryRun::Client);
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress)
-        .await
-        .unwrap();
-    assert_eq!(
-        report
-            .pods
-            .iter()
-            .find(|p| p.pod == "app/web-1")
-            .unwrap()
-            .outcome,
-        PodOutcome::WouldEvict
-    );
-    let writes: Vec<_> = c
-        .server
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .collect();
+    let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Client);
+    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
+    assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-1").unwrap().outcome, PodOutcome::WouldEvict);
+    let writes: Vec<_> = c.server.requests().into_iter().filter(|r| r.method != "GET").collect();
     assert!(writes.is_empty(), "{writes:?}");
     assert!(!cordoned(&c.server, "n1").await);
 }
@@ -379,16 +242,8 @@ async fn client_dry_run_sends_no_writes() {
 #[tokio::test]
 async fn cancelling_mid_drain_reports_what_was_evicted_and_keeps_the_node_cordoned() {
     let c = cluster(kubelet()).await;
-    c.server
-        .insert(&pdb("app", "web-pdb", 3, json!({"app": "web"})))
-        .unwrap();
-    c.server
-        .insert(&running(owned(
-            pod("app", "api-1", "n1", json!({"app": "api"})),
-            "ReplicaSet",
-            &c.web,
-        )))
-        .unwrap();
+    c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
+    c.server.insert(&running(owned(pod("app", "api-1", "n1", json!({"app": "api"})), "ReplicaSet", &c.web))).unwrap();
     let token = CancellationToken::new();
     struct CancelOnGone(CancellationToken, Recorder<DrainEvent>);
     impl ProgressSink<DrainEvent> for CancelOnGone {
@@ -401,22 +256,10 @@ async fn cancelling_mid_drain_reports_what_was_evicted_and_keeps_the_node_cordon
     }
     let sink = CancelOnGone(token.clone(), Recorder::default());
     let params = DrainParams::default().ignore_daemonsets(true).cancel(token);
-    let err = drain(&c.server.cluster(), "n1", &params, &sink)
-        .await
-        .unwrap_err();
-    let Error::DrainCancelled { report, .. } = &err else {
-        panic!("expected cancellation, got {err:?}")
-    };
+    let err = drain(&c.server.cluster(), "n1", &params, &sink).await.unwrap_err();
+    let Error::DrainCancelled { report, .. } = &err else { panic!("expected cancellation, got {err:?}") };
     assert_eq!(report.removed(), ["app/api-1"]);
-    assert!(matches!(
-        report
-            .pods
-            .iter()
-            .find(|p| p.pod == "app/web-1")
-            .unwrap()
-            .outcome,
-        PodOutcome::Blocked { .. }
-    ));
+    assert!(matches!(report.pods.iter().find(|p| p.pod == "app/web-1").unwrap().outcome, PodOutcome::Blocked { .. }));
     assert!(cordoned(&c.server, "n1").await);
     assert!(err.to_string().contains("evicting 1 pod(s)"), "{err}");
 }
@@ -433,38 +276,19 @@ async fn injected_failures_are_retried_and_no_pod_is_lost() {
             )))
             .unwrap();
     }
-    c.server
-        .add_fault(Fault::on("POST", "/eviction").status(500).times(3));
-    c.server
-        .add_fault(Fault::on("POST", "/eviction").too_many_requests(1).times(2));
-    c.server
-        .add_fault(Fault::on("POST", "/eviction").drop_connection().times(2));
-    c.server
-        .add_fault(Fault::on("GET", "/api/v1/pods").status(503).times(1));
+    c.server.add_fault(Fault::on("POST", "/eviction").status(500).times(3));
+    c.server.add_fault(Fault::on("POST", "/eviction").too_many_requests(1).times(2));
+    c.server.add_fault(Fault::on("POST", "/eviction").drop_connection().times(2));
+    c.server.add_fault(Fault::on("GET", "/api/v1/pods").status(503).times(1));
     let events = Recorder::default();
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .timeout(Duration::from_secs(60));
-    let report = drain(&c.server.cluster(), "n3", &params, &events)
-        .await
-        .unwrap();
+    let params = DrainParams::default().ignore_daemonsets(true).timeout(Duration::from_secs(60));
+    let report = drain(&c.server.cluster(), "n3", &params, &events).await.unwrap();
     assert_eq!(report.status, DrainStatus::Completed);
-    assert!(
-        report.pods.iter().all(|p| p.outcome == PodOutcome::Evicted),
-        "{}",
-        report
-    );
+    assert!(report.pods.iter().all(|p| p.outcome == PodOutcome::Evicted), "{}", report);
     assert_eq!(report.pods.len(), 7);
     assert!(pods_on(&c.server, "n3").await.is_empty());
-    let retries = events
-        .events()
-        .iter()
-        .filter(|e| matches!(e, DrainEvent::Retrying { .. }))
-        .count();
-    assert!(
-        retries >= 5,
-        "every injected failure shows up as a retry ({retries})"
-    );
+    let retries = events.events().iter().filter(|e| matches!(e, DrainEvent::Retrying { .. })).count();
+    assert!(retries >= 5, "every injected failure shows up as a retry ({retries})");
 }
 
 #[tokio::test]
@@ -476,97 +300,37 @@ async fn waiting_for_deletion_uses_a_watch_not_a_poll() {
     };
     let c = cluster(Some(k)).await;
     c.server.clear_requests();
-    let report = drain(
-        &c.server.cluster(),
-        "n2",
-        &DrainParams::default(),
-        &k8sops_core::NoProgress,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        report
-            .pods
-            .iter()
-            .find(|p| p.pod == "app/web-2")
-            .unwrap()
-            .outcome,
-        PodOutcome::Evicted
-    );
+    let report = drain(&c.server.cluster(), "n2", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap();
+    assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-2").unwrap().outcome, PodOutcome::Evicted);
     let reqs = c.server.requests();
-    assert!(
-        reqs.iter().any(|r| r.query.contains("watch=true")),
-        "a watch is opened"
-    );
-    let polls = reqs
-        .iter()
-        .filter(|r| r.method == "GET" && r.path == "/api/v1/namespaces/app/pods/web-2")
-        .count();
+    assert!(reqs.iter().any(|r| r.query.contains("watch=true")), "a watch is opened");
+    let polls = reqs.iter().filter(|r| r.method == "GET" && r.path == "/api/v1/namespaces/app/pods/web-2").count();
     assert_eq!(polls, 0, "no per-pod polling");
 }
 
 #[tokio::test]
 async fn disable_eviction_deletes_pods_past_budgets() {
     let c = cluster(kubelet()).await;
-    c.server
-        .insert(&pdb("app", "web-pdb", 3, json!({"app": "web"})))
-        .unwrap();
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .disable_eviction(true);
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress)
-        .await
-        .unwrap();
-    assert_eq!(
-        report
-            .pods
-            .iter()
-            .find(|p| p.pod == "app/web-1")
-            .unwrap()
-            .outcome,
-        PodOutcome::Deleted
-    );
+    c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
+    let params = DrainParams::default().ignore_daemonsets(true).disable_eviction(true);
+    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
+    assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-1").unwrap().outcome, PodOutcome::Deleted);
     assert!(evictions(&c.server).is_empty());
 }
 
 #[tokio::test]
 async fn pod_selector_limits_the_drain() {
     let c = cluster(kubelet()).await;
-    c.server
-        .insert(&running(owned(
-            pod("app", "api-1", "n1", json!({"app": "api"})),
-            "ReplicaSet",
-            &c.web,
-        )))
-        .unwrap();
+    c.server.insert(&running(owned(pod("app", "api-1", "n1", json!({"app": "api"})), "ReplicaSet", &c.web))).unwrap();
     let params = DrainParams::default().pod_selector("app=api".parse().unwrap());
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress)
-        .await
-        .unwrap();
-    assert_eq!(
-        report
-            .pods
-            .iter()
-            .map(|p| p.pod.as_str())
-            .collect::<Vec<_>>(),
-        ["app/api-1"]
-    );
+    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
+    assert_eq!(report.pods.iter().map(|p| p.pod.as_str()).collect::<Vec<_>>(), ["app/api-1"]);
     assert_eq!(pods_on(&c.server, "n1").await, ["logs-n1", "web-1"]);
 }
 
 #[tokio::test]
 async fn unknown_node_is_a_typed_error() {
     let c = cluster(None).await;
-    let err = drain(
-        &c.server.cluster(),
-        "nope",
-        &DrainParams::default(),
-        &k8sops_core::NoProgress,
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(err, Error::NodeNotFound { ref name } if name == "nope"),
-        "{err:?}"
-    );
+    let err = drain(&c.server.cluster(), "nope", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap_err();
+    assert!(matches!(err, Error::NodeNotFound { ref name } if name == "nope"), "{err:?}");
 }

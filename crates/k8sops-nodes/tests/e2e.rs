@@ -14,8 +14,8 @@ use k8s_openapi::api::{
 };
 use k8sops_core::{Cluster, NoProgress};
 use k8sops_nodes::{
-    cordon, drain, list_nodes, uncordon, CordonParams, DrainParams, DrainStatus, DryRun, Error,
-    NodeListParams, NodeSelection, PodOutcome, RefusalReason, SkipReason,
+    cordon, drain, list_nodes, uncordon, CordonParams, DrainParams, DrainStatus, DryRun, Error, NodeListParams,
+    NodeSelection, PodOutcome, RefusalReason, SkipReason,
 };
 use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams},
@@ -32,28 +32,26 @@ struct Env {
 
 async fn env(test: &str) -> Option<Env> {
     let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
-        eprintln!("skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)");
+        eprintln!(
+            "skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)"
+        );
         return None;
     };
     let kubeconfig = PathBuf::from(path);
     let cluster = Cluster::from_kubeconfig(&kubeconfig, None).await.unwrap();
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-        % 0xfffff;
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 0xfffff;
     let ns = format!("e2e-{test}-{n:x}");
     let node = format!("e2e-{test}-{n:x}-node");
     let nss: Api<Namespace> = Api::all(cluster.client().clone());
-    nss.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-    )
-    .await
-    .unwrap();
+    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
+        .await
+        .unwrap();
     let nodes: Api<Node> = Api::all(cluster.client().clone());
-    let obj: Node = serde_json::from_value(json!({"metadata": {"name": node, "labels": {"e2e-node": node, "eks.amazonaws.com/nodegroup": "e2e"}},
-        "spec": {"providerID": "aws:///us-east-1a/i-0e2e"}})).unwrap();
+    let obj: Node = serde_json::from_value(
+        json!({"metadata": {"name": node, "labels": {"e2e-node": node, "eks.amazonaws.com/nodegroup": "e2e"}},
+        "spec": {"providerID": "aws:///us-east-1a/i-0e2e"}}),
+    )
+    .unwrap();
     nodes.create(&PostParams::default(), &obj).await.unwrap();
     let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
             "lastHeartbeatTime": "2026-01-01T00:00:00Z", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
@@ -61,16 +59,8 @@ async fn env(test: &str) -> Option<Env> {
         "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}, "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
         "nodeInfo": {"kubeletVersion": "v1.24.0", "osImage": "Test Linux", "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.0",
             "machineID": "m", "systemUUID": "s", "bootID": "b", "kubeProxyVersion": "v1.24.0", "operatingSystem": "linux", "architecture": "amd64"}}});
-    nodes
-        .patch_status(&node, &PatchParams::default(), &Patch::Merge(status))
-        .await
-        .unwrap();
-    Some(Env {
-        cluster,
-        kubeconfig,
-        ns,
-        node,
-    })
+    nodes.patch_status(&node, &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
+    Some(Env { cluster, kubeconfig, ns, node })
 }
 
 impl Env {
@@ -78,41 +68,25 @@ impl Env {
         Api::namespaced(self.cluster.client().clone(), &self.ns)
     }
 
-    async fn pod(
-        &self,
-        name: &str,
-        owner: Option<(&str, &str, &str)>,
-        extra: serde_json::Value,
-    ) -> Pod {
+    async fn pod(&self, name: &str, owner: Option<(&str, &str, &str)>, extra: serde_json::Value) -> Pod {
         let mut p = json!({"metadata": {"name": name, "labels": {"app": "web"}},
             "spec": {"nodeName": self.node, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]}});
         if let Some((kind, oname, uid)) = owner {
             p["metadata"]["ownerReferences"] = json!([{"apiVersion": if kind == "DaemonSet" { "apps/v1" } else { "v1" }, "kind": kind, "name": oname, "uid": uid, "controller": true}]);
         }
         json_patch::merge(&mut p, &extra);
-        let created = self
-            .pods()
-            .create(&PostParams::default(), &serde_json::from_value(p).unwrap())
-            .await
-            .unwrap();
+        let created = self.pods().create(&PostParams::default(), &serde_json::from_value(p).unwrap()).await.unwrap();
         let status = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
             "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "registry.k8s.io/pause:3.9", "imageID": "", "state": {"running": {}}}]}});
-        self.pods()
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
-            .await
-            .unwrap();
+        self.pods().patch_status(name, &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
         created
     }
 
     /// A ConfigMap to act as a pod's controller (kubectl only asks that there is one).
     async fn owner(&self) -> (String, String) {
-        let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
-            Api::namespaced(self.cluster.client().clone(), &self.ns);
+        let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(self.cluster.client().clone(), &self.ns);
         let cm = cms
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": "owner"}})).unwrap(),
-            )
+            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "owner"}})).unwrap())
             .await
             .unwrap();
         ("owner".into(), cm.metadata.uid.unwrap())
@@ -124,25 +98,17 @@ impl Env {
         let node = self.node.clone();
         tokio::spawn(async move {
             let mut stream = pods
-                .watch(
-                    &WatchParams::default().fields(&format!("spec.nodeName={node}")),
-                    "0",
-                )
+                .watch(&WatchParams::default().fields(&format!("spec.nodeName={node}")), "0")
                 .await
                 .unwrap()
                 .boxed();
             while let Ok(Some(ev)) = stream.try_next().await {
                 if let WatchEvent::Modified(p) | WatchEvent::Added(p) = ev {
                     if p.metadata.deletion_timestamp.is_some() {
-                        let api: Api<Pod> = Api::namespaced(
-                            kube::Client::from(pods.clone()),
-                            p.metadata.namespace.as_deref().unwrap(),
-                        );
+                        let api: Api<Pod> =
+                            Api::namespaced(kube::Client::from(pods.clone()), p.metadata.namespace.as_deref().unwrap());
                         let _ = api
-                            .delete(
-                                p.metadata.name.as_deref().unwrap(),
-                                &DeleteParams::default().grace_period(0),
-                            )
+                            .delete(p.metadata.name.as_deref().unwrap(), &DeleteParams::default().grace_period(0))
                             .await;
                     }
                 }
@@ -159,12 +125,7 @@ async fn status_columns_match_kubectl_on_a_real_server() {
     assert_eq!(ours.nodes.len(), 1);
     let n = &ours.nodes[0];
     assert_eq!(
-        (
-            n.status.as_str(),
-            n.internal_ip.as_str(),
-            n.os_image.as_str(),
-            n.version.as_str()
-        ),
+        (n.status.as_str(), n.internal_ip.as_str(), n.os_image.as_str(), n.version.as_str()),
         ("Ready", "10.9.0.1", "Test Linux", "v1.24.0")
     );
     let kc = e.kubeconfig.clone();
@@ -183,14 +144,7 @@ async fn status_columns_match_kubectl_on_a_real_server() {
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(
         [cols[0], cols[1], cols[2], cols[4], cols[5], cols[6]],
-        [
-            n.name.as_str(),
-            &n.status,
-            &n.roles,
-            &n.version,
-            &n.internal_ip,
-            &n.external_ip
-        ]
+        [n.name.as_str(), &n.status, &n.roles, &n.version, &n.internal_ip, &n.external_ip]
     );
 }
 
@@ -198,51 +152,12 @@ async fn status_columns_match_kubectl_on_a_real_server() {
 async fn cordon_and_uncordon_on_a_real_server() {
     let Some(e) = env("cordon").await else { return };
     let sel = NodeSelection::name(e.node.clone());
-    assert_eq!(
-        cordon(&e.cluster, &sel, CordonParams::default())
-            .await
-            .unwrap()
-            .changed()
-            .count(),
-        1
-    );
-    assert_eq!(
-        cordon(&e.cluster, &sel, CordonParams::default())
-            .await
-            .unwrap()
-            .changed()
-            .count(),
-        0
-    );
+    assert_eq!(cordon(&e.cluster, &sel, CordonParams::default()).await.unwrap().changed().count(), 1);
+    assert_eq!(cordon(&e.cluster, &sel, CordonParams::default()).await.unwrap().changed().count(), 0);
     let nodes: Api<Node> = Api::all(e.cluster.client().clone());
-    assert_eq!(
-        nodes
-            .get(&e.node)
-            .await
-            .unwrap()
-            .spec
-            .unwrap()
-            .unschedulable,
-        Some(true)
-    );
-    assert_eq!(
-        uncordon(&e.cluster, &sel, CordonParams::default())
-            .await
-            .unwrap()
-            .changed()
-            .count(),
-        1
-    );
-    assert_ne!(
-        nodes
-            .get(&e.node)
-            .await
-            .unwrap()
-            .spec
-            .unwrap()
-            .unschedulable,
-        Some(true)
-    );
+    assert_eq!(nodes.get(&e.node).await.unwrap().spec.unwrap().unschedulable, Some(true));
+    assert_eq!(uncordon(&e.cluster, &sel, CordonParams::default()).await.unwrap().changed().count(), 1);
+    assert_ne!(nodes.get(&e.node).await.unwrap().spec.unwrap().unschedulable, Some(true));
 }
 
 #[tokio::test]
@@ -250,37 +165,18 @@ async fn drain_rules_refuse_on_a_real_server() {
     let Some(e) = env("refuse").await else { return };
     e.pod("lonely", None, json!({})).await;
     let (owner, uid) = e.owner().await;
-    e.pod(
-        "scratch",
-        Some(("ConfigMap", &owner, &uid)),
-        json!({"spec": {"volumes": [{"name": "s", "emptyDir": {}}]}}),
-    )
-    .await;
-    e.pod(
-        "orphan-ds",
-        Some(("DaemonSet", "gone", "00000000-0000-0000-0000-000000000000")),
-        json!({}),
-    )
-    .await;
-    let err = drain(&e.cluster, &e.node, &DrainParams::default(), &NoProgress)
-        .await
-        .unwrap_err();
-    let Error::Refused { mut pods, .. } = err else {
-        panic!("expected a refusal, got {err:?}")
-    };
+    e.pod("scratch", Some(("ConfigMap", &owner, &uid)), json!({"spec": {"volumes": [{"name": "s", "emptyDir": {}}]}}))
+        .await;
+    e.pod("orphan-ds", Some(("DaemonSet", "gone", "00000000-0000-0000-0000-000000000000")), json!({})).await;
+    let err = drain(&e.cluster, &e.node, &DrainParams::default(), &NoProgress).await.unwrap_err();
+    let Error::Refused { mut pods, .. } = err else { panic!("expected a refusal, got {err:?}") };
     pods.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        pods[0],
-        (format!("{}/lonely", e.ns), RefusalReason::Unreplicated)
-    );
+    assert_eq!(pods[0], (format!("{}/lonely", e.ns), RefusalReason::Unreplicated));
     assert!(
         matches!(&pods[1], (p, RefusalReason::DaemonSetLookup(m)) if p.ends_with("/orphan-ds") && m.contains("not found")),
         "{pods:?}"
     );
-    assert_eq!(
-        pods[2],
-        (format!("{}/scratch", e.ns), RefusalReason::LocalStorage)
-    );
+    assert_eq!(pods[2], (format!("{}/scratch", e.ns), RefusalReason::LocalStorage));
 }
 
 #[tokio::test]
@@ -298,96 +194,46 @@ async fn drain_skips_daemonset_pods_and_honours_budgets_on_a_real_server() {
     )
     .await;
     let (owner, uid) = e.owner().await;
-    e.pod("web-1", Some(("ConfigMap", &owner, &uid)), json!({}))
-        .await;
-    e.pod("web-2", Some(("ConfigMap", &owner, &uid)), json!({}))
-        .await;
+    e.pod("web-1", Some(("ConfigMap", &owner, &uid)), json!({})).await;
+    e.pod("web-2", Some(("ConfigMap", &owner, &uid)), json!({})).await;
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(e.cluster.client().clone(), &e.ns);
     let pdb: PodDisruptionBudget = serde_json::from_value(json!({"metadata": {"name": "web-pdb"}, "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}})).unwrap();
     pdbs.create(&PostParams::default(), &pdb).await.unwrap();
     // Wait for the disruption controller to see both pods.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while pdbs
-        .get("web-pdb")
-        .await
-        .unwrap()
-        .status
-        .and_then(|s| s.current_healthy)
-        != Some(2)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the disruption controller never counted the pods"
-        );
+    while pdbs.get("web-pdb").await.unwrap().status.and_then(|s| s.current_healthy) != Some(2) {
+        assert!(tokio::time::Instant::now() < deadline, "the disruption controller never counted the pods");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // Without --ignore-daemonsets the DaemonSet pod refuses the drain.
-    let err = drain(&e.cluster, &e.node, &DrainParams::default(), &NoProgress)
-        .await
-        .unwrap_err();
+    let err = drain(&e.cluster, &e.node, &DrainParams::default(), &NoProgress).await.unwrap_err();
     assert!(
         matches!(&err, Error::Refused { pods, .. } if pods.iter().any(|(p, r)| p.ends_with("/agent-x") && *r == RefusalReason::DaemonSet)),
         "{err}"
     );
 
     // The budget blocks; a server dry run times out naming it (kubectl's would loop forever).
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .dry_run(DryRun::Server)
-        .timeout(Duration::from_secs(2));
-    let err = drain(&e.cluster, &e.node, &params, &NoProgress)
-        .await
-        .unwrap_err();
+    let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Server).timeout(Duration::from_secs(2));
+    let err = drain(&e.cluster, &e.node, &params, &NoProgress).await.unwrap_err();
     assert!(err.to_string().contains("web-pdb"), "{err}");
 
     // Relax the budget: the drain evicts both pods, the (played) kubelet finishes them.
-    pdbs.patch(
-        "web-pdb",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"minAvailable": 0}})),
-    )
-    .await
-    .unwrap();
+    pdbs.patch("web-pdb", &PatchParams::default(), &Patch::Merge(json!({"spec": {"minAvailable": 0}}))).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while pdbs
-        .get("web-pdb")
-        .await
-        .unwrap()
-        .status
-        .and_then(|s| s.disruptions_allowed)
-        != Some(2)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the budget never allowed disruptions"
-        );
+    while pdbs.get("web-pdb").await.unwrap().status.and_then(|s| s.disruptions_allowed) != Some(2) {
+        assert!(tokio::time::Instant::now() < deadline, "the budget never allowed disruptions");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let kubelet = e.kubelet();
-    let params = DrainParams::default()
-        .ignore_daemonsets(true)
-        .timeout(Duration::from_secs(60));
-    let report = drain(&e.cluster, &e.node, &params, &NoProgress)
-        .await
-        .unwrap();
+    let params = DrainParams::default().ignore_daemonsets(true).timeout(Duration::from_secs(60));
+    let report = drain(&e.cluster, &e.node, &params, &NoProgress).await.unwrap();
     kubelet.abort();
     assert_eq!(report.status, DrainStatus::Completed);
-    let outcome = |n: &str| {
-        report
-            .pods
-            .iter()
-            .find(|p| p.pod.ends_with(n))
-            .unwrap()
-            .outcome
-            .clone()
-    };
+    let outcome = |n: &str| report.pods.iter().find(|p| p.pod.ends_with(n)).unwrap().outcome.clone();
     assert_eq!(outcome("/web-1"), PodOutcome::Evicted);
     assert_eq!(outcome("/web-2"), PodOutcome::Evicted);
-    assert_eq!(
-        outcome("/agent-x"),
-        PodOutcome::Skipped(SkipReason::DaemonSet)
-    );
+    assert_eq!(outcome("/agent-x"), PodOutcome::Skipped(SkipReason::DaemonSet));
     let left: Vec<String> = e
         .pods()
         .list(&ListParams::default())
@@ -397,8 +243,5 @@ async fn drain_skips_daemonset_pods_and_honours_budgets_on_a_real_server() {
         .into_iter()
         .filter_map(|p| p.metadata.name)
         .collect();
-    assert!(
-        !left.contains(&"web-1".to_string()) && !left.contains(&"web-2".to_string()),
-        "{left:?}"
-    );
+    assert!(!left.contains(&"web-1".to_string()) && !left.contains(&"web-2".to_string()), "{left:?}");
 }

@@ -11,10 +11,9 @@ use k8sops_core::{
     LabelSelector, NoProgress, Recorder,
 };
 use k8sops_nodes::{
-    cordon, delete_node, describe_node, drain, drain_nodes, list_nodes, node_group, safe_scale_in,
-    uncordon, CordonChange, CordonParams, DeleteNodeParams, DrainManyEvent, DrainManyParams,
-    DrainParams, DryRun, Error, NodeListParams, NodeSelection, PodOutcome, ScaleInParams,
-    VictimChoice,
+    cordon, delete_node, describe_node, drain, drain_nodes, list_nodes, node_group, safe_scale_in, uncordon,
+    CordonChange, CordonParams, DeleteNodeParams, DrainManyEvent, DrainManyParams, DrainParams, DryRun, Error,
+    NodeListParams, NodeSelection, PodOutcome, ScaleInParams, VictimChoice,
 };
 use k8sops_testkit::{DemoCluster, KubeletOptions, TestServer};
 use kube::Api;
@@ -39,21 +38,15 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 async fn run_kubectl(server: &TestServer, args: &[&str]) -> (bool, String, String) {
     let kc = server.kubeconfig_path().to_path_buf();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        kubectl(&kc, &args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || kubectl(&kc, &args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,22 +54,12 @@ async fn list_nodes_prints_what_kubectl_get_nodes_wide_prints() {
     let server = demo(false).await;
     let (ok, out, err) = run_kubectl(&server, &["get", "nodes", "-o", "wide"]).await;
     assert!(ok, "{err}");
-    let ours = list_nodes(&server.cluster(), &NodeListParams::default())
-        .await
-        .unwrap();
-    let table = ours
-        .wide_table(k8s_openapi::jiff::Timestamp::now())
-        .to_string();
+    let ours = list_nodes(&server.cluster(), &NodeListParams::default()).await.unwrap();
+    let table = ours.wide_table(k8s_openapi::jiff::Timestamp::now()).to_string();
     let cells = |s: &str| -> Vec<Vec<String>> {
-        s.lines()
-            .map(|l| l.split_whitespace().map(str::to_string).collect())
-            .collect()
+        s.lines().map(|l| l.split_whitespace().map(str::to_string).collect()).collect()
     };
-    assert_eq!(
-        cells(&table),
-        cells(&out),
-        "k8sops:\n{table}\nkubectl:\n{out}"
-    );
+    assert_eq!(cells(&table), cells(&out), "k8sops:\n{table}\nkubectl:\n{out}");
     let problems = ours.problems_table().to_string();
     assert!(problems.contains("KubeletNotReady"), "{problems}");
 }
@@ -85,31 +68,19 @@ async fn list_nodes_prints_what_kubectl_get_nodes_wide_prints() {
 async fn list_nodes_filters_by_labels_and_fields_across_pages() {
     let server = demo(false).await;
     let cluster = server.cluster();
-    let general = NodeListParams {
-        page_size: Some(2),
-        ..Default::default()
-    }
-    .labels(LabelSelector::new().eq("eks.amazonaws.com/nodegroup", "general"));
+    let general = NodeListParams { page_size: Some(2), ..Default::default() }
+        .labels(LabelSelector::new().eq("eks.amazonaws.com/nodegroup", "general"));
     assert_eq!(list_nodes(&cluster, &general).await.unwrap().nodes.len(), 4);
     let cordoned = NodeListParams::default().fields("spec.unschedulable=true".parse().unwrap());
-    let names: Vec<String> = list_nodes(&cluster, &cordoned)
-        .await
-        .unwrap()
-        .nodes
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
+    let names: Vec<String> = list_nodes(&cluster, &cordoned).await.unwrap().nodes.into_iter().map(|n| n.name).collect();
     assert_eq!(names, ["ip-10-0-0-7.ec2.internal"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_node_matches_kubectl_allocated_resources() {
     let server = demo(false).await;
-    let d = describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal")
-        .await
-        .unwrap();
-    let (ok, out, err) =
-        run_kubectl(&server, &["describe", "node", "ip-10-0-0-5.ec2.internal"]).await;
+    let d = describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal").await.unwrap();
+    let (ok, out, err) = run_kubectl(&server, &["describe", "node", "ip-10-0-0-5.ec2.internal"]).await;
     assert!(ok, "{err}");
     let section = out.split("Allocated resources:").nth(1).unwrap();
     for r in ["cpu", "memory"] {
@@ -119,22 +90,10 @@ async fn describe_node_matches_kubectl_allocated_resources() {
             .unwrap()
             .split_whitespace()
             .collect();
-        assert_eq!(
-            line[1],
-            d.allocated_requests.get(r).to_string(),
-            "{r} requests"
-        );
-        assert_eq!(
-            line[2],
-            format!("({}%)", d.requests_percent(r)),
-            "{r} requests %"
-        );
+        assert_eq!(line[1], d.allocated_requests.get(r).to_string(), "{r} requests");
+        assert_eq!(line[2], format!("({}%)", d.requests_percent(r)), "{r} requests %");
         assert_eq!(line[3], d.allocated_limits.get(r).to_string(), "{r} limits");
-        assert_eq!(
-            line[4],
-            format!("({}%)", d.limits_percent(r)),
-            "{r} limits %"
-        );
+        assert_eq!(line[4], format!("({}%)", d.limits_percent(r)), "{r} limits %");
     }
     let kubectl_pods = out
         .split("Non-terminated Pods:")
@@ -154,58 +113,22 @@ async fn describe_node_matches_kubectl_allocated_resources() {
 async fn cordon_is_idempotent_reports_changes_and_supports_selectors_and_dry_run() {
     let server = demo(false).await;
     let cluster = server.cluster();
-    let spot_and_general = NodeSelection::Selector(
-        "eks.amazonaws.com/nodegroup in (spot,general)"
-            .parse()
-            .unwrap(),
-    );
-    let dry = cordon(&cluster, &spot_and_general, CordonParams { dry_run: true })
-        .await
-        .unwrap();
-    assert_eq!(
-        dry.changed().count(),
-        4,
-        "one general node is already cordoned:\n{dry}"
-    );
+    let spot_and_general = NodeSelection::Selector("eks.amazonaws.com/nodegroup in (spot,general)".parse().unwrap());
+    let dry = cordon(&cluster, &spot_and_general, CordonParams { dry_run: true }).await.unwrap();
+    assert_eq!(dry.changed().count(), 4, "one general node is already cordoned:\n{dry}");
     let nodes: Api<Node> = Api::all(server.client());
     let cordoned_now = |n: Node| n.spec.and_then(|s| s.unschedulable).unwrap_or(false);
-    assert!(
-        !cordoned_now(nodes.get("ip-10-0-0-9.ec2.internal").await.unwrap()),
-        "a dry run changes nothing"
-    );
-    let report = cordon(&cluster, &spot_and_general, CordonParams::default())
-        .await
-        .unwrap();
+    assert!(!cordoned_now(nodes.get("ip-10-0-0-9.ec2.internal").await.unwrap()), "a dry run changes nothing");
+    let report = cordon(&cluster, &spot_and_general, CordonParams::default()).await.unwrap();
     assert_eq!(report.changed().count(), 4);
-    assert!(report.nodes.contains(&(
-        "ip-10-0-0-7.ec2.internal".to_string(),
-        CordonChange::AlreadyInState
-    )));
-    let again = cordon(&cluster, &spot_and_general, CordonParams::default())
-        .await
-        .unwrap();
+    assert!(report.nodes.contains(&("ip-10-0-0-7.ec2.internal".to_string(), CordonChange::AlreadyInState)));
+    let again = cordon(&cluster, &spot_and_general, CordonParams::default()).await.unwrap();
     assert_eq!(again.changed().count(), 0);
-    let back = uncordon(
-        &cluster,
-        &NodeSelection::name("ip-10-0-0-9.ec2.internal"),
-        CordonParams::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        back.to_string(),
-        "node/ip-10-0-0-9.ec2.internal uncordoned\n"
-    );
-    assert!(!cordoned_now(
-        nodes.get("ip-10-0-0-9.ec2.internal").await.unwrap()
-    ));
-    let err = cordon(
-        &cluster,
-        &NodeSelection::name("nope"),
-        CordonParams::default(),
-    )
-    .await
-    .unwrap_err();
+    let back =
+        uncordon(&cluster, &NodeSelection::name("ip-10-0-0-9.ec2.internal"), CordonParams::default()).await.unwrap();
+    assert_eq!(back.to_string(), "node/ip-10-0-0-9.ec2.internal uncordoned\n");
+    assert!(!cordoned_now(nodes.get("ip-10-0-0-9.ec2.internal").await.unwrap()));
+    let err = cordon(&cluster, &NodeSelection::name("nope"), CordonParams::default()).await.unwrap_err();
     assert!(matches!(err, Error::NodeNotFound { .. }));
 }
 
@@ -221,34 +144,19 @@ async fn client_dry_run_selects_and_refuses_the_same_pods_as_kubectl() {
         "ip-10-0-0-9.ec2.internal",
     ] {
         for (flags, params) in [
-            (
-                vec!["--ignore-daemonsets"],
-                DrainParams::default().ignore_daemonsets(true),
-            ),
+            (vec!["--ignore-daemonsets"], DrainParams::default().ignore_daemonsets(true)),
             (
                 vec!["--ignore-daemonsets", "--force", "--delete-emptydir-data"],
-                DrainParams::default()
-                    .ignore_daemonsets(true)
-                    .force(true)
-                    .delete_emptydir_data(true),
+                DrainParams::default().ignore_daemonsets(true).force(true).delete_emptydir_data(true),
             ),
         ] {
             let mut args = vec!["drain", node, "--dry-run=client"];
             args.extend(flags.iter().copied());
             let (ok, out, err) = run_kubectl(&server, &args).await;
-            let ours = drain(
-                &cluster,
-                node,
-                &params.clone().dry_run(DryRun::Client),
-                &NoProgress,
-            )
-            .await;
+            let ours = drain(&cluster, node, &params.clone().dry_run(DryRun::Client), &NoProgress).await;
             match ours {
                 Ok(report) => {
-                    assert!(
-                        ok,
-                        "kubectl refused what k8sops accepts on {node} {flags:?}: {err}"
-                    );
+                    assert!(ok, "kubectl refused what k8sops accepts on {node} {flags:?}: {err}");
                     let mut kubectl_pods: Vec<String> = out
                         .lines()
                         .filter_map(|l| l.strip_prefix("evicting pod "))
@@ -258,25 +166,17 @@ async fn client_dry_run_selects_and_refuses_the_same_pods_as_kubectl() {
                     let mut ours: Vec<String> = report
                         .pods
                         .iter()
-                        .filter(|p| {
-                            matches!(p.outcome, PodOutcome::WouldEvict | PodOutcome::WouldDelete)
-                        })
+                        .filter(|p| matches!(p.outcome, PodOutcome::WouldEvict | PodOutcome::WouldDelete))
                         .map(|p| p.pod.clone())
                         .collect();
                     ours.sort();
                     assert_eq!(ours, kubectl_pods, "{node} {flags:?}");
                 }
                 Err(Error::Refused { pods, .. }) => {
-                    assert!(
-                        !ok,
-                        "k8sops refused what kubectl accepts on {node} {flags:?}"
-                    );
+                    assert!(!ok, "k8sops refused what kubectl accepts on {node} {flags:?}");
                     for (pod, reason) in pods {
                         assert!(err.contains(&pod), "kubectl names {pod}: {err}");
-                        assert!(
-                            err.contains(&reason.to_string()),
-                            "kubectl gives the reason {reason}: {err}"
-                        );
+                        assert!(err.contains(&reason.to_string()), "kubectl gives the reason {reason}: {err}");
                     }
                 }
                 Err(e) => panic!("{e}"),
@@ -289,18 +189,13 @@ async fn client_dry_run_selects_and_refuses_the_same_pods_as_kubectl() {
 async fn drain_nodes_cordons_all_then_drains_and_waits_for_replacements() {
     let server = demo(true).await;
     let events = Recorder::default();
-    let selection = NodeSelection::Names(vec![
-        "ip-10-0-0-3.ec2.internal".into(),
-        "ip-10-0-0-4.ec2.internal".into(),
-    ]);
+    let selection = NodeSelection::Names(vec!["ip-10-0-0-3.ec2.internal".into(), "ip-10-0-0-4.ec2.internal".into()]);
     let params = DrainManyParams {
         drain: DrainParams::default().ignore_daemonsets(true),
         max_unavailable: 1,
         wait_for_replacements: Some(std::time::Duration::from_secs(30)),
     };
-    let report = drain_nodes(&server.cluster(), &selection, &params, &events)
-        .await
-        .unwrap();
+    let report = drain_nodes(&server.cluster(), &selection, &params, &events).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     let ev = events.events();
     assert!(
@@ -313,18 +208,16 @@ async fn drain_nodes_cordons_all_then_drains_and_waits_for_replacements() {
         .filter(|(_, e)| matches!(e, DrainManyEvent::NodeFinished { .. }))
         .map(|(i, _)| i)
         .collect();
-    let first_of_second = ev.iter().position(|e| matches!(e, DrainManyEvent::Node { node, .. } if node == "ip-10-0-0-4.ec2.internal")).unwrap();
-    assert!(finished[0] < first_of_second, "one node at a time");
-    assert!(ev
+    let first_of_second = ev
         .iter()
-        .any(|e| matches!(e, DrainManyEvent::ReplacementsReady)));
+        .position(|e| matches!(e, DrainManyEvent::Node { node, .. } if node == "ip-10-0-0-4.ec2.internal"))
+        .unwrap();
+    assert!(finished[0] < first_of_second, "one node at a time");
+    assert!(ev.iter().any(|e| matches!(e, DrainManyEvent::ReplacementsReady)));
     let err = drain_nodes(
         &server.cluster(),
         &selection,
-        &DrainManyParams {
-            max_unavailable: 0,
-            ..Default::default()
-        },
+        &DrainManyParams { max_unavailable: 0, ..Default::default() },
         &NoProgress,
     )
     .await
@@ -336,53 +229,20 @@ async fn drain_nodes_cordons_all_then_drains_and_waits_for_replacements() {
 async fn delete_node_after_a_refused_drain_keeps_the_node() {
     let server = demo(true).await;
     let cluster = server.cluster();
-    let params = DeleteNodeParams {
-        drain: Some(DrainParams::default()),
-        dry_run: false,
-    };
-    let err = delete_node(&cluster, "ip-10-0-0-3.ec2.internal", &params, &NoProgress)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Refused { .. }),
-        "DaemonSet pods refuse the default drain: {err}"
-    );
+    let params = DeleteNodeParams { drain: Some(DrainParams::default()), dry_run: false };
+    let err = delete_node(&cluster, "ip-10-0-0-3.ec2.internal", &params, &NoProgress).await.unwrap_err();
+    assert!(matches!(err, Error::Refused { .. }), "DaemonSet pods refuse the default drain: {err}");
     let nodes: Api<Node> = Api::all(server.client());
-    assert!(nodes
-        .get_opt("ip-10-0-0-3.ec2.internal")
-        .await
-        .unwrap()
-        .is_some());
-    let params = DeleteNodeParams {
-        drain: Some(DrainParams::default().ignore_daemonsets(true)),
-        dry_run: false,
-    };
-    let report = delete_node(&cluster, "ip-10-0-0-3.ec2.internal", &params, &NoProgress)
-        .await
-        .unwrap();
+    assert!(nodes.get_opt("ip-10-0-0-3.ec2.internal").await.unwrap().is_some());
+    let params = DeleteNodeParams { drain: Some(DrainParams::default().ignore_daemonsets(true)), dry_run: false };
+    let report = delete_node(&cluster, "ip-10-0-0-3.ec2.internal", &params, &NoProgress).await.unwrap();
     assert!(report.deleted && report.drain.is_some());
-    assert!(nodes
-        .get_opt("ip-10-0-0-3.ec2.internal")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(nodes.get_opt("ip-10-0-0-3.ec2.internal").await.unwrap().is_none());
 }
 
-async fn with_groups(
-    server: &TestServer,
-    min: i32,
-) -> (k8sops_core::Cluster, Arc<InMemoryNodeGroups>) {
-    let nodes = node_group::nodes_in_group(&server.cluster(), "general")
-        .await
-        .unwrap();
-    let mut group = NodeGroup::new(
-        "general",
-        ScalingConfig {
-            min,
-            max: 10,
-            desired: nodes.len() as i32,
-        },
-    );
+async fn with_groups(server: &TestServer, min: i32) -> (k8sops_core::Cluster, Arc<InMemoryNodeGroups>) {
+    let nodes = node_group::nodes_in_group(&server.cluster(), "general").await.unwrap();
+    let mut group = NodeGroup::new("general", ScalingConfig { min, max: 10, desired: nodes.len() as i32 });
     group.instances = nodes
         .iter()
         .map(|n| Instance {
@@ -393,14 +253,7 @@ async fn with_groups(
         })
         .collect();
     let groups = Arc::new(InMemoryNodeGroups::new().with_group(group));
-    (
-        server
-            .cluster()
-            .to_builder()
-            .node_groups(groups.clone())
-            .build(),
-        groups,
-    )
+    (server.cluster().to_builder().node_groups(groups.clone()).build(), groups)
 }
 
 #[tokio::test]
@@ -410,10 +263,7 @@ async fn safe_scale_in_drains_then_terminates_exactly_those_instances() {
     let plan = safe_scale_in(
         &cluster,
         "general",
-        &ScaleInParams {
-            dry_run: true,
-            ..ScaleInParams::least_loaded(1)
-        },
+        &ScaleInParams { dry_run: true, ..ScaleInParams::least_loaded(1) },
         &NoProgress,
     )
     .await
@@ -422,14 +272,7 @@ async fn safe_scale_in_drains_then_terminates_exactly_those_instances() {
     assert_eq!(plan.victims.len(), 1);
     let victim = plan.victims[0].clone();
     // Least loaded means no other schedulable general node has fewer CPU requests.
-    let report = safe_scale_in(
-        &cluster,
-        "general",
-        &ScaleInParams::least_loaded(1),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = safe_scale_in(&cluster, "general", &ScaleInParams::least_loaded(1), &NoProgress).await.unwrap();
     assert_eq!(report.plan.victims[0].node, victim.node);
     assert_eq!(report.terminated, [victim.instance_id.clone()]);
     assert_eq!(report.drains.len(), 1);
@@ -438,9 +281,7 @@ async fn safe_scale_in_drains_then_terminates_exactly_those_instances() {
     assert!(g.instances.iter().all(|i| i.id != victim.instance_id));
     let d = describe_node(&cluster, &victim.node).await.unwrap();
     assert!(
-        d.pods
-            .iter()
-            .all(|p| p.namespace == "kube-system" || p.namespace == "monitoring"),
+        d.pods.iter().all(|p| p.namespace == "kube-system" || p.namespace == "monitoring"),
         "only DaemonSet pods remain: {:?}",
         d.pods
     );
@@ -450,34 +291,15 @@ async fn safe_scale_in_drains_then_terminates_exactly_those_instances() {
 async fn safe_scale_in_refuses_to_go_below_the_minimum() {
     let server = demo(true).await;
     let (cluster, _) = with_groups(&server, 4).await;
-    let err = safe_scale_in(
-        &cluster,
-        "general",
-        &ScaleInParams::least_loaded(1),
-        &NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let err = safe_scale_in(&cluster, "general", &ScaleInParams::least_loaded(1), &NoProgress).await.unwrap_err();
     assert!(err.to_string().contains("below its minimum of 4"), "{err}");
     let params = ScaleInParams {
         victims: VictimChoice::Nodes(vec!["ip-10-0-0-9.ec2.internal".into()]),
         ..ScaleInParams::least_loaded(0)
     };
-    let err = safe_scale_in(&cluster, "general", &params, &NoProgress)
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("not in node group general"),
-        "{err}"
-    );
+    let err = safe_scale_in(&cluster, "general", &params, &NoProgress).await.unwrap_err();
+    assert!(err.to_string().contains("not in node group general"), "{err}");
     let no_backend = server.cluster();
-    let err = safe_scale_in(
-        &no_backend,
-        "general",
-        &ScaleInParams::least_loaded(1),
-        &NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let err = safe_scale_in(&no_backend, "general", &ScaleInParams::least_loaded(1), &NoProgress).await.unwrap_err();
     assert!(err.to_string().contains("no NodeGroups backend"), "{err}");
 }

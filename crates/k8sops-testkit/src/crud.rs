@@ -22,15 +22,10 @@ use crate::{
 const NAME_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 fn parse_body(req: &Req) -> Result<Value, ApiError> {
-    let v: Value = serde_json::from_slice(&req.body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body of the request was in an unknown format: {e}"
-        ))
-    })?;
+    let v: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("the body of the request was in an unknown format: {e}")))?;
     if !v.is_object() {
-        return Err(ApiError::bad_request(
-            "the body of the request must be a JSON object",
-        ));
+        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
     }
     Ok(v)
 }
@@ -40,14 +35,10 @@ fn valid_name(def: &ResourceDef, name: &str) -> bool {
         return false;
     }
     // Events and RBAC objects allow ':' and other characters in names; keep the check to DNS subdomains elsewhere.
-    if matches!(
-        def.kind.as_str(),
-        "Event" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
-    ) {
+    if matches!(def.kind.as_str(), "Event" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding") {
         return !name.contains('/') && name != "." && name != "..";
     }
-    name.chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -62,10 +53,7 @@ fn present(store: &Store, def: &ResourceDef, obj: &Arc<Value>) -> Arc<Value> {
 }
 
 fn qos_class(pod: &Value) -> &'static str {
-    let containers = pod["spec"]["containers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
     let mut any = false;
     let mut guaranteed = !containers.is_empty();
     for c in &containers {
@@ -99,11 +87,9 @@ fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
             if spec["terminationGracePeriodSeconds"].is_null() {
                 spec["terminationGracePeriodSeconds"] = json!(30);
             }
-            for (k, v) in [
-                ("restartPolicy", "Always"),
-                ("dnsPolicy", "ClusterFirst"),
-                ("schedulerName", "default-scheduler"),
-            ] {
+            for (k, v) in
+                [("restartPolicy", "Always"), ("dnsPolicy", "ClusterFirst"), ("schedulerName", "default-scheduler")]
+            {
                 if spec[k].is_null() {
                     spec[k] = json!(v);
                 }
@@ -111,12 +97,7 @@ fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
             let qos = qos_class(obj);
             obj["status"] = json!({"phase": "Pending", "qosClass": qos});
         }
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "ReplicationController" => {
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
             obj["status"] = json!({});
         }
         "Namespace" => {
@@ -142,8 +123,7 @@ pub(crate) fn create_object(
     if let Some(av) = obj["apiVersion"].as_str() {
         if !av.is_empty()
             && av != expected
-            && !(def.kind == obj["kind"].as_str().unwrap_or("")
-                && av.starts_with(&format!("{}/", def.group)))
+            && !(def.kind == obj["kind"].as_str().unwrap_or("") && av.starts_with(&format!("{}/", def.group)))
         {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({av}) does not match the expected API version ({expected})"
@@ -162,28 +142,18 @@ pub(crate) fn create_object(
         obj["metadata"] = json!({});
     }
     if def.namespaced {
-        let body_ns = obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
+        let body_ns = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
         let ns = namespace.unwrap_or("");
         if !body_ns.is_empty() && !ns.is_empty() && body_ns != ns {
             return Err(ApiError::bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        let ns = if ns.is_empty() {
-            body_ns
-        } else {
-            ns.to_string()
-        };
+        let ns = if ns.is_empty() { body_ns } else { ns.to_string() };
         if ns.is_empty() {
             return Err(ApiError::bad_request("a namespace must be specified"));
         }
-        if store
-            .get("/namespaces", &(String::new(), ns.clone()))
-            .is_none()
-        {
+        if store.get("/namespaces", &(String::new(), ns.clone())).is_none() {
             return Err(ApiError::not_found("namespaces", "", &ns));
         }
         obj["metadata"]["namespace"] = json!(ns);
@@ -193,9 +163,8 @@ pub(crate) fn create_object(
     if obj["metadata"]["name"].as_str().unwrap_or("").is_empty() {
         match obj["metadata"]["generateName"].as_str() {
             Some(prefix) if !prefix.is_empty() => {
-                let suffix: String = (0..5)
-                    .map(|_| NAME_CHARS[rng.below(NAME_CHARS.len() as u64) as usize] as char)
-                    .collect();
+                let suffix: String =
+                    (0..5).map(|_| NAME_CHARS[rng.below(NAME_CHARS.len() as u64) as usize] as char).collect();
                 obj["metadata"]["name"] = json!(format!("{prefix}{suffix}"));
             }
             _ => {
@@ -233,24 +202,14 @@ pub(crate) fn create(shared: &Shared, req: &Req, t: &Target) -> Result<Response<
     let obj = parse_body(req)?;
     let mut store = shared.store();
     let mut rng = crate::server::lock(&shared.rng);
-    let created = create_object(
-        &mut store,
-        &t.def,
-        t.namespace.as_deref(),
-        obj,
-        req.dry_run(),
-        &mut rng,
-    )?;
+    let created = create_object(&mut store, &t.def, t.namespace.as_deref(), obj, req.dry_run(), &mut rng)?;
     Ok(json_response(201, &created))
 }
 
 fn stored(store: &Store, t: &Target) -> Result<Arc<Value>, ApiError> {
     let name = t.name.clone().unwrap_or_default();
     store
-        .get(
-            &t.def.storage_key(),
-            &(t.namespace.clone().unwrap_or_default(), name.clone()),
-        )
+        .get(&t.def.storage_key(), &(t.namespace.clone().unwrap_or_default(), name.clone()))
         .ok_or_else(|| ApiError::not_found(&t.def.plural, &t.def.group, &name))
 }
 
@@ -261,12 +220,7 @@ pub(crate) fn get(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Bod
         let include = req.q("includeObject").unwrap_or("Metadata");
         return Ok(json_response(
             200,
-            &table::table(
-                &t.def.kind,
-                &[&obj],
-                include,
-                json!({"resourceVersion": store.current_rv().to_string()}),
-            ),
+            &table::table(&t.def.kind, &[&obj], include, json!({"resourceVersion": store.current_rv().to_string()})),
         ));
     }
     Ok(json_response(200, &obj))
@@ -280,18 +234,19 @@ pub(crate) struct Selectors {
 
 impl Selectors {
     pub(crate) fn parse(req: &Req, def: &ResourceDef) -> Result<Self, ApiError> {
-        let labels: LabelSelector = req.q("labelSelector").unwrap_or("").parse().map_err(
-            |e: k8sops_core::selector::ParseSelectorError| ApiError::bad_request(e.to_string()),
-        )?;
-        let fields: FieldSelector = req.q("fieldSelector").unwrap_or("").parse().map_err(
-            |e: k8sops_core::selector::ParseSelectorError| ApiError::bad_request(e.to_string()),
-        )?;
+        let labels: LabelSelector = req
+            .q("labelSelector")
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: k8sops_core::selector::ParseSelectorError| ApiError::bad_request(e.to_string()))?;
+        let fields: FieldSelector = req
+            .q("fieldSelector")
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: k8sops_core::selector::ParseSelectorError| ApiError::bad_request(e.to_string()))?;
         for r in fields.requirements() {
             if def.field_value(&json!({}), &r.field).is_none() {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {}",
-                    r.field
-                )));
+                return Err(ApiError::bad_request(format!("field label not supported: {}", r.field)));
             }
         }
         Ok(Selectors { labels, fields })
@@ -301,11 +256,7 @@ impl Selectors {
         if !self.labels.is_empty() {
             let labels = obj["metadata"]["labels"]
                 .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect()
-                })
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
                 .unwrap_or_default();
             if !self.labels.matches(&labels) {
                 return false;
@@ -316,16 +267,12 @@ impl Selectors {
 }
 
 fn encode_continue(key: &ObjKey, rv: u64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{rv}\u{0}{}\u{0}{}", key.0, key.1))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{rv}\u{0}{}\u{0}{}", key.0, key.1))
 }
 
 fn decode_continue(token: &str) -> Result<ObjKey, ApiError> {
-    let bad =
-        || ApiError::bad_request("continue key is not valid: the continue token is malformed");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| bad())?;
+    let bad = || ApiError::bad_request("continue key is not valid: the continue token is malformed");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
     let mut parts = s.splitn(3, '\u{0}');
     let _rv = parts.next().ok_or_else(bad)?;
@@ -337,10 +284,7 @@ fn decode_continue(token: &str) -> Result<ObjKey, ApiError> {
 pub(crate) fn list(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
     let sel = Selectors::parse(req, &t.def)?;
     let limit: usize = match req.q("limit") {
-        Some(l) => l
-            .parse::<i64>()
-            .map_err(|_| ApiError::bad_request("limit must be an integer"))?
-            .max(0) as usize,
+        Some(l) => l.parse::<i64>().map_err(|_| ApiError::bad_request("limit must be an integer"))?.max(0) as usize,
         None => 0,
     };
     let after = req.q("continue").map(decode_continue).transpose()?;
@@ -349,9 +293,7 @@ pub(crate) fn list(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Bo
     let storage = t.def.storage_key();
     let mut items: Vec<Arc<Value>> = Vec::new();
     let mut next: Option<ObjKey> = None;
-    let mut iter = store
-        .range(&storage, t.namespace.as_deref(), after.as_ref())
-        .filter(|o| sel.matches(&t.def, o));
+    let mut iter = store.range(&storage, t.namespace.as_deref(), after.as_ref()).filter(|o| sel.matches(&t.def, o));
     for obj in iter.by_ref() {
         if limit > 0 && items.len() == limit {
             next = items.last().map(|o| key_of(o));
@@ -360,11 +302,8 @@ pub(crate) fn list(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Bo
         }
         items.push(present(&store, &t.def, obj));
     }
-    let remaining = if next.is_some() && sel.labels.is_empty() && sel.fields.is_empty() {
-        Some(1 + iter.count())
-    } else {
-        None
-    };
+    let remaining =
+        if next.is_some() && sel.labels.is_empty() && sel.fields.is_empty() { Some(1 + iter.count()) } else { None };
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if let Some(k) = &next {
         meta["continue"] = json!(encode_continue(k, rv));
@@ -375,30 +314,21 @@ pub(crate) fn list(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Bo
     if req.wants_table() {
         let refs: Vec<&Value> = items.iter().map(|a| &**a).collect();
         let include = req.q("includeObject").unwrap_or("Metadata");
-        return Ok(json_response(
-            200,
-            &table::table(&t.def.kind, &refs, include, meta),
-        ));
+        return Ok(json_response(200, &table::table(&t.def.kind, &refs, include, meta)));
     }
     // Serialise item by item: no second copy of a large list.
     let mut out = Vec::with_capacity(items.len() * 1024 + 256);
     out.extend_from_slice(
-        format!(
-            "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":",
-            t.def.kind,
-            t.def.api_version()
-        )
-        .as_bytes(),
+        format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":", t.def.kind, t.def.api_version())
+            .as_bytes(),
     );
-    serde_json::to_writer(&mut out, &meta)
-        .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+    serde_json::to_writer(&mut out, &meta).map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
     out.extend_from_slice(b",\"items\":[");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &**item)
-            .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+        serde_json::to_writer(&mut out, &**item).map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
     }
     out.extend_from_slice(b"]}");
     Ok(bytes_response(200, Bytes::from(out), "application/json"))
@@ -406,13 +336,7 @@ pub(crate) fn list(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Bo
 
 /// Merges a write with the stored object, honouring the status subresource.
 fn merge_for_write(def: &ResourceDef, old: &Value, mut new: Value, sub: Option<&str>) -> Value {
-    for k in [
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "generation",
-    ] {
+    for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
         match old["metadata"].get(k) {
             Some(v) => new["metadata"][k] = v.clone(),
             None => {
@@ -446,11 +370,7 @@ fn merge_for_write(def: &ResourceDef, old: &Value, mut new: Value, sub: Option<&
 fn check_rv(t: &Target, old: &Value, new: &Value) -> Result<(), ApiError> {
     let want = new["metadata"]["resourceVersion"].as_str().unwrap_or("");
     if !want.is_empty() && want != old["metadata"]["resourceVersion"].as_str().unwrap_or("") {
-        return Err(ApiError::conflict(
-            &t.def.plural,
-            &t.def.group,
-            t.name.as_deref().unwrap_or(""),
-        ));
+        return Err(ApiError::conflict(&t.def.plural, &t.def.group, t.name.as_deref().unwrap_or("")));
     }
     Ok(())
 }
@@ -496,14 +416,7 @@ pub(crate) fn patch(shared: &Shared, req: &Req, t: &Target) -> Result<Response<B
             let _ = e;
             let obj = parse_body(req)?;
             let mut rng = crate::server::lock(&shared.rng);
-            let created = create_object(
-                &mut store,
-                &t.def,
-                t.namespace.as_deref(),
-                obj,
-                req.dry_run(),
-                &mut rng,
-            )?;
+            let created = create_object(&mut store, &t.def, t.namespace.as_deref(), obj, req.dry_run(), &mut rng)?;
             return Ok(json_response(201, &created));
         }
         Err(e) => return Err(e),
@@ -542,12 +455,8 @@ impl DeleteOptions {
             grace: v["gracePeriodSeconds"].as_i64(),
             propagation: v["propagationPolicy"].as_str().map(str::to_string),
             uid: v["preconditions"]["uid"].as_str().map(str::to_string),
-            resource_version: v["preconditions"]["resourceVersion"]
-                .as_str()
-                .map(str::to_string),
-            dry_run: v["dryRun"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == "All")),
+            resource_version: v["preconditions"]["resourceVersion"].as_str().map(str::to_string),
+            dry_run: v["dryRun"].as_array().is_some_and(|a| a.iter().any(|x| x == "All")),
         }
     }
 
@@ -560,10 +469,7 @@ impl DeleteOptions {
             DeleteOptions::from_value(&v)
         };
         if let Some(g) = req.q("gracePeriodSeconds") {
-            o.grace = Some(
-                g.parse()
-                    .map_err(|_| ApiError::bad_request("gracePeriodSeconds must be an integer"))?,
-            );
+            o.grace = Some(g.parse().map_err(|_| ApiError::bad_request("gracePeriodSeconds must be an integer"))?);
         }
         if let Some(p) = req.q("propagationPolicy") {
             o.propagation = Some(p.to_string());
@@ -584,18 +490,14 @@ pub(crate) fn delete_object(
     opts: &DeleteOptions,
 ) -> Result<Arc<Value>, ApiError> {
     let storage = def.storage_key();
-    let old = store
-        .get(&storage, key)
-        .ok_or_else(|| ApiError::not_found(&def.plural, &def.group, &key.1))?;
+    let old = store.get(&storage, key).ok_or_else(|| ApiError::not_found(&def.plural, &def.group, &key.1))?;
     if let Some(uid) = &opts.uid {
         let have = old["metadata"]["uid"].as_str().unwrap_or("");
         if uid != have {
             return Err(ApiError::new(
                 409,
                 "Conflict",
-                format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {have}"
-                ),
+                format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have}"),
             ));
         }
     }
@@ -614,9 +516,7 @@ pub(crate) fn delete_object(
         }
         return Ok(store.remove(&storage, key).unwrap_or(old));
     }
-    let has_finalizers = old["metadata"]["finalizers"]
-        .as_array()
-        .is_some_and(|f| !f.is_empty());
+    let has_finalizers = old["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
     if has_finalizers {
         if old["metadata"]["deletionTimestamp"].is_string() {
             return Ok(old);
@@ -628,12 +528,8 @@ pub(crate) fn delete_object(
     }
     if def.kind == "Pod" {
         let phase = old["status"]["phase"].as_str().unwrap_or("");
-        let bound = old["spec"]["nodeName"]
-            .as_str()
-            .is_some_and(|n| !n.is_empty());
-        let default_grace = old["spec"]["terminationGracePeriodSeconds"]
-            .as_i64()
-            .unwrap_or(30);
+        let bound = old["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+        let default_grace = old["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
         let mut grace = opts.grace.unwrap_or(default_grace).max(0);
         if !bound || matches!(phase, "Succeeded" | "Failed") {
             grace = 0;
@@ -648,9 +544,7 @@ pub(crate) fn delete_object(
             let mut o = (*old).clone();
             let deadline = k8s_openapi::jiff::Timestamp::now().as_second() + grace;
             o["metadata"]["deletionTimestamp"] =
-                json!(k8s_openapi::jiff::Timestamp::from_second(deadline)
-                    .map(|t| t.to_string())
-                    .unwrap_or_default());
+                json!(k8s_openapi::jiff::Timestamp::from_second(deadline).map(|t| t.to_string()).unwrap_or_default());
             o["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
             let saved = store.replace(def, o);
             kubelet::pod_terminating(shared, &saved, grace);
@@ -666,10 +560,7 @@ pub(crate) fn delete_object(
 }
 
 fn cascade(store: &mut Store, removed: &Value, propagation: Option<&str>) {
-    let uid = removed["metadata"]["uid"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let uid = removed["metadata"]["uid"].as_str().unwrap_or("").to_string();
     let mut queue = vec![uid];
     while let Some(uid) = queue.pop() {
         for (storage, key) in store.dependents(&uid) {
@@ -692,26 +583,15 @@ fn cascade(store: &mut Store, removed: &Value, propagation: Option<&str>) {
     }
 }
 
-pub(crate) fn delete(
-    shared: &Arc<Shared>,
-    req: &Req,
-    t: &Target,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) fn delete(shared: &Arc<Shared>, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
     let opts = DeleteOptions::from_req(req)?;
     let mut store = shared.store();
-    let key = (
-        t.namespace.clone().unwrap_or_default(),
-        t.name.clone().unwrap_or_default(),
-    );
+    let key = (t.namespace.clone().unwrap_or_default(), t.name.clone().unwrap_or_default());
     let out = delete_object(shared, &mut store, &t.def, &key, &opts)?;
     Ok(json_response(200, &out))
 }
 
-pub(crate) fn delete_collection(
-    shared: &Arc<Shared>,
-    req: &Req,
-    t: &Target,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) fn delete_collection(shared: &Arc<Shared>, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
     let sel = Selectors::parse(req, &t.def)?;
     let opts = DeleteOptions::from_req(req)?;
     let mut store = shared.store();
@@ -737,10 +617,7 @@ pub(crate) fn bind(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Bo
     let node = body["target"]["name"].as_str().unwrap_or("").to_string();
     let mut store = shared.store();
     let old = stored(&store, t)?;
-    if old["spec"]["nodeName"]
-        .as_str()
-        .is_some_and(|n| !n.is_empty())
-    {
+    if old["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
         return Err(ApiError::new(
             409,
             "Conflict",
@@ -775,11 +652,7 @@ pub(crate) fn get_scale(shared: &Shared, t: &Target) -> Result<Response<Body>, A
     Ok(json_response(200, &scale_of(t, &obj)))
 }
 
-pub(crate) fn update_scale(
-    shared: &Shared,
-    req: &Req,
-    t: &Target,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) fn update_scale(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
     let mut store = shared.store();
     let old = stored(&store, t)?;
     let mut scale = scale_of(t, &old);
@@ -789,15 +662,10 @@ pub(crate) fn update_scale(
         let pt = PatchType::from_content_type(&req.content_type).unwrap_or(PatchType::Merge);
         patch::apply(&mut scale, pt, &req.body)?;
     }
-    let replicas = scale["spec"]["replicas"]
-        .as_i64()
-        .ok_or_else(|| ApiError::bad_request("spec.replicas is required"))?;
+    let replicas =
+        scale["spec"]["replicas"].as_i64().ok_or_else(|| ApiError::bad_request("spec.replicas is required"))?;
     let mut o = (*old).clone();
     o["spec"]["replicas"] = json!(replicas);
-    let saved = if req.dry_run() {
-        Arc::new(o)
-    } else {
-        store.replace(&t.def, o)
-    };
+    let saved = if req.dry_run() { Arc::new(o) } else { store.replace(&t.def, o) };
     Ok(json_response(200, &scale_of(t, &saved)))
 }

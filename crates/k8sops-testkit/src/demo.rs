@@ -7,9 +7,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::{
-    faults::SplitMix, insert_into, kubelet::running_status, store::Store, Result, TestServer,
-};
+use crate::{faults::SplitMix, insert_into, kubelet::running_status, store::Store, Result, TestServer};
 
 /// A node group of the demo cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,33 +94,9 @@ impl DemoCluster {
         DemoCluster {
             seed: 42,
             node_groups: vec![
-                group(
-                    "system",
-                    2,
-                    "m5.large",
-                    "1930m",
-                    "7220Mi",
-                    "ON_DEMAND",
-                    &["CriticalAddonsOnly=true:NoSchedule"],
-                ),
-                group(
-                    "general",
-                    4,
-                    "m5.xlarge",
-                    "3920m",
-                    "15256Mi",
-                    "ON_DEMAND",
-                    &[],
-                ),
-                group(
-                    "spot",
-                    1,
-                    "c5.2xlarge",
-                    "7910m",
-                    "14600Mi",
-                    "SPOT",
-                    &["spot=true:PreferNoSchedule"],
-                ),
+                group("system", 2, "m5.large", "1930m", "7220Mi", "ON_DEMAND", &["CriticalAddonsOnly=true:NoSchedule"]),
+                group("general", 4, "m5.xlarge", "3920m", "15256Mi", "ON_DEMAND", &[]),
+                group("spot", 1, "c5.2xlarge", "7910m", "14600Mi", "SPOT", &["spot=true:PreferNoSchedule"]),
             ],
             bulk_pods: 0,
             kubelet_version: "v1.29.3-eks-ae9a62a".into(),
@@ -196,9 +170,7 @@ const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
 impl Builder<'_> {
     fn ts(&self, secs_ago: i64) -> String {
-        k8s_openapi::jiff::Timestamp::from_second(self.now - secs_ago)
-            .map(|t| t.to_string())
-            .unwrap_or_default()
+        k8s_openapi::jiff::Timestamp::from_second(self.now - secs_ago).map(|t| t.to_string()).unwrap_or_default()
     }
 
     fn put(&mut self, obj: Value) -> Result<Value> {
@@ -207,16 +179,12 @@ impl Builder<'_> {
     }
 
     fn hex(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| format!("{:x}", self.rng.below(16)))
-            .collect()
+        (0..n).map(|_| format!("{:x}", self.rng.below(16))).collect()
     }
 
     fn suffix(&mut self) -> String {
         const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        (0..5)
-            .map(|_| CHARS[self.rng.below(CHARS.len() as u64) as usize] as char)
-            .collect()
+        (0..5).map(|_| CHARS[self.rng.below(CHARS.len() as u64) as usize] as char).collect()
     }
 
     fn namespace(&mut self, name: &str, labels: Value) -> Result<()> {
@@ -271,44 +239,24 @@ impl Builder<'_> {
                         "kubelet has sufficient memory available",
                         self,
                     ),
-                    cond(
-                        "DiskPressure",
-                        true,
-                        "KubeletHasNoDiskPressure",
-                        "kubelet has no disk pressure",
-                        self,
-                    ),
-                    cond(
-                        "PIDPressure",
-                        true,
-                        "KubeletHasSufficientPID",
-                        "kubelet has sufficient PID available",
-                        self,
-                    ),
+                    cond("DiskPressure", true, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", self),
+                    cond("PIDPressure", true, "KubeletHasSufficientPID", "kubelet has sufficient PID available", self),
                     if not_ready {
                         json!({"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
                                "lastHeartbeatTime": hb, "lastTransitionTime": self.ts(1800)})
                     } else {
-                        cond(
-                            "Ready",
-                            true,
-                            "KubeletReady",
-                            "kubelet is posting ready status",
-                            self,
-                        )
+                        cond("Ready", true, "KubeletReady", "kubelet is posting ready status", self)
                     },
                 ];
                 let age_days = 10 + self.rng.below(80) as i64;
                 let created = self.ts(86_400 * age_days);
-                let (machine_id, system_uuid, boot_id) =
-                    (self.hex(32), format!("ec2{}", self.hex(29)), self.hex(32));
+                let (machine_id, system_uuid, boot_id) = (self.hex(32), format!("ec2{}", self.hex(29)), self.hex(32));
                 let cpu_capacity = match g.instance_type.as_str() {
                     "m5.large" => "2",
                     "m5.xlarge" => "4",
                     _ => "8",
                 };
-                let mut spec =
-                    json!({"providerID": format!("aws:///{zone}/{instance}"), "taints": taints});
+                let mut spec = json!({"providerID": format!("aws:///{zone}/{instance}"), "taints": taints});
                 if cordoned {
                     spec["unschedulable"] = json!(true);
                 }
@@ -413,10 +361,7 @@ impl Builder<'_> {
 
     /// Picks a schedulable node for a workload pod (tainted groups only when tolerated).
     fn place<'n>(&mut self, nodes: &'n [Node], tolerate: bool) -> Option<&'n Node> {
-        let candidates: Vec<&Node> = nodes
-            .iter()
-            .filter(|n| n.schedulable && (tolerate || !n.tainted))
-            .collect();
+        let candidates: Vec<&Node> = nodes.iter().filter(|n| n.schedulable && (tolerate || !n.tainted)).collect();
         if candidates.is_empty() {
             return None;
         }
@@ -435,9 +380,7 @@ impl Builder<'_> {
         nodes: &[Node],
         tolerate: bool,
     ) -> Result<Vec<Value>> {
-        let hash = self
-            .hex(10)
-            .replace(|c: char| !c.is_ascii_alphanumeric(), "");
+        let hash = self.hex(10).replace(|c: char| !c.is_ascii_alphanumeric(), "");
         let labels = json!({"app": name});
         let pod_labels = json!({"app": name, "pod-template-hash": hash});
         let template = json!({"metadata": {"labels": pod_labels}, "spec": {"containers": [Self::container(name, image, cpu, mem, Some(&bump_mem(mem)))]}});
@@ -476,15 +419,7 @@ impl Builder<'_> {
         Ok(pods)
     }
 
-    fn daemonset(
-        &mut self,
-        ns: &str,
-        name: &str,
-        image: &str,
-        cpu: &str,
-        mem: &str,
-        nodes: &[Node],
-    ) -> Result<()> {
+    fn daemonset(&mut self, ns: &str, name: &str, image: &str, cpu: &str, mem: &str, nodes: &[Node]) -> Result<()> {
         let labels = json!({"k8s-app": name});
         let ds = self.put(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
             "metadata": {"name": name, "namespace": ns, "labels": labels, "creationTimestamp": self.ts(86_400 * 90)},
@@ -510,14 +445,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn service(
-        &mut self,
-        ns: &str,
-        name: &str,
-        selector: Value,
-        target_port: i64,
-        pods: &[Value],
-    ) -> Result<()> {
+    fn service(&mut self, ns: &str, name: &str, selector: Value, target_port: i64, pods: &[Value]) -> Result<()> {
         let ip = format!("172.20.{}.{}", self.rng.below(250), 2 + self.rng.below(250));
         self.put(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns, "creationTimestamp": self.ts(86_400 * 30)},
             "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip], "selector": selector, "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": target_port}]}}))?;
@@ -531,11 +459,8 @@ impl Builder<'_> {
         self.put(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": slice_name, "namespace": ns, "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
             "addressType": "IPv4", "endpoints": endpoints, "ports": [{"name": "http", "port": target_port, "protocol": "TCP"}]}))?;
-        let addresses: Vec<Value> = pods
-            .iter()
-            .filter_map(|p| p["status"]["podIP"].as_str())
-            .map(|ip| json!({"ip": ip}))
-            .collect();
+        let addresses: Vec<Value> =
+            pods.iter().filter_map(|p| p["status"]["podIP"].as_str()).map(|ip| json!({"ip": ip})).collect();
         let subsets = if addresses.is_empty() {
             json!([])
         } else {
@@ -595,13 +520,7 @@ impl Builder<'_> {
             nodes,
             true,
         )?;
-        self.service(
-            "kube-system",
-            "kube-dns",
-            json!({"app": "coredns"}),
-            8080,
-            &dns,
-        )?;
+        self.service("kube-system", "kube-dns", json!({"app": "coredns"}), 8080, &dns)?;
         self.deployment(
             "kube-system",
             "metrics-server",
@@ -623,16 +542,8 @@ impl Builder<'_> {
 
         // shop: a web tier behind a PDB, an API, and a Redis StatefulSet with a volume.
         self.namespace("shop", json!({"team": "storefront", "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted"}))?;
-        let web = self.deployment(
-            "shop",
-            "web",
-            3,
-            "public.ecr.aws/nginx/nginx:1.25",
-            "250m",
-            "256Mi",
-            nodes,
-            false,
-        )?;
+        let web =
+            self.deployment("shop", "web", 3, "public.ecr.aws/nginx/nginx:1.25", "250m", "256Mi", nodes, false)?;
         self.service("shop", "web", json!({"app": "web"}), 8080, &web)?;
         self.put(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web-pdb", "namespace": "shop",
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"policy/v1beta1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"web-pdb\",\"namespace\":\"shop\"},\"spec\":{\"minAvailable\":2,\"selector\":{\"matchLabels\":{\"app\":\"web\"}}}}\n"}},
@@ -648,14 +559,7 @@ impl Builder<'_> {
             false,
         )?;
         self.service("shop", "api", json!({"app": "api"}), 8080, &api)?;
-        self.statefulset_with_volume(
-            "shop",
-            "redis",
-            "public.ecr.aws/docker/library/redis:7.2",
-            "gp2",
-            "10Gi",
-            nodes,
-        )?;
+        self.statefulset_with_volume("shop", "redis", "public.ecr.aws/docker/library/redis:7.2", "gp2", "10Gi", nodes)?;
         self.put(json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "shop-quota", "namespace": "shop"},
             "spec": {"hard": {"requests.cpu": "8", "requests.memory": "16Gi", "pods": "50"}},
             "status": {"hard": {"requests.cpu": "8", "requests.memory": "16Gi", "pods": "50"}, "used": {"requests.cpu": "1850m", "requests.memory": "1920Mi", "pods": "6"}}}))?;
@@ -680,13 +584,7 @@ impl Builder<'_> {
             nodes,
             false,
         )?;
-        self.service(
-            "payments",
-            "payments",
-            json!({"app": "payments"}),
-            8080,
-            &pay,
-        )?;
+        self.service("payments", "payments", json!({"app": "payments"}), 8080, &pay)?;
         self.put(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "payments", "namespace": "payments"},
             "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "payments"}}}}))?;
 
@@ -700,14 +598,7 @@ impl Builder<'_> {
             "50Gi",
             nodes,
         )?;
-        self.daemonset(
-            "monitoring",
-            "node-exporter",
-            "quay.io/prometheus/node-exporter:v1.8.0",
-            "50m",
-            "50Mi",
-            nodes,
-        )?;
+        self.daemonset("monitoring", "node-exporter", "quay.io/prometheus/node-exporter:v1.8.0", "50m", "50Mi", nodes)?;
 
         // batch: CronJob (deprecated apiVersion in its last-applied annotation) and finished Jobs.
         self.namespace("batch", json!({}))?;
@@ -763,14 +654,7 @@ impl Builder<'_> {
             "status": {"replicas": 1, "readyReplicas": 1, "currentReplicas": 1}}))?;
         let uid = sts["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let pvc = format!("data-{name}-0");
-        let pv = format!(
-            "pvc-{}-{}-4{}-8{}-{}",
-            self.hex(8),
-            self.hex(4),
-            self.hex(3),
-            self.hex(3),
-            self.hex(12)
-        );
+        let pv = format!("pvc-{}-{}-4{}-8{}-{}", self.hex(8), self.hex(4), self.hex(3), self.hex(3), self.hex(12));
         let volume_handle = format!("vol-0{}", self.hex(16));
         self.put(json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv, "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
             "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": if class == "gp3" { "Retain" } else { "Delete" }, "storageClassName": class,
@@ -905,13 +789,7 @@ impl Builder<'_> {
             86_400 * 200,
         )?;
         // A service that selects nothing, and a claim that cannot bind.
-        self.service(
-            "legacy",
-            "old-frontend",
-            json!({"app": "frontend-v1"}),
-            8080,
-            &[],
-        )?;
+        self.service("legacy", "old-frontend", json!({"app": "frontend-v1"}), 8080, &[])?;
         self.put(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "reports-archive", "namespace": "legacy"},
             "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "efs", "resources": {"requests": {"storage": "100Gi"}}},
             "status": {"phase": "Pending"}}))?;
@@ -964,12 +842,8 @@ impl Builder<'_> {
     /// Usage for every node and every running pod (metrics.k8s.io, when served).
     fn metrics(&mut self) {
         let (Some(node_def), Some(pod_def)) = (
-            self.store
-                .find("metrics.k8s.io", "v1beta1", "nodes")
-                .cloned(),
-            self.store
-                .find("metrics.k8s.io", "v1beta1", "pods")
-                .cloned(),
+            self.store.find("metrics.k8s.io", "v1beta1", "nodes").cloned(),
+            self.store.find("metrics.k8s.io", "v1beta1", "pods").cloned(),
         ) else {
             return;
         };
@@ -978,31 +852,17 @@ impl Builder<'_> {
             .store
             .range("/nodes", None, None)
             .map(|n| {
-                let cpu = k8sops_core::Quantity::try_from(
-                    &k8s_openapi::apimachinery::pkg::api::resource::Quantity(
-                        n["status"]["allocatable"]["cpu"]
-                            .as_str()
-                            .unwrap_or("1")
-                            .into(),
-                    ),
-                )
+                let cpu = k8sops_core::Quantity::try_from(&k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+                    n["status"]["allocatable"]["cpu"].as_str().unwrap_or("1").into(),
+                ))
                 .map(|q| q.millis())
                 .unwrap_or(1000);
-                let mem = k8sops_core::Quantity::try_from(
-                    &k8s_openapi::apimachinery::pkg::api::resource::Quantity(
-                        n["status"]["allocatable"]["memory"]
-                            .as_str()
-                            .unwrap_or("1Gi")
-                            .into(),
-                    ),
-                )
+                let mem = k8sops_core::Quantity::try_from(&k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+                    n["status"]["allocatable"]["memory"].as_str().unwrap_or("1Gi").into(),
+                ))
                 .map(|q| q.value())
                 .unwrap_or(1 << 30);
-                (
-                    n["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                    cpu,
-                    mem,
-                )
+                (n["metadata"]["name"].as_str().unwrap_or("").to_string(), cpu, mem)
             })
             .collect();
         for (name, cpu, mem) in nodes {
@@ -1023,10 +883,7 @@ impl Builder<'_> {
                     .filter_map(|c| c["name"].as_str().map(str::to_string))
                     .collect();
                 (
-                    p["metadata"]["namespace"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
+                    p["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
                     p["metadata"]["name"].as_str().unwrap_or("").to_string(),
                     containers,
                 )
@@ -1065,10 +922,7 @@ impl Builder<'_> {
         for i in 0..deployments {
             let ns = format!("team-{:03}", i / per_namespace);
             if i % per_namespace == 0 {
-                self.namespace(
-                    &ns,
-                    json!({"team": format!("team-{:03}", i / per_namespace)}),
-                )?;
+                self.namespace(&ns, json!({"team": format!("team-{:03}", i / per_namespace)}))?;
             }
             let replicas = per_deployment.min(d.bulk_pods - created);
             self.deployment(

@@ -41,18 +41,13 @@ fn groups(store: &Store) -> BTreeMap<String, Vec<String>> {
 }
 
 fn group_json(name: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions
-        .iter()
-        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
-        .collect();
+    let vs: Vec<Value> =
+        versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
     json!({"name": name, "versions": vs, "preferredVersion": vs[0].clone()})
 }
 
 pub(crate) fn group_list(store: &Store) -> Value {
-    let groups: Vec<Value> = groups(store)
-        .iter()
-        .map(|(g, vs)| group_json(g, vs))
-        .collect();
+    let groups: Vec<Value> = groups(store).iter().map(|(g, vs)| group_json(g, vs)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -66,11 +61,7 @@ pub(crate) fn group(store: &Store, name: &str) -> Option<Value> {
 }
 
 pub(crate) fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value> {
-    let defs: Vec<_> = store
-        .resources
-        .iter()
-        .filter(|r| r.group == group && r.version == version)
-        .collect();
+    let defs: Vec<_> = store.resources.iter().filter(|r| r.group == group && r.version == version).collect();
     if defs.is_empty() {
         return None;
     }
@@ -95,12 +86,7 @@ pub(crate) fn resource_list(store: &Store, group: &str, version: &str) -> Option
                 "eviction" => ("Eviction", vec!["create"], Some("policy"), Some("v1")),
                 "log" => ("Pod", vec!["get"], None, None),
                 "binding" => ("Binding", vec!["create"], None, None),
-                "scale" => (
-                    "Scale",
-                    vec!["get", "patch", "update"],
-                    Some("autoscaling"),
-                    Some("v1"),
-                ),
+                "scale" => ("Scale", vec!["get", "patch", "update"], Some("autoscaling"), Some("v1")),
                 "finalize" => ("Namespace", vec!["update"], None, None),
                 _ => continue,
             };
@@ -112,12 +98,6 @@ pub(crate) fn resource_list(store: &Store, group: &str, version: &str) -> Option
             resources.push(e);
         }
     }
-    let gv = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    Some(
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
-    )
+    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
 }

@@ -14,11 +14,7 @@ use crate::{status::ApiError, store::Store};
 fn labels(obj: &Value) -> BTreeMap<String, String> {
     obj["metadata"]["labels"]
         .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
         .unwrap_or_default()
 }
 
@@ -34,10 +30,9 @@ fn selector(pdb: &Value) -> LabelSelector {
 }
 
 pub(crate) fn pod_is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
+    pod["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
 /// Computed status of a budget: (expected, current healthy, desired healthy, disruptions allowed).
@@ -64,19 +59,13 @@ fn scaled(v: &Value, total: i64) -> Option<i64> {
 pub(crate) fn budget_status(store: &Store, pdb: &Value) -> BudgetStatus {
     let ns = pdb["metadata"]["namespace"].as_str().unwrap_or("");
     let sel = selector(pdb);
-    let pods: Vec<&Value> = store
-        .range("/pods", Some(ns), None)
-        .filter(|p| sel.matches(&labels(p)))
-        .map(|p| &**p)
-        .collect();
+    let pods: Vec<&Value> =
+        store.range("/pods", Some(ns), None).filter(|p| sel.matches(&labels(p))).map(|p| &**p).collect();
     // Expected pods come from the controllers' replica counts when every pod has one, else from the pod count.
     let mut controllers = BTreeSet::new();
     let mut all_controlled = !pods.is_empty();
     for p in &pods {
-        match p["metadata"]["ownerReferences"]
-            .as_array()
-            .and_then(|o| o.iter().find(|r| r["controller"] == true))
-        {
+        match p["metadata"]["ownerReferences"].as_array().and_then(|o| o.iter().find(|r| r["controller"] == true)) {
             Some(r) => {
                 controllers.insert((
                     r["kind"].as_str().unwrap_or("").to_string(),
@@ -112,10 +101,8 @@ pub(crate) fn budget_status(store: &Store, pdb: &Value) -> BudgetStatus {
             expected = total;
         }
     }
-    let healthy = pods
-        .iter()
-        .filter(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_is_ready(p))
-        .count() as i64;
+    let healthy =
+        pods.iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null() && pod_is_ready(p)).count() as i64;
     let desired = if let Some(min) = scaled(&pdb["spec"]["minAvailable"], expected) {
         min
     } else if let Some(max) = scaled(&pdb["spec"]["maxUnavailable"], expected) {
@@ -157,9 +144,7 @@ pub(crate) fn with_status(store: &Store, pdb: &Value) -> Value {
 /// Decides whether `pod` may be evicted now. `Ok(())` means delete it.
 pub(crate) fn check_eviction(store: &Store, pod: &Value) -> Result<(), ApiError> {
     let phase = pod["status"]["phase"].as_str().unwrap_or("");
-    if matches!(phase, "Succeeded" | "Failed" | "Pending")
-        || pod["metadata"]["deletionTimestamp"].is_string()
-    {
+    if matches!(phase, "Succeeded" | "Failed" | "Pending") || pod["metadata"]["deletionTimestamp"].is_string() {
         return Ok(());
     }
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");

@@ -12,25 +12,17 @@ use crate::{
     status::{self, ApiError},
 };
 
-pub(crate) fn evict(
-    shared: &Arc<Shared>,
-    req: &Req,
-    t: &Target,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) fn evict(shared: &Arc<Shared>, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
     if t.def.kind != "Pod" {
         return Err(ApiError::method_not_allowed());
     }
-    let body: Value = serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?;
+    let body: Value =
+        serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?;
     let name = t.name.clone().unwrap_or_default();
     let ns = t.namespace.clone().unwrap_or_default();
     match body["apiVersion"].as_str() {
         Some("policy/v1" | "policy/v1beta1") | None => {}
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "unsupported Eviction apiVersion {other}"
-            )))
-        }
+        Some(other) => return Err(ApiError::bad_request(format!("unsupported Eviction apiVersion {other}"))),
     }
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
         return Err(ApiError::bad_request(format!(
@@ -41,9 +33,7 @@ pub(crate) fn evict(
     let mut opts = DeleteOptions::from_value(&body["deleteOptions"]);
     opts.dry_run |= req.dry_run();
     let mut store = shared.store();
-    let pod = store
-        .get("/pods", &(ns.clone(), name.clone()))
-        .ok_or_else(|| ApiError::not_found("pods", "", &name))?;
+    let pod = store.get("/pods", &(ns.clone(), name.clone())).ok_or_else(|| ApiError::not_found("pods", "", &name))?;
     disruption::check_eviction(&store, &pod)?;
     if !opts.dry_run {
         delete_object(shared, &mut store, &t.def, &(ns, name), &opts)?;

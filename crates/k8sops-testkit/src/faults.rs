@@ -133,12 +133,7 @@ impl SplitMix {
 }
 
 /// Picks the action for a request, consuming counts.
-pub(crate) fn pick(
-    faults: &mut [Fault],
-    rng: &mut SplitMix,
-    method: &str,
-    path: &str,
-) -> Option<FaultAction> {
+pub(crate) fn pick(faults: &mut [Fault], rng: &mut SplitMix, method: &str, path: &str) -> Option<FaultAction> {
     for f in faults.iter_mut() {
         if !f.matches(method, path) || f.times == Some(0) {
             continue;

@@ -50,12 +50,7 @@ fn controller(pod: &Value) -> Option<(String, String)> {
         .as_array()?
         .iter()
         .find(|r| r["controller"] == true)
-        .map(|r| {
-            (
-                r["kind"].as_str().unwrap_or("").to_string(),
-                r["name"].as_str().unwrap_or("").to_string(),
-            )
-        })
+        .map(|r| (r["kind"].as_str().unwrap_or("").to_string(), r["name"].as_str().unwrap_or("").to_string()))
 }
 
 /// Called when a pod is gone for good: recreate it if its controller still exists.
@@ -69,10 +64,7 @@ pub(crate) fn pod_removed(shared: &Arc<Shared>, store: &mut Store, pod: &Value) 
     let Some((kind, owner)) = controller(pod) else {
         return;
     };
-    let ns = pod["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("").to_string();
     let storage = match kind.as_str() {
         "ReplicaSet" => "apps/replicasets",
         "StatefulSet" => "apps/statefulsets",
@@ -84,10 +76,7 @@ pub(crate) fn pod_removed(shared: &Arc<Shared>, store: &mut Store, pod: &Value) 
     }
     let old_node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
     let node = if kind == "DaemonSet" {
-        if store
-            .get("/nodes", &(String::new(), old_node.clone()))
-            .is_none()
-        {
+        if store.get("/nodes", &(String::new(), old_node.clone())).is_none() {
             return;
         }
         old_node
@@ -110,9 +99,7 @@ pub(crate) fn pod_removed(shared: &Arc<Shared>, store: &mut Store, pod: &Value) 
     } else {
         let mut rng = lock(&shared.rng);
         const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        let suffix: String = (0..5)
-            .map(|_| CHARS[rng.below(CHARS.len() as u64) as usize] as char)
-            .collect();
+        let suffix: String = (0..5).map(|_| CHARS[rng.below(CHARS.len() as u64) as usize] as char).collect();
         new["metadata"]["name"] = json!(format!("{owner}-{suffix}"));
     }
     new["spec"]["nodeName"] = json!(node);
@@ -159,16 +146,11 @@ fn pick_node(shared: &Shared, store: &Store, avoid: &str) -> Option<String> {
         .range("/nodes", None, None)
         .filter(|n| n["spec"]["unschedulable"] != true)
         .filter(|n| {
-            n["status"]["conditions"].as_array().is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-        })
-        .filter(|n| {
-            !n["spec"]["taints"]
+            n["status"]["conditions"]
                 .as_array()
-                .is_some_and(|t| t.iter().any(|t| t["effect"] == "NoSchedule"))
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
         })
+        .filter(|n| !n["spec"]["taints"].as_array().is_some_and(|t| t.iter().any(|t| t["effect"] == "NoSchedule")))
         .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
         .filter(|n| n != avoid)
         .collect();

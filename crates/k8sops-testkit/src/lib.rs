@@ -235,14 +235,10 @@ impl TestServerBuilder {
 
     /// Starts the server on an ephemeral port of 127.0.0.1.
     pub async fn start(self) -> Result<TestServer> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(Error::Bind)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(Error::Bind)?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
-        let admin_token = format!(
-            "k8sops-testkit-admin-{:016x}",
-            SplitMix::new(self.seed ^ addr.port() as u64).next_u64()
-        );
+        let admin_token =
+            format!("k8sops-testkit-admin-{:016x}", SplitMix::new(self.seed ^ addr.port() as u64).next_u64());
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::new(self.metrics, self.history, self.seed)),
             opts: Options {
@@ -255,13 +251,7 @@ impl TestServerBuilder {
             faults: Mutex::new(self.faults),
             rng: Mutex::new(SplitMix::new(self.seed)),
             requests: Mutex::new(Vec::new()),
-            tokens: Mutex::new(
-                [(
-                    admin_token.clone(),
-                    UserInfo::new("admin", &["system:masters"]),
-                )]
-                .into(),
-            ),
+            tokens: Mutex::new([(admin_token.clone(), UserInfo::new("admin", &["system:masters"]))].into()),
             logs: Logs::new(),
             shutdown: CancellationToken::new(),
         });
@@ -276,10 +266,8 @@ impl TestServerBuilder {
                 let Ok((stream, _)) = conn else { continue };
                 let shared = accept.clone();
                 tokio::spawn(async move {
-                    let svc =
-                        hyper::service::service_fn(move |req| server::handle(shared.clone(), req));
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc);
+                    let svc = hyper::service::service_fn(move |req| server::handle(shared.clone(), req));
+                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
                     // Errors here are client disconnects and injected drops.
                     let _ = conn.await;
                 });
@@ -288,22 +276,12 @@ impl TestServerBuilder {
         let dir = tempfile::Builder::new()
             .prefix("k8sops-testkit-")
             .tempdir()
-            .map_err(|e| Error::Kubeconfig {
-                path: "<tempdir>".into(),
-                source: e,
-            })?;
+            .map_err(|e| Error::Kubeconfig { path: "<tempdir>".into(), source: e })?;
         let url = format!("http://{addr}");
         let kubeconfig = dir.path().join("kubeconfig");
         write_kubeconfig(&kubeconfig, &url, "admin", &admin_token)?;
         let cluster = Cluster::from_kubeconfig(&kubeconfig, None).await?;
-        Ok(TestServer {
-            shared,
-            addr,
-            url,
-            dir,
-            kubeconfig,
-            cluster,
-        })
+        Ok(TestServer { shared, addr, url, dir, kubeconfig, cluster })
     }
 }
 
@@ -336,21 +314,10 @@ fn insert_into(store: &mut Store, obj: Value) -> Result<Value> {
     if obj["metadata"]["name"].as_str().unwrap_or("").is_empty() {
         return Err(Error::Store(format!("{kind} without metadata.name")));
     }
-    if def.namespaced
-        && obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .is_empty()
-    {
-        return Err(Error::Store(format!(
-            "{kind} {} needs metadata.namespace",
-            obj["metadata"]["name"]
-        )));
+    if def.namespaced && obj["metadata"]["namespace"].as_str().unwrap_or("").is_empty() {
+        return Err(Error::Store(format!("{kind} {} needs metadata.namespace", obj["metadata"]["name"])));
     }
-    store
-        .create(&def, obj, true)
-        .map(|v| (*v).clone())
-        .map_err(|e| Error::Store(e.message))
+    store.create(&def, obj, true).map(|v| (*v).clone()).map_err(|e| Error::Store(e.message))
 }
 
 fn write_kubeconfig(path: &Path, url: &str, user: &str, token: &str) -> Result<()> {
@@ -362,19 +329,12 @@ fn write_kubeconfig(path: &Path, url: &str, user: &str, token: &str) -> Result<(
         "contexts": [{"name": "k8sops-testkit", "context": {"cluster": "k8sops-testkit", "user": user, "namespace": "default"}}],
         "current-context": "k8sops-testkit"
     });
-    let err = |source| Error::Kubeconfig {
-        path: path.display().to_string(),
-        source,
-    };
+    let err = |source| Error::Kubeconfig { path: path.display().to_string(), source };
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(
-            serde_json::to_string_pretty(&doc)
-                .unwrap_or_default()
-                .as_bytes(),
-        )?;
+        f.write_all(serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     };
@@ -393,9 +353,7 @@ pub struct TestServer {
 
 impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestServer")
-            .field("url", &self.url)
-            .finish()
+        f.debug_struct("TestServer").field("url", &self.url).finish()
     }
 }
 
@@ -456,10 +414,7 @@ impl TestServer {
     /// # Ok(()) }
     /// ```
     pub fn add_user(&self, name: &str, groups: &[&str]) -> Result<PathBuf> {
-        let token = format!(
-            "token-{name}-{:08x}",
-            lock(&self.shared.rng).next_u64() as u32
-        );
+        let token = format!("token-{name}-{:08x}", lock(&self.shared.rng).next_u64() as u32);
         lock(&self.shared.tokens).insert(token.clone(), UserInfo::new(name, groups));
         let path = self.dir.path().join(format!("{name}.kubeconfig"));
         write_kubeconfig(&path, &self.url, name, &token)?;
@@ -492,16 +447,9 @@ impl TestServer {
     }
 
     /// Sets a pod's metrics: `(container, cpu, memory)` per container.
-    pub fn set_pod_metrics(
-        &self,
-        namespace: &str,
-        pod: &str,
-        containers: &[(&str, &str, &str)],
-    ) -> Result<()> {
-        let cs: Vec<Value> = containers
-            .iter()
-            .map(|(n, c, m)| json!({"name": n, "usage": {"cpu": c, "memory": m}}))
-            .collect();
+    pub fn set_pod_metrics(&self, namespace: &str, pod: &str, containers: &[(&str, &str, &str)]) -> Result<()> {
+        let cs: Vec<Value> =
+            containers.iter().map(|(n, c, m)| json!({"name": n, "usage": {"cpu": c, "memory": m}})).collect();
         self.put_metrics(json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
             "metadata": {"name": pod, "namespace": namespace, "labels": {}}, "timestamp": store::now_rfc3339(), "window": "10s",
             "containers": cs}))
@@ -512,37 +460,22 @@ impl TestServer {
         let def = store
             .find_kind("metrics.k8s.io/v1beta1", obj["kind"].as_str().unwrap_or(""))
             .cloned()
-            .ok_or_else(|| {
-                Error::Store(
-                    "metrics.k8s.io is not served by this server (metrics_api(false))".into(),
-                )
-            })?;
+            .ok_or_else(|| Error::Store("metrics.k8s.io is not served by this server (metrics_api(false))".into()))?;
         let key = store::key_of(&obj);
         if let Some(old) = store.get(&def.storage_key(), &key) {
             let mut o = obj;
             o["metadata"] = old["metadata"].clone();
             store.replace(&def, o);
         } else {
-            store
-                .create(&def, obj, false)
-                .map_err(|e| Error::Store(e.message))?;
+            store.create(&def, obj, false).map_err(|e| Error::Store(e.message))?;
         }
         Ok(())
     }
 
     /// Appends log lines (split on newlines) for a container; `previous`
     /// selects the previous instance's log (`kubectl logs --previous`).
-    pub fn append_log(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        previous: bool,
-        text: &str,
-    ) {
-        self.shared
-            .logs
-            .append(namespace, pod, container, previous, text);
+    pub fn append_log(&self, namespace: &str, pod: &str, container: &str, previous: bool, text: &str) {
+        self.shared.logs.append(namespace, pod, container, previous, text);
     }
 
     /// Adds a fault rule at run time.

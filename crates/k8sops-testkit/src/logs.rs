@@ -29,28 +29,14 @@ pub(crate) struct Logs {
 
 impl Logs {
     pub(crate) fn new() -> Self {
-        Logs {
-            lines: Mutex::new(HashMap::new()),
-            tx: broadcast::channel(1024).0,
-        }
+        Logs { lines: Mutex::new(HashMap::new()), tx: broadcast::channel(1024).0 }
     }
 
     pub(crate) fn append(&self, ns: &str, pod: &str, container: &str, previous: bool, text: &str) {
-        let key = (
-            ns.to_string(),
-            pod.to_string(),
-            container.to_string(),
-            previous,
-        );
+        let key = (ns.to_string(), pod.to_string(), container.to_string(), previous);
         for l in text.lines() {
-            let line = LogLine {
-                at: k8s_openapi::jiff::Timestamp::now(),
-                text: l.to_string(),
-            };
-            lock(&self.lines)
-                .entry(key.clone())
-                .or_default()
-                .push(line.clone());
+            let line = LogLine { at: k8s_openapi::jiff::Timestamp::now(), text: l.to_string() };
+            lock(&self.lines).entry(key.clone()).or_default().push(line.clone());
             let _ = self.tx.send((key.clone(), line));
         }
     }
@@ -64,11 +50,7 @@ fn render(line: &LogLine, timestamps: bool) -> String {
     }
 }
 
-pub(crate) async fn get(
-    shared: &Shared,
-    req: &Req,
-    t: &Target,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn get(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.clone().unwrap_or_default();
     let pod = shared
@@ -81,16 +63,11 @@ pub(crate) async fn get(
             names.extend(c["name"].as_str().map(str::to_string));
         }
     }
-    let app_containers = pod["spec"]["containers"]
-        .as_array()
-        .map(Vec::len)
-        .unwrap_or(0);
+    let app_containers = pod["spec"]["containers"].as_array().map(Vec::len).unwrap_or(0);
     let container = match req.q("container") {
         Some(c) if names.iter().any(|n| n == c) => c.to_string(),
         Some(c) => {
-            return Err(ApiError::bad_request(format!(
-                "container {c} is not valid for pod {name}"
-            )));
+            return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}")));
         }
         None if app_containers == 1 => names[0].clone(),
         None => {

@@ -20,26 +20,20 @@ impl PatchType {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" => {
-                Some(PatchType::Apply)
-            }
+            "application/apply-patch+yaml" | "application/apply-patch+json" => Some(PatchType::Apply),
             _ => None,
         }
     }
 }
 
 /// Applies a patch body to `target`.
-pub(crate) fn apply(
-    target: &mut Value,
-    patch_type: PatchType,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    let patch: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+pub(crate) fn apply(target: &mut Value, patch_type: PatchType, body: &[u8]) -> Result<(), ApiError> {
+    let patch: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     match patch_type {
         PatchType::Json => {
-            let p: json_patch::Patch = serde_json::from_value(patch)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+            let p: json_patch::Patch =
+                serde_json::from_value(patch).map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
             json_patch::patch(target, &p).map_err(|e| {
                 ApiError::new(
                     422,
@@ -54,9 +48,7 @@ pub(crate) fn apply(
         }
         PatchType::Strategic | PatchType::Apply => {
             if !patch.is_object() {
-                return Err(ApiError::bad_request(
-                    "strategic merge patch must be a JSON object",
-                ));
+                return Err(ApiError::bad_request("strategic merge patch must be a JSON object"));
             }
             strategic_merge(target, &patch, "");
             Ok(())
@@ -68,12 +60,9 @@ pub(crate) fn apply(
 /// (`patchMergeKey`). Lists without one are replaced wholesale.
 fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
     match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => Some("name"),
+        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
+            Some("name")
+        }
         "volumeMounts" => Some("mountPath"),
         "volumeDevices" => Some("devicePath"),
         "conditions" | "addresses" => Some("type"),
@@ -113,8 +102,7 @@ pub(crate) fn strategic_merge(target: &mut Value, patch: &Value, _path: &str) {
             continue;
         }
         if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(cur)), Some(del)) = (target_map.get_mut(field), v.as_array())
-            {
+            if let (Some(Value::Array(cur)), Some(del)) = (target_map.get_mut(field), v.as_array()) {
                 cur.retain(|x| !del.contains(x));
             }
             continue;
@@ -151,10 +139,8 @@ pub(crate) fn strategic_merge(target: &mut Value, patch: &Value, _path: &str) {
 /// patch's order, items only on the server keep theirs, and the two runs are
 /// interleaved by server position (new items go before the next server item).
 fn merge_keyed_list(cur: &mut Vec<Value>, items: &[Value], key: &str) {
-    let server_index = |v: &Value, list: &[Value]| {
-        v.get(key)
-            .and_then(|id| list.iter().position(|c| c.get(key) == Some(id)))
-    };
+    let server_index =
+        |v: &Value, list: &[Value]| v.get(key).and_then(|id| list.iter().position(|c| c.get(key) == Some(id)));
     let mut deleted = Vec::new();
     let mut patched: Vec<(Option<usize>, Value)> = Vec::new();
     for item in items {
@@ -177,17 +163,9 @@ fn merge_keyed_list(cur: &mut Vec<Value>, items: &[Value], key: &str) {
         };
         patched.push((pos, merged));
     }
-    let touched: Vec<usize> = patched
-        .iter()
-        .filter_map(|(p, _)| *p)
-        .chain(deleted.iter().copied())
-        .collect();
-    let mut server_only: Vec<(usize, Value)> = cur
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !touched.contains(i))
-        .map(|(i, v)| (i, v.clone()))
-        .collect();
+    let touched: Vec<usize> = patched.iter().filter_map(|(p, _)| *p).chain(deleted.iter().copied()).collect();
+    let mut server_only: Vec<(usize, Value)> =
+        cur.iter().enumerate().filter(|(i, _)| !touched.contains(i)).map(|(i, v)| (i, v.clone())).collect();
     server_only.reverse();
     patched.reverse();
     let mut out = Vec::with_capacity(server_only.len() + patched.len());
@@ -238,23 +216,11 @@ mod tests {
             pod["spec"]["containers"],
             json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
         );
-        let mut list = vec![
-            json!({"name": "a"}),
-            json!({"name": "b"}),
-            json!({"name": "c"}),
-        ];
-        merge_keyed_list(
-            &mut list,
-            &[json!({"name": "z"}), json!({"name": "c", "x": 1})],
-            "name",
-        );
+        let mut list = vec![json!({"name": "a"}), json!({"name": "b"}), json!({"name": "c"})];
+        merge_keyed_list(&mut list, &[json!({"name": "z"}), json!({"name": "c", "x": 1})], "name");
         let names: Vec<&str> = list.iter().map(|v| v["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["z", "a", "b", "c"]);
-        merge_keyed_list(
-            &mut list,
-            &[json!({"name": "c"}), json!({"name": "n"})],
-            "name",
-        );
+        merge_keyed_list(&mut list, &[json!({"name": "c"}), json!({"name": "n"})], "name");
         let names: Vec<&str> = list.iter().map(|v| v["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["z", "a", "b", "c", "n"]);
         assert_eq!(pod["spec"]["tolerations"], json!([{"key": "other"}]));
@@ -269,9 +235,6 @@ mod tests {
             "",
         );
         assert_eq!(node["metadata"]["labels"], json!({"b": "2"}));
-        assert_eq!(
-            node["status"]["conditions"],
-            json!([{"type": "Ready", "status": "False"}])
-        );
+        assert_eq!(node["status"]["conditions"], json!([{"type": "Ready", "status": "False"}]));
     }
 }

@@ -22,17 +22,11 @@ impl UserInfo {
         if !groups.iter().any(|g| g == "system:authenticated") {
             groups.push("system:authenticated".into());
         }
-        UserInfo {
-            name: name.into(),
-            groups,
-        }
+        UserInfo { name: name.into(), groups }
     }
 
     pub(crate) fn anonymous() -> Self {
-        UserInfo {
-            name: "system:anonymous".into(),
-            groups: vec!["system:unauthenticated".into()],
-        }
+        UserInfo { name: "system:anonymous".into(), groups: vec!["system:unauthenticated".into()] }
     }
 
     pub(crate) fn is_master(&self) -> bool {
@@ -58,10 +52,7 @@ fn subject_matches(subject: &Value, user: &UserInfo, binding_ns: &str) -> bool {
         "User" => name == user.name,
         "Group" => user.groups.iter().any(|g| g == name),
         "ServiceAccount" => {
-            let ns = subject["namespace"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .unwrap_or(binding_ns);
+            let ns = subject["namespace"].as_str().filter(|s| !s.is_empty()).unwrap_or(binding_ns);
             user.name == format!("system:serviceaccount:{ns}:{name}")
         }
         _ => false,
@@ -69,10 +60,7 @@ fn subject_matches(subject: &Value, user: &UserInfo, binding_ns: &str) -> bool {
 }
 
 fn has(list: &Value, want: &str) -> bool {
-    list.as_array().is_some_and(|a| {
-        a.iter()
-            .any(|v| v.as_str() == Some("*") || v.as_str() == Some(want))
-    })
+    list.as_array().is_some_and(|a| a.iter().any(|v| v.as_str() == Some("*") || v.as_str() == Some(want)))
 }
 
 /// Rules that apply to `user` in `namespace` (cluster-wide rules always apply).
@@ -85,12 +73,7 @@ fn rules_for(store: &Store, user: &UserInfo, namespace: &str) -> Vec<Value> {
             .unwrap_or_default()
     };
     for crb in store.range("rbac.authorization.k8s.io/clusterrolebindings", None, None) {
-        if crb["subjects"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|s| subject_matches(s, user, ""))
-        {
+        if crb["subjects"].as_array().into_iter().flatten().any(|s| subject_matches(s, user, "")) {
             rules.extend(role_rules(
                 "rbac.authorization.k8s.io/clusterroles",
                 "",
@@ -99,29 +82,12 @@ fn rules_for(store: &Store, user: &UserInfo, namespace: &str) -> Vec<Value> {
         }
     }
     if !namespace.is_empty() {
-        for rb in store.range(
-            "rbac.authorization.k8s.io/rolebindings",
-            Some(namespace),
-            None,
-        ) {
-            if rb["subjects"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|s| subject_matches(s, user, namespace))
-            {
+        for rb in store.range("rbac.authorization.k8s.io/rolebindings", Some(namespace), None) {
+            if rb["subjects"].as_array().into_iter().flatten().any(|s| subject_matches(s, user, namespace)) {
                 let name = rb["roleRef"]["name"].as_str().unwrap_or("");
                 match rb["roleRef"]["kind"].as_str() {
-                    Some("ClusterRole") => rules.extend(role_rules(
-                        "rbac.authorization.k8s.io/clusterroles",
-                        "",
-                        name,
-                    )),
-                    _ => rules.extend(role_rules(
-                        "rbac.authorization.k8s.io/roles",
-                        namespace,
-                        name,
-                    )),
+                    Some("ClusterRole") => rules.extend(role_rules("rbac.authorization.k8s.io/clusterroles", "", name)),
+                    _ => rules.extend(role_rules("rbac.authorization.k8s.io/roles", namespace, name)),
                 }
             }
         }
@@ -135,12 +101,9 @@ fn rule_allows(rule: &Value, attrs: &Attributes) -> bool {
     }
     if let Some(path) = &attrs.path {
         return rule["nonResourceURLs"].as_array().is_some_and(|urls| {
-            urls.iter().filter_map(Value::as_str).any(|u| {
-                u == "*"
-                    || u == path
-                    || u.strip_suffix('*')
-                        .is_some_and(|prefix| path.starts_with(prefix))
-            })
+            urls.iter()
+                .filter_map(Value::as_str)
+                .any(|u| u == "*" || u == path || u.strip_suffix('*').is_some_and(|prefix| path.starts_with(prefix)))
         });
     }
     if !has(&rule["apiGroups"], &attrs.group) {
@@ -153,18 +116,14 @@ fn rule_allows(rule: &Value, attrs: &Attributes) -> bool {
     };
     let resource_ok = rule["resources"].as_array().is_some_and(|rs| {
         rs.iter().filter_map(Value::as_str).any(|r| {
-            r == "*"
-                || r == combined
-                || (!attrs.subresource.is_empty() && r == format!("*/{}", attrs.subresource))
+            r == "*" || r == combined || (!attrs.subresource.is_empty() && r == format!("*/{}", attrs.subresource))
         })
     });
     if !resource_ok {
         return false;
     }
     match rule["resourceNames"].as_array() {
-        Some(names) if !names.is_empty() => names
-            .iter()
-            .any(|n| n.as_str() == Some(attrs.name.as_str())),
+        Some(names) if !names.is_empty() => names.iter().any(|n| n.as_str() == Some(attrs.name.as_str())),
         _ => true,
     }
 }
@@ -195,13 +154,11 @@ pub(crate) fn rules_review(store: &Store, user: &UserInfo, namespace: &str) -> V
     let mut resource_rules = Vec::new();
     let mut non_resource_rules = Vec::new();
     for r in rules {
-        if r.get("nonResourceURLs")
-            .is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty()))
-        {
-            non_resource_rules
-                .push(json!({"verbs": r["verbs"], "nonResourceURLs": r["nonResourceURLs"]}));
+        if r.get("nonResourceURLs").is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty())) {
+            non_resource_rules.push(json!({"verbs": r["verbs"], "nonResourceURLs": r["nonResourceURLs"]}));
         } else {
-            let mut rr = json!({"verbs": r["verbs"], "apiGroups": r["apiGroups"].clone(), "resources": r["resources"].clone()});
+            let mut rr =
+                json!({"verbs": r["verbs"], "apiGroups": r["apiGroups"].clone(), "resources": r["resources"].clone()});
             if let Some(names) = r["resourceNames"].as_array().filter(|a| !a.is_empty()) {
                 rr["resourceNames"] = json!(names);
             }
@@ -269,20 +226,8 @@ pub(crate) fn bootstrap_objects() -> Vec<Value> {
             json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
         ),
         crb("cluster-admin", "cluster-admin", "system:masters"),
-        crb(
-            "system:public-info-viewer",
-            "system:public-info-viewer",
-            "system:unauthenticated",
-        ),
-        crb(
-            "system:basic-user",
-            "system:basic-user",
-            "system:authenticated",
-        ),
-        crb(
-            "system:discovery",
-            "system:discovery",
-            "system:authenticated",
-        ),
+        crb("system:public-info-viewer", "system:public-info-viewer", "system:unauthenticated"),
+        crb("system:basic-user", "system:basic-user", "system:authenticated"),
+        crb("system:discovery", "system:discovery", "system:authenticated"),
     ]
 }

@@ -46,16 +46,7 @@ impl ResourceDef {
     pub(crate) fn verbs(&self) -> Vec<&'static str> {
         match self.access {
             Access::ReadWrite => {
-                vec![
-                    "create",
-                    "delete",
-                    "deletecollection",
-                    "get",
-                    "list",
-                    "patch",
-                    "update",
-                    "watch",
-                ]
+                vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
             }
             Access::ReadOnly => vec!["get", "list"],
             Access::CreateOnly => vec!["create"],
@@ -64,8 +55,7 @@ impl ResourceDef {
 
     /// The value of a field label, or `None` if the resource does not support it.
     pub(crate) fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
-        let supported =
-            matches!(field, "metadata.name" | "metadata.namespace") || self.fields.contains(&field);
+        let supported = matches!(field, "metadata.name" | "metadata.namespace") || self.fields.contains(&field);
         if !supported {
             return None;
         }
@@ -194,17 +184,10 @@ pub(crate) fn from_crd(crd: &Value) -> Vec<ResourceDef> {
     let names = &spec["names"];
     let plural = names["plural"].as_str().unwrap_or_default().to_string();
     let kind = names["kind"].as_str().unwrap_or_default().to_string();
-    let singular = names["singular"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| kind.to_lowercase());
+    let singular = names["singular"].as_str().map(str::to_string).unwrap_or_else(|| kind.to_lowercase());
     let short_names: Vec<String> = names["shortNames"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     spec["versions"]
@@ -222,11 +205,7 @@ pub(crate) fn from_crd(crd: &Value) -> Vec<ResourceDef> {
                 namespaced,
                 short_names: short_names.clone(),
                 status_subresource: v["subresources"].get("status").is_some(),
-                subresources: if v["subresources"].get("scale").is_some() {
-                    vec!["scale".into()]
-                } else {
-                    vec![]
-                },
+                subresources: if v["subresources"].get("scale").is_some() { vec!["scale".into()] } else { vec![] },
                 access: Access::ReadWrite,
                 fields: vec![],
             })

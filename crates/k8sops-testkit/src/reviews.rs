@@ -10,8 +10,8 @@ use crate::{
 };
 
 pub(crate) fn create(shared: &Shared, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
-    let mut body: Value = serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::bad_request(format!("invalid review: {e}")))?;
+    let mut body: Value =
+        serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid review: {e}")))?;
     let store = shared.store();
     let status = match t.def.kind.as_str() {
         "SelfSubjectRulesReview" => {
@@ -25,12 +25,7 @@ pub(crate) fn create(shared: &Shared, req: &Req, t: &Target) -> Result<Response<
         }
         "SubjectAccessReview" | "LocalSubjectAccessReview" => {
             let spec = &body["spec"];
-            let groups: Vec<&str> = spec["groups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let groups: Vec<&str> = spec["groups"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             let user = UserInfo {
                 name: spec["user"].as_str().unwrap_or("").to_string(),
                 groups: groups.iter().map(|g| g.to_string()).collect(),

@@ -86,10 +86,7 @@ pub(crate) struct Req {
 
 impl Req {
     pub(crate) fn q(&self, k: &str) -> Option<&str> {
-        self.query
-            .get(k)
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
+        self.query.get(k).map(String::as_str).filter(|s| !s.is_empty())
     }
 
     pub(crate) fn dry_run(&self) -> bool {
@@ -115,11 +112,7 @@ pub(crate) struct Target {
 }
 
 pub(crate) fn json_response(code: u16, v: &Value) -> Response<Body> {
-    bytes_response(
-        code,
-        serde_json::to_vec(v).unwrap_or_default().into(),
-        "application/json",
-    )
+    bytes_response(code, serde_json::to_vec(v).unwrap_or_default().into(), "application/json")
 }
 
 pub(crate) fn bytes_response(code: u16, body: Bytes, content_type: &str) -> Response<Body> {
@@ -145,37 +138,19 @@ impl std::fmt::Display for Dropped {
 }
 impl std::error::Error for Dropped {}
 
-pub(crate) async fn handle(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, Dropped> {
+pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
-    let header = |name: header::HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
+    let header =
+        |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let accept = header(header::ACCEPT);
     let content_type = header(header::CONTENT_TYPE);
     let auth = header(header::AUTHORIZATION);
-    let impersonate_user = req
-        .headers()
-        .get("impersonate-user")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let impersonate_groups: Vec<String> = req
-        .headers()
-        .get_all("impersonate-group")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_string))
-        .collect();
-    let query: HashMap<String, String> = form_urlencoded::parse(raw_query.as_bytes())
-        .into_owned()
-        .collect();
+    let impersonate_user = req.headers().get("impersonate-user").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let impersonate_groups: Vec<String> =
+        req.headers().get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
+    let query: HashMap<String, String> = form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
 
     if !shared.opts.latency.is_zero() {
         tokio::time::sleep(shared.opts.latency).await;
@@ -208,20 +183,12 @@ pub(crate) async fn handle(
                 429 => "TooManyRequests",
                 _ => "InternalError",
             };
-            return Ok(error_response(&ApiError::new(
-                code,
-                reason,
-                format!("injected fault: {code}"),
-            )));
+            return Ok(error_response(&ApiError::new(code, reason, format!("injected fault: {code}"))));
         }
         Some(FaultAction::TooManyRequests { retry_after_secs }) => {
             record(429, "");
-            let e = ApiError::new(
-                429,
-                "TooManyRequests",
-                "injected fault: too many requests, please try again later",
-            )
-            .with_details(json!({"retryAfterSeconds": retry_after_secs}));
+            let e = ApiError::new(429, "TooManyRequests", "injected fault: too many requests, please try again later")
+                .with_details(json!({"retryAfterSeconds": retry_after_secs}));
             let mut resp = error_response(&e);
             if let Ok(v) = retry_after_secs.to_string().parse() {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -237,11 +204,7 @@ pub(crate) async fn handle(
             Some(u) => u.clone(),
             None => {
                 record(401, "");
-                return Ok(error_response(&ApiError::new(
-                    401,
-                    "Unauthorized",
-                    "Unauthorized",
-                )));
+                return Ok(error_response(&ApiError::new(401, "Unauthorized", "Unauthorized")));
             }
         },
         // Like the API server's old insecure port: kubectl sends no credentials over plain HTTP.
@@ -258,10 +221,7 @@ pub(crate) async fn handle(
             return Ok(error_response(&ApiError::new(
                 403,
                 "Forbidden",
-                format!(
-                    "users \"{}\" is forbidden: User cannot impersonate resource \"users\"",
-                    user.name
-                ),
+                format!("users \"{}\" is forbidden: User cannot impersonate resource \"users\"", user.name),
             )));
         }
         None => user,
@@ -271,16 +231,7 @@ pub(crate) async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
-    let r = Req {
-        method,
-        path,
-        raw_query,
-        query,
-        body,
-        accept,
-        content_type,
-        user,
-    };
+    let r = Req { method, path, raw_query, query, body, accept, content_type, user };
     let resp = match route(&shared, &r).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
@@ -296,11 +247,7 @@ pub(crate) async fn handle(
 }
 
 fn non_resource_allowed(shared: &Shared, req: &Req) -> Result<(), ApiError> {
-    let attrs = Attributes {
-        verb: req.method.to_lowercase(),
-        path: Some(req.path.clone()),
-        ..Default::default()
-    };
+    let attrs = Attributes { verb: req.method.to_lowercase(), path: Some(req.path.clone()), ..Default::default() };
     let (ok, _) = rbac::authorize(&shared.store(), &req.user, &attrs);
     if ok {
         Ok(())
@@ -308,28 +255,17 @@ fn non_resource_allowed(shared: &Shared, req: &Req) -> Result<(), ApiError> {
         Err(ApiError::new(
             403,
             "Forbidden",
-            format!(
-                "forbidden: User \"{}\" cannot get path \"{}\"",
-                req.user.name, req.path
-            ),
+            format!("forbidden: User \"{}\" cannot get path \"{}\"", req.user.name, req.path),
         ))
     }
 }
 
 async fn route(shared: &Arc<Shared>, req: &Req) -> Result<Response<Body>, ApiError> {
-    let segs: Vec<&str> = req
-        .path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let segs: Vec<&str> = req.path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
         ["version"] => {
             non_resource_allowed(shared, req)?;
-            return Ok(json_response(
-                200,
-                &discovery::version(&shared.opts.git_version),
-            ));
+            return Ok(json_response(200, &discovery::version(&shared.opts.git_version)));
         }
         [probe @ ("healthz" | "livez" | "readyz")] => {
             non_resource_allowed(shared, req)?;
@@ -343,17 +279,9 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> Result<Response<Body>, ApiErr
                 ];
                 let mut text: String = checks.iter().map(|c| format!("[+]{c} ok\n")).collect();
                 text.push_str(&format!("{probe} check passed\n"));
-                return Ok(bytes_response(
-                    200,
-                    text.into(),
-                    "text/plain; charset=utf-8",
-                ));
+                return Ok(bytes_response(200, text.into(), "text/plain; charset=utf-8"));
             }
-            return Ok(bytes_response(
-                200,
-                Bytes::from_static(b"ok"),
-                "text/plain; charset=utf-8",
-            ));
+            return Ok(bytes_response(200, Bytes::from_static(b"ok"), "text/plain; charset=utf-8"));
         }
         ["api"] => {
             non_resource_allowed(shared, req)?;
@@ -372,22 +300,14 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> Result<Response<Body>, ApiErr
             non_resource_allowed(shared, req)?;
             return match discovery::group(&shared.store(), g) {
                 Some(v) => Ok(json_response(200, &v)),
-                None => Err(ApiError::new(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource",
-                )),
+                None => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
             };
         }
         ["apis", g, v] => {
             non_resource_allowed(shared, req)?;
             return match discovery::resource_list(&shared.store(), g, v) {
                 Some(v) => Ok(json_response(200, &v)),
-                None => Err(ApiError::new(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource",
-                )),
+                None => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
             };
         }
         _ => {}
@@ -395,13 +315,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> Result<Response<Body>, ApiErr
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["api", "v1", rest @ ..] => ("", "v1", rest),
         ["apis", g, v, rest @ ..] => (g, v, rest),
-        _ => {
-            return Err(ApiError::new(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            ))
-        }
+        _ => return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
     };
     let (watch_prefix, rest) = match rest {
         ["watch", rest @ ..] => (true, rest),
@@ -424,13 +338,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> Result<Response<Body>, ApiErr
             Some(s) => format!("{}/{s}", target.def.plural),
             None => target.def.plural.clone(),
         };
-        return Err(ApiError::forbidden(
-            &req.user.name,
-            verb,
-            &resource,
-            group,
-            target.namespace.as_deref(),
-        ));
+        return Err(ApiError::forbidden(&req.user.name, verb, &resource, group, target.namespace.as_deref()));
     }
     let allowed_verbs = target.def.verbs();
     if target.sub.is_none() && !allowed_verbs.contains(&verb) {
@@ -448,9 +356,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> Result<Response<Body>, ApiErr
         ("create", Some("eviction")) => eviction::evict(shared, req, &target),
         ("create", Some("binding")) => crud::bind(shared, req, &target),
         ("create", None) => crud::create(shared, req, &target),
-        ("update", Some("scale")) | ("patch", Some("scale")) => {
-            crud::update_scale(shared, req, &target)
-        }
+        ("update", Some("scale")) | ("patch", Some("scale")) => crud::update_scale(shared, req, &target),
         ("update", _) => crud::update(shared, req, &target),
         ("patch", _) => crud::patch(shared, req, &target),
         ("delete", _) => crud::delete(shared, req, &target),
@@ -476,30 +382,14 @@ fn verb_for(req: &Req, target: &Target, watch_prefix: bool) -> &'static str {
 
 fn resolve(shared: &Shared, group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
     let store = shared.store();
-    let not_found = || {
-        ApiError::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-        )
-    };
+    let not_found = || ApiError::new(404, "NotFound", "the server could not find the requested resource");
     let find = |plural: &str| store.find(group, version, plural).cloned();
     let t = match rest {
         ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|d| d.namespaced) => {
             let def = find(plural).ok_or_else(not_found)?;
             match tail {
-                [] => Target {
-                    def,
-                    namespace: Some(ns.to_string()),
-                    name: None,
-                    sub: None,
-                },
-                [name] => Target {
-                    def,
-                    namespace: Some(ns.to_string()),
-                    name: Some(name.to_string()),
-                    sub: None,
-                },
+                [] => Target { def, namespace: Some(ns.to_string()), name: None, sub: None },
+                [name] => Target { def, namespace: Some(ns.to_string()), name: Some(name.to_string()), sub: None },
                 [name, sub] => Target {
                     def,
                     namespace: Some(ns.to_string()),
@@ -512,32 +402,18 @@ fn resolve(shared: &Shared, group: &str, version: &str, rest: &[&str]) -> Result
         [plural, tail @ ..] => {
             let def = find(plural).ok_or_else(not_found)?;
             match tail {
-                [] => Target {
-                    def,
-                    namespace: None,
-                    name: None,
-                    sub: None,
-                },
-                [name] if !def.namespaced => Target {
-                    def,
-                    namespace: None,
-                    name: Some(name.to_string()),
-                    sub: None,
-                },
-                [name, sub] if !def.namespaced => Target {
-                    def,
-                    namespace: None,
-                    name: Some(name.to_string()),
-                    sub: Some(sub.to_string()),
-                },
+                [] => Target { def, namespace: None, name: None, sub: None },
+                [name] if !def.namespaced => Target { def, namespace: None, name: Some(name.to_string()), sub: None },
+                [name, sub] if !def.namespaced => {
+                    Target { def, namespace: None, name: Some(name.to_string()), sub: Some(sub.to_string()) }
+                }
                 _ => return Err(not_found()),
             }
         }
         [] => return Err(not_found()),
     };
     if let Some(sub) = &t.sub {
-        let known =
-            (sub == "status" && t.def.status_subresource) || t.def.subresources.contains(sub);
+        let known = (sub == "status" && t.def.status_subresource) || t.def.subresources.contains(sub);
         if !known {
             return Err(not_found());
         }

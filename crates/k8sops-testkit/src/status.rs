@@ -13,12 +13,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            reason,
-            message: message.into(),
-            details: None,
-        }
+        ApiError { code, reason, message: message.into(), details: None }
     }
 
     pub(crate) fn with_details(mut self, details: Value) -> Self {
@@ -27,35 +22,19 @@ impl ApiError {
     }
 
     pub(crate) fn not_found(resource: &str, group: &str, name: &str) -> Self {
-        let qualified = if group.is_empty() {
-            resource.to_string()
-        } else {
-            format!("{resource}.{group}")
-        };
+        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
         ApiError::new(404, "NotFound", format!("{qualified} \"{name}\" not found"))
             .with_details(json!({"name": name, "group": group, "kind": resource}))
     }
 
     pub(crate) fn already_exists(resource: &str, group: &str, name: &str) -> Self {
-        let qualified = if group.is_empty() {
-            resource.to_string()
-        } else {
-            format!("{resource}.{group}")
-        };
-        ApiError::new(
-            409,
-            "AlreadyExists",
-            format!("{qualified} \"{name}\" already exists"),
-        )
-        .with_details(json!({"name": name, "group": group, "kind": resource}))
+        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        ApiError::new(409, "AlreadyExists", format!("{qualified} \"{name}\" already exists"))
+            .with_details(json!({"name": name, "group": group, "kind": resource}))
     }
 
     pub(crate) fn conflict(resource: &str, group: &str, name: &str) -> Self {
-        let qualified = if group.is_empty() {
-            resource.to_string()
-        } else {
-            format!("{resource}.{group}")
-        };
+        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
         ApiError::new(
             409,
             "Conflict",
@@ -72,25 +51,16 @@ impl ApiError {
 
     pub(crate) fn invalid(kind: &str, name: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        ApiError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {message}"))
-            .with_details(json!({"name": name, "kind": kind, "causes": [{"reason": "FieldValueInvalid", "message": message}]}))
-    }
-
-    pub(crate) fn method_not_allowed() -> Self {
-        ApiError::new(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
+        ApiError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {message}")).with_details(
+            json!({"name": name, "kind": kind, "causes": [{"reason": "FieldValueInvalid", "message": message}]}),
         )
     }
 
-    pub(crate) fn forbidden(
-        user: &str,
-        verb: &str,
-        resource: &str,
-        group: &str,
-        namespace: Option<&str>,
-    ) -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
+        ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    }
+
+    pub(crate) fn forbidden(user: &str, verb: &str, resource: &str, group: &str, namespace: Option<&str>) -> Self {
         let scope = match namespace {
             Some(ns) => format!("in the namespace \"{ns}\""),
             None => "at the cluster scope".to_string(),

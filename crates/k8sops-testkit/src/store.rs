@@ -48,9 +48,7 @@ pub(crate) struct Store {
 
 pub(crate) fn now_rfc3339() -> String {
     let now = k8s_openapi::jiff::Timestamp::now();
-    k8s_openapi::jiff::Timestamp::from_second(now.as_second())
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    k8s_openapi::jiff::Timestamp::from_second(now.as_second()).map(|t| t.to_string()).unwrap_or_default()
 }
 
 pub(crate) fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
@@ -58,10 +56,7 @@ pub(crate) fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
 }
 
 pub(crate) fn key_of(obj: &Value) -> ObjKey {
-    (
-        meta_str(obj, "namespace").to_string(),
-        meta_str(obj, "name").to_string(),
-    )
+    (meta_str(obj, "namespace").to_string(), meta_str(obj, "name").to_string())
 }
 
 fn owner_uids(obj: &Value) -> Vec<String> {
@@ -102,15 +97,11 @@ impl Store {
     }
 
     pub(crate) fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceDef> {
-        self.resources
-            .iter()
-            .find(|r| r.group == group && r.version == version && r.plural == plural)
+        self.resources.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
     }
 
     pub(crate) fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceDef> {
-        self.resources
-            .iter()
-            .find(|r| r.api_version() == api_version && r.kind == kind)
+        self.resources.iter().find(|r| r.api_version() == api_version && r.kind == kind)
     }
 
     pub(crate) fn find_storage(&self, storage: &str) -> Option<&ResourceDef> {
@@ -168,20 +159,8 @@ impl Store {
         self.rv
     }
 
-    fn record(
-        &mut self,
-        storage: &str,
-        kind: EventKind,
-        object: Arc<Value>,
-        old: Option<Arc<Value>>,
-    ) {
-        let ev = Arc::new(WatchEvent {
-            rv: self.rv,
-            storage: storage.to_string(),
-            kind,
-            object,
-            old,
-        });
+    fn record(&mut self, storage: &str, kind: EventKind, object: Arc<Value>, old: Option<Arc<Value>>) {
+        let ev = Arc::new(WatchEvent { rv: self.rv, storage: storage.to_string(), kind, object, old });
         self.history.push_back(ev.clone());
         while self.history.len() > self.history_cap {
             self.history.pop_front();
@@ -190,32 +169,20 @@ impl Store {
         let _ = self.events.send(ev);
     }
 
-    fn index_owners(
-        &mut self,
-        storage: &str,
-        key: &ObjKey,
-        old: Option<&Value>,
-        new: Option<&Value>,
-    ) {
+    fn index_owners(&mut self, storage: &str, key: &ObjKey, old: Option<&Value>, new: Option<&Value>) {
         for uid in old.map(owner_uids).unwrap_or_default() {
             if let Some(set) = self.owners.get_mut(&uid) {
                 set.remove(&(storage.to_string(), key.clone()));
             }
         }
         for uid in new.map(owner_uids).unwrap_or_default() {
-            self.owners
-                .entry(uid)
-                .or_default()
-                .insert((storage.to_string(), key.clone()));
+            self.owners.entry(uid).or_default().insert((storage.to_string(), key.clone()));
         }
     }
 
     /// Objects whose ownerReferences name `uid`.
     pub(crate) fn dependents(&self, uid: &str) -> Vec<(String, ObjKey)> {
-        self.owners
-            .get(uid)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        self.owners.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Inserts a new object, filling server-set metadata. `keep_created`
@@ -228,20 +195,15 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let storage = def.storage_key();
         let key = key_of(&obj);
-        if self
-            .data
-            .get(&storage)
-            .is_some_and(|m| m.contains_key(&key))
-        {
+        if self.data.get(&storage).is_some_and(|m| m.contains_key(&key)) {
             return Err(ApiError::already_exists(&def.plural, &def.group, &key.1));
         }
         let rv = self.bump();
         let uid = self.new_uid();
         obj["apiVersion"] = json!(def.api_version());
         obj["kind"] = json!(def.kind);
-        let meta = obj["metadata"]
-            .as_object_mut()
-            .ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+        let meta =
+            obj["metadata"].as_object_mut().ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
         meta.insert("uid".into(), json!(uid));
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
         if !(keep_created && meta.get("creationTimestamp").is_some_and(Value::is_string)) {
@@ -267,10 +229,7 @@ impl Store {
         }
         let obj = Arc::new(obj);
         self.index_owners(&storage, &key, None, Some(&obj));
-        self.data
-            .entry(storage.clone())
-            .or_default()
-            .insert(key, obj.clone());
+        self.data.entry(storage.clone()).or_default().insert(key, obj.clone());
         self.record(&storage, EventKind::Added, obj.clone(), None);
         Ok(obj)
     }
@@ -302,33 +261,22 @@ impl Store {
         // An object being deleted goes away once its finalizers are gone, unless it
         // is a pod in its grace period (the kubelet finishes those).
         let finished = obj["metadata"]["deletionTimestamp"].is_string()
-            && obj["metadata"]["finalizers"]
-                .as_array()
-                .is_none_or(|f| f.is_empty())
-            && obj["metadata"]["deletionGracePeriodSeconds"]
-                .as_i64()
-                .unwrap_or(0)
-                == 0;
+            && obj["metadata"]["finalizers"].as_array().is_none_or(|f| f.is_empty())
+            && obj["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0;
         if finished {
             if let Some(m) = obj["metadata"].as_object_mut() {
                 m.remove("finalizers");
             }
             let rv = self.current_rv() + 1;
             obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-            self.data
-                .entry(storage.clone())
-                .or_default()
-                .insert(key.clone(), Arc::new(obj));
+            self.data.entry(storage.clone()).or_default().insert(key.clone(), Arc::new(obj));
             return self.remove(&storage, &key).expect("just inserted");
         }
         let rv = self.bump();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         let obj = Arc::new(obj);
         self.index_owners(&storage, &key, old.as_deref(), Some(&obj));
-        self.data
-            .entry(storage.clone())
-            .or_default()
-            .insert(key, obj.clone());
+        self.data.entry(storage.clone()).or_default().insert(key, obj.clone());
         self.record(&storage, EventKind::Modified, obj.clone(), old);
         obj
     }
@@ -349,11 +297,7 @@ impl Store {
     pub(crate) fn keys_in_namespace(&self, ns: &str) -> Vec<(String, ObjKey)> {
         let mut out = Vec::new();
         for (storage, map) in &self.data {
-            for k in map
-                .range((ns.to_string(), String::new())..)
-                .take_while(|(k, _)| k.0 == ns)
-                .map(|(k, _)| k)
-            {
+            for k in map.range((ns.to_string(), String::new())..).take_while(|(k, _)| k.0 == ns).map(|(k, _)| k) {
                 out.push((storage.clone(), k.clone()));
             }
         }

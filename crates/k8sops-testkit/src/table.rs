@@ -17,9 +17,7 @@ fn col(name: &str, ty: &str, format: &str, priority: u8, description: &str) -> V
 }
 
 fn created(obj: &Value) -> Option<Timestamp> {
-    obj["metadata"]["creationTimestamp"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
+    obj["metadata"]["creationTimestamp"].as_str().and_then(|s| s.parse().ok())
 }
 
 fn partial_metadata(obj: &Value) -> Value {

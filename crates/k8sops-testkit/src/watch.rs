@@ -67,11 +67,7 @@ fn line(v: &Value) -> Bytes {
     Bytes::from(b)
 }
 
-pub(crate) fn watch(
-    shared: Arc<Shared>,
-    req: &Req,
-    t: &Target,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) fn watch(shared: Arc<Shared>, req: &Req, t: &Target) -> Result<Response<Body>, ApiError> {
     let selectors = Selectors::parse(req, &t.def)?;
     let filter = Filter {
         storage: t.def.storage_key(),
@@ -81,16 +77,10 @@ pub(crate) fn watch(
         def: t.def.clone(),
     };
     let bookmarks = req.flag("allowWatchBookmarks");
-    let timeout = req
-        .q("timeoutSeconds")
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let timeout = req.q("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
     let start_rv: Option<u64> = match req.q("resourceVersion") {
         None | Some("0") => None,
-        Some(s) => Some(
-            s.parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?,
-        ),
+        Some(s) => Some(s.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?),
     };
     let send_initial = req.flag("sendInitialEvents");
     let api_version = t.def.api_version();
@@ -103,20 +93,13 @@ pub(crate) fn watch(
         let current = store.current_rv();
         match start_rv {
             Some(rv) if rv < store.oldest_rv() => {
-                let gone = ApiError::new(
-                    410,
-                    "Expired",
-                    format!("too old resource version: {rv} ({})", store.oldest_rv()),
-                );
+                let gone =
+                    ApiError::new(410, "Expired", format!("too old resource version: {rv} ({})", store.oldest_rv()));
                 let ev = json!({"type": "ERROR", "object": gone.to_status()});
                 return Ok(stream_response(vec![line(&ev)], None));
             }
             Some(rv) if !send_initial => {
-                let evs = store
-                    .history_since(rv)
-                    .iter()
-                    .filter_map(|e| filter.translate(e))
-                    .collect();
+                let evs = store.history_since(rv).iter().filter_map(|e| filter.translate(e)).collect();
                 (live, evs, current)
             }
             _ => {
@@ -191,16 +174,13 @@ pub(crate) fn stream_response(
     rx: Option<mpsc::Receiver<Result<Frame<Bytes>, Infallible>>>,
 ) -> Response<Body> {
     let head = futures::stream::iter(first.into_iter().map(|b| Ok(Frame::data(b))));
-    let body: Body =
-        match rx {
-            Some(rx) => {
-                let tail = futures::stream::unfold(rx, |mut rx| async move {
-                    rx.recv().await.map(|f| (f, rx))
-                });
-                StreamBody::new(futures::StreamExt::chain(head, tail)).boxed()
-            }
-            None => StreamBody::new(head).boxed(),
-        };
+    let body: Body = match rx {
+        Some(rx) => {
+            let tail = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+            StreamBody::new(futures::StreamExt::chain(head, tail)).boxed()
+        }
+        None => StreamBody::new(head).boxed(),
+    };
     Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "application/json")

@@ -33,10 +33,7 @@ impl Fixture {
     async fn new() -> Self {
         let server = TestServer::start().await.unwrap();
         server.load(&DemoCluster::small()).unwrap();
-        Fixture {
-            server,
-            cache: tempfile::tempdir().unwrap(),
-        }
+        Fixture { server, cache: tempfile::tempdir().unwrap() }
     }
 
     async fn run(&self, args: &[&str]) -> (bool, String, String) {
@@ -52,19 +49,11 @@ impl Fixture {
     }
 
     async fn nodes(&self) -> Vec<Node> {
-        Api::<Node>::all(self.server.client())
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
+        Api::<Node>::all(self.server.client()).list(&Default::default()).await.unwrap().items
     }
 
     async fn pods(&self) -> Vec<Pod> {
-        Api::<Pod>::all(self.server.client())
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
+        Api::<Pod>::all(self.server.client()).list(&Default::default()).await.unwrap().items
     }
 }
 
@@ -78,11 +67,7 @@ async fn get_nodes_wide_prints_the_stored_values() {
         .map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
             // NAME STATUS ROLES AGE VERSION INTERNAL-IP EXTERNAL-IP OS-IMAGE(4 words) KERNEL RUNTIME
-            let mut v: Vec<String> = cols[..3]
-                .iter()
-                .chain(&cols[4..7])
-                .map(|s| s.to_string())
-                .collect();
+            let mut v: Vec<String> = cols[..3].iter().chain(&cols[4..7]).map(|s| s.to_string()).collect();
             v.push(cols[7..cols.len() - 2].join(" "));
             v.extend(cols[cols.len() - 2..].iter().map(|s| s.to_string()));
             v
@@ -123,13 +108,7 @@ async fn get_pods_all_namespaces_agrees_with_pod_display() {
         .lines()
         .map(|l| {
             let c: Vec<&str> = l.split_whitespace().collect();
-            (
-                c[0].into(),
-                c[1].into(),
-                c[2].into(),
-                c[3].into(),
-                c[4].into(),
-            )
+            (c[0].into(), c[1].into(), c[2].into(), c[3].into(), c[4].into())
         })
         .collect();
     let expected: BTreeSet<_> = f
@@ -148,22 +127,13 @@ async fn get_pods_all_namespaces_agrees_with_pod_display() {
         })
         .collect();
     assert_eq!(printed, expected);
-    for word in [
-        "CrashLoopBackOff",
-        "ImagePullBackOff",
-        "Pending",
-        "Completed",
-        "Error",
-    ] {
+    for word in ["CrashLoopBackOff", "ImagePullBackOff", "Pending", "Completed", "Error"] {
         assert!(out.contains(word), "{word} missing:\n{out}");
     }
 }
 
 fn allocated_line<'a>(describe: &'a str, resource: &str) -> Vec<&'a str> {
-    let section = describe
-        .split("Allocated resources:")
-        .nth(1)
-        .expect("Allocated resources section");
+    let section = describe.split("Allocated resources:").nth(1).expect("Allocated resources section");
     section
         .lines()
         .find(|l| l.trim_start().starts_with(&format!("{resource} ")))
@@ -184,15 +154,8 @@ async fn describe_node_allocated_resources_match_pod_resources() {
         let mut cpu = Quantity::ZERO;
         let mut mem = Quantity::ZERO;
         let mut mem_limit = Quantity::ZERO;
-        for p in pods
-            .iter()
-            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
-        {
-            let phase = p
-                .status
-                .as_ref()
-                .and_then(|s| s.phase.as_deref())
-                .unwrap_or("");
+        for p in pods.iter().filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())) {
+            let phase = p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
             if phase == "Succeeded" || phase == "Failed" {
                 continue;
             }
@@ -206,18 +169,10 @@ async fn describe_node_allocated_resources_match_pod_resources() {
         let alloc_mem = Quantity::try_from(&alloc["memory"]).unwrap();
         let cpu_line = allocated_line(&out, "cpu");
         assert_eq!(cpu_line[1], cpu.to_string(), "{name} cpu requests");
-        assert_eq!(
-            cpu_line[2],
-            format!("({}%)", cpu.percent_of(alloc_cpu)),
-            "{name} cpu percent"
-        );
+        assert_eq!(cpu_line[2], format!("({}%)", cpu.percent_of(alloc_cpu)), "{name} cpu percent");
         let mem_line = allocated_line(&out, "memory");
         assert_eq!(mem_line[1], mem.to_string(), "{name} memory requests");
-        assert_eq!(
-            mem_line[2],
-            format!("({}%)", mem.percent_of(alloc_mem)),
-            "{name} memory percent"
-        );
+        assert_eq!(mem_line[2], format!("({}%)", mem.percent_of(alloc_mem)), "{name} memory percent");
         assert_eq!(mem_line[3], mem_limit.to_string(), "{name} memory limits");
     }
 }
@@ -231,26 +186,15 @@ async fn drain_dry_run_refuses_and_selects_the_pods_the_rules_say() {
         .find(|p| p.metadata.name.as_deref() == Some("host-agent"))
         .and_then(|p| p.spec.as_ref()?.node_name.clone())
         .expect("host-agent is scheduled");
-    let (ok, _out, err) = f
-        .run(&["drain", &node, "--dry-run=client", "--ignore-daemonsets"])
-        .await;
+    let (ok, _out, err) = f.run(&["drain", &node, "--dry-run=client", "--ignore-daemonsets"]).await;
     assert!(!ok, "an unreplicated pod blocks the drain");
     assert!(
-        err.contains("cannot delete Pods that declare no controller")
-            && err.contains("legacy/host-agent"),
+        err.contains("cannot delete Pods that declare no controller") && err.contains("legacy/host-agent"),
         "{err}"
     );
 
-    let (ok, out, err) = f
-        .run(&[
-            "drain",
-            &node,
-            "--dry-run=client",
-            "--ignore-daemonsets",
-            "--force",
-            "--delete-emptydir-data",
-        ])
-        .await;
+    let (ok, out, err) =
+        f.run(&["drain", &node, "--dry-run=client", "--ignore-daemonsets", "--force", "--delete-emptydir-data"]).await;
     assert!(ok, "{err}");
     let evicted: BTreeSet<String> = out
         .lines()
@@ -260,43 +204,19 @@ async fn drain_dry_run_refuses_and_selects_the_pods_the_rules_say() {
     let expected: BTreeSet<String> = pods
         .iter()
         .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str()))
-        .filter(|p| {
-            !p.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.kind == "DaemonSet")
-        })
-        .map(|p| {
-            format!(
-                "{}/{}",
-                p.metadata.namespace.clone().unwrap(),
-                p.metadata.name.clone().unwrap()
-            )
-        })
+        .filter(|p| !p.metadata.owner_references.iter().flatten().any(|o| o.kind == "DaemonSet"))
+        .map(|p| format!("{}/{}", p.metadata.namespace.clone().unwrap(), p.metadata.name.clone().unwrap()))
         .collect();
     assert_eq!(evicted, expected);
-    assert!(
-        out.contains(&format!("node/{node} cordoned (dry run)")),
-        "{out}"
-    );
-    let stored = Api::<Node>::all(f.server.client())
-        .get(&node)
-        .await
-        .unwrap();
-    assert_ne!(
-        stored.spec.and_then(|s| s.unschedulable),
-        Some(true),
-        "a client dry-run cordons nothing"
-    );
+    assert!(out.contains(&format!("node/{node} cordoned (dry run)")), "{out}");
+    let stored = Api::<Node>::all(f.server.client()).get(&node).await.unwrap();
+    assert_ne!(stored.spec.and_then(|s| s.unschedulable), Some(true), "a client dry-run cordons nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_can_i_list_shows_the_stored_role() {
     let f = Fixture::new().await;
-    let (ok, out, err) = f
-        .run(&["auth", "can-i", "--list", "--as=jane", "-n", "shop"])
-        .await;
+    let (ok, out, err) = f.run(&["auth", "can-i", "--list", "--as=jane", "-n", "shop"]).await;
     assert!(ok, "{err}");
     let line = |resource: &str| {
         out.lines()
@@ -304,29 +224,11 @@ async fn auth_can_i_list_shows_the_stored_role() {
             .unwrap_or_else(|| panic!("{resource} missing:\n{out}"))
             .to_string()
     };
-    assert!(
-        line("deployments.apps").ends_with("[get list patch update]"),
-        "{out}"
-    );
+    assert!(line("deployments.apps").ends_with("[get list patch update]"), "{out}");
     assert!(line("pods ").ends_with("[get list]"), "{out}");
-    assert!(
-        line("selfsubjectaccessreviews.authorization.k8s.io").ends_with("[create]"),
-        "{out}"
-    );
-    let (ok, out, _) = f
-        .run(&["auth", "can-i", "delete", "pods", "--as=jane", "-n", "shop"])
-        .await;
+    assert!(line("selfsubjectaccessreviews.authorization.k8s.io").ends_with("[create]"), "{out}");
+    let (ok, out, _) = f.run(&["auth", "can-i", "delete", "pods", "--as=jane", "-n", "shop"]).await;
     assert!(!ok && out.trim() == "no", "{out}");
-    let (ok, out, _) = f
-        .run(&[
-            "auth",
-            "can-i",
-            "patch",
-            "deployments",
-            "--as=jane",
-            "-n",
-            "shop",
-        ])
-        .await;
+    let (ok, out, _) = f.run(&["auth", "can-i", "patch", "deployments", "--as=jane", "-n", "shop"]).await;
     assert!(ok && out.trim() == "yes", "{out}");
 }

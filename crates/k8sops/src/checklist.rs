@@ -80,20 +80,12 @@ impl fmt::Display for DailyReport {
         writeln!(f, "Nodes: {} ({} Ready)", self.nodes.len(), ready)?;
         let mut t = Table::new(["name", "status", "roles", "version", "problems"]);
         for n in &self.nodes {
-            let problems = if n.problems.is_empty() {
-                "-".to_string()
-            } else {
-                n.problems.join("; ")
-            };
+            let problems = if n.problems.is_empty() { "-".to_string() } else { n.problems.join("; ") };
             t.row([n.name.as_str(), &n.status, &n.roles, &n.version, &problems]);
         }
         write!(f, "{t}")?;
         writeln!(f)?;
-        let summary: Vec<String> = self
-            .pods_by_status
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
+        let summary: Vec<String> = self.pods_by_status.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         writeln!(f, "Pods: {} ({})", self.total_pods, summary.join(", "))?;
         if self.unhealthy_pods.is_empty() {
             writeln!(f, "All pods are healthy.")?;
@@ -101,14 +93,7 @@ impl fmt::Display for DailyReport {
             writeln!(f, "Pods needing attention: {}", self.unhealthy_pods.len())?;
             let mut t = Table::new(["namespace", "name", "ready", "status", "restarts", "node"]);
             for p in &self.unhealthy_pods {
-                t.row([
-                    p.namespace.as_str(),
-                    &p.name,
-                    &p.ready,
-                    &p.status,
-                    &p.restarts.to_string(),
-                    &p.node,
-                ]);
+                t.row([p.namespace.as_str(), &p.name, &p.ready, &p.status, &p.restarts.to_string(), &p.node]);
             }
             write!(f, "{t}")?;
         }
@@ -118,25 +103,11 @@ impl fmt::Display for DailyReport {
 
 fn node_problems(node: &Node) -> Vec<String> {
     let mut out = Vec::new();
-    for c in node
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let bad = if c.type_ == "Ready" {
-            c.status != "True"
-        } else {
-            c.status == "True"
-        };
+    for c in node.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten() {
+        let bad = if c.type_ == "Ready" { c.status != "True" } else { c.status == "True" };
         if bad {
             let reason = c.reason.clone().unwrap_or_default();
-            out.push(if c.type_ == "Ready" {
-                format!("NotReady: {reason}")
-            } else {
-                format!("{}: {reason}", c.type_)
-            });
+            out.push(if c.type_ == "Ready" { format!("NotReady: {reason}") } else { format!("{}: {reason}", c.type_) });
         }
     }
     out
@@ -186,12 +157,7 @@ pub async fn daily(cluster: &Cluster) -> Result<DailyReport> {
     let mut by_status = BTreeMap::new();
     let mut unhealthy = Vec::new();
     let mut total = 0;
-    let mut pages = std::pin::pin!(paging::pages(
-        cluster,
-        &pods_api,
-        Default::default(),
-        paging::DEFAULT_PAGE_SIZE
-    ));
+    let mut pages = std::pin::pin!(paging::pages(cluster, &pods_api, Default::default(), paging::DEFAULT_PAGE_SIZE));
     while let Some(page) = pages.try_next().await? {
         for pod in page {
             total += 1;
@@ -204,11 +170,7 @@ pub async fn daily(cluster: &Cluster) -> Result<DailyReport> {
                     ready: d.ready,
                     status: d.status,
                     restarts: d.restarts,
-                    node: pod
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.node_name.clone())
-                        .unwrap_or_else(|| "<none>".into()),
+                    node: pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_else(|| "<none>".into()),
                 });
             }
         }

@@ -57,11 +57,7 @@ pub type DynBackupStore = Arc<dyn BackupStore>;
 /// assert!(validate_key("/abs").is_err());
 /// ```
 pub fn validate_key(key: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Err(Error::InvalidInput {
-            message: format!("invalid backup key {key:?}: {why}"),
-        })
-    };
+    let bad = |why: &str| Err(Error::InvalidInput { message: format!("invalid backup key {key:?}: {why}") });
     if key.is_empty() {
         return bad("empty");
     }
@@ -71,10 +67,7 @@ pub fn validate_key(key: &str) -> Result<()> {
     if key.contains('\0') {
         return bad("contains NUL");
     }
-    if key
-        .split('/')
-        .any(|s| s.is_empty() || s == "." || s == "..")
-    {
+    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
         return bad("empty, '.' or '..' path segment");
     }
     Ok(())
@@ -102,9 +95,7 @@ impl InMemoryBackupStore {
         Self::default()
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, BTreeMap<String, (Bytes, k8s_openapi::jiff::Timestamp)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Bytes, k8s_openapi::jiff::Timestamp)>> {
         self.objects.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -117,8 +108,7 @@ impl BackupStore for InMemoryBackupStore {
 
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         validate_key(key)?;
-        self.lock()
-            .insert(key.to_string(), (data, k8s_openapi::jiff::Timestamp::now()));
+        self.lock().insert(key.to_string(), (data, k8s_openapi::jiff::Timestamp::now()));
         Ok(())
     }
 
@@ -127,9 +117,7 @@ impl BackupStore for InMemoryBackupStore {
         self.lock()
             .get(key)
             .map(|(b, _)| b.clone())
-            .ok_or_else(|| Error::NotFound {
-                what: format!("backup object {key}"),
-            })
+            .ok_or_else(|| Error::NotFound { what: format!("backup object {key}") })
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
@@ -137,11 +125,7 @@ impl BackupStore for InMemoryBackupStore {
             .lock()
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, (b, t))| ObjectInfo {
-                key: k.clone(),
-                size: b.len() as u64,
-                last_modified: Some(*t),
-            })
+            .map(|(k, (b, t))| ObjectInfo { key: k.clone(), size: b.len() as u64, last_modified: Some(*t) })
             .collect())
     }
 
@@ -175,9 +159,7 @@ pub struct LocalDirStore {
 impl LocalDirStore {
     /// A store rooted at `root` (created on first write).
     pub fn new(root: impl AsRef<Path>) -> Self {
-        LocalDirStore {
-            root: root.as_ref().to_path_buf(),
-        }
+        LocalDirStore { root: root.as_ref().to_path_buf() }
     }
 
     fn path(&self, key: &str) -> Result<PathBuf> {
@@ -186,10 +168,7 @@ impl LocalDirStore {
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-        move |source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        }
+        move |source| Error::Io { path: path.display().to_string(), source }
     }
 }
 
@@ -205,18 +184,11 @@ impl BackupStore for LocalDirStore {
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let path = self.path(key)?;
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         tokio::task::spawn_blocking(move || -> Result<()> {
             use std::io::Write;
             std::fs::create_dir_all(&parent).map_err(Self::io(&parent))?;
-            let tmp = parent.join(format!(
-                "{file_name}{TMP_MARKER}{}-{}",
-                std::process::id(),
-                unique()
-            ));
+            let tmp = parent.join(format!("{file_name}{TMP_MARKER}{}-{}", std::process::id(), unique()));
             let write = || -> std::io::Result<()> {
                 let mut f = std::fs::File::create(&tmp)?;
                 f.write_all(&data)?;
@@ -226,10 +198,7 @@ impl BackupStore for LocalDirStore {
             };
             write().map_err(|e| {
                 let _ = std::fs::remove_file(&tmp);
-                Error::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                }
+                Error::Io { path: path.display().to_string(), source: e }
             })
         })
         .await
@@ -245,9 +214,9 @@ impl BackupStore for LocalDirStore {
         let path = self.path(key)?;
         match tokio::fs::read(&path).await {
             Ok(b) => Ok(b.into()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound {
-                what: format!("backup object {key} in {}", self.root.display()),
-            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::NotFound { what: format!("backup object {key} in {}", self.root.display()) })
+            }
             Err(e) => Err(Self::io(&path)(e)),
         }
     }
@@ -275,21 +244,13 @@ impl BackupStore for LocalDirStore {
                     let Ok(rel) = path.strip_prefix(&root) else {
                         continue;
                     };
-                    let key = rel
-                        .to_string_lossy()
-                        .replace(std::path::MAIN_SEPARATOR, "/");
+                    let key = rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
                     if key.contains(TMP_MARKER) || !key.starts_with(&prefix) {
                         continue;
                     }
-                    let last_modified = meta
-                        .modified()
-                        .ok()
-                        .and_then(|t| k8s_openapi::jiff::Timestamp::try_from(t).ok());
-                    out.push(ObjectInfo {
-                        key,
-                        size: meta.len(),
-                        last_modified,
-                    });
+                    let last_modified =
+                        meta.modified().ok().and_then(|t| k8s_openapi::jiff::Timestamp::try_from(t).ok());
+                    out.push(ObjectInfo { key, size: meta.len(), last_modified });
                 }
             }
             out.sort_by(|a, b| a.key.cmp(&b.key));

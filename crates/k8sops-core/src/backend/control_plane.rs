@@ -63,12 +63,7 @@ struct CpState {
 impl InMemoryControlPlane {
     /// A control plane at `version`.
     pub fn new(version: KubeVersion) -> Self {
-        InMemoryControlPlane {
-            state: Mutex::new(CpState {
-                version,
-                updates: BTreeMap::new(),
-            }),
-        }
+        InMemoryControlPlane { state: Mutex::new(CpState { version, updates: BTreeMap::new() }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CpState> {
@@ -88,14 +83,8 @@ impl ControlPlane for InMemoryControlPlane {
 
     async fn start_upgrade(&self, target: &KubeVersion) -> Result<Update> {
         let mut st = self.lock();
-        if st
-            .updates
-            .values()
-            .any(|(u, _, _)| u.status == UpdateStatus::InProgress)
-        {
-            return Err(Error::Conflict {
-                message: "an upgrade is already in progress".into(),
-            });
+        if st.updates.values().any(|(u, _, _)| u.status == UpdateStatus::InProgress) {
+            return Err(Error::Conflict { message: "an upgrade is already in progress".into() });
         }
         if target.major != st.version.major || target.minor != st.version.minor + 1 {
             return Err(Error::InvalidInput {
@@ -107,12 +96,8 @@ impl ControlPlane for InMemoryControlPlane {
             });
         }
         let id = format!("upgrade-{}", st.updates.len() + 1);
-        let update = Update {
-            id: id.clone(),
-            kind: "VersionUpdate".into(),
-            status: UpdateStatus::InProgress,
-            errors: vec![],
-        };
+        let update =
+            Update { id: id.clone(), kind: "VersionUpdate".into(), status: UpdateStatus::InProgress, errors: vec![] };
         st.updates.insert(id, (update.clone(), target.clone(), 0));
         Ok(update)
     }
@@ -120,11 +105,7 @@ impl ControlPlane for InMemoryControlPlane {
     async fn describe_update(&self, update_id: &str) -> Result<Update> {
         let mut st = self.lock();
         let (update, target, polls) =
-            st.updates
-                .get_mut(update_id)
-                .ok_or_else(|| Error::NotFound {
-                    what: format!("update {update_id}"),
-                })?;
+            st.updates.get_mut(update_id).ok_or_else(|| Error::NotFound { what: format!("update {update_id}") })?;
         *polls += 1;
         if *polls > 1 && update.status == UpdateStatus::InProgress {
             update.status = UpdateStatus::Successful;

@@ -99,10 +99,8 @@ impl EtcdSnapshots for InMemoryEtcd {
 
     async fn snapshot(&self) -> Result<SnapshotStream> {
         let data = self.data.clone();
-        let chunks: Vec<Result<Bytes>> = (0..data.len())
-            .step_by(4096)
-            .map(|i| Ok(data.slice(i..(i + 4096).min(data.len()))))
-            .collect();
+        let chunks: Vec<Result<Bytes>> =
+            (0..data.len()).step_by(4096).map(|i| Ok(data.slice(i..(i + 4096).min(data.len())))).collect();
         Ok(Box::pin(futures::stream::iter(chunks)))
     }
 

@@ -14,16 +14,12 @@ mod control_plane;
 mod etcd;
 mod node_groups;
 
-pub use backup_store::{
-    validate_key, BackupStore, DynBackupStore, InMemoryBackupStore, LocalDirStore, ObjectInfo,
-};
+pub use backup_store::{validate_key, BackupStore, DynBackupStore, InMemoryBackupStore, LocalDirStore, ObjectInfo};
 pub use control_plane::{ControlPlane, DynControlPlane, InMemoryControlPlane};
-pub use etcd::{
-    DynEtcdSnapshots, EtcdEndpointStatus, EtcdMember, EtcdSnapshots, InMemoryEtcd, SnapshotStream,
-};
+pub use etcd::{DynEtcdSnapshots, EtcdEndpointStatus, EtcdMember, EtcdSnapshots, InMemoryEtcd, SnapshotStream};
 pub use node_groups::{
-    DynNodeGroups, HealthIssue, InMemoryNodeGroups, Instance, NodeGroup, NodeGroupKind, NodeGroups,
-    ScalingConfig, ScalingUpdate,
+    DynNodeGroups, HealthIssue, InMemoryNodeGroups, Instance, NodeGroup, NodeGroupKind, NodeGroups, ScalingConfig,
+    ScalingUpdate,
 };
 
 use serde::{Deserialize, Serialize};
@@ -75,11 +71,6 @@ impl Update {
     /// assert_eq!(Update::completed("u-1", "ConfigUpdate").status, UpdateStatus::Successful);
     /// ```
     pub fn completed(id: impl Into<String>, kind: impl Into<String>) -> Self {
-        Update {
-            id: id.into(),
-            kind: kind.into(),
-            status: UpdateStatus::Successful,
-            errors: Vec::new(),
-        }
+        Update { id: id.into(), kind: kind.into(), status: UpdateStatus::Successful, errors: Vec::new() }
     }
 }

@@ -87,10 +87,7 @@ pub struct ScalingUpdate {
 impl ScalingUpdate {
     /// Only change the desired size.
     pub fn desired(n: i32) -> Self {
-        ScalingUpdate {
-            desired: Some(n),
-            ..Self::default()
-        }
+        ScalingUpdate { desired: Some(n), ..Self::default() }
     }
 
     /// The configuration after applying this update to `current`.
@@ -203,12 +200,7 @@ pub trait NodeGroups: Send + Sync + fmt::Debug {
 
     /// Terminates one instance of the group, optionally lowering the desired
     /// size so it is not replaced.
-    async fn terminate_instance(
-        &self,
-        name: &str,
-        instance_id: &str,
-        decrement_desired: bool,
-    ) -> Result<()>;
+    async fn terminate_instance(&self, name: &str, instance_id: &str, decrement_desired: bool) -> Result<()>;
 
     /// Starts moving the group to another Kubernetes version.
     async fn update_version(&self, name: &str, version: &KubeVersion) -> Result<Update>;
@@ -271,9 +263,7 @@ impl InMemoryNodeGroups {
     }
 
     fn not_found(name: &str) -> Error {
-        Error::NotFound {
-            what: format!("node group {name}"),
-        }
+        Error::NotFound { what: format!("node group {name}") }
     }
 }
 
@@ -297,43 +287,26 @@ impl NodeGroups for InMemoryNodeGroups {
     }
 
     async fn describe(&self, name: &str) -> Result<NodeGroup> {
-        self.lock()
-            .groups
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Self::not_found(name))
+        self.lock().groups.get(name).cloned().ok_or_else(|| Self::not_found(name))
     }
 
     async fn update_scaling(&self, name: &str, update: &ScalingUpdate) -> Result<Update> {
         let mut st = self.lock();
-        let group = st
-            .groups
-            .get_mut(name)
-            .ok_or_else(|| Self::not_found(name))?;
+        let group = st.groups.get_mut(name).ok_or_else(|| Self::not_found(name))?;
         let next = update.apply_to(group.scaling);
         next.validate()?;
         group.scaling = next;
         Ok(st.record("ConfigUpdate"))
     }
 
-    async fn terminate_instance(
-        &self,
-        name: &str,
-        instance_id: &str,
-        decrement_desired: bool,
-    ) -> Result<()> {
+    async fn terminate_instance(&self, name: &str, instance_id: &str, decrement_desired: bool) -> Result<()> {
         let mut st = self.lock();
-        let group = st
-            .groups
-            .get_mut(name)
-            .ok_or_else(|| Self::not_found(name))?;
+        let group = st.groups.get_mut(name).ok_or_else(|| Self::not_found(name))?;
         let idx = group
             .instances
             .iter()
             .position(|i| i.id == instance_id)
-            .ok_or_else(|| Error::NotFound {
-                what: format!("instance {instance_id} in node group {name}"),
-            })?;
+            .ok_or_else(|| Error::NotFound { what: format!("instance {instance_id} in node group {name}") })?;
         if decrement_desired {
             if group.scaling.desired - 1 < group.scaling.min {
                 return Err(Error::InvalidInput {
@@ -352,10 +325,7 @@ impl NodeGroups for InMemoryNodeGroups {
 
     async fn update_version(&self, name: &str, version: &KubeVersion) -> Result<Update> {
         let mut st = self.lock();
-        let group = st
-            .groups
-            .get_mut(name)
-            .ok_or_else(|| Self::not_found(name))?;
+        let group = st.groups.get_mut(name).ok_or_else(|| Self::not_found(name))?;
         if let Some(cur) = &group.kubernetes_version {
             if version < cur {
                 return Err(Error::InvalidInput {
@@ -372,11 +342,6 @@ impl NodeGroups for InMemoryNodeGroups {
         if !st.groups.contains_key(name) {
             return Err(Self::not_found(name));
         }
-        st.updates
-            .get(update_id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("update {update_id}"),
-            })
+        st.updates.get(update_id).cloned().ok_or_else(|| Error::NotFound { what: format!("update {update_id}") })
     }
 }

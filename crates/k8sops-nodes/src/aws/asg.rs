@@ -26,10 +26,7 @@ impl AutoScalingNodeGroups {
 
     /// From an existing client.
     pub fn from_client(client: aws_sdk_autoscaling::Client) -> Self {
-        AutoScalingNodeGroups {
-            client,
-            updates: Arc::default(),
-        }
+        AutoScalingNodeGroups { client, updates: Arc::default() }
     }
 
     fn record(&self, kind: &str, name: &str) -> Update {
@@ -60,9 +57,7 @@ impl NodeGroups for AutoScalingNodeGroups {
                 .await
                 .map_err(|e| map_sdk(BACKEND, "auto scaling groups", e))?;
             out.extend(
-                resp.auto_scaling_groups()
-                    .iter()
-                    .filter_map(|g| g.auto_scaling_group_name().map(str::to_string)),
+                resp.auto_scaling_groups().iter().filter_map(|g| g.auto_scaling_group_name().map(str::to_string)),
             );
             token = resp.next_token().map(str::to_string);
             if token.is_none() {
@@ -84,9 +79,7 @@ impl NodeGroups for AutoScalingNodeGroups {
         let g = resp
             .auto_scaling_groups()
             .first()
-            .ok_or_else(|| Error::NotFound {
-                what: format!("auto scaling group {name}"),
-            })?;
+            .ok_or_else(|| Error::NotFound { what: format!("auto scaling group {name}") })?;
         let mut group = NodeGroup::new(
             name,
             k8sops_core::backend::ScalingConfig {
@@ -103,10 +96,7 @@ impl NodeGroups for AutoScalingNodeGroups {
             .iter()
             .map(|i| Instance {
                 id: i.instance_id().unwrap_or_default().to_string(),
-                lifecycle_state: i
-                    .lifecycle_state()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
+                lifecycle_state: i.lifecycle_state().map(|s| s.as_str().to_string()).unwrap_or_default(),
                 health_status: i.health_status().unwrap_or_default().to_string(),
                 availability_zone: i.availability_zone().map(str::to_string),
             })
@@ -118,11 +108,7 @@ impl NodeGroups for AutoScalingNodeGroups {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        group.labels = g
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect();
+        group.labels = g.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
         Ok(group)
     }
 
@@ -153,17 +139,10 @@ impl NodeGroups for AutoScalingNodeGroups {
         Ok(self.record("UpdateAutoScalingGroup", name))
     }
 
-    async fn terminate_instance(
-        &self,
-        name: &str,
-        instance_id: &str,
-        decrement_desired: bool,
-    ) -> Result<()> {
+    async fn terminate_instance(&self, name: &str, instance_id: &str, decrement_desired: bool) -> Result<()> {
         let group = self.describe(name).await?;
         if !group.instances.iter().any(|i| i.id == instance_id) {
-            return Err(Error::NotFound {
-                what: format!("instance {instance_id} in auto scaling group {name}"),
-            });
+            return Err(Error::NotFound { what: format!("instance {instance_id} in auto scaling group {name}") });
         }
         if decrement_desired && group.scaling.desired - 1 < group.scaling.min {
             return Err(Error::InvalidInput {
@@ -187,21 +166,14 @@ impl NodeGroups for AutoScalingNodeGroups {
     async fn update_version(&self, _name: &str, _version: &KubeVersion) -> Result<Update> {
         Err(Error::Unsupported {
             backend: BACKEND.into(),
-            operation: "updating the Kubernetes version (roll a new launch template instead)"
-                .into(),
+            operation: "updating the Kubernetes version (roll a new launch template instead)".into(),
         })
     }
 
     async fn describe_update(&self, name: &str, update_id: &str) -> Result<Update> {
-        let known = self
-            .updates
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(update_id);
+        let known = self.updates.lock().unwrap_or_else(|p| p.into_inner()).contains(update_id);
         if !known {
-            return Err(Error::NotFound {
-                what: format!("update {update_id} of auto scaling group {name}"),
-            });
+            return Err(Error::NotFound { what: format!("update {update_id} of auto scaling group {name}") });
         }
         let kind = update_id.split('-').next().unwrap_or_default();
         Ok(Update::completed(update_id, kind))

@@ -3,10 +3,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_eks::types::{NodegroupScalingConfig, Update as EksUpdate};
 use k8sops_core::{
-    backend::{
-        HealthIssue, NodeGroup, NodeGroupKind, NodeGroups, ScalingConfig, ScalingUpdate, Update,
-        UpdateStatus,
-    },
+    backend::{HealthIssue, NodeGroup, NodeGroupKind, NodeGroups, ScalingConfig, ScalingUpdate, Update, UpdateStatus},
     Error, KubeVersion, Result,
 };
 
@@ -39,11 +36,7 @@ impl EksNodeGroups {
         autoscaling: aws_sdk_autoscaling::Client,
         cluster: impl Into<String>,
     ) -> Self {
-        EksNodeGroups {
-            eks,
-            asg: AutoScalingNodeGroups::from_client(autoscaling),
-            cluster: cluster.into(),
-        }
+        EksNodeGroups { eks, asg: AutoScalingNodeGroups::from_client(autoscaling), cluster: cluster.into() }
     }
 
     fn backend(&self) -> String {
@@ -57,12 +50,7 @@ impl EksNodeGroups {
 
 pub(crate) fn convert_update(u: Option<&EksUpdate>) -> Update {
     let Some(u) = u else {
-        return Update {
-            id: String::new(),
-            kind: String::new(),
-            status: UpdateStatus::InProgress,
-            errors: vec![],
-        };
+        return Update { id: String::new(), kind: String::new(), status: UpdateStatus::InProgress, errors: vec![] };
     };
     let status = match u.status().map(|s| s.as_str()) {
         Some("Successful") => UpdateStatus::Successful,
@@ -72,20 +60,13 @@ pub(crate) fn convert_update(u: Option<&EksUpdate>) -> Update {
     };
     Update {
         id: u.id().unwrap_or_default().to_string(),
-        kind: u
-            .r#type()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default(),
+        kind: u.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
         status,
         errors: u
             .errors()
             .iter()
             .map(|e| {
-                format!(
-                    "{}: {}",
-                    e.error_code().map(|c| c.as_str()).unwrap_or(""),
-                    e.error_message().unwrap_or("")
-                )
+                format!("{}: {}", e.error_code().map(|c| c.as_str()).unwrap_or(""), e.error_message().unwrap_or(""))
             })
             .collect(),
     }
@@ -108,9 +89,7 @@ impl NodeGroups for EksNodeGroups {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| {
-                    map_sdk(&self.backend(), &format!("EKS cluster {}", self.cluster), e)
-                })?;
+                .map_err(|e| map_sdk(&self.backend(), &format!("EKS cluster {}", self.cluster), e))?;
             out.extend(resp.nodegroups().iter().cloned());
             token = resp.next_token().map(str::to_string);
             if token.is_none() {
@@ -130,18 +109,11 @@ impl NodeGroups for EksNodeGroups {
             .send()
             .await
             .map_err(|e| map_sdk(&self.backend(), &self.what(name), e))?;
-        let ng = resp.nodegroup().ok_or_else(|| Error::NotFound {
-            what: self.what(name),
-        })?;
+        let ng = resp.nodegroup().ok_or_else(|| Error::NotFound { what: self.what(name) })?;
         let sc = ng.scaling_config();
         let asgs: Vec<String> = ng
             .resources()
-            .map(|r| {
-                r.auto_scaling_groups()
-                    .iter()
-                    .filter_map(|a| a.name().map(str::to_string))
-                    .collect()
-            })
+            .map(|r| r.auto_scaling_groups().iter().filter_map(|a| a.name().map(str::to_string)).collect())
             .unwrap_or_default();
         let mut instances = Vec::new();
         for asg in &asgs {
@@ -153,10 +125,7 @@ impl NodeGroups for EksNodeGroups {
         Ok(NodeGroup {
             name: ng.nodegroup_name().unwrap_or(name).to_string(),
             kind: NodeGroupKind::EksManaged,
-            status: ng
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+            status: ng.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
             scaling: ScalingConfig {
                 min: sc.and_then(|s| s.min_size()).unwrap_or(0),
                 max: sc.and_then(|s| s.max_size()).unwrap_or(0),
@@ -210,23 +179,14 @@ impl NodeGroups for EksNodeGroups {
         Ok(convert_update(resp.update()))
     }
 
-    async fn terminate_instance(
-        &self,
-        name: &str,
-        instance_id: &str,
-        decrement_desired: bool,
-    ) -> Result<()> {
+    async fn terminate_instance(&self, name: &str, instance_id: &str, decrement_desired: bool) -> Result<()> {
         let group = self.describe(name).await?;
         let owner = group
             .auto_scaling_groups
             .iter()
             .find(|_| group.instances.iter().any(|i| i.id == instance_id))
-            .ok_or_else(|| Error::NotFound {
-                what: format!("instance {instance_id} in {}", self.what(name)),
-            })?;
-        self.asg
-            .terminate_instance(owner, instance_id, decrement_desired)
-            .await
+            .ok_or_else(|| Error::NotFound { what: format!("instance {instance_id} in {}", self.what(name)) })?;
+        self.asg.terminate_instance(owner, instance_id, decrement_desired).await
     }
 
     async fn update_version(&self, name: &str, version: &KubeVersion) -> Result<Update> {
@@ -251,13 +211,7 @@ impl NodeGroups for EksNodeGroups {
             .update_id(update_id)
             .send()
             .await
-            .map_err(|e| {
-                map_sdk(
-                    &self.backend(),
-                    &format!("update {update_id} of {}", self.what(name)),
-                    e,
-                )
-            })?;
+            .map_err(|e| map_sdk(&self.backend(), &format!("update {update_id} of {}", self.what(name)), e))?;
         Ok(convert_update(resp.update()))
     }
 }

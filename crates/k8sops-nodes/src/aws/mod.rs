@@ -51,66 +51,35 @@ where
     let message = err.message().unwrap_or("").to_string();
     match &err {
         SdkError::DispatchFailure(_) => {
-            return Error::Unreachable {
-                url: backend.to_string(),
-                message: format!("{:?}", err),
-            };
+            return Error::Unreachable { url: backend.to_string(), message: format!("{:?}", err) };
         }
         SdkError::TimeoutError(_) => {
-            return Error::Timeout {
-                during: format!("calling {backend}"),
-                after: Duration::ZERO,
-            }
+            return Error::Timeout { during: format!("calling {backend}"), after: Duration::ZERO }
         }
         _ => {}
     }
     match code.as_str() {
-        "ResourceNotFoundException" | "NotFoundException" => Error::NotFound {
-            what: what.to_string(),
-        },
-        "ThrottlingException"
-        | "Throttling"
-        | "TooManyRequestsException"
-        | "RequestLimitExceeded" => Error::Throttled {
-            source_name: backend.to_string(),
-            message,
-            retry_after: None,
-        },
-        "InvalidParameterException"
-        | "InvalidRequestException"
-        | "ValidationError"
-        | "InvalidParameterValue" => {
+        "ResourceNotFoundException" | "NotFoundException" => Error::NotFound { what: what.to_string() },
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
+            Error::Throttled { source_name: backend.to_string(), message, retry_after: None }
+        }
+        "InvalidParameterException" | "InvalidRequestException" | "ValidationError" | "InvalidParameterValue" => {
             if message.to_lowercase().contains("not found") {
-                Error::NotFound {
-                    what: format!("{what}: {message}"),
-                }
+                Error::NotFound { what: format!("{what}: {message}") }
             } else {
-                Error::InvalidInput {
-                    message: format!("{backend}: {message}"),
-                }
+                Error::InvalidInput { message: format!("{backend}: {message}") }
             }
         }
         "ResourceInUseException" | "ScalingActivityInProgress" | "ResourceContention" => {
-            Error::Conflict {
-                message: format!("{backend}: {message}"),
-            }
+            Error::Conflict { message: format!("{backend}: {message}") }
         }
         _ => {
             let transient = http_status >= 500
                 || code.contains("ServiceUnavailable")
                 || code.contains("InternalFailure")
                 || code.contains("ServerException");
-            let message = if message.is_empty() {
-                format!("{code} {err:?}")
-            } else {
-                format!("{code}: {message}")
-            };
-            Error::Backend {
-                backend: backend.to_string(),
-                message,
-                transient,
-                source: Some(Box::new(err)),
-            }
+            let message = if message.is_empty() { format!("{code} {err:?}") } else { format!("{code}: {message}") };
+            Error::Backend { backend: backend.to_string(), message, transient, source: Some(Box::new(err)) }
         }
     }
 }

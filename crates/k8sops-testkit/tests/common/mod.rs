@@ -28,26 +28,18 @@ impl Target {
     /// A fresh namespace for one test.
     pub async fn namespace(&self, test: &str) -> String {
         let suffix: u32 = std::process::id()
-            ^ (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos());
+            ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos());
         let name = format!("conf-{}-{:x}", test.replace('_', "-"), suffix % 0xfffff);
         let api: Api<Namespace> = Api::all(self.client());
-        let ns: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
-        api.create(&PostParams::default(), &ns)
-            .await
-            .expect("create test namespace");
+        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+        api.create(&PostParams::default(), &ns).await.expect("create test namespace");
         name
     }
 }
 
 pub async fn testkit() -> Target {
     let server = TestServer::start().await.expect("start testkit");
-    let user_kubeconfig = server
-        .add_user("test-user", &["test-group"])
-        .expect("add user");
+    let user_kubeconfig = server.add_user("test-user", &["test-group"]).expect("add user");
     Target {
         name: "testkit",
         cluster: server.cluster(),
@@ -64,19 +56,12 @@ pub async fn real() -> Option<Target> {
         return None;
     };
     let path = PathBuf::from(path);
-    let cluster = Cluster::from_kubeconfig(&path, None)
-        .await
-        .expect("K8SOPS_E2E_KUBECONFIG must name a valid kubeconfig");
+    let cluster =
+        Cluster::from_kubeconfig(&path, None).await.expect("K8SOPS_E2E_KUBECONFIG must name a valid kubeconfig");
     let user_kubeconfig = std::env::var_os("K8SOPS_E2E_USER_KUBECONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| path.with_file_name("user.kubeconfig"));
-    Some(Target {
-        name: "real",
-        cluster,
-        user_kubeconfig,
-        admin_kubeconfig: path,
-        server: None,
-    })
+    Some(Target { name: "real", cluster, user_kubeconfig, admin_kubeconfig: path, server: None })
 }
 
 /// Declares each behaviour twice: against the testkit and against the real server.

@@ -1,0 +1,106 @@
+//! Drain of one node with 110 pods: k8sops versus `kubectl drain`, against
+//! the same in-process API server (its kubelet stand-in deletes evicted pods
+//! as a kubelet would), in one run.
+//!
+//! ```text
+//! cargo bench -p k8sops-benches --bench drain
+//! K8SOPS_BENCH_PODS=110 K8SOPS_BENCH_RUNS=3 cargo bench -p k8sops-benches --bench drain
+//! ```
+
+use std::time::{Duration, Instant};
+
+use k8sops::nodes::{drain, DrainParams, DrainStatus};
+use k8sops_benches::{print, Comparison};
+use k8sops_testkit::{KubeletOptions, TestServer};
+use serde_json::{json, Value};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn node(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}], "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "250"}}})
+}
+
+/// Puts `pods` Ready pods of one ReplicaSet on `bench-node`, uncordoned.
+fn populate(server: &TestServer, rs: &Value, pods: usize, round: usize) {
+    let objs = (0..pods).map(|i| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("web-{round}-{i}"), "namespace": "bench", "labels": {"app": "web"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": rs["metadata"]["uid"], "controller": true}]},
+            "spec": {"nodeName": "bench-node", "terminationGracePeriodSeconds": 30, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    });
+    server.insert_all(objs).expect("insert pods");
+}
+
+async fn uncordon(server: &TestServer) {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(server.client());
+    let patch = kube::api::Patch::Merge(json!({"spec": {"unschedulable": null}}));
+    nodes.patch("bench-node", &kube::api::PatchParams::default(), &patch).await.expect("uncordon");
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let pods = env_usize("K8SOPS_BENCH_PODS", if quick { 20 } else { 110 });
+    let runs = env_usize("K8SOPS_BENCH_RUNS", if quick { 1 } else { 3 });
+    let kubelet = KubeletOptions { recreate_controller_pods: false, ..Default::default() };
+    let server = TestServer::builder().kubelet(kubelet).start().await.expect("start testkit");
+    server.insert(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})).expect("namespace");
+    for n in ["bench-node", "spare-1", "spare-2"] {
+        server.insert(&node(n)).expect("node");
+    }
+    let rs = server
+        .insert(&json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": "bench"},
+            "spec": {"replicas": pods, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}))
+        .expect("replicaset");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let cluster = server.cluster();
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut max_in_flight = 0;
+    for round in 0..runs {
+        populate(&server, &rs, pods, round * 2);
+        server.clear_requests();
+        let start = Instant::now();
+        let report =
+            drain(&cluster, "bench-node", &DrainParams::default(), &k8sops::NoProgress).await.expect("k8sops drain");
+        ours.push(start.elapsed());
+        assert_eq!(report.status, DrainStatus::Completed);
+        assert_eq!(report.pods.len(), pods);
+        max_in_flight = max_in_flight.max(DrainParams::default().concurrency);
+        uncordon(&server).await;
+
+        populate(&server, &rs, pods, round * 2 + 1);
+        let kc = server.kubeconfig_path().to_path_buf();
+        let cache_dir = cache.path().to_path_buf();
+        let elapsed = tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            let out = std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kc)
+                .arg("--cache-dir")
+                .arg(&cache_dir)
+                .args(["drain", "bench-node", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=600s"])
+                .output()
+                .expect("kubectl must be installed");
+            assert!(out.status.success(), "kubectl drain failed: {}", String::from_utf8_lossy(&out.stderr));
+            start.elapsed()
+        })
+        .await
+        .expect("kubectl run");
+        theirs.push(elapsed);
+        uncordon(&server).await;
+    }
+    ours.sort();
+    theirs.sort();
+    let median = |v: &[Duration]| v[v.len() / 2];
+    println!("drain of a node with {pods} pods, {runs} run(s) each; k8sops eviction concurrency {max_in_flight}");
+    print(&[Comparison {
+        name: format!("drain {pods} pods"),
+        kubectl: "kubectl drain bench-node --ignore-daemonsets --delete-emptydir-data".into(),
+        k8sops: median(&ours),
+        kubectl_time: median(&theirs),
+    }]);
+}
