@@ -23,7 +23,7 @@ async fn demo_groups(cluster: &Cluster, group: &str) -> Result<Cluster, Box<dyn 
     let mut g = NodeGroup::new(group, ScalingConfig { min: 1, max: 20, desired: nodes.len() as i32 });
     g.instances = nodes
         .iter()
-        .filter_map(|n| node_group::instance_id(n))
+        .filter_map(node_group::instance_id)
         .map(|id| Instance {
             id,
             lifecycle_state: "InService".into(),

@@ -80,6 +80,6 @@ pub(crate) fn positional(args: &[String], flags_with_values: &[&str]) -> Vec<Str
 
 /// A one-line text progress bar: `[#######-------------]   7/20`.
 pub(crate) fn bar(done: usize, total: usize, width: usize) -> String {
-    let filled = if total == 0 { width } else { (done * width / total).min(width) };
+    let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
     format!("[{}{}] {done:>3}/{total}", "#".repeat(filled), "-".repeat(width - filled))
 }

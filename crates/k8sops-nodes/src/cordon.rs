@@ -174,8 +174,7 @@ pub(crate) async fn set_unschedulable(cluster: &Cluster, name: &str, cordon: boo
     let api: Api<Node> = cluster.api_all();
     let value = if cordon { json!(true) } else { json!(null) };
     let patch = Patch::Strategic(json!({"spec": {"unschedulable": value}}));
-    let mut pp = PatchParams::default();
-    pp.dry_run = server_dry_run;
+    let pp = PatchParams { dry_run: server_dry_run, ..Default::default() };
     cluster
         .retry_policy()
         .run(|_| async { api.patch(name, &pp, &patch).await.map_err(|e| cluster.map_err(e, &format!("node {name}"))) })

@@ -274,7 +274,7 @@ async fn safe_scale_in_drains_then_terminates_exactly_those_instances() {
     // Least loaded means no other schedulable general node has fewer CPU requests.
     let report = safe_scale_in(&cluster, "general", &ScaleInParams::least_loaded(1), &NoProgress).await.unwrap();
     assert_eq!(report.plan.victims[0].node, victim.node);
-    assert_eq!(report.terminated, [victim.instance_id.clone()]);
+    assert_eq!(report.terminated, std::slice::from_ref(&victim.instance_id));
     assert_eq!(report.drains.len(), 1);
     let g = groups.describe("general").await.unwrap();
     assert_eq!(g.scaling.desired, plan.desired_before - 1);
