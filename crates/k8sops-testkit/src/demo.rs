@@ -166,6 +166,13 @@ struct Builder<'a> {
     now: i64,
 }
 
+/// A Warning event for a troubled pod.
+struct Warning {
+    reason: &'static str,
+    message: &'static str,
+    ago: i64,
+}
+
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
 impl Builder<'_> {
@@ -683,92 +690,37 @@ impl Builder<'_> {
     fn problems(&mut self, nodes: &[Node]) -> Result<()> {
         self.namespace("legacy", json!({}))?;
         // A crash-looping deployment pod (OOMKilled).
-        let crash = self.deployment(
-            "legacy",
-            "report-worker",
-            1,
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/report-worker:0.3.0",
-            "100m",
-            "128Mi",
-            nodes,
-            false,
-        )?;
-        if let Some(pod) = crash.first() {
-            let mut p = pod.clone();
-            let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
-            let uid = p["metadata"]["uid"].as_str().unwrap_or("").to_string();
-            p["status"]["phase"] = json!("Running");
-            p["status"]["conditions"] = json!([{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}, {"type": "PodScheduled", "status": "True"}]);
-            p["status"]["containerStatuses"] = json!([{"name": "report-worker", "image": "report-worker:0.3.0", "imageID": "", "ready": false, "restartCount": 14,
+        let crash = json!({"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}, {"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"name": "report-worker", "image": "report-worker:0.3.0", "imageID": "", "ready": false, "restartCount": 14,
                 "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=report-worker"}},
-                "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": self.ts(400), "finishedAt": self.ts(380)}}}]);
-            self.replace_pod(p)?;
-            self.event(
-                "legacy",
-                "Pod",
-                &name,
-                &uid,
-                "Warning",
-                "BackOff",
-                "Back-off restarting failed container report-worker in pod",
-                60,
-            )?;
-        }
+                "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": self.ts(400), "finishedAt": self.ts(380)}}}]});
+        let warning = Warning {
+            reason: "BackOff",
+            message: "Back-off restarting failed container report-worker in pod",
+            ago: 60,
+        };
+        self.troubled("report-worker", "report-worker:0.3.0", ("100m", "128Mi"), nodes, crash, warning)?;
         // An image that cannot be pulled.
-        let bad = self.deployment(
-            "legacy",
-            "frontend-canary",
-            1,
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/frontend:does-not-exist",
-            "100m",
-            "128Mi",
-            nodes,
-            false,
-        )?;
-        if let Some(pod) = bad.first() {
-            let mut p = pod.clone();
-            let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
-            let uid = p["metadata"]["uid"].as_str().unwrap_or("").to_string();
-            p["status"]["phase"] = json!("Pending");
-            p["status"]["conditions"] = json!([{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}, {"type": "PodScheduled", "status": "True"}]);
-            p["status"]["containerStatuses"] = json!([{"name": "frontend-canary", "image": "frontend:does-not-exist", "imageID": "", "ready": false, "restartCount": 0,
-                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"frontend:does-not-exist\""}}}]);
-            self.replace_pod(p)?;
-            self.event(
-                "legacy",
-                "Pod",
-                &name,
-                &uid,
-                "Warning",
-                "Failed",
-                "Failed to pull image \"frontend:does-not-exist\": not found",
-                120,
-            )?;
-        }
-        // A pod that does not fit anywhere.
-        let big = self.deployment(
-            "legacy",
-            "batch-analytics",
-            1,
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/analytics:5.0",
-            "16",
-            "64Gi",
-            nodes,
-            false,
-        )?;
-        if let Some(pod) = big.first() {
-            let mut p = pod.clone();
-            let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
-            let uid = p["metadata"]["uid"].as_str().unwrap_or("").to_string();
-            if let Some(spec) = p["spec"].as_object_mut() {
-                spec.remove("nodeName");
-            }
-            p["status"] = json!({"phase": "Pending", "qosClass": "Burstable", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                "message": "0/7 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 6 Insufficient cpu."}]});
-            self.replace_pod(p)?;
-            self.event("legacy", "Pod", &name, &uid, "Warning", "FailedScheduling",
-                "0/7 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 6 Insufficient cpu. preemption: 0/7 nodes are available: 7 No preemption victims found for incoming pod.", 30)?;
-        }
+        let pull = json!({"phase": "Pending",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}, {"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"name": "frontend-canary", "image": "frontend:does-not-exist", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"frontend:does-not-exist\""}}}]});
+        let warning = Warning {
+            reason: "Failed",
+            message: "Failed to pull image \"frontend:does-not-exist\": not found",
+            ago: 120,
+        };
+        self.troubled("frontend-canary", "frontend:does-not-exist", ("100m", "128Mi"), nodes, pull, warning)?;
+        // A pod that does not fit anywhere (no nodeName).
+        let pending = json!({"phase": "Pending", "qosClass": "Burstable", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/7 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 6 Insufficient cpu."}]});
+        let warning = Warning {
+            reason: "FailedScheduling",
+            message: "0/7 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 6 Insufficient cpu. preemption: 0/7 nodes are available: 7 No preemption victims found for incoming pod.",
+            ago: 30,
+        };
+        self.troubled("batch-analytics", "analytics:5.0", ("16", "64Gi"), nodes, pending, warning)?;
         // An unreplicated pod with emptyDir, and a privileged one.
         let node = self.place(nodes, false);
         self.pod("legacy", "debug-shell", json!({"run": "debug-shell"}), None, node,
@@ -902,6 +854,37 @@ impl Builder<'_> {
                 "timestamp": ts, "window": "20s", "containers": cs});
             let _ = self.store.create(&pod_def, obj, false);
         }
+    }
+
+    /// A one-replica deployment in `legacy` whose pod gets `status` (a
+    /// Pending one is unscheduled) and a Warning event.
+    fn troubled(
+        &mut self,
+        name: &str,
+        image: &str,
+        resources: (&str, &str),
+        nodes: &[Node],
+        status: Value,
+        warning: Warning,
+    ) -> Result<()> {
+        let image = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{image}");
+        let pods = self.deployment("legacy", name, 1, &image, resources.0, resources.1, nodes, false)?;
+        let Some(pod) = pods.first() else { return Ok(()) };
+        let mut p = pod.clone();
+        let pod_name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let uid = p["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let unscheduled =
+            status["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["reason"] == "Unschedulable"));
+        if unscheduled {
+            if let Some(spec) = p["spec"].as_object_mut() {
+                spec.remove("nodeName");
+            }
+            p["status"] = status;
+        } else if let (Some(target), Some(patch)) = (p["status"].as_object_mut(), status.as_object()) {
+            target.extend(patch.clone());
+        }
+        self.replace_pod(p)?;
+        self.event("legacy", "Pod", &pod_name, &uid, "Warning", warning.reason, warning.message, warning.ago)
     }
 
     fn replace_pod(&mut self, pod: Value) -> Result<()> {
