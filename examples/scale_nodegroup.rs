@@ -57,22 +57,25 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut status = started.status;
-    let mut polls = 0;
-    while !status.is_terminal() && polls < 120 {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        polls += 1;
-        match backend.describe_update(&group, &started.id).await {
-            Ok(u) => {
-                status = u.status;
-                eprintln!("update {}: {:?} ({}s)", u.id, u.status, polls * 5);
-            }
-            Err(e) => {
-                eprintln!("error polling update {}: {e}", started.id);
-                return ExitCode::from(1);
-            }
+    let report = |p: k8sops::nodes::node_group::UpdateProgress| {
+        eprintln!("update {}: {:?} ({}s)", p.update.id, p.update.status, p.elapsed.as_secs())
+    };
+    let status = match k8sops::nodes::node_group::wait_for_update(
+        backend.as_ref(),
+        &group,
+        &started.id,
+        Duration::from_secs(5),
+        Duration::from_secs(1800),
+        &report,
+    )
+    .await
+    {
+        Ok(u) => u.status,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
         }
-    }
+    };
     println!("update {}: {status:?}", started.id);
     if status == UpdateStatus::Successful {
         ExitCode::SUCCESS

@@ -70,3 +70,56 @@ pub async fn node_for_instance(cluster: &Cluster, id: &str) -> Result<Option<Nod
     let nodes = paging::list_all(cluster, &api, ListParams::default()).await?;
     Ok(nodes.into_iter().find(|n| instance_id(n).as_deref() == Some(id)))
 }
+
+/// Progress of [`wait_for_update`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UpdateProgress {
+    /// The node group.
+    pub group: String,
+    /// The update as last described.
+    pub update: k8sops_core::backend::Update,
+    /// How long it has been running.
+    pub elapsed: std::time::Duration,
+}
+
+/// Polls a node-group update (`aws eks describe-update`) every `interval`
+/// until it finishes or `timeout` passes, reporting each poll. Transient
+/// errors (throttling) are retried per the cluster's retry policy.
+///
+/// ```
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroup, NodeGroups, ScalingConfig, ScalingUpdate, UpdateStatus};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let groups = InMemoryNodeGroups::new().with_group(NodeGroup::new("g", ScalingConfig { min: 1, max: 3, desired: 1 }));
+/// let started = groups.update_scaling("g", &ScalingUpdate::desired(2)).await?;
+/// let done = k8sops_nodes::node_group::wait_for_update(&groups, "g", &started.id, std::time::Duration::from_millis(10),
+///     std::time::Duration::from_secs(5), &k8sops_core::NoProgress).await?;
+/// assert_eq!(done.status, UpdateStatus::Successful);
+/// # Ok(()) }
+/// ```
+pub async fn wait_for_update(
+    backend: &dyn k8sops_core::backend::NodeGroups,
+    group: &str,
+    update_id: &str,
+    interval: std::time::Duration,
+    timeout: std::time::Duration,
+    progress: &dyn k8sops_core::ProgressSink<UpdateProgress>,
+) -> Result<k8sops_core::backend::Update> {
+    let start = tokio::time::Instant::now();
+    let retry = k8sops_core::RetryPolicy::default();
+    loop {
+        let update = retry.run(|_| backend.describe_update(group, update_id)).await?;
+        progress.emit(UpdateProgress { group: group.to_string(), update: update.clone(), elapsed: start.elapsed() });
+        if update.status.is_terminal() {
+            return Ok(update);
+        }
+        if start.elapsed() + interval > timeout {
+            return Err(k8sops_core::Error::Timeout {
+                during: format!("waiting for update {update_id} of node group {group}"),
+                after: timeout,
+            }
+            .into());
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

@@ -212,3 +212,36 @@ async fn throttling_is_a_typed_transient_error() {
     assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
     assert!(err.is_transient());
 }
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_an_update_polls_until_it_finishes() {
+    use aws_sdk_eks::{
+        operation::describe_update::DescribeUpdateOutput,
+        types::{Update, UpdateStatus as EksStatus},
+    };
+    use aws_smithy_mocks::RuleMode;
+    let in_progress = || {
+        mock!(EksClient::describe_update).then_output(|| {
+            DescribeUpdateOutput::builder()
+                .update(Update::builder().id("u-9").status(EksStatus::InProgress).build())
+                .build()
+        })
+    };
+    let (first, second) = (in_progress(), in_progress());
+    let done = mock!(EksClient::describe_update).then_output(|| {
+        DescribeUpdateOutput::builder()
+            .update(Update::builder().id("u-9").status(EksStatus::Successful).build())
+            .build()
+    });
+    let eks = mock_client!(aws_sdk_eks, RuleMode::Sequential, [&first, &second, &done]);
+    let groups = EksNodeGroups::from_clients(eks, mock_client!(aws_sdk_autoscaling, []), "prod");
+    let seen = k8sops_core::Recorder::default();
+    let interval = std::time::Duration::from_secs(15);
+    let update = k8sops_nodes::node_group::wait_for_update(&groups, "workers", "u-9", interval, interval * 10, &seen)
+        .await
+        .unwrap();
+    assert_eq!(update.status, UpdateStatus::Successful);
+    let statuses: Vec<UpdateStatus> =
+        seen.events().into_iter().map(|p: k8sops_nodes::node_group::UpdateProgress| p.update.status).collect();
+    assert_eq!(statuses, [UpdateStatus::InProgress, UpdateStatus::InProgress, UpdateStatus::Successful]);
+}

@@ -334,3 +334,32 @@ async fn unknown_node_is_a_typed_error() {
     let err = drain(&c.server.cluster(), "nope", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap_err();
     assert!(matches!(err, Error::NodeNotFound { ref name } if name == "nope"), "{err:?}");
 }
+
+#[tokio::test]
+async fn evictions_fall_back_to_policy_v1beta1_where_only_that_is_served() {
+    let server = TestServer::builder()
+        .eviction_version("policy/v1beta1")
+        .kubelet(KubeletOptions::default())
+        .start()
+        .await
+        .unwrap();
+    server.insert(&namespace("app")).unwrap();
+    server.insert(&node("old")).unwrap();
+    let rs = server.insert(&replicaset("app", "web", 1, json!({"app": "web"}))).unwrap();
+    server.insert(&running(owned(pod("app", "web-1", "old", json!({"app": "web"})), "ReplicaSet", &rs))).unwrap();
+    // A policy/v1 eviction is refused by this server...
+    let body =
+        json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-1", "namespace": "app"}});
+    let req = http::Request::post("/api/v1/namespaces/app/pods/web-1/eviction")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
+    let err = server.client().request::<Value>(req).await.unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 400), "{err:?}");
+    // ...so the drain must discover and use policy/v1beta1.
+    let report = drain(&server.cluster(), "old", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap();
+    assert_eq!(report.pods[0].outcome, PodOutcome::Evicted);
+    let statuses: Vec<u16> =
+        server.requests().into_iter().filter(|r| r.path.ends_with("/eviction")).map(|r| r.status).collect();
+    assert_eq!(statuses, [400, 201], "the refused v1 request, then the drain's v1beta1 eviction");
+}

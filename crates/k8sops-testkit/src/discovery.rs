@@ -83,7 +83,9 @@ pub(crate) fn resource_list(store: &Store, group: &str, version: &str) -> Option
         }
         for sub in &r.subresources {
             let (kind, verbs, group, version) = match sub.as_str() {
-                "eviction" => ("Eviction", vec!["create"], Some("policy"), Some("v1")),
+                "eviction" => {
+                    ("Eviction", vec!["create"], Some("policy"), store.eviction_version.strip_prefix("policy/"))
+                }
                 "log" => ("Pod", vec!["get"], None, None),
                 "binding" => ("Binding", vec!["create"], None, None),
                 "scale" => ("Scale", vec!["get", "patch", "update"], Some("autoscaling"), Some("v1")),

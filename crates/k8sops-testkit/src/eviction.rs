@@ -20,9 +20,15 @@ pub(crate) fn evict(shared: &Arc<Shared>, req: &Req, t: &Target) -> Result<Respo
         serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid Eviction: {e}")))?;
     let name = t.name.clone().unwrap_or_default();
     let ns = t.namespace.clone().unwrap_or_default();
+    let served = shared.store().eviction_version.clone();
     match body["apiVersion"].as_str() {
-        Some("policy/v1" | "policy/v1beta1") | None => {}
-        Some(other) => return Err(ApiError::bad_request(format!("unsupported Eviction apiVersion {other}"))),
+        Some(v) if v == served || (served == "policy/v1" && v == "policy/v1beta1") => {}
+        None => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "no kind \"Eviction\" is registered for version \"{other}\"; this server serves {served}"
+            )))
+        }
     }
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
         return Err(ApiError::bad_request(format!(

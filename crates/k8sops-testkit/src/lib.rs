@@ -157,6 +157,7 @@ pub struct TestServerBuilder {
     seed: u64,
     history: usize,
     anonymous_is_admin: bool,
+    eviction_version: String,
 }
 
 impl Default for TestServerBuilder {
@@ -171,6 +172,7 @@ impl Default for TestServerBuilder {
             seed: 1,
             history: 100_000,
             anonymous_is_admin: true,
+            eviction_version: "policy/v1".into(),
         }
     }
 }
@@ -233,6 +235,14 @@ impl TestServerBuilder {
         self
     }
 
+    /// Serve the pod eviction subresource as `policy/v1` (default, which also
+    /// accepts `policy/v1beta1` bodies) or as `policy/v1beta1` only, like a
+    /// server before 1.22.
+    pub fn eviction_version(mut self, version: &str) -> Self {
+        self.eviction_version = version.to_string();
+        self
+    }
+
     /// Starts the server on an ephemeral port of 127.0.0.1.
     pub async fn start(self) -> Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(Error::Bind)?;
@@ -255,6 +265,7 @@ impl TestServerBuilder {
             logs: Logs::new(),
             shutdown: CancellationToken::new(),
         });
+        shared.store().eviction_version = self.eviction_version;
         bootstrap(&shared, self.metrics);
         let accept = shared.clone();
         tokio::spawn(async move {

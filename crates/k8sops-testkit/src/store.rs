@@ -44,6 +44,8 @@ pub(crate) struct Store {
     uid_counter: u64,
     uid_seed: u64,
     pub(crate) events: broadcast::Sender<Arc<WatchEvent>>,
+    /// The group/version the pod eviction subresource is served as.
+    pub(crate) eviction_version: String,
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -81,6 +83,7 @@ impl Store {
             uid_counter: 0,
             uid_seed,
             events,
+            eviction_version: "policy/v1".into(),
         }
     }
 
