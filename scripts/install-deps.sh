@@ -19,7 +19,8 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! command -v moto_server >/dev/null || ! python3 -c 'import moto' 2>/dev/null; then
+# The tests run `python3 -m moto.server`, so no console-script shim is needed.
+if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
   echo "installing: moto[server]"
   python3 -m pip install -q 'moto[server]>=5,<6'
 fi

@@ -32,8 +32,9 @@ else
 fi
 
 # moto's AWS emulator on a free port.
+mkdir -p "$ROOT/target"
 MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$ROOT/target/moto.log" 2>&1 &
+python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$ROOT/target/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 1 50); do
   curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
