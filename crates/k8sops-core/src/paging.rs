@@ -36,9 +36,8 @@ pub fn pages<'a, K>(
 ) -> impl Stream<Item = Result<Vec<K>>> + 'a
 where
     K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource + 'a,
-    K::DynamicType: Default,
 {
-    let what = format!("list of {}", K::plural(&Default::default()));
+    let what = format!("list of {}", api.resource_url());
     stream::try_unfold(Some(None::<String>), move |state| {
         let params = params.clone();
         let what = what.clone();
@@ -74,7 +73,6 @@ where
 pub async fn list_all<K>(cluster: &Cluster, api: &Api<K>, params: ListParams) -> Result<Vec<K>>
 where
     K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
-    K::DynamicType: Default,
 {
     let pages = pages(cluster, api, params, DEFAULT_PAGE_SIZE);
     let mut out = Vec::new();

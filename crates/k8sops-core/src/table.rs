@@ -23,6 +23,7 @@ use serde::Serialize;
 pub struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
+    verbatim: bool,
 }
 
 impl Table {
@@ -32,7 +33,22 @@ impl Table {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Table { headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new() }
+        Table { headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new(), verbatim: false }
+    }
+
+    /// A table whose headers print exactly as given, for the few kubectl
+    /// tables with mixed-case headers (`CPU(cores)` in `kubectl top`).
+    ///
+    /// ```
+    /// let t = k8sops_core::Table::verbatim(["NAME", "CPU(cores)"]);
+    /// assert_eq!(t.to_string(), "NAME   CPU(cores)\n");
+    /// ```
+    pub fn verbatim<I, S>(headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Table { verbatim: true, ..Self::new(headers) }
     }
 
     /// Appends a row; missing cells print empty, extra cells are kept.
@@ -77,7 +93,8 @@ impl Table {
 
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header: Vec<String> = self.headers.iter().map(|h| h.to_uppercase()).collect();
+        let header: Vec<String> =
+            self.headers.iter().map(|h| if self.verbatim { h.clone() } else { h.to_uppercase() }).collect();
         let cols = self.rows.iter().map(Vec::len).chain([header.len()]).max().unwrap_or(0);
         let mut widths = vec![0usize; cols];
         for r in std::iter::once(&header).chain(&self.rows) {

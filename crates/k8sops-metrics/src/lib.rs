@@ -1,22 +1,44 @@
 //! # k8sops-metrics
 //!
-//! Resource monitoring, capacity and optimisation: the ops guide's
-//! `kubectl top nodes` / `top pods`, "Allocated resources" of
-//! `kubectl describe node`, `kubectl get resourcequota`, PV/PVC inventory,
-//! optimisation hints and cleanup of finished pods and jobs.
+//! Resource monitoring and capacity, as the ops guide does it with
+//! `kubectl top` and `kubectl get resourcequota`:
 //!
-//! Status: skeleton. The typed API arrives with the monitoring issue; until
-//! then use [`k8sops_core::PodResources`] and [`k8sops_core::ResourceList`]
-//! for request/limit arithmetic.
+//! | command | API |
+//! |---|---|
+//! | `kubectl top nodes [--sort-by cpu\|memory]` | [`top_nodes`] → [`TopNodes`] |
+//! | `kubectl top pods [-A] [-l SEL] [--containers] [--sort-by]` | [`top_pods`] → [`TopPods`] |
+//! | `kubectl get pods -n kube-system -l k8s-app=metrics-server`, APIService check | [`metrics_server_status`] |
+//! | `kubectl get resourcequota -A`, `describe resourcequota` | [`quotas`] → [`QuotaReport`] |
+//! | `kubectl get limitrange -A` | [`limit_ranges`] |
+//!
+//! Status: `top`, quotas and limit ranges are here; capacity report,
+//! storage, optimisation hints, cleanup and the monitor stream arrive with
+//! the rest of the monitoring issue.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod quota;
+mod top;
+
+pub use quota::{limit_ranges, quotas, LimitRangeItem, LimitRangeReport, QuotaLine, QuotaReport};
+pub use top::{
+    metrics_server_status, top_nodes, top_pods, ContainerUsage, MetricsServerStatus, NodeUsage, PodUsage, SortBy,
+    TopNodes, TopPods, TopPodsParams,
+};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A cluster or backend operation failed.
+    /// A cluster operation failed.
     #[error(transparent)]
     Core(#[from] k8sops_core::Error),
+
+    /// The metrics API is not served or not available.
+    #[error("metrics.k8s.io is not available ({reason}): install metrics-server (the ops guide's `kubectl apply -f .../metrics-server/.../components.yaml`) and check `kubectl get apiservice v1beta1.metrics.k8s.io`")]
+    MetricsUnavailable {
+        /// What was found instead.
+        reason: String,
+    },
 }
 
 /// Result alias of this crate.

@@ -823,7 +823,7 @@ impl Builder<'_> {
                 "timestamp": ts, "window": "20s", "usage": {"cpu": format!("{}m", cpu * pct / 100), "memory": format!("{}Ki", mem * (pct + 5) / 100 / 1024)}});
             let _ = self.store.create(&node_def, obj, false);
         }
-        let pods: Vec<(String, String, Vec<String>)> = self
+        let pods: Vec<(String, String, Vec<String>, Value)> = self
             .store
             .range("/pods", None, None)
             .filter(|p| p["status"]["phase"] == "Running")
@@ -838,10 +838,11 @@ impl Builder<'_> {
                     p["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
                     p["metadata"]["name"].as_str().unwrap_or("").to_string(),
                     containers,
+                    p["metadata"]["labels"].clone(),
                 )
             })
             .collect();
-        for (ns, name, containers) in pods {
+        for (ns, name, containers, labels) in pods {
             let cs: Vec<Value> = containers
                 .iter()
                 .map(|c| {
@@ -850,7 +851,7 @@ impl Builder<'_> {
                     json!({"name": c, "usage": {"cpu": format!("{}n", cpu * 1_000_000), "memory": format!("{}Ki", mem * 1024)}})
                 })
                 .collect();
-            let obj = json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics", "metadata": {"name": name, "namespace": ns, "labels": {}},
+            let obj = json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics", "metadata": {"name": name, "namespace": ns, "labels": labels},
                 "timestamp": ts, "window": "20s", "containers": cs});
             let _ = self.store.create(&pod_def, obj, false);
         }

@@ -461,8 +461,16 @@ impl TestServer {
     pub fn set_pod_metrics(&self, namespace: &str, pod: &str, containers: &[(&str, &str, &str)]) -> Result<()> {
         let cs: Vec<Value> =
             containers.iter().map(|(n, c, m)| json!({"name": n, "usage": {"cpu": c, "memory": m}})).collect();
+        // metrics-server copies the pod's labels, so label selectors work on pod metrics.
+        let labels = self
+            .shared
+            .store()
+            .get("/pods", &(namespace.to_string(), pod.to_string()))
+            .map(|p| p["metadata"]["labels"].clone())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
         self.put_metrics(json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
-            "metadata": {"name": pod, "namespace": namespace, "labels": {}}, "timestamp": store::now_rfc3339(), "window": "10s",
+            "metadata": {"name": pod, "namespace": namespace, "labels": labels}, "timestamp": store::now_rfc3339(), "window": "10s",
             "containers": cs}))
     }
 

@@ -1,0 +1,408 @@
+//! `kubectl top nodes` and `kubectl top pods` from `metrics.k8s.io`, with the
+//! percentages of allocatable kubectl prints, and a check of metrics-server.
+
+use std::{collections::BTreeMap, fmt};
+
+use futures::TryStreamExt;
+use k8s_openapi::{
+    api::{apps::v1::Deployment, core::v1::Node},
+    jiff::Timestamp,
+};
+use k8sops_core::{paging, Cluster, LabelSelector, Quantity, ResourceList, Table};
+use kube::{
+    api::{ApiResource, DynamicObject, GroupVersionKind, ListParams},
+    Api,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// How to order rows (`--sort-by`); both sort descending, like kubectl.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum SortBy {
+    /// By name (the metrics API's order).
+    #[default]
+    Name,
+    /// By CPU usage, highest first.
+    Cpu,
+    /// By memory usage, highest first.
+    Memory,
+}
+
+/// One node's usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeUsage {
+    /// Node name.
+    pub name: String,
+    /// CPU in use.
+    pub cpu: Quantity,
+    /// Memory in use.
+    pub memory: Quantity,
+    /// Allocatable CPU (`None` when the node object is gone).
+    pub allocatable_cpu: Option<Quantity>,
+    /// Allocatable memory.
+    pub allocatable_memory: Option<Quantity>,
+    /// When the sample was taken.
+    pub timestamp: Option<Timestamp>,
+}
+
+impl NodeUsage {
+    /// CPU% as kubectl computes it (milli-values, truncated).
+    pub fn cpu_percent(&self) -> Option<i64> {
+        self.allocatable_cpu.map(|a| self.cpu.percent_of(a))
+    }
+
+    /// MEMORY% as kubectl computes it.
+    pub fn memory_percent(&self) -> Option<i64> {
+        self.allocatable_memory.map(|a| self.memory.percent_of(a))
+    }
+}
+
+fn cpu_column(q: Quantity) -> String {
+    format!("{}m", q.millis())
+}
+
+fn memory_column(q: Quantity) -> String {
+    format!("{}Mi", q.value() / (1024 * 1024))
+}
+
+/// The result of [`top_nodes`]; prints like `kubectl top nodes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopNodes {
+    /// Nodes with metrics, in the requested order.
+    pub nodes: Vec<NodeUsage>,
+    /// Nodes that exist but have no metrics yet (kubectl prints `<unknown>`).
+    pub missing: Vec<String>,
+}
+
+impl fmt::Display for TopNodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut t = Table::verbatim(["NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"]);
+        let pct = |p: Option<i64>| p.map(|p| format!("{p}%")).unwrap_or_else(|| "<unknown>".into());
+        for n in &self.nodes {
+            t.row([
+                n.name.clone(),
+                cpu_column(n.cpu),
+                pct(n.cpu_percent()),
+                memory_column(n.memory),
+                pct(n.memory_percent()),
+            ]);
+        }
+        for m in &self.missing {
+            t.row([m.as_str(), "<unknown>", "<unknown>", "<unknown>", "<unknown>"]);
+        }
+        write!(f, "{t}")
+    }
+}
+
+fn metrics_api(cluster: &Cluster, kind: &str, plural: &str, ns: Option<&str>) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", kind);
+    let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+    match ns {
+        Some(ns) => Api::namespaced_with(cluster.client().clone(), ns, &ar),
+        None => Api::all_with(cluster.client().clone(), &ar),
+    }
+}
+
+fn usage_of(v: &Value, key: &str) -> Result<Quantity> {
+    let s = v["usage"][key].as_str().unwrap_or("0");
+    Ok(s.parse::<Quantity>().map_err(k8sops_core::Error::from)?)
+}
+
+/// Whether the metrics API is served; a typed error that says how to fix it when not.
+async fn ensure_metrics_api(cluster: &Cluster) -> Result<()> {
+    let groups = cluster
+        .retry_policy()
+        .run(|_| async { cluster.client().list_api_groups().await.map_err(|e| cluster.map_err(e, "/apis")) })
+        .await?;
+    if groups.groups.iter().any(|g| g.name == "metrics.k8s.io") {
+        Ok(())
+    } else {
+        Err(Error::MetricsUnavailable { reason: "the API group is not registered".into() })
+    }
+}
+
+fn map_metrics_err(cluster: &Cluster, e: kube::Error) -> Error {
+    match &e {
+        kube::Error::Api(s) if matches!(s.code, 404 | 503) => {
+            Error::MetricsUnavailable { reason: format!("{} {}", s.code, s.message) }
+        }
+        _ => Error::Core(cluster.map_err(e, "metrics.k8s.io")),
+    }
+}
+
+/// `kubectl top nodes`: usage per node with percentages of allocatable.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let top = k8sops_metrics::top_nodes(&server.cluster(), None, k8sops_metrics::SortBy::Cpu).await?;
+/// assert_eq!(top.nodes.len(), 7);
+/// println!("{top}");
+/// # Ok(()) }
+/// ```
+pub async fn top_nodes(cluster: &Cluster, selector: Option<&LabelSelector>, sort: SortBy) -> Result<TopNodes> {
+    ensure_metrics_api(cluster).await?;
+    let mut lp = ListParams::default();
+    if let Some(s) = selector {
+        lp = lp.labels(&s.to_string());
+    }
+    let api = metrics_api(cluster, "NodeMetrics", "nodes", None);
+    let metrics = api.list(&lp).await.map_err(|e| map_metrics_err(cluster, e))?;
+    let nodes_api: Api<Node> = cluster.api_all();
+    let nodes = paging::list_all(cluster, &nodes_api, lp.clone()).await?;
+    let alloc: BTreeMap<String, ResourceList> = nodes
+        .iter()
+        .map(|n| {
+            let a = n.status.as_ref().and_then(|s| s.allocatable.as_ref()).map(ResourceList::from_k8s).transpose();
+            Ok((n.metadata.name.clone().unwrap_or_default(), a?.unwrap_or_default()))
+        })
+        .collect::<Result<_, k8sops_core::quantity::ParseQuantityError>>()
+        .map_err(k8sops_core::Error::from)?;
+    let mut out = Vec::new();
+    for m in metrics.items {
+        let name = m.metadata.name.clone().unwrap_or_default();
+        let a = alloc.get(&name);
+        out.push(NodeUsage {
+            cpu: usage_of(&m.data, "cpu")?,
+            memory: usage_of(&m.data, "memory")?,
+            allocatable_cpu: a.filter(|a| a.contains("cpu")).map(|a| a.get("cpu")),
+            allocatable_memory: a.filter(|a| a.contains("memory")).map(|a| a.get("memory")),
+            timestamp: m.data["timestamp"].as_str().and_then(|t| t.parse().ok()),
+            name,
+        });
+    }
+    let with: std::collections::BTreeSet<&str> = out.iter().map(|n| n.name.as_str()).collect();
+    let missing: Vec<String> = alloc.keys().filter(|n| !with.contains(n.as_str())).cloned().collect();
+    match sort {
+        SortBy::Name => out.sort_by(|a, b| a.name.cmp(&b.name)),
+        SortBy::Cpu => out.sort_by(|a, b| b.cpu.cmp(&a.cpu).then(a.name.cmp(&b.name))),
+        SortBy::Memory => out.sort_by(|a, b| b.memory.cmp(&a.memory).then(a.name.cmp(&b.name))),
+    }
+    Ok(TopNodes { nodes: out, missing })
+}
+
+/// One container's usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerUsage {
+    /// Container name.
+    pub name: String,
+    /// CPU in use.
+    pub cpu: Quantity,
+    /// Memory in use.
+    pub memory: Quantity,
+}
+
+/// One pod's usage (the sum of its containers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodUsage {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// CPU in use.
+    pub cpu: Quantity,
+    /// Memory in use.
+    pub memory: Quantity,
+    /// Per container.
+    pub containers: Vec<ContainerUsage>,
+}
+
+/// Options for [`top_pods`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopPodsParams {
+    /// One namespace, or all (`-A`) when `None`.
+    pub namespace: Option<String>,
+    /// `-l`.
+    pub selector: Option<LabelSelector>,
+    /// `--sort-by`.
+    pub sort: SortBy,
+    /// `--containers`: print one row per container.
+    pub containers: bool,
+}
+
+/// The result of [`top_pods`]; prints like `kubectl top pods`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopPods {
+    /// Pods in the requested order.
+    pub pods: Vec<PodUsage>,
+    /// Whether all namespaces were listed (adds the NAMESPACE column).
+    pub all_namespaces: bool,
+    /// Whether rows are per container.
+    pub per_container: bool,
+}
+
+impl fmt::Display for TopPods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut headers: Vec<&str> = Vec::new();
+        if self.all_namespaces {
+            headers.push("NAMESPACE");
+        }
+        if self.per_container {
+            headers.extend(["POD", "NAME", "CPU(cores)", "MEMORY(bytes)"]);
+        } else {
+            headers.extend(["NAME", "CPU(cores)", "MEMORY(bytes)"]);
+        }
+        let mut t = Table::verbatim(headers);
+        for p in &self.pods {
+            let ns = self.all_namespaces.then(|| p.namespace.clone());
+            if self.per_container {
+                for c in &p.containers {
+                    t.row(ns.clone().into_iter().chain([
+                        p.name.clone(),
+                        c.name.clone(),
+                        cpu_column(c.cpu),
+                        memory_column(c.memory),
+                    ]));
+                }
+            } else {
+                t.row(ns.into_iter().chain([p.name.clone(), cpu_column(p.cpu), memory_column(p.memory)]));
+            }
+        }
+        write!(f, "{t}")
+    }
+}
+
+/// `kubectl top pods`: usage per pod, optionally per container.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let params = k8sops_metrics::TopPodsParams { namespace: Some("shop".into()), ..Default::default() };
+/// let top = k8sops_metrics::top_pods(&server.cluster(), &params).await?;
+/// assert!(top.pods.iter().all(|p| p.namespace == "shop"));
+/// # Ok(()) }
+/// ```
+pub async fn top_pods(cluster: &Cluster, params: &TopPodsParams) -> Result<TopPods> {
+    ensure_metrics_api(cluster).await?;
+    let mut lp = ListParams::default();
+    if let Some(s) = &params.selector {
+        lp = lp.labels(&s.to_string());
+    }
+    let api = metrics_api(cluster, "PodMetrics", "pods", params.namespace.as_deref());
+    let mut pods = Vec::new();
+    let mut pages = std::pin::pin!(paging::pages(cluster, &api, lp, paging::DEFAULT_PAGE_SIZE));
+    loop {
+        let page = match pages.try_next().await {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(k8sops_core::Error::NotFound { .. }) => {
+                return Err(Error::MetricsUnavailable { reason: "404 from metrics.k8s.io".into() })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for m in page {
+            let mut containers = Vec::new();
+            for c in m.data["containers"].as_array().into_iter().flatten() {
+                containers.push(ContainerUsage {
+                    name: c["name"].as_str().unwrap_or_default().to_string(),
+                    cpu: usage_of(c, "cpu")?,
+                    memory: usage_of(c, "memory")?,
+                });
+            }
+            pods.push(PodUsage {
+                namespace: m.metadata.namespace.clone().unwrap_or_default(),
+                name: m.metadata.name.clone().unwrap_or_default(),
+                cpu: containers.iter().map(|c| c.cpu).sum(),
+                memory: containers.iter().map(|c| c.memory).sum(),
+                containers,
+            });
+        }
+    }
+    match params.sort {
+        SortBy::Name => pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))),
+        SortBy::Cpu => {
+            pods.sort_by(|a, b| b.cpu.cmp(&a.cpu).then((&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))))
+        }
+        SortBy::Memory => {
+            pods.sort_by(|a, b| b.memory.cmp(&a.memory).then((&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))))
+        }
+    }
+    Ok(TopPods { pods, all_namespaces: params.namespace.is_none(), per_container: params.containers })
+}
+
+/// What [`metrics_server_status`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricsServerStatus {
+    /// Whether the APIService `v1beta1.metrics.k8s.io` exists.
+    pub api_service_exists: bool,
+    /// Its `Available` condition (`True`, `False`, `Unknown`) and message.
+    pub available: Option<(String, String)>,
+    /// Ready / desired replicas of the `metrics-server` Deployment in kube-system, if found.
+    pub deployment: Option<(i32, i32)>,
+}
+
+impl MetricsServerStatus {
+    /// Whether `kubectl top` would work.
+    pub fn is_healthy(&self) -> bool {
+        self.available.as_ref().is_some_and(|(s, _)| s == "True")
+    }
+
+    /// What to do about it, if anything.
+    pub fn advice(&self) -> Option<String> {
+        if !self.api_service_exists {
+            return Some("metrics-server is not installed: apply its components.yaml".into());
+        }
+        match &self.available {
+            Some((s, _)) if s == "True" => None,
+            Some((_, m)) => {
+                Some(format!("the metrics APIService is not Available ({m}): check the metrics-server pods and logs"))
+            }
+            None => Some("the metrics APIService has no Available condition yet".into()),
+        }
+    }
+}
+
+impl fmt::Display for MetricsServerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.available {
+            Some((s, m)) => writeln!(f, "APIService v1beta1.metrics.k8s.io: Available={s} {m}")?,
+            None if self.api_service_exists => {
+                writeln!(f, "APIService v1beta1.metrics.k8s.io: no Available condition")?
+            }
+            None => writeln!(f, "APIService v1beta1.metrics.k8s.io: not found")?,
+        }
+        match self.deployment {
+            Some((ready, desired)) => writeln!(f, "Deployment kube-system/metrics-server: {ready}/{desired} ready")?,
+            None => writeln!(f, "Deployment kube-system/metrics-server: not found")?,
+        }
+        if let Some(a) = self.advice() {
+            writeln!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks the metrics APIService and the metrics-server Deployment
+/// (`kubectl get apiservice v1beta1.metrics.k8s.io`, `kubectl get pods -n kube-system -l k8s-app=metrics-server`).
+pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerStatus> {
+    let gvk = GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "apiservices");
+    let api: Api<DynamicObject> = Api::all_with(cluster.client().clone(), &ar);
+    let svc = cluster
+        .retry_policy()
+        .run(|_| async {
+            api.get_opt("v1beta1.metrics.k8s.io")
+                .await
+                .map_err(|e| cluster.map_err(e, "apiservice v1beta1.metrics.k8s.io"))
+        })
+        .await?;
+    let available = svc.as_ref().and_then(|s| {
+        s.data["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Available").map(|c| {
+            (c["status"].as_str().unwrap_or("Unknown").to_string(), c["message"].as_str().unwrap_or("").to_string())
+        })
+    });
+    let deploys: Api<Deployment> = cluster.api_namespaced("kube-system");
+    let found = paging::list_all(cluster, &deploys, ListParams::default()).await?;
+    let deployment = found.iter().find(|d| d.metadata.name.as_deref() == Some("metrics-server")).map(|d| {
+        let desired = d.spec.replicas.unwrap_or(1);
+        let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+        (ready, desired)
+    });
+    Ok(MetricsServerStatus { api_service_exists: svc.is_some(), available, deployment })
+}

@@ -1,0 +1,154 @@
+//! `top`, quotas and limit ranges against the testkit (kubectl as the oracle)
+//! and a real API server (which has no metrics-server: the typed error).
+
+use std::{process::Command, time::Duration};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota};
+use k8sops_core::Cluster;
+use k8sops_metrics::{limit_ranges, metrics_server_status, quotas, top_nodes, top_pods, Error, SortBy, TopPodsParams};
+use k8sops_testkit::{DemoCluster, TestServer};
+use kube::{
+    api::{Patch, PatchParams, PostParams},
+    Api,
+};
+use serde_json::json;
+
+async fn demo() -> TestServer {
+    let server = TestServer::start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    server
+}
+
+async fn kubectl(server: &TestServer, args: &[&str]) -> String {
+    let kc = server.kubeconfig_path().to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let cache = tempfile::tempdir().unwrap();
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kc)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+fn cells(s: &str) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = s.lines().map(|l| l.split_whitespace().map(str::to_string).collect()).collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_nodes_prints_what_kubectl_top_nodes_prints() {
+    let server = demo().await;
+    let ours = top_nodes(&server.cluster(), None, SortBy::Name).await.unwrap();
+    let theirs = kubectl(&server, &["top", "nodes"]).await;
+    assert_eq!(cells(&ours.to_string()), cells(&theirs), "k8sops:\n{ours}\nkubectl:\n{theirs}");
+    let by_cpu = top_nodes(&server.cluster(), None, SortBy::Cpu).await.unwrap();
+    assert!(by_cpu.nodes.windows(2).all(|w| w[0].cpu >= w[1].cpu));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_pods_prints_what_kubectl_top_pods_prints() {
+    let server = demo().await;
+    let all = top_pods(&server.cluster(), &TopPodsParams::default()).await.unwrap();
+    let theirs = kubectl(&server, &["top", "pods", "-A"]).await;
+    assert_eq!(cells(&all.to_string()), cells(&theirs));
+    let params = TopPodsParams { namespace: Some("shop".into()), containers: true, ..Default::default() };
+    let shop = top_pods(&server.cluster(), &params).await.unwrap();
+    let theirs = kubectl(&server, &["top", "pods", "-n", "shop", "--containers"]).await;
+    assert_eq!(cells(&shop.to_string()), cells(&theirs));
+    let params =
+        TopPodsParams { selector: Some("app=web".parse().unwrap()), sort: SortBy::Memory, ..Default::default() };
+    let web = top_pods(&server.cluster(), &params).await.unwrap();
+    assert_eq!(web.pods.len(), 3);
+    assert!(web.pods.windows(2).all(|w| w[0].memory >= w[1].memory));
+}
+
+#[tokio::test]
+async fn missing_metrics_api_is_a_typed_error_with_the_fix() {
+    let server = TestServer::builder().metrics_api(false).start().await.unwrap();
+    let err = top_nodes(&server.cluster(), None, SortBy::Name).await.unwrap_err();
+    assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("install metrics-server"), "{err}");
+    let err = top_pods(&server.cluster(), &TopPodsParams::default()).await.unwrap_err();
+    assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
+    let status = metrics_server_status(&server.cluster()).await.unwrap();
+    assert!(!status.is_healthy() && !status.api_service_exists);
+    assert!(status.advice().unwrap().contains("not installed"));
+    let demo = demo().await;
+    let status = metrics_server_status(&demo.cluster()).await.unwrap();
+    assert!(status.is_healthy(), "{status}");
+    assert_eq!(status.deployment, Some((1, 1)));
+}
+
+#[tokio::test]
+async fn quotas_flag_resources_at_eighty_percent_and_limit_ranges_list_defaults() {
+    let server = demo().await;
+    let report = quotas(&server.cluster(), None, 80).await.unwrap();
+    let near: Vec<(String, String, i64)> =
+        report.near_full().map(|l| (l.namespace.clone(), l.resource.clone(), l.percent())).collect();
+    assert_eq!(near, [("legacy".to_string(), "requests.cpu".to_string(), 90)]);
+    assert!(report.to_string().contains("NEAR LIMIT"));
+    let shop = quotas(&server.cluster(), Some("shop"), 80).await.unwrap();
+    assert!(shop.lines.iter().all(|l| l.namespace == "shop") && !shop.lines.is_empty());
+    let lr = limit_ranges(&server.cluster(), Some("shop")).await.unwrap();
+    let cpu = lr.items.iter().find(|i| i.resource == "cpu").unwrap();
+    assert_eq!(
+        (cpu.default_request.unwrap().to_string(), cpu.default_limit.unwrap().to_string()),
+        ("100m".into(), "500m".into())
+    );
+}
+
+#[tokio::test]
+async fn on_a_real_server_top_says_metrics_are_missing_and_quotas_track_usage() {
+    let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
+        eprintln!(
+            "skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)"
+        );
+        return;
+    };
+    let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
+    // The real server in ../shared/k8s runs no metrics-server: metrics.k8s.io is simply absent.
+    let err = top_nodes(&cluster, None, SortBy::Name).await.unwrap_err();
+    assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
+    assert!(!metrics_server_status(&cluster).await.unwrap().api_service_exists);
+
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 0xfffff;
+    let ns = format!("e2e-quota-{n:x}");
+    let nss: Api<Namespace> = Api::all(cluster.client().clone());
+    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
+        .await
+        .unwrap();
+    let rq: Api<ResourceQuota> = Api::namespaced(cluster.client().clone(), &ns);
+    rq.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "2"}}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let pods: Api<Pod> = Api::namespaced(cluster.client().clone(), &ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // The quota controller must have computed status before pods are admitted against it.
+    while rq.get("q").await.unwrap().status.and_then(|s| s.used).is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "quota status never computed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "pause"}]}}),
+    )
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let report = quotas(&cluster, Some(&ns), 50).await.unwrap();
+    let line = report.lines.iter().find(|l| l.resource == "pods").unwrap();
+    assert_eq!((line.used.value(), line.hard.value(), line.percent()), (1, 2, 50));
+    assert_eq!(report.near_full().count(), 1);
+    let _ = rq.patch("q", &PatchParams::default(), &Patch::Merge(json!({"spec": {"hard": {"pods": "10"}}}))).await;
+}
