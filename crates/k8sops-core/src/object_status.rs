@@ -259,3 +259,21 @@ pub fn pod_is_ready(pod: &Pod) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
+
+/// Labels that name a node's group, most specific first: EKS managed node
+/// groups, eksctl, Karpenter.
+pub const NODE_GROUP_LABELS: [&str; 3] =
+    ["eks.amazonaws.com/nodegroup", "alpha.eksctl.io/nodegroup-name", "karpenter.sh/nodepool"];
+
+/// The node group a node belongs to, from [`NODE_GROUP_LABELS`].
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Node;
+/// let node: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "n",
+///     "labels": {"karpenter.sh/nodepool": "default"}}})).unwrap();
+/// assert_eq!(k8sops_core::object_status::node_group(&node).as_deref(), Some("default"));
+/// ```
+pub fn node_group(node: &Node) -> Option<String> {
+    let labels = node.metadata.labels.as_ref()?;
+    NODE_GROUP_LABELS.iter().find_map(|l| labels.get(*l).cloned())
+}

@@ -10,15 +10,18 @@
 //! | `kubectl get pods -n kube-system -l k8s-app=metrics-server`, APIService check | [`metrics_server_status`] |
 //! | `kubectl get resourcequota -A`, `describe resourcequota` | [`quotas`] → [`QuotaReport`] |
 //! | `kubectl get limitrange -A` | [`limit_ranges`] |
+//! | `kubectl describe node \| grep -A 10 "Allocated resources"` for every node, per group, headroom | [`capacity_report`] → [`CapacityReport`] |
 //!
-//! Status: `top`, quotas and limit ranges are here; capacity report,
+//! Status: `top`, quotas, limit ranges and the capacity report are here;
 //! storage, optimisation hints, cleanup and the monitor stream arrive with
 //! the rest of the monitoring issue.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod capacity;
 mod quota;
 mod top;
 
+pub use capacity::{capacity_report, CapacityParams, CapacityReport, GroupCapacity, NodeCapacity, OverRequest};
 pub use quota::{limit_ranges, quotas, LimitRangeItem, LimitRangeReport, QuotaLine, QuotaReport};
 pub use top::{
     metrics_server_status, top_nodes, top_pods, ContainerUsage, MetricsServerStatus, NodeUsage, PodUsage, SortBy,

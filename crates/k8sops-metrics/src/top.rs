@@ -406,3 +406,33 @@ pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerSta
     });
     Ok(MetricsServerStatus { api_service_exists: svc.is_some(), available, deployment })
 }
+
+/// Usage of every pod (`namespace/name`, cpu, memory), or `None` when the
+/// metrics API is not served. Pages through the metrics list.
+pub(crate) async fn pod_usage_stream(cluster: &Cluster) -> Result<Option<Vec<(String, Quantity, Quantity)>>> {
+    match ensure_metrics_api(cluster).await {
+        Ok(()) => {}
+        Err(Error::MetricsUnavailable { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let api = metrics_api(cluster, "PodMetrics", "pods", None);
+    let mut out = Vec::new();
+    let mut pages = std::pin::pin!(paging::pages(cluster, &api, ListParams::default(), paging::DEFAULT_PAGE_SIZE));
+    while let Some(page) = pages.try_next().await? {
+        for m in page {
+            let mut cpu = Quantity::ZERO;
+            let mut mem = Quantity::ZERO;
+            for c in m.data["containers"].as_array().into_iter().flatten() {
+                cpu += usage_of(c, "cpu")?;
+                mem += usage_of(c, "memory")?;
+            }
+            let key = format!(
+                "{}/{}",
+                m.metadata.namespace.as_deref().unwrap_or(""),
+                m.metadata.name.as_deref().unwrap_or("")
+            );
+            out.push((key, cpu, mem));
+        }
+    }
+    Ok(Some(out))
+}

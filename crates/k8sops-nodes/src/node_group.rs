@@ -9,8 +9,7 @@ use kube::{api::ListParams, Api};
 use crate::Result;
 
 /// Labels that name a node's group, most specific first.
-pub const GROUP_LABELS: [&str; 3] =
-    ["eks.amazonaws.com/nodegroup", "alpha.eksctl.io/nodegroup-name", "karpenter.sh/nodepool"];
+pub use k8sops_core::object_status::NODE_GROUP_LABELS as GROUP_LABELS;
 
 /// The node group a node belongs to, from its labels.
 ///
@@ -20,8 +19,7 @@ pub const GROUP_LABELS: [&str; 3] =
 /// assert_eq!(k8sops_nodes::node_group::group_of(&node).as_deref(), Some("workers"));
 /// ```
 pub fn group_of(node: &Node) -> Option<String> {
-    let labels = node.metadata.labels.as_ref()?;
-    GROUP_LABELS.iter().find_map(|l| labels.get(*l).cloned())
+    k8sops_core::object_status::node_group(node)
 }
 
 /// The cloud instance id of a node, from `spec.providerID`

@@ -1,0 +1,327 @@
+//! Capacity: allocated requests and limits per node (the numbers of `kubectl
+//! describe node`'s "Allocated resources"), totals per node group, headroom
+//! ("how many more pods of 500m / 512Mi fit, and where"), over-committed
+//! nodes, and pods requesting far more than they use. Pods are streamed page
+//! by page; memory grows with the number of nodes, not pods.
+
+use std::{collections::BTreeMap, fmt};
+
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8sops_core::{object_status, paging, Cluster, FieldSelector, PodResources, Quantity, ResourceList, Table};
+use kube::{api::ListParams, Api};
+use serde::Serialize;
+
+use crate::{top::pod_usage_stream, Result};
+
+/// Options for [`capacity_report`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityParams {
+    /// The pod shape for headroom (default 500m CPU, 512Mi memory).
+    pub headroom_pod: (Quantity, Quantity),
+    /// Compare requests with usage from metrics.k8s.io when it is served (default true).
+    pub usage: bool,
+    /// A pod is reported as over-requesting when its CPU or memory request is
+    /// at least this many times its usage (default 4) ...
+    pub waste_factor: i64,
+    /// ... and the difference is at least this much CPU (default 200m) or memory (default 256Mi).
+    pub waste_floor: (Quantity, Quantity),
+}
+
+impl Default for CapacityParams {
+    fn default() -> Self {
+        CapacityParams {
+            headroom_pod: (Quantity::from_millis(500), Quantity::from_bytes(512 << 20)),
+            usage: true,
+            waste_factor: 4,
+            waste_floor: (Quantity::from_millis(200), Quantity::from_bytes(256 << 20)),
+        }
+    }
+}
+
+/// One node's allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeCapacity {
+    /// Node name.
+    pub name: String,
+    /// Node group, from its labels.
+    pub group: Option<String>,
+    /// `status.allocatable`.
+    pub allocatable: ResourceList,
+    /// Sum of the requests of its non-terminated pods.
+    pub requests: ResourceList,
+    /// Sum of their limits.
+    pub limits: ResourceList,
+    /// Non-terminated pods on it.
+    pub pods: i64,
+    /// Ready, not cordoned and without NoSchedule/NoExecute taints.
+    pub schedulable: bool,
+}
+
+impl NodeCapacity {
+    /// Requests as a percentage of allocatable (kubectl's truncation).
+    pub fn requests_percent(&self, resource: &str) -> i64 {
+        self.requests.percent_of(resource, &self.allocatable)
+    }
+
+    /// Limits as a percentage of allocatable.
+    pub fn limits_percent(&self, resource: &str) -> i64 {
+        self.limits.percent_of(resource, &self.allocatable)
+    }
+
+    /// Resources whose limits exceed allocatable.
+    pub fn overcommitted(&self) -> Vec<String> {
+        ["cpu", "memory"]
+            .iter()
+            .filter(|r| self.limits.get(r) > self.allocatable.get(r))
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    /// How many more pods of `cpu`/`memory` fit by requests (0 when not schedulable).
+    pub fn fits(&self, cpu: Quantity, memory: Quantity) -> i64 {
+        if !self.schedulable {
+            return 0;
+        }
+        let free = |r: &str| self.allocatable.get(r) - self.requests.get(r);
+        let by_cpu = free("cpu").fits(cpu).unwrap_or(i64::MAX);
+        let by_mem = free("memory").fits(memory).unwrap_or(i64::MAX);
+        let slots = (self.allocatable.get("pods").value() - self.pods).max(0);
+        by_cpu.min(by_mem).min(slots).max(0)
+    }
+}
+
+/// Totals of a node group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupCapacity {
+    /// Group name (`<none>` for nodes without a group label).
+    pub name: String,
+    /// Nodes in it.
+    pub nodes: usize,
+    /// Summed allocatable.
+    pub allocatable: ResourceList,
+    /// Summed requests.
+    pub requests: ResourceList,
+    /// Summed limits.
+    pub limits: ResourceList,
+}
+
+/// A pod whose requests are far above its usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverRequest {
+    /// `namespace/name`.
+    pub pod: String,
+    /// CPU requested / used.
+    pub cpu: (Quantity, Quantity),
+    /// Memory requested / used.
+    pub memory: (Quantity, Quantity),
+}
+
+/// The result of [`capacity_report`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CapacityReport {
+    /// Every node, by name.
+    pub nodes: Vec<NodeCapacity>,
+    /// Totals per node group.
+    pub groups: Vec<GroupCapacity>,
+    /// The pod shape headroom was computed for.
+    pub headroom_pod: (Quantity, Quantity),
+    /// How many such pods fit on each node that has room, most first.
+    pub headroom: Vec<(String, i64)>,
+    /// Pods requesting far more than they use (empty when usage is unknown).
+    pub over_requesting: Vec<OverRequest>,
+    /// Whether usage from metrics.k8s.io was available.
+    pub usage_known: bool,
+}
+
+impl CapacityReport {
+    /// Total pods of the headroom shape that fit.
+    pub fn headroom_total(&self) -> i64 {
+        self.headroom.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Nodes whose limits exceed allocatable, with the resources.
+    pub fn overcommitted(&self) -> Vec<(&str, Vec<String>)> {
+        self.nodes.iter().map(|n| (n.name.as_str(), n.overcommitted())).filter(|(_, r)| !r.is_empty()).collect()
+    }
+}
+
+impl fmt::Display for CapacityReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pct = |a: &ResourceList, b: &ResourceList, r: &str| format!("{} ({}%)", a.get(r), a.percent_of(r, b));
+        let mut t = Table::new([
+            "node group",
+            "nodes",
+            "cpu allocatable",
+            "cpu requests",
+            "cpu limits",
+            "memory allocatable",
+            "memory requests",
+            "memory limits",
+        ]);
+        for g in &self.groups {
+            t.row([
+                g.name.clone(),
+                g.nodes.to_string(),
+                g.allocatable.get("cpu").to_string(),
+                pct(&g.requests, &g.allocatable, "cpu"),
+                pct(&g.limits, &g.allocatable, "cpu"),
+                g.allocatable.get("memory").to_string(),
+                pct(&g.requests, &g.allocatable, "memory"),
+                pct(&g.limits, &g.allocatable, "memory"),
+            ]);
+        }
+        write!(f, "{t}")?;
+        writeln!(
+            f,
+            "\nHeadroom: {} more pods of {} CPU / {} memory fit on {} node(s)",
+            self.headroom_total(),
+            self.headroom_pod.0,
+            self.headroom_pod.1,
+            self.headroom.len()
+        )?;
+        let over = self.overcommitted();
+        if !over.is_empty() {
+            writeln!(f, "Over-committed (limits above allocatable):")?;
+            for (n, r) in over {
+                writeln!(f, "  {n}: {}", r.join(", "))?;
+            }
+        }
+        if self.usage_known && !self.over_requesting.is_empty() {
+            writeln!(f, "Pods requesting far more than they use:")?;
+            let mut t = Table::new(["pod", "cpu requested", "cpu used", "memory requested", "memory used"]);
+            for o in &self.over_requesting {
+                t.row([
+                    o.pod.clone(),
+                    o.cpu.0.to_string(),
+                    o.cpu.1.to_string(),
+                    o.memory.0.to_string(),
+                    o.memory.1.to_string(),
+                ]);
+            }
+            write!(f, "{t}")?;
+        }
+        Ok(())
+    }
+}
+
+fn schedulable(node: &Node) -> bool {
+    let ready = object_status::node_status(node) == "Ready";
+    let tainted = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| t.iter().any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute"));
+    ready && !tainted
+}
+
+/// Builds the capacity report: allocated resources of every node (as
+/// `kubectl describe node` computes them), group totals, headroom,
+/// over-commitment, and — when metrics.k8s.io is served and
+/// `params.usage` — pods requesting far more than they use.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let report = k8sops_metrics::capacity_report(&server.cluster(), &Default::default()).await?;
+/// assert!(report.headroom_total() > 0);
+/// println!("{report}");
+/// # Ok(()) }
+/// ```
+pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Result<CapacityReport> {
+    let nodes_api: Api<Node> = cluster.api_all();
+    let mut nodes: BTreeMap<String, NodeCapacity> = BTreeMap::new();
+    for n in paging::list_all(cluster, &nodes_api, ListParams::default()).await? {
+        let alloc = n.status.as_ref().and_then(|s| s.allocatable.as_ref()).map(ResourceList::from_k8s).transpose();
+        let name = n.metadata.name.clone().unwrap_or_default();
+        nodes.insert(
+            name.clone(),
+            NodeCapacity {
+                name,
+                group: object_status::node_group(&n),
+                allocatable: alloc.map_err(k8sops_core::Error::from)?.unwrap_or_default(),
+                requests: ResourceList::new(),
+                limits: ResourceList::new(),
+                pods: 0,
+                schedulable: schedulable(&n),
+            },
+        );
+    }
+    // Requests per pod are kept only when usage will be compared (a few dozen bytes per pod).
+    let mut pod_requests: BTreeMap<String, (Quantity, Quantity)> = BTreeMap::new();
+    let pods_api: Api<Pod> = cluster.api_all();
+    let fields = FieldSelector::new().ne("status.phase", "Succeeded").ne("status.phase", "Failed");
+    let mut pages = std::pin::pin!(paging::pages(
+        cluster,
+        &pods_api,
+        ListParams::default().fields(&fields.to_string()),
+        paging::DEFAULT_PAGE_SIZE
+    ));
+    while let Some(page) = pages.try_next().await? {
+        for p in page {
+            let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).and_then(|n| nodes.get_mut(n)) else {
+                continue;
+            };
+            let r = PodResources::of(&p).map_err(k8sops_core::Error::from)?;
+            node.requests += &r.requests;
+            node.limits += &r.limits;
+            node.pods += 1;
+            if params.usage {
+                let key = format!(
+                    "{}/{}",
+                    p.metadata.namespace.as_deref().unwrap_or(""),
+                    p.metadata.name.as_deref().unwrap_or("")
+                );
+                pod_requests.insert(key, (r.requests.get("cpu"), r.requests.get("memory")));
+            }
+        }
+    }
+    let mut over_requesting = Vec::new();
+    let mut usage_known = false;
+    if params.usage {
+        if let Some(usages) = pod_usage_stream(cluster).await? {
+            usage_known = true;
+            for (pod, cpu_used, mem_used) in usages {
+                let Some((cpu_req, mem_req)) = pod_requests.get(&pod) else { continue };
+                let wasteful = |req: Quantity, used: Quantity, floor: Quantity| {
+                    req.checked_sub(used).is_some_and(|d| d >= floor)
+                        && used.checked_mul(params.waste_factor).is_some_and(|u| req >= u)
+                };
+                if wasteful(*cpu_req, cpu_used, params.waste_floor.0)
+                    || wasteful(*mem_req, mem_used, params.waste_floor.1)
+                {
+                    over_requesting.push(OverRequest { pod, cpu: (*cpu_req, cpu_used), memory: (*mem_req, mem_used) });
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<String, GroupCapacity> = BTreeMap::new();
+    for n in nodes.values() {
+        let name = n.group.clone().unwrap_or_else(|| "<none>".into());
+        let g = groups.entry(name.clone()).or_insert_with(|| GroupCapacity {
+            name,
+            nodes: 0,
+            allocatable: ResourceList::new(),
+            requests: ResourceList::new(),
+            limits: ResourceList::new(),
+        });
+        g.nodes += 1;
+        g.allocatable += &n.allocatable;
+        g.requests += &n.requests;
+        g.limits += &n.limits;
+    }
+    let (cpu, mem) = params.headroom_pod;
+    let mut headroom: Vec<(String, i64)> =
+        nodes.values().map(|n| (n.name.clone(), n.fits(cpu, mem))).filter(|(_, k)| *k > 0).collect();
+    headroom.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(CapacityReport {
+        nodes: nodes.into_values().collect(),
+        groups: groups.into_values().collect(),
+        headroom_pod: params.headroom_pod,
+        headroom,
+        over_requesting,
+        usage_known,
+    })
+}
