@@ -10,20 +10,23 @@
 //! | `kubectl get pods -n kube-system -l k8s-app=metrics-server`, APIService check | [`metrics_server_status`] |
 //! | `kubectl get resourcequota -A`, `describe resourcequota` | [`quotas`] → [`QuotaReport`] |
 //! | `kubectl get limitrange -A` | [`limit_ranges`] |
+//! | `kubectl delete pods --field-selector=status.phase=Succeeded\|Failed -A`, finished Jobs | [`cleanup`] |
 //! | `kubectl get pv`, `get pvc -A`, `get storageclass`, `describe pvc` | [`storage_report`] → [`StorageReport`] |
 //! | `kubectl describe node \| grep -A 10 "Allocated resources"` for every node, per group, headroom | [`capacity_report`] → [`CapacityReport`] |
 //!
-//! Status: `top`, quotas, limit ranges, the capacity report and storage are here;
-//! optimisation hints, cleanup and the monitor stream arrive with
+//! Status: `top`, quotas, limit ranges, the capacity report, storage and cleanup are here;
+//! optimisation hints and the monitor stream arrive with
 //! the rest of the monitoring issue.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod capacity;
+mod cleanup;
 mod quota;
 mod storage;
 mod top;
 
 pub use capacity::{capacity_report, CapacityParams, CapacityReport, GroupCapacity, NodeCapacity, OverRequest};
+pub use cleanup::{cleanup, CleanupParams, CleanupReport};
 pub use quota::{limit_ranges, quotas, LimitRangeItem, LimitRangeReport, QuotaLine, QuotaReport};
 pub use storage::{storage_report, ClaimLine, ClassLine, StorageFinding, StorageReport, VolumeLine};
 pub use top::{
