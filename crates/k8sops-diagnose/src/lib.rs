@@ -1,19 +1,30 @@
 //! # k8sops-diagnose
 //!
-//! Troubleshooting: cluster health (`/readyz`, `/livez`, `cluster-info`),
-//! events sorted by time, pod diagnosis (CrashLoopBackOff, ImagePullBackOff,
-//! Pending with the scheduler's reason), logs, and service/endpoint checks.
+//! Troubleshooting, as the ops guide does it with kubectl:
 //!
-//! Status: skeleton. The typed API arrives with the troubleshooting issue;
-//! [`k8sops_core::object_status`] already computes the STATUS word kubectl
-//! prints for a pod.
+//! | command | API |
+//! |---|---|
+//! | `kubectl get componentstatuses`, `kubectl cluster-info`, `/readyz?verbose`, `/livez?verbose` | [`cluster_health`] → [`ClusterHealth`] |
+//! | `kubectl get events -A --sort-by=.lastTimestamp` (both event APIs' timestamps) | [`events`] with [`EventParams`] |
+//! | `kubectl describe pod`, `kubectl get pods -o wide`: why is it not running? | [`diagnose_pods`] → [`PodDiagnosis`] |
+//!
+//! Status: health, events and pod diagnosis are here; logs, service and
+//! network-policy checks arrive with the rest of the troubleshooting issue.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod events;
+mod health;
+mod pods;
+
+pub use events::{events, EventLine, EventParams};
+pub use health::{cluster_health, ClusterHealth, ClusterService, ComponentStatusLine, HealthCheck};
+pub use pods::{diagnose_pods, diagnosis_table, DiagnoseParams, PodDiagnosis, Problem};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A cluster or backend operation failed.
+    /// A cluster operation failed.
     #[error(transparent)]
     Core(#[from] k8sops_core::Error),
 }

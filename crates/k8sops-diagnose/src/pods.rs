@@ -1,0 +1,312 @@
+//! Pod diagnosis: for each pod that is not healthy, the problem, its cause
+//! in plain language, and the next step — CrashLoopBackOff (with the last
+//! termination reason, exit code, OOMKilled), image pull failures, Pending
+//! with the scheduler's reason, many restarts, failing readiness.
+
+use std::fmt;
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8sops_core::{object_status::pod_display, paging, Cluster, FieldSelector, LabelSelector, Table};
+use kube::{api::ListParams, Api};
+use serde::Serialize;
+
+use crate::Result;
+
+/// What is wrong with a pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A container keeps crashing.
+    CrashLoop {
+        /// Container.
+        container: String,
+        /// Last termination reason (`OOMKilled`, `Error`, ...).
+        last_reason: Option<String>,
+        /// Last exit code.
+        exit_code: Option<i32>,
+        /// Restarts.
+        restarts: i32,
+    },
+    /// The image cannot be pulled.
+    ImagePull {
+        /// Container.
+        container: String,
+        /// `ImagePullBackOff` or `ErrImagePull`.
+        reason: String,
+        /// The kubelet's message.
+        message: String,
+    },
+    /// The pod cannot be scheduled.
+    Unschedulable {
+        /// The scheduler's message.
+        message: String,
+    },
+    /// Pending for another reason (e.g. waiting for a volume or the kubelet).
+    Pending {
+        /// What is known.
+        message: String,
+    },
+    /// Running but a container is not ready (readiness probe failing).
+    NotReady {
+        /// Containers not ready.
+        containers: Vec<String>,
+        /// The latest probe failure, from events.
+        probe_message: Option<String>,
+    },
+    /// Restarted often although running now.
+    Restarts {
+        /// Restarts.
+        count: i64,
+    },
+    /// The pod failed.
+    Failed {
+        /// Reason.
+        reason: String,
+    },
+}
+
+/// One pod's diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodDiagnosis {
+    /// `namespace/name`.
+    pub pod: String,
+    /// Node, if scheduled.
+    pub node: Option<String>,
+    /// kubectl's STATUS word.
+    pub status: String,
+    /// What is wrong.
+    pub problem: Problem,
+    /// Why, in plain language.
+    pub cause: String,
+    /// What to do next.
+    pub next_step: String,
+}
+
+impl fmt::Display for PodDiagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} ({}): {}", self.pod, self.status, self.cause)?;
+        writeln!(f, "  next: {}", self.next_step)
+    }
+}
+
+/// A table of diagnoses.
+pub fn diagnosis_table(d: &[PodDiagnosis]) -> Table {
+    let mut t = Table::new(["pod", "status", "cause", "next step"]);
+    for x in d {
+        t.row([x.pod.as_str(), &x.status, &x.cause, &x.next_step]);
+    }
+    t
+}
+
+/// Options for [`diagnose_pods`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiagnoseParams {
+    /// One namespace, or all.
+    pub namespace: Option<String>,
+    /// Only pods matching these labels.
+    pub selector: Option<LabelSelector>,
+    /// Only pods on this node (`--field-selector spec.nodeName=`).
+    pub node: Option<String>,
+    /// Running pods with at least this many restarts are reported (default 5).
+    pub restart_threshold: i64,
+}
+
+impl Default for DiagnoseParams {
+    fn default() -> Self {
+        DiagnoseParams { namespace: None, selector: None, node: None, restart_threshold: 5 }
+    }
+}
+
+fn scheduler_cause(message: &str) -> (String, String) {
+    let m = message.to_lowercase();
+    if m.contains("insufficient cpu") || m.contains("insufficient memory") {
+        (
+            format!("no node has enough free CPU or memory for its requests ({message})"),
+            "lower the pod's requests, free capacity, or add nodes (scale the node group)".into(),
+        )
+    } else if m.contains("untolerated taint") || m.contains("had taint") {
+        (
+            format!("the nodes with room carry taints the pod does not tolerate ({message})"),
+            "add a toleration or schedule onto untainted nodes".into(),
+        )
+    } else if m.contains("affinity") || m.contains("selector") {
+        (
+            format!("no node matches its nodeSelector or affinity ({message})"),
+            "fix the selector/affinity or label a node to match".into(),
+        )
+    } else if m.contains("persistentvolumeclaim") || m.contains("unbound") {
+        (
+            format!("a PersistentVolumeClaim it uses is not bound ({message})"),
+            "check the claim with the storage report (StorageClass, provisioner)".into(),
+        )
+    } else {
+        (
+            format!("the scheduler cannot place it: {message}"),
+            "read the FailedScheduling events and the node list".into(),
+        )
+    }
+}
+
+async fn latest_event(cluster: &Cluster, ns: &str, name: &str, reason: &str) -> Result<Option<String>> {
+    let api: Api<Event> = cluster.api_namespaced(ns);
+    let fields =
+        FieldSelector::new().eq("involvedObject.kind", "Pod").eq("involvedObject.name", name).eq("reason", reason);
+    let mut evs = paging::list_all(cluster, &api, ListParams::default().fields(&fields.to_string())).await?;
+    evs.sort_by_key(|e| e.last_timestamp.clone().map(|t| t.0).or(e.metadata.creation_timestamp.clone().map(|t| t.0)));
+    Ok(evs.last().and_then(|e| e.message.clone()))
+}
+
+async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Result<Option<PodDiagnosis>> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let display = pod_display(pod);
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("");
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    let make = |problem: Problem, cause: String, next: String| PodDiagnosis {
+        pod: format!("{ns}/{name}"),
+        node: node.clone(),
+        status: display.status.clone(),
+        problem,
+        cause,
+        next_step: next,
+    };
+    if phase == "Succeeded" {
+        return Ok(None);
+    }
+    for cs in status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten() {
+        let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
+        let reason = waiting.and_then(|w| w.reason.clone()).unwrap_or_default();
+        if reason == "CrashLoopBackOff" {
+            let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+            let last_reason = last.and_then(|t| t.reason.clone());
+            let exit_code = last.map(|t| t.exit_code);
+            let (cause, next) = if last_reason.as_deref() == Some("OOMKilled") {
+                (
+                    format!("container {} is killed for using more memory than its limit (OOMKilled, exit {}) and restarted {} times", cs.name, exit_code.unwrap_or(137), cs.restart_count),
+                    "raise the container's memory limit or reduce its memory use; check `kubectl logs --previous`".to_string(),
+                )
+            } else {
+                (
+                    format!(
+                        "container {} exits ({}, exit code {}) and has restarted {} times",
+                        cs.name,
+                        last_reason.clone().unwrap_or_else(|| "no reason".into()),
+                        exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
+                        cs.restart_count
+                    ),
+                    "read the previous container's logs (`kubectl logs --previous`) for the error".to_string(),
+                )
+            };
+            return Ok(Some(make(
+                Problem::CrashLoop { container: cs.name.clone(), last_reason, exit_code, restarts: cs.restart_count },
+                cause,
+                next,
+            )));
+        }
+        if reason == "ImagePullBackOff" || reason == "ErrImagePull" || reason == "InvalidImageName" {
+            let message = waiting.and_then(|w| w.message.clone()).unwrap_or_default();
+            let pulled = latest_event(cluster, &ns, &name, "Failed").await?.unwrap_or_else(|| message.clone());
+            let image = &cs.image;
+            return Ok(Some(make(
+                Problem::ImagePull { container: cs.name.clone(), reason: reason.clone(), message: pulled.clone() },
+                format!("image {image} of container {} cannot be pulled: {pulled}", cs.name),
+                "check the image name and tag, and that the registry is reachable and imagePullSecrets grant access"
+                    .into(),
+            )));
+        }
+    }
+    if phase == "Pending" {
+        let sched = status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"));
+        if let Some(c) = sched {
+            let message = match latest_event(cluster, &ns, &name, "FailedScheduling").await? {
+                Some(m) => m,
+                None => c.message.clone().unwrap_or_default(),
+            };
+            let (cause, next) = scheduler_cause(&message);
+            return Ok(Some(make(Problem::Unschedulable { message }, cause, next)));
+        }
+        let message = if node.is_some() {
+            "scheduled; waiting for the kubelet to start it (volumes, image)".to_string()
+        } else {
+            "not scheduled yet".to_string()
+        };
+        return Ok(Some(make(
+            Problem::Pending { message: message.clone() },
+            format!("the pod is Pending: {message}"),
+            "check the pod's events".into(),
+        )));
+    }
+    if phase == "Failed" {
+        let reason = status.and_then(|s| s.reason.clone()).unwrap_or_else(|| display.status.clone());
+        return Ok(Some(make(
+            Problem::Failed { reason: reason.clone() },
+            format!("the pod failed ({reason})"),
+            "read its logs; delete it once understood (see cleanup)".into(),
+        )));
+    }
+    let not_ready: Vec<String> = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| !c.ready && c.state.as_ref().and_then(|s| s.running.as_ref()).is_some())
+        .map(|c| c.name.clone())
+        .collect();
+    if phase == "Running" && !not_ready.is_empty() {
+        let probe_message = latest_event(cluster, &ns, &name, "Unhealthy").await?;
+        let cause = format!(
+            "container(s) {} run but are not ready{}",
+            not_ready.join(", "),
+            probe_message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+        );
+        return Ok(Some(make(
+            Problem::NotReady { containers: not_ready, probe_message },
+            cause,
+            "check the readiness probe (path, port, timing) and the app's health".into(),
+        )));
+    }
+    if display.restarts >= restart_threshold {
+        return Ok(Some(make(
+            Problem::Restarts { count: display.restarts },
+            format!("running, but restarted {} times", display.restarts),
+            "look at `kubectl logs --previous` and memory limits before it turns into a crash loop".into(),
+        )));
+    }
+    Ok(None)
+}
+
+/// Diagnoses every pod in scope that is not healthy.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let found = k8sops_diagnose::diagnose_pods(&server.cluster(), &Default::default()).await?;
+/// assert!(found.iter().any(|d| matches!(d.problem, k8sops_diagnose::Problem::CrashLoop { .. })));
+/// for d in &found { print!("{d}"); }
+/// # Ok(()) }
+/// ```
+pub async fn diagnose_pods(cluster: &Cluster, params: &DiagnoseParams) -> Result<Vec<PodDiagnosis>> {
+    let api: Api<Pod> = match &params.namespace {
+        Some(ns) => cluster.api_namespaced(ns),
+        None => cluster.api_all(),
+    };
+    let mut lp = ListParams::default();
+    if let Some(s) = &params.selector {
+        lp = lp.labels(&s.to_string());
+    }
+    if let Some(n) = &params.node {
+        lp = lp.fields(&FieldSelector::new().eq("spec.nodeName", n).to_string());
+    }
+    let mut out = Vec::new();
+    for pod in paging::list_all(cluster, &api, lp).await? {
+        if let Some(d) = diagnose(cluster, &pod, params.restart_threshold).await? {
+            out.push(d);
+        }
+    }
+    out.sort_by(|a, b| a.pod.cmp(&b.pod));
+    Ok(out)
+}
