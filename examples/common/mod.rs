@@ -13,7 +13,8 @@ use k8sops_testkit::{DemoCluster, KubeletOptions, TestServer};
 /// the server alive as long as the cluster is used.
 pub(crate) struct Target {
     pub(crate) cluster: Cluster,
-    _demo: Option<TestServer>,
+    /// The demo server, when no cluster was reachable.
+    pub(crate) demo: Option<TestServer>,
 }
 
 /// Connects to the current kubeconfig's cluster, or starts the demo cluster.
@@ -22,7 +23,7 @@ pub(crate) async fn connect_or_demo() -> Result<Target, Box<dyn std::error::Erro
         match try_current().await {
             Ok(cluster) => {
                 eprintln!("Using the cluster at {} (current kubeconfig context).", cluster.url());
-                return Ok(Target { cluster, _demo: None });
+                return Ok(Target { cluster, demo: None });
             }
             Err(e) => eprintln!("No reachable cluster from the current kubeconfig ({e})."),
         }
@@ -32,7 +33,7 @@ pub(crate) async fn connect_or_demo() -> Result<Target, Box<dyn std::error::Erro
     let server = TestServer::builder().kubelet(KubeletOptions::default()).start().await?;
     server.load(&DemoCluster::small())?;
     eprintln!("Demo cluster at {}; kubeconfig: {}", server.url(), server.kubeconfig_path().display());
-    Ok(Target { cluster: server.cluster(), _demo: Some(server) })
+    Ok(Target { cluster: server.cluster(), demo: Some(server) })
 }
 
 async fn try_current() -> Result<Cluster, k8sops::Error> {

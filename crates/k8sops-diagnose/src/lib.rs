@@ -7,18 +7,23 @@
 //! | `kubectl get componentstatuses`, `kubectl cluster-info`, `/readyz?verbose`, `/livez?verbose` | [`cluster_health`] → [`ClusterHealth`] |
 //! | `kubectl get events -A --sort-by=.lastTimestamp` (both event APIs' timestamps) | [`events`] with [`EventParams`] |
 //! | `kubectl describe pod`, `kubectl get pods -o wide`: why is it not running? | [`diagnose_pods`] → [`PodDiagnosis`] |
+//! | `kubectl logs [-c] [--previous] [--tail] [--since] [--timestamps] [-f]` | [`logs`], [`follow_logs`] |
+//! | `kubectl get services,endpoints,networkpolicies -A` | [`check_services`] → [`ServiceReport`] |
 //!
-//! Status: health, events and pod diagnosis are here; logs, service and
-//! network-policy checks arrive with the rest of the troubleshooting issue.
+
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod events;
 mod health;
+mod logs;
 mod pods;
+mod services;
 
 pub use events::{events, EventLine, EventParams};
 pub use health::{cluster_health, ClusterHealth, ClusterService, ComponentStatusLine, HealthCheck};
+pub use logs::{follow_logs, logs, LogOptions};
 pub use pods::{diagnose_pods, diagnosis_table, DiagnoseParams, PodDiagnosis, Problem};
+pub use services::{check_services, PolicyLine, ServiceFinding, ServiceLine, ServiceReport};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

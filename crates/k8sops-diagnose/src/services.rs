@@ -1,0 +1,282 @@
+//! Service checks (`kubectl get services,endpoints -A`): services with no
+//! ready endpoints (EndpointSlices, falling back to Endpoints), selectors
+//! that match no pod, targetPorts no selected container exposes — and the
+//! NetworkPolicy inventory with the pods each policy selects.
+
+use std::{collections::BTreeMap, fmt};
+
+use k8s_openapi::{
+    api::{
+        core::v1::{Endpoints, Pod, Service},
+        discovery::v1::EndpointSlice,
+        networking::v1::NetworkPolicy,
+    },
+    apimachinery::pkg::util::intstr::IntOrString,
+};
+use k8sops_core::{paging, Cluster, LabelSelector, Table};
+use kube::{api::ListParams, Api};
+use serde::Serialize;
+
+use crate::Result;
+
+/// A problem with a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum ServiceFinding {
+    /// No ready endpoint: traffic to the service fails.
+    NoReadyEndpoints {
+        /// `namespace/name`.
+        service: String,
+    },
+    /// The selector matches no pod in the namespace.
+    SelectorMatchesNoPod {
+        /// `namespace/name`.
+        service: String,
+        /// The selector.
+        selector: String,
+    },
+    /// A targetPort that no selected pod's containers declare.
+    PortMismatch {
+        /// `namespace/name`.
+        service: String,
+        /// The targetPort (number or name).
+        target_port: String,
+    },
+}
+
+impl fmt::Display for ServiceFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceFinding::NoReadyEndpoints { service } => write!(f, "service {service} has no ready endpoints"),
+            ServiceFinding::SelectorMatchesNoPod { service, selector } => {
+                write!(f, "service {service} selects no pod ({selector}): check the labels")
+            }
+            ServiceFinding::PortMismatch { service, target_port } => {
+                write!(f, "service {service} targets port {target_port}, which no selected container exposes")
+            }
+        }
+    }
+}
+
+/// One service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceLine {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `ClusterIP`, `NodePort`, `LoadBalancer`, `ExternalName`.
+    pub type_: String,
+    /// Cluster IP.
+    pub cluster_ip: String,
+    /// Ports as `port/protocol->targetPort`.
+    pub ports: Vec<String>,
+    /// Ready endpoint addresses.
+    pub ready_endpoints: usize,
+    /// Pods its selector matches (`None` for services without a selector).
+    pub selected_pods: Option<usize>,
+}
+
+/// A NetworkPolicy and the pods it selects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyLine {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `Ingress`, `Egress`.
+    pub policy_types: Vec<String>,
+    /// Pods the podSelector matches.
+    pub pods: Vec<String>,
+}
+
+/// The result of [`check_services`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceReport {
+    /// Services.
+    pub services: Vec<ServiceLine>,
+    /// NetworkPolicies.
+    pub policies: Vec<PolicyLine>,
+    /// Findings.
+    pub findings: Vec<ServiceFinding>,
+}
+
+impl fmt::Display for ServiceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut t = Table::new(["namespace", "name", "type", "cluster-ip", "ports", "ready endpoints", "pods"]);
+        for s in &self.services {
+            t.row([
+                s.namespace.clone(),
+                s.name.clone(),
+                s.type_.clone(),
+                s.cluster_ip.clone(),
+                s.ports.join(","),
+                s.ready_endpoints.to_string(),
+                s.selected_pods.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        writeln!(f, "{t}")?;
+        let mut t = Table::new(["namespace", "networkpolicy", "types", "selects"]);
+        for p in &self.policies {
+            t.row([p.namespace.clone(), p.name.clone(), p.policy_types.join(","), p.pods.join(",")]);
+        }
+        write!(f, "{t}")?;
+        if !self.findings.is_empty() {
+            writeln!(f, "\nFindings:")?;
+            for x in &self.findings {
+                writeln!(f, "  - {x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn labels(p: &Pod) -> BTreeMap<String, String> {
+    p.metadata.labels.clone().unwrap_or_default()
+}
+
+/// Services, their endpoints and selectors, and NetworkPolicies, in one
+/// namespace or all.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let report = k8sops_diagnose::check_services(&server.cluster(), Some("legacy")).await?;
+/// assert!(!report.findings.is_empty()); // legacy/old-frontend selects nothing
+/// # Ok(()) }
+/// ```
+pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Result<ServiceReport> {
+    fn api<K>(cluster: &Cluster, ns: Option<&str>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match ns {
+            Some(ns) => cluster.api_namespaced(ns),
+            None => cluster.api_all(),
+        }
+    }
+    let lp = ListParams::default();
+    let services = paging::list_all(cluster, &api::<Service>(cluster, namespace), lp.clone()).await?;
+    let slices = paging::list_all(cluster, &api::<EndpointSlice>(cluster, namespace), lp.clone()).await?;
+    let endpoints = paging::list_all(cluster, &api::<Endpoints>(cluster, namespace), lp.clone()).await?;
+    let pods = paging::list_all(cluster, &api::<Pod>(cluster, namespace), lp.clone()).await?;
+    let policies = paging::list_all(cluster, &api::<NetworkPolicy>(cluster, namespace), lp).await?;
+
+    let mut ready_by_service: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for s in &slices {
+        let Some(svc) = s.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) else { continue };
+        let ready = s
+            .endpoints
+            .iter()
+            .flatten()
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+            .map(|e| e.addresses.len())
+            .sum::<usize>();
+        *ready_by_service.entry((s.metadata.namespace.clone().unwrap_or_default(), svc.clone())).or_default() += ready;
+    }
+    for e in &endpoints {
+        let key = (e.metadata.namespace.clone().unwrap_or_default(), e.metadata.name.clone().unwrap_or_default());
+        // Endpoints are the fallback for servers or controllers without EndpointSlices.
+        ready_by_service.entry(key).or_insert_with(|| {
+            e.subsets.iter().flatten().map(|s| s.addresses.as_ref().map(Vec::len).unwrap_or(0)).sum()
+        });
+    }
+
+    let mut findings = Vec::new();
+    let mut lines = Vec::new();
+    for s in &services {
+        let ns = s.metadata.namespace.clone().unwrap_or_default();
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let key = format!("{ns}/{name}");
+        let spec = s.spec.as_ref();
+        let type_ = spec.and_then(|sp| sp.type_.clone()).unwrap_or_else(|| "ClusterIP".into());
+        let selector = spec.and_then(|sp| sp.selector.clone()).filter(|m| !m.is_empty());
+        let ports: Vec<_> = spec.and_then(|sp| sp.ports.clone()).unwrap_or_default();
+        let ready = ready_by_service.get(&(ns.clone(), name.clone())).copied().unwrap_or(0);
+        let selected: Option<Vec<&Pod>> = selector.as_ref().map(|sel| {
+            let sel = LabelSelector::from_map(sel);
+            pods.iter()
+                .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()) && sel.matches(&labels(p)))
+                .collect()
+        });
+        if type_ != "ExternalName" {
+            if let (Some(sel), Some(matched)) = (&selector, &selected) {
+                if matched.is_empty() {
+                    findings.push(ServiceFinding::SelectorMatchesNoPod {
+                        service: key.clone(),
+                        selector: LabelSelector::from_map(sel).to_string(),
+                    });
+                } else {
+                    for p in &ports {
+                        let target = p.target_port.clone().unwrap_or(IntOrString::Int(p.port));
+                        let declared: Vec<_> = matched
+                            .iter()
+                            .flat_map(|pod| {
+                                pod.spec.iter().flat_map(|s| s.containers.iter()).flat_map(|c| c.ports.iter().flatten())
+                            })
+                            .collect();
+                        if declared.is_empty() {
+                            continue; // Ports are optional on containers; nothing to compare.
+                        }
+                        let found = declared.iter().any(|cp| match &target {
+                            IntOrString::Int(n) => cp.container_port == *n,
+                            IntOrString::String(n) => cp.name.as_deref() == Some(n.as_str()),
+                        });
+                        if !found {
+                            let shown = match &target {
+                                IntOrString::Int(n) => n.to_string(),
+                                IntOrString::String(n) => n.clone(),
+                            };
+                            findings.push(ServiceFinding::PortMismatch { service: key.clone(), target_port: shown });
+                        }
+                    }
+                }
+            }
+            if selector.is_some() && ready == 0 {
+                findings.push(ServiceFinding::NoReadyEndpoints { service: key.clone() });
+            }
+        }
+        lines.push(ServiceLine {
+            namespace: ns,
+            name,
+            type_,
+            cluster_ip: spec.and_then(|sp| sp.cluster_ip.clone()).unwrap_or_default(),
+            ports: ports
+                .iter()
+                .map(|p| {
+                    let target = match &p.target_port {
+                        Some(IntOrString::Int(n)) => n.to_string(),
+                        Some(IntOrString::String(s)) => s.clone(),
+                        None => p.port.to_string(),
+                    };
+                    format!("{}/{}->{target}", p.port, p.protocol.clone().unwrap_or_else(|| "TCP".into()))
+                })
+                .collect(),
+            ready_endpoints: ready,
+            selected_pods: selected.map(|m| m.len()),
+        });
+    }
+    let mut policy_lines = Vec::new();
+    for np in &policies {
+        let ns = np.metadata.namespace.clone().unwrap_or_default();
+        let spec = np.spec.as_ref();
+        let sel = LabelSelector::from_k8s(spec.and_then(|s| s.pod_selector.as_ref()).or(Some(&Default::default())))
+            .map_err(k8sops_core::Error::from)?;
+        let mut selected: Vec<String> = pods
+            .iter()
+            .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()) && sel.matches(&labels(p)))
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        selected.sort();
+        policy_lines.push(PolicyLine {
+            namespace: ns,
+            name: np.metadata.name.clone().unwrap_or_default(),
+            policy_types: spec.and_then(|s| s.policy_types.clone()).unwrap_or_else(|| vec!["Ingress".into()]),
+            pods: selected,
+        });
+    }
+    Ok(ServiceReport { services: lines, policies: policy_lines, findings })
+}
