@@ -11,22 +11,25 @@
 //! | `kubectl get resourcequota -A`, `describe resourcequota` | [`quotas`] → [`QuotaReport`] |
 //! | `kubectl get limitrange -A` | [`limit_ranges`] |
 //! | `kubectl delete pods --field-selector=status.phase=Succeeded\|Failed -A`, finished Jobs | [`cleanup`] |
+//! | pods without requests/limits, workloads ignoring tainted groups, `--sort-by` | [`optimisation_hints`], [`TopPods`] sorting |
+//! | the guide's `kubectl top` CronJob every 5 minutes | [`monitor`] → stream of [`Snapshot`] with [`Alert`]s |
 //! | `kubectl get pv`, `get pvc -A`, `get storageclass`, `describe pvc` | [`storage_report`] → [`StorageReport`] |
 //! | `kubectl describe node \| grep -A 10 "Allocated resources"` for every node, per group, headroom | [`capacity_report`] → [`CapacityReport`] |
 //!
-//! Status: `top`, quotas, limit ranges, the capacity report, storage and cleanup are here;
-//! optimisation hints and the monitor stream arrive with
-//! the rest of the monitoring issue.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod capacity;
 mod cleanup;
+mod monitor;
+mod optimise;
 mod quota;
 mod storage;
 mod top;
 
 pub use capacity::{capacity_report, CapacityParams, CapacityReport, GroupCapacity, NodeCapacity, OverRequest};
 pub use cleanup::{cleanup, CleanupParams, CleanupReport};
+pub use monitor::{monitor, sample, Alert, MonitorParams, Snapshot};
+pub use optimise::{optimisation_hints, OptimisationReport};
 pub use quota::{limit_ranges, quotas, LimitRangeItem, LimitRangeReport, QuotaLine, QuotaReport};
 pub use storage::{storage_report, ClaimLine, ClassLine, StorageFinding, StorageReport, VolumeLine};
 pub use top::{

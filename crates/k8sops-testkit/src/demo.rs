@@ -823,7 +823,9 @@ impl Builder<'_> {
                 "timestamp": ts, "window": "20s", "usage": {"cpu": format!("{}m", cpu * pct / 100), "memory": format!("{}Ki", mem * (pct + 5) / 100 / 1024)}});
             let _ = self.store.create(&node_def, obj, false);
         }
-        let pods: Vec<(String, String, Vec<String>, Value)> = self
+        // Usage stays below each container's memory request, as on a healthy cluster.
+        type PodKey = (String, String, Vec<(String, u64)>, Value);
+        let pods: Vec<PodKey> = self
             .store
             .range("/pods", None, None)
             .filter(|p| p["status"]["phase"] == "Running")
@@ -832,7 +834,14 @@ impl Builder<'_> {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .filter_map(|c| {
+                        let request = c["resources"]["requests"]["memory"]
+                            .as_str()
+                            .and_then(|m| m.parse::<k8sops_core::Quantity>().ok())
+                            .map(|q| (q.value() / 1024).max(1) as u64)
+                            .unwrap_or(64 * 1024);
+                        Some((c["name"].as_str()?.to_string(), request))
+                    })
                     .collect();
                 (
                     p["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
@@ -845,10 +854,10 @@ impl Builder<'_> {
         for (ns, name, containers, labels) in pods {
             let cs: Vec<Value> = containers
                 .iter()
-                .map(|c| {
+                .map(|(c, request_ki)| {
                     let cpu = 1 + self.rng.below(180);
-                    let mem = 8 + self.rng.below(200);
-                    json!({"name": c, "usage": {"cpu": format!("{}n", cpu * 1_000_000), "memory": format!("{}Ki", mem * 1024)}})
+                    let mem_ki = request_ki * (10 + self.rng.below(80)) / 100;
+                    json!({"name": c, "usage": {"cpu": format!("{}n", cpu * 1_000_000), "memory": format!("{}Ki", mem_ki.max(1))}})
                 })
                 .collect();
             let obj = json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics", "metadata": {"name": name, "namespace": ns, "labels": labels},

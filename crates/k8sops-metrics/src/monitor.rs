@@ -1,0 +1,190 @@
+//! A monitoring stream: the ops guide runs `kubectl top nodes`, `kubectl top
+//! pods -A --sort-by=cpu` and `kubectl get pv` from a CronJob every five
+//! minutes; [`monitor`] samples usage and quotas at an interval and yields
+//! snapshots with threshold alerts.
+
+use std::{collections::BTreeMap, fmt, time::Duration};
+
+use futures::{stream, Stream};
+use k8s_openapi::{api::core::v1::Pod, jiff::Timestamp};
+use k8sops_core::{paging, Cluster, Quantity};
+use kube::{api::ListParams, Api};
+use serde::Serialize;
+
+use crate::{quotas, top_nodes, top_pods, QuotaReport, Result, SortBy, TopNodes, TopPods, TopPodsParams};
+
+/// Thresholds and interval for [`monitor`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorParams {
+    /// Time between samples (the guide's CronJob uses 5 minutes).
+    pub interval: Duration,
+    /// Alert when a node's CPU use reaches this percentage of allocatable (default 80).
+    pub node_cpu_percent: i64,
+    /// Alert when a node's memory use reaches this percentage of allocatable (default 80).
+    pub node_memory_percent: i64,
+    /// Alert when a container's memory use reaches this percentage of its limit (default 90).
+    pub pod_memory_of_limit_percent: i64,
+    /// Alert when a quota resource reaches this percentage (default 80).
+    pub quota_percent: i64,
+}
+
+impl Default for MonitorParams {
+    fn default() -> Self {
+        MonitorParams {
+            interval: Duration::from_secs(300),
+            node_cpu_percent: 80,
+            node_memory_percent: 80,
+            pod_memory_of_limit_percent: 90,
+            quota_percent: 80,
+        }
+    }
+}
+
+/// A threshold crossed in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum Alert {
+    /// Node CPU use at or above the threshold.
+    NodeCpu {
+        /// Node.
+        node: String,
+        /// Percent of allocatable.
+        percent: i64,
+    },
+    /// Node memory use at or above the threshold.
+    NodeMemory {
+        /// Node.
+        node: String,
+        /// Percent of allocatable.
+        percent: i64,
+    },
+    /// A container close to its memory limit (it will be OOMKilled at 100%).
+    PodNearMemoryLimit {
+        /// `namespace/pod/container`.
+        container: String,
+        /// Percent of the limit.
+        percent: i64,
+    },
+    /// A quota close to full.
+    QuotaNearFull {
+        /// `namespace/quota`.
+        quota: String,
+        /// Resource.
+        resource: String,
+        /// Percent used.
+        percent: i64,
+    },
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Alert::NodeCpu { node, percent } => write!(f, "node {node} CPU at {percent}%"),
+            Alert::NodeMemory { node, percent } => write!(f, "node {node} memory at {percent}%"),
+            Alert::PodNearMemoryLimit { container, percent } => {
+                write!(f, "{container} memory at {percent}% of its limit")
+            }
+            Alert::QuotaNearFull { quota, resource, percent } => write!(f, "quota {quota} {resource} at {percent}%"),
+        }
+    }
+}
+
+/// One sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub at: Timestamp,
+    /// Node usage.
+    pub nodes: TopNodes,
+    /// Pod usage, highest CPU first.
+    pub pods: TopPods,
+    /// Quota usage.
+    pub quotas: QuotaReport,
+    /// Thresholds crossed.
+    pub alerts: Vec<Alert>,
+}
+
+async fn memory_limits(cluster: &Cluster) -> Result<BTreeMap<String, Quantity>> {
+    let api: Api<Pod> = cluster.api_all();
+    let mut out = BTreeMap::new();
+    for p in paging::list_all(cluster, &api, ListParams::default().fields("status.phase=Running")).await? {
+        for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
+            if let Some(l) = c.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")) {
+                let q = Quantity::try_from(l).map_err(k8sops_core::Error::from)?;
+                out.insert(
+                    format!(
+                        "{}/{}/{}",
+                        p.metadata.namespace.as_deref().unwrap_or(""),
+                        p.metadata.name.as_deref().unwrap_or(""),
+                        c.name
+                    ),
+                    q,
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Takes one snapshot.
+pub async fn sample(cluster: &Cluster, params: &MonitorParams) -> Result<Snapshot> {
+    let nodes = top_nodes(cluster, None, SortBy::Cpu).await?;
+    let pods = top_pods(cluster, &TopPodsParams { sort: SortBy::Cpu, ..Default::default() }).await?;
+    let quotas = quotas(cluster, None, params.quota_percent).await?;
+    let limits = memory_limits(cluster).await?;
+    let mut alerts = Vec::new();
+    for n in &nodes.nodes {
+        if let Some(p) = n.cpu_percent().filter(|p| *p >= params.node_cpu_percent) {
+            alerts.push(Alert::NodeCpu { node: n.name.clone(), percent: p });
+        }
+        if let Some(p) = n.memory_percent().filter(|p| *p >= params.node_memory_percent) {
+            alerts.push(Alert::NodeMemory { node: n.name.clone(), percent: p });
+        }
+    }
+    for p in &pods.pods {
+        for c in &p.containers {
+            let key = format!("{}/{}/{}", p.namespace, p.name, c.name);
+            if let Some(limit) = limits.get(&key) {
+                let percent = c.memory.percent_of(*limit);
+                if percent >= params.pod_memory_of_limit_percent {
+                    alerts.push(Alert::PodNearMemoryLimit { container: key, percent });
+                }
+            }
+        }
+    }
+    for l in quotas.near_full() {
+        alerts.push(Alert::QuotaNearFull {
+            quota: format!("{}/{}", l.namespace, l.quota),
+            resource: l.resource.clone(),
+            percent: l.percent(),
+        });
+    }
+    Ok(Snapshot { at: Timestamp::now(), nodes, pods, quotas, alerts })
+}
+
+/// Samples every `params.interval`, the first sample at once. The stream
+/// never ends by itself; drop it to stop. A failed sample is yielded as an
+/// error and sampling goes on.
+///
+/// ```
+/// use futures::StreamExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let params = k8sops_metrics::MonitorParams { interval: std::time::Duration::from_millis(10), ..Default::default() };
+/// let cluster = server.cluster();
+/// let mut samples = std::pin::pin!(k8sops_metrics::monitor(&cluster, params));
+/// let first = samples.next().await.unwrap()?;
+/// assert_eq!(first.nodes.nodes.len(), 7);
+/// # Ok(()) }
+/// ```
+pub fn monitor(cluster: &Cluster, params: MonitorParams) -> impl Stream<Item = Result<Snapshot>> + '_ {
+    stream::unfold((params, true), move |(params, first)| async move {
+        if !first {
+            tokio::time::sleep(params.interval).await;
+        }
+        let snap = sample(cluster, &params).await;
+        Some((snap, (params, false)))
+    })
+}

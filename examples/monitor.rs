@@ -1,0 +1,68 @@
+//! Live monitoring: what the ops guide's CronJob does every five minutes
+//! (`kubectl top nodes`, `kubectl top pods -A --sort-by=cpu`), as a stream
+//! of snapshots with threshold alerts. Ctrl-C to stop.
+//!
+//! ```text
+//! cargo run --example monitor                    # every 5 s
+//! cargo run --example monitor -- --interval 300  # like the guide's CronJob
+//! cargo run --example monitor -- --count 3
+//! ```
+
+mod common;
+
+use std::{pin::pin, process::ExitCode, time::Duration};
+
+use futures::StreamExt;
+use k8sops::metrics::{monitor, MonitorParams};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let interval = common::flag_value(&args, "--interval").and_then(|v| v.parse().ok()).unwrap_or(5);
+    let count: Option<usize> = common::flag_value(&args, "--count").and_then(|v| v.parse().ok());
+    let target = match common::connect_or_demo().await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let params = MonitorParams { interval: Duration::from_secs(interval), ..Default::default() };
+    let mut samples = pin!(monitor(&target.cluster, params));
+    let mut seen = 0;
+    loop {
+        let next = tokio::select! {
+            s = samples.next() => s,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let Some(sample) = next else { break };
+        match sample {
+            Ok(s) => {
+                // Clear the screen and redraw, like `watch`.
+                print!("\x1b[2J\x1b[H=== {} ===\n{}\n", s.at, s.nodes);
+                let top: Vec<String> = s
+                    .pods
+                    .pods
+                    .iter()
+                    .take(10)
+                    .map(|p| format!("{}/{} {}m {}Mi", p.namespace, p.name, p.cpu.millis(), p.memory.value() >> 20))
+                    .collect();
+                println!("Top pods by CPU:\n  {}", top.join("\n  "));
+                if s.alerts.is_empty() {
+                    println!("\nNo alerts.");
+                } else {
+                    println!("\nAlerts:");
+                    for a in &s.alerts {
+                        println!("  ! {a}");
+                    }
+                }
+            }
+            Err(e) => eprintln!("sample failed: {e}"),
+        }
+        seen += 1;
+        if count.is_some_and(|c| seen >= c) {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
