@@ -1,10 +1,9 @@
 //! Health, events and pod diagnosis against the testkit (kubectl as the
 //! oracle for event order) and a real API server.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
-use k8sops_core::Cluster;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use k8sops_diagnose::{cluster_health, diagnose_pods, events, DiagnoseParams, EventParams, Problem};
 use k8sops_testkit::{DemoCluster, TestServer};
 use kube::{
@@ -34,22 +33,8 @@ async fn health_reports_probes_nodes_and_component_statuses() {
 async fn events_are_sorted_like_kubectl_and_filtered() {
     let server = demo().await;
     let all = events(&server.cluster(), &EventParams::default()).await.unwrap();
-    let kc = server.kubeconfig_path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        let cache = tempfile::tempdir().unwrap();
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(kc)
-            .arg("--cache-dir")
-            .arg(cache.path())
-            .args(["get", "events", "-A", "--sort-by=.lastTimestamp", "-o", "name"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let kubectl: Vec<String> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_start_matches("event/").to_string()).collect();
+    let (_, out, _) = server.kubectl(&["get", "events", "-A", "--sort-by=.lastTimestamp", "-o", "name"]).await;
+    let kubectl: Vec<String> = out.lines().map(|l| l.trim_start_matches("event/").to_string()).collect();
     let ours: Vec<String> = all.iter().map(|e| e.name.clone()).collect();
     assert_eq!(ours, kubectl);
     let warnings = events(&server.cluster(), &EventParams { warnings_only: true, ..Default::default() }).await.unwrap();
@@ -105,23 +90,12 @@ async fn pod_problems_get_causes_and_next_steps() {
 
 #[tokio::test]
 async fn on_a_real_server() {
-    let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
-        eprintln!(
-            "skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)"
-        );
-        return;
-    };
-    let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
+    let Some(cluster) = k8sops_testkit::e2e::real_cluster().await else { return };
     let h = cluster_health(&cluster).await.unwrap();
     assert!(h.readyz.iter().any(|c| c.name == "etcd" && c.ok), "{h:?}");
     assert!(h.component_statuses.is_some(), "v1.24 still serves componentstatuses");
 
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 0xfffff;
-    let ns = format!("e2e-diag-{n:x}");
-    let nss: Api<Namespace> = Api::all(cluster.client().clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
-        .await
-        .unwrap();
+    let ns = k8sops_testkit::e2e::fresh_namespace(&cluster, "diag").await;
     let pods: Api<Pod> = Api::namespaced(cluster.client().clone(), &ns);
     let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "crashy"}, "spec": {"nodeName": "e2e-diag-node", "containers": [{"name": "app", "image": "busybox"}]}})).unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();

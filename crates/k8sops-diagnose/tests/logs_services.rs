@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Service};
-use k8sops_core::Cluster;
+use k8s_openapi::api::core::v1::Service;
 use k8sops_diagnose::{check_services, follow_logs, logs, LogOptions, ServiceFinding};
 use k8sops_testkit::{DemoCluster, TestServer};
 use kube::{api::PostParams, Api};
@@ -84,19 +83,8 @@ async fn service_findings_on_the_demo_cluster() {
 
 #[tokio::test]
 async fn service_without_pods_on_a_real_server() {
-    let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
-        eprintln!(
-            "skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)"
-        );
-        return;
-    };
-    let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 0xfffff;
-    let ns = format!("e2e-svc-{n:x}");
-    let nss: Api<Namespace> = Api::all(cluster.client().clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
-        .await
-        .unwrap();
+    let Some(cluster) = k8sops_testkit::e2e::real_cluster().await else { return };
+    let ns = k8sops_testkit::e2e::fresh_namespace(&cluster, "svc").await;
     let svcs: Api<Service> = Api::namespaced(cluster.client().clone(), &ns);
     let svc: Service = serde_json::from_value(
         json!({"metadata": {"name": "ghost"}, "spec": {"selector": {"app": "ghost"}, "ports": [{"port": 80}]}}),

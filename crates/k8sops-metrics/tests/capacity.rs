@@ -1,8 +1,6 @@
 //! The capacity report against the testkit, with `kubectl describe node`
 //! as the oracle for allocated resources.
 
-use std::process::Command;
-
 use k8s_openapi::api::core::v1::Pod;
 use k8sops_core::Quantity;
 use k8sops_metrics::{capacity_report, CapacityParams};
@@ -16,22 +14,7 @@ async fn allocated_resources_match_kubectl_describe_node() {
     server.load(&DemoCluster::small()).unwrap();
     let report = capacity_report(&server.cluster(), &CapacityParams::default()).await.unwrap();
     for node in report.nodes.iter().take(5) {
-        let kc = server.kubeconfig_path().to_path_buf();
-        let name = node.name.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let cache = tempfile::tempdir().unwrap();
-            Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(kc)
-                .arg("--cache-dir")
-                .arg(cache.path())
-                .args(["describe", "node", &name])
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let (_, text, _) = server.kubectl(&["describe", "node", &node.name]).await;
         let section = text.split("Allocated resources:").nth(1).unwrap();
         for r in ["cpu", "memory"] {
             let line: Vec<&str> = section

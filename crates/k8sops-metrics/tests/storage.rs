@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
-use k8sops_core::Cluster;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8sops_metrics::{storage_report, StorageFinding};
 use k8sops_testkit::{DemoCluster, TestServer};
 use kube::{api::PostParams, Api};
@@ -62,19 +61,8 @@ async fn demo_cluster_storage_findings() {
 
 #[tokio::test]
 async fn real_server_pending_claim_without_default_class() {
-    let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
-        eprintln!(
-            "skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)"
-        );
-        return;
-    };
-    let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 0xfffff;
-    let ns = format!("e2e-storage-{n:x}");
-    let nss: Api<Namespace> = Api::all(cluster.client().clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
-        .await
-        .unwrap();
+    let Some(cluster) = k8sops_testkit::e2e::real_cluster().await else { return };
+    let ns = k8sops_testkit::e2e::fresh_namespace(&cluster, "storage").await;
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(cluster.client().clone(), &ns);
     let pvc: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "data"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))

@@ -1,10 +1,9 @@
 //! `top`, quotas and limit ranges against the testkit (kubectl as the oracle)
 //! and a real API server (which has no metrics-server: the typed error).
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, ResourceQuota};
-use k8sops_core::Cluster;
+use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
 use k8sops_metrics::{limit_ranges, metrics_server_status, quotas, top_nodes, top_pods, Error, SortBy, TopPodsParams};
 use k8sops_testkit::{DemoCluster, TestServer};
 use kube::{
@@ -20,23 +19,9 @@ async fn demo() -> TestServer {
 }
 
 async fn kubectl(server: &TestServer, args: &[&str]) -> String {
-    let kc = server.kubeconfig_path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let cache = tempfile::tempdir().unwrap();
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(kc)
-            .arg("--cache-dir")
-            .arg(cache.path())
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    })
-    .await
-    .unwrap()
+    let (ok, out, err) = server.kubectl(args).await;
+    assert!(ok, "kubectl {args:?}: {err}");
+    out
 }
 
 fn cells(s: &str) -> Vec<Vec<String>> {
@@ -109,24 +94,13 @@ async fn quotas_flag_resources_at_eighty_percent_and_limit_ranges_list_defaults(
 
 #[tokio::test]
 async fn on_a_real_server_top_says_metrics_are_missing_and_quotas_track_usage() {
-    let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
-        eprintln!(
-            "skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)"
-        );
-        return;
-    };
-    let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
+    let Some(cluster) = k8sops_testkit::e2e::real_cluster().await else { return };
     // The real server in ../shared/k8s runs no metrics-server: metrics.k8s.io is simply absent.
     let err = top_nodes(&cluster, None, SortBy::Name).await.unwrap_err();
     assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
     assert!(!metrics_server_status(&cluster).await.unwrap().api_service_exists);
 
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 0xfffff;
-    let ns = format!("e2e-quota-{n:x}");
-    let nss: Api<Namespace> = Api::all(cluster.client().clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
-        .await
-        .unwrap();
+    let ns = k8sops_testkit::e2e::fresh_namespace(&cluster, "quota").await;
     let rq: Api<ResourceQuota> = Api::namespaced(cluster.client().clone(), &ns);
     rq.create(
         &PostParams::default(),

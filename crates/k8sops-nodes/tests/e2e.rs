@@ -4,7 +4,7 @@
 //! objects, mark pods Running through `pods/status`, and play the kubelet by
 //! finishing pods that an eviction left Terminating.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
@@ -31,13 +31,7 @@ struct Env {
 }
 
 async fn env(test: &str) -> Option<Env> {
-    let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
-        eprintln!(
-            "skipped: K8SOPS_E2E_KUBECONFIG is not set (scripts/test.sh starts a real API server from ../shared/k8s)"
-        );
-        return None;
-    };
-    let kubeconfig = PathBuf::from(path);
+    let kubeconfig = k8sops_testkit::e2e::kubeconfig()?;
     let cluster = Cluster::from_kubeconfig(&kubeconfig, None).await.unwrap();
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 0xfffff;
     let ns = format!("e2e-{test}-{n:x}");
@@ -128,19 +122,8 @@ async fn status_columns_match_kubectl_on_a_real_server() {
         (n.status.as_str(), n.internal_ip.as_str(), n.os_image.as_str(), n.version.as_str()),
         ("Ready", "10.9.0.1", "Test Linux", "v1.24.0")
     );
-    let kc = e.kubeconfig.clone();
-    let node = e.node.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(kc)
-            .args(["get", "node", &node, "-o", "wide", "--no-headers"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let (_, line, _) =
+        k8sops_testkit::e2e::kubectl(&e.kubeconfig, &["get", "node", &e.node, "-o", "wide", "--no-headers"]).await;
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(
         [cols[0], cols[1], cols[2], cols[4], cols[5], cols[6]],

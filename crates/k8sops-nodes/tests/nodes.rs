@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::{path::Path, process::Command, sync::Arc};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Node;
 use k8sops_core::{
@@ -28,25 +28,8 @@ async fn demo(kubelet: bool) -> TestServer {
     server
 }
 
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
-    let cache = tempfile::tempdir().unwrap();
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .arg("--cache-dir")
-        .arg(cache.path())
-        .args(args)
-        .output()
-        .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
-
 async fn run_kubectl(server: &TestServer, args: &[&str]) -> (bool, String, String) {
-    let kc = server.kubeconfig_path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || kubectl(&kc, &args.iter().map(String::as_str).collect::<Vec<_>>()))
-        .await
-        .unwrap()
+    server.kubectl(args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,7 @@ mod crud;
 mod demo;
 mod discovery;
 mod disruption;
+pub mod e2e;
 mod eviction;
 mod faults;
 mod kubelet;
@@ -520,6 +521,11 @@ impl TestServer {
     /// How many objects of a resource are stored, e.g. `("", "pods")`.
     pub fn count(&self, group: &str, plural: &str) -> usize {
         self.shared.store().count(&format!("{group}/{plural}"))
+    }
+
+    /// Runs `kubectl ARGS` against this server (see [`e2e::kubectl`]).
+    pub async fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
+        e2e::kubectl(self.kubeconfig_path(), args).await
     }
 
     /// Loads a demo cluster into this server.

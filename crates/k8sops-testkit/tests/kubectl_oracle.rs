@@ -1,51 +1,26 @@
 //! kubectl against the testkit: what kubectl prints must agree with the
 //! stored objects (and with k8sops' own computation of the same columns).
 
-use std::{collections::BTreeSet, path::Path, process::Command};
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8sops_core::{object_status, PodResources, Quantity};
 use k8sops_testkit::{DemoCluster, TestServer};
 use kube::Api;
 
-fn kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(args)
-        .output()
-        .expect("kubectl is installed");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 struct Fixture {
     server: TestServer,
-    cache: tempfile::TempDir,
 }
 
 impl Fixture {
     async fn new() -> Self {
         let server = TestServer::start().await.unwrap();
         server.load(&DemoCluster::small()).unwrap();
-        Fixture { server, cache: tempfile::tempdir().unwrap() }
+        Fixture { server }
     }
 
     async fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let kc = self.server.kubeconfig_path().to_path_buf();
-        let cache = self.cache.path().to_path_buf();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            kubectl(&kc, &cache, &refs)
-        })
-        .await
-        .unwrap()
+        self.server.kubectl(args).await
     }
 
     async fn nodes(&self) -> Vec<Node> {

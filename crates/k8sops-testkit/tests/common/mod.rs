@@ -51,11 +51,7 @@ pub async fn testkit() -> Target {
 
 /// The real API server, or `None` (with the reason printed) when not configured.
 pub async fn real() -> Option<Target> {
-    let Some(path) = std::env::var_os("K8SOPS_E2E_KUBECONFIG") else {
-        eprintln!("skipped: K8SOPS_E2E_KUBECONFIG is not set (start ../shared/k8s/start.sh and export it to run against a real API server)");
-        return None;
-    };
-    let path = PathBuf::from(path);
+    let path = k8sops_testkit::e2e::kubeconfig()?;
     let cluster =
         Cluster::from_kubeconfig(&path, None).await.expect("K8SOPS_E2E_KUBECONFIG must name a valid kubeconfig");
     let user_kubeconfig = std::env::var_os("K8SOPS_E2E_USER_KUBECONFIG")
