@@ -34,14 +34,12 @@ async fn main() -> ExitCode {
         Err(e) => eprintln!("health: {e}"),
     }
     match diagnose_pods(&target.cluster, &params).await {
-        Ok(found) if found.is_empty() => {
+        Ok(found) if found.pods.is_empty() && found.forbidden_namespaces.is_empty() => {
             println!("No pod problems found.");
             ExitCode::SUCCESS
         }
         Ok(found) => {
-            for d in &found {
-                print!("{d}");
-            }
+            print!("{found}");
             ExitCode::from(1)
         }
         Err(e) => {

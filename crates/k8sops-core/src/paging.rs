@@ -82,3 +82,55 @@ where
     }
     Ok(out)
 }
+
+/// Items of a namespaced resource across every namespace the caller may
+/// read, and the namespaces it may not.
+#[derive(Debug, Clone)]
+pub struct Partial<K> {
+    /// Items from every readable namespace.
+    pub items: Vec<K>,
+    /// Namespaces whose list was forbidden (403), sorted.
+    pub forbidden: Vec<String>,
+}
+
+/// Lists a namespaced resource in all namespaces. When the cluster-wide list
+/// is forbidden (a user with rights in only some namespaces), lists
+/// namespace by namespace and reports the forbidden ones instead of failing.
+/// Listing the namespaces themselves must be allowed; otherwise the 403 is
+/// returned.
+///
+/// ```no_run
+/// use k8s_openapi::api::core::v1::Pod;
+/// # async fn f(cluster: k8sops_core::Cluster) -> k8sops_core::Result<()> {
+/// let pods = k8sops_core::paging::list_readable::<Pod>(&cluster, kube::api::ListParams::default()).await?;
+/// if !pods.forbidden.is_empty() {
+///     eprintln!("not allowed to read pods in: {}", pods.forbidden.join(", "));
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn list_readable<K>(cluster: &Cluster, params: ListParams) -> Result<Partial<K>>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    let all: Api<K> = Api::all(cluster.client().clone());
+    match list_all(cluster, &all, params.clone()).await {
+        Ok(items) => return Ok(Partial { items, forbidden: Vec::new() }),
+        Err(crate::Error::Forbidden { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client().clone());
+    let namespaces = list_all(cluster, &ns_api, ListParams::default()).await?;
+    let mut items = Vec::new();
+    let mut forbidden = Vec::new();
+    for ns in namespaces.iter().filter_map(|n| n.metadata.name.clone()) {
+        let api: Api<K> = Api::namespaced(cluster.client().clone(), &ns);
+        match list_all(cluster, &api, params.clone()).await {
+            Ok(mut page) => items.append(&mut page),
+            Err(crate::Error::Forbidden { .. }) => forbidden.push(ns),
+            Err(e) => return Err(e),
+        }
+    }
+    forbidden.sort();
+    Ok(Partial { items, forbidden })
+}

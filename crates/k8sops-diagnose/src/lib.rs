@@ -5,7 +5,7 @@
 //! | command | API |
 //! |---|---|
 //! | `kubectl get componentstatuses`, `kubectl cluster-info`, `/readyz?verbose`, `/livez?verbose` | [`cluster_health`] → [`ClusterHealth`] |
-//! | `kubectl get events -A --sort-by=.lastTimestamp` (both event APIs' timestamps) | [`events`] with [`EventParams`] |
+//! | `kubectl get events -A --sort-by=.lastTimestamp` (both event APIs' timestamps) | [`events()`] with [`EventParams`] |
 //! | `kubectl describe pod`, `kubectl get pods -o wide`: why is it not running? | [`diagnose_pods`] → [`PodDiagnosis`] |
 //! | `kubectl logs [-c] [--previous] [--tail] [--since] [--timestamps] [-f]` | [`logs`], [`follow_logs`] |
 //! | `kubectl get services,endpoints,networkpolicies -A` | [`check_services`] → [`ServiceReport`] |
@@ -22,7 +22,7 @@ mod services;
 pub use events::{events, EventLine, EventParams};
 pub use health::{cluster_health, ClusterHealth, ClusterService, ComponentStatusLine, HealthCheck};
 pub use logs::{follow_logs, logs, LogOptions};
-pub use pods::{diagnose_pods, diagnosis_table, DiagnoseParams, PodDiagnosis, Problem};
+pub use pods::{diagnose_pods, diagnosis_table, DiagnoseParams, PodDiagnoses, PodDiagnosis, Problem};
 pub use services::{check_services, PolicyLine, ServiceFinding, ServiceLine, ServiceReport};
 
 /// Errors of this crate.

@@ -284,16 +284,12 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = k8sops_testkit::TestServer::start().await?;
 /// server.load(&k8sops_testkit::DemoCluster::small())?;
-/// let found = k8sops_diagnose::diagnose_pods(&server.cluster(), &Default::default()).await?;
+/// let found = k8sops_diagnose::diagnose_pods(&server.cluster(), &Default::default()).await?.pods;
 /// assert!(found.iter().any(|d| matches!(d.problem, k8sops_diagnose::Problem::CrashLoop { .. })));
 /// for d in &found { print!("{d}"); }
 /// # Ok(()) }
 /// ```
-pub async fn diagnose_pods(cluster: &Cluster, params: &DiagnoseParams) -> Result<Vec<PodDiagnosis>> {
-    let api: Api<Pod> = match &params.namespace {
-        Some(ns) => cluster.api_namespaced(ns),
-        None => cluster.api_all(),
-    };
+pub async fn diagnose_pods(cluster: &Cluster, params: &DiagnoseParams) -> Result<PodDiagnoses> {
     let mut lp = ListParams::default();
     if let Some(s) = &params.selector {
         lp = lp.labels(&s.to_string());
@@ -301,12 +297,41 @@ pub async fn diagnose_pods(cluster: &Cluster, params: &DiagnoseParams) -> Result
     if let Some(n) = &params.node {
         lp = lp.fields(&FieldSelector::new().eq("spec.nodeName", n).to_string());
     }
+    // Across namespaces, a user who may read only some of them still gets those.
+    let (pods, forbidden_namespaces) = match &params.namespace {
+        Some(ns) => (paging::list_all(cluster, &cluster.api_namespaced::<Pod>(ns), lp).await?, Vec::new()),
+        None => {
+            let partial = paging::list_readable::<Pod>(cluster, lp).await?;
+            (partial.items, partial.forbidden)
+        }
+    };
     let mut out = Vec::new();
-    for pod in paging::list_all(cluster, &api, lp).await? {
+    for pod in pods {
         if let Some(d) = diagnose(cluster, &pod, params.restart_threshold).await? {
             out.push(d);
         }
     }
     out.sort_by(|a, b| a.pod.cmp(&b.pod));
-    Ok(out)
+    Ok(PodDiagnoses { pods: out, forbidden_namespaces })
+}
+
+/// The result of [`diagnose_pods`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodDiagnoses {
+    /// Pods with a problem, by name.
+    pub pods: Vec<PodDiagnosis>,
+    /// Namespaces whose pods could not be read (403); their pods are not covered.
+    pub forbidden_namespaces: Vec<String>,
+}
+
+impl fmt::Display for PodDiagnoses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.pods {
+            write!(f, "{d}")?;
+        }
+        if !self.forbidden_namespaces.is_empty() {
+            writeln!(f, "not checked (forbidden): {}", self.forbidden_namespaces.join(", "))?;
+        }
+        Ok(())
+    }
 }

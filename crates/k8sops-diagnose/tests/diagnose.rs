@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8sops_core::Cluster;
 use k8sops_diagnose::{cluster_health, diagnose_pods, events, DiagnoseParams, EventParams, Problem};
 use k8sops_testkit::{DemoCluster, TestServer};
 use kube::{
@@ -63,7 +64,8 @@ async fn pod_problems_get_causes_and_next_steps() {
     let found =
         diagnose_pods(&server.cluster(), &DiagnoseParams { namespace: Some("legacy".into()), ..Default::default() })
             .await
-            .unwrap();
+            .unwrap()
+            .pods;
     let by = |prefix: &str| {
         found.iter().find(|d| d.pod.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix} not diagnosed: {found:#?}"))
     };
@@ -84,7 +86,8 @@ async fn pod_problems_get_causes_and_next_steps() {
         &DiagnoseParams { node: Some("ip-10-0-0-9.ec2.internal".into()), ..Default::default() },
     )
     .await
-    .unwrap();
+    .unwrap()
+    .pods;
     assert!(on_node.iter().all(|d| d.node.as_deref() == Some("ip-10-0-0-9.ec2.internal")));
 }
 
@@ -102,8 +105,10 @@ async fn on_a_real_server() {
     let status = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "app", "image": "busybox", "imageID": "", "ready": false, "restartCount": 7,
         "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}});
     pods.patch_status("crashy", &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
-    let found =
-        diagnose_pods(&cluster, &DiagnoseParams { namespace: Some(ns.clone()), ..Default::default() }).await.unwrap();
+    let found = diagnose_pods(&cluster, &DiagnoseParams { namespace: Some(ns.clone()), ..Default::default() })
+        .await
+        .unwrap()
+        .pods;
     assert!(matches!(&found[0].problem, Problem::CrashLoop { exit_code: Some(1), restarts: 7, .. }), "{found:?}");
 
     let evs: Api<Event> = Api::namespaced(cluster.client().clone(), &ns);
@@ -120,4 +125,31 @@ async fn on_a_real_server() {
         .unwrap();
     let names: Vec<&str> = seen.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["older", "newer"]);
+}
+
+#[tokio::test]
+async fn forbidden_namespaces_are_reported_and_the_rest_still_diagnosed() {
+    let server = demo().await;
+    // A user who may list namespaces, and pods only in `legacy`.
+    let rbac = [
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "ns-reader"},
+            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "get"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "oncall-ns"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "ns-reader"},
+            "subjects": [{"kind": "User", "name": "oncall"}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "oncall-view", "namespace": "legacy"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "User", "name": "oncall"}]}),
+    ];
+    server.insert_all(rbac).unwrap();
+    let kubeconfig = server.add_user("oncall", &[]).unwrap();
+    let oncall = Cluster::from_kubeconfig(&kubeconfig, None).await.unwrap();
+    let result = diagnose_pods(&oncall, &DiagnoseParams::default()).await.unwrap();
+    assert!(result.pods.iter().any(|d| d.pod.starts_with("legacy/report-worker")), "{result}");
+    assert!(result.pods.iter().all(|d| d.pod.starts_with("legacy/")));
+    assert!(
+        result.forbidden_namespaces.contains(&"shop".to_string())
+            && !result.forbidden_namespaces.contains(&"legacy".to_string())
+    );
+    assert!(result.to_string().contains("not checked (forbidden):"));
 }

@@ -39,6 +39,8 @@ pub struct QuotaReport {
     pub lines: Vec<QuotaLine>,
     /// The threshold used by [`QuotaReport::near_full`], in percent.
     pub threshold: i64,
+    /// Namespaces whose quotas could not be read (403); they are not covered.
+    pub forbidden_namespaces: Vec<String>,
 }
 
 impl QuotaReport {
@@ -63,7 +65,11 @@ impl fmt::Display for QuotaReport {
                 flag.into(),
             ]);
         }
-        write!(f, "{t}")
+        write!(f, "{t}")?;
+        if !self.forbidden_namespaces.is_empty() {
+            writeln!(f, "not checked (forbidden): {}", self.forbidden_namespaces.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -80,12 +86,19 @@ impl fmt::Display for QuotaReport {
 /// # Ok(()) }
 /// ```
 pub async fn quotas(cluster: &Cluster, namespace: Option<&str>, threshold: i64) -> Result<QuotaReport> {
-    let api: Api<ResourceQuota> = match namespace {
-        Some(ns) => cluster.api_namespaced(ns),
-        None => cluster.api_all(),
+    // Across namespaces, a user who may read only some of them still gets those.
+    let (found, forbidden_namespaces) = match namespace {
+        Some(ns) => (
+            paging::list_all(cluster, &cluster.api_namespaced::<ResourceQuota>(ns), ListParams::default()).await?,
+            Vec::new(),
+        ),
+        None => {
+            let partial = paging::list_readable::<ResourceQuota>(cluster, ListParams::default()).await?;
+            (partial.items, partial.forbidden)
+        }
     };
     let mut lines = Vec::new();
-    for q in paging::list_all(cluster, &api, ListParams::default()).await? {
+    for q in found {
         let status = q.status.as_ref();
         let parse = |m: Option<
             &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
@@ -104,7 +117,7 @@ pub async fn quotas(cluster: &Cluster, namespace: Option<&str>, threshold: i64) 
         }
     }
     lines.sort_by(|a, b| (&a.namespace, &a.quota, &a.resource).cmp(&(&b.namespace, &b.quota, &b.resource)));
-    Ok(QuotaReport { lines, threshold })
+    Ok(QuotaReport { lines, threshold, forbidden_namespaces })
 }
 
 /// One limit of a LimitRange.

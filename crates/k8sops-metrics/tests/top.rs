@@ -126,3 +126,27 @@ async fn on_a_real_server_top_says_metrics_are_missing_and_quotas_track_usage() 
     assert_eq!(report.near_full().count(), 1);
     let _ = rq.patch("q", &PatchParams::default(), &Patch::Merge(json!({"spec": {"hard": {"pods": "10"}}}))).await;
 }
+
+#[tokio::test]
+async fn quotas_skip_forbidden_namespaces_and_say_so() {
+    let server = demo().await;
+    let rbac = [
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "ns-and-quota-reader"},
+            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "team-ns"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "ns-and-quota-reader"},
+            "subjects": [{"kind": "Group", "name": "team"}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "quota-reader", "namespace": "shop"},
+            "rules": [{"apiGroups": [""], "resources": ["resourcequotas"], "verbs": ["list"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "team-quotas", "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "quota-reader"},
+            "subjects": [{"kind": "Group", "name": "team"}]}),
+    ];
+    server.insert_all(rbac).unwrap();
+    let kubeconfig = server.add_user("dev", &["team"]).unwrap();
+    let dev = k8sops_core::Cluster::from_kubeconfig(&kubeconfig, None).await.unwrap();
+    let report = quotas(&dev, None, 80).await.unwrap();
+    assert!(!report.lines.is_empty() && report.lines.iter().all(|l| l.namespace == "shop"));
+    assert!(report.forbidden_namespaces.contains(&"legacy".to_string()));
+    assert!(report.to_string().contains("not checked (forbidden): "));
+}
