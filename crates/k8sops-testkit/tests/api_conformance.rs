@@ -311,7 +311,12 @@ async fn access_reviews_follow_rbac(t: &Target) {
         .unwrap()
     };
     let allowed = |r: SubjectAccessReview| r.status.map(|s| s.allowed).unwrap_or(false);
-    assert!(allowed(sar_api.create(&PostParams::default(), &ask("list", &ns)).await.unwrap()), "{}", t.name);
+    // A real server's RBAC authorizer sees new bindings through an informer: wait for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !allowed(sar_api.create(&PostParams::default(), &ask("list", &ns)).await.unwrap()) {
+        assert!(tokio::time::Instant::now() < deadline, "{}: the binding never took effect", t.name);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(!allowed(sar_api.create(&PostParams::default(), &ask("delete", &ns)).await.unwrap()), "{}", t.name);
     assert!(!allowed(sar_api.create(&PostParams::default(), &ask("list", "default")).await.unwrap()), "{}", t.name);
 
