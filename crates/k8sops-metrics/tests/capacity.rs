@@ -15,14 +15,8 @@ async fn allocated_resources_match_kubectl_describe_node() {
     let report = capacity_report(&server.cluster(), &CapacityParams::default()).await.unwrap();
     for node in report.nodes.iter().take(5) {
         let (_, text, _) = server.kubectl(&["describe", "node", &node.name]).await;
-        let section = text.split("Allocated resources:").nth(1).unwrap();
         for r in ["cpu", "memory"] {
-            let line: Vec<&str> = section
-                .lines()
-                .find(|l| l.trim_start().starts_with(&format!("{r} ")))
-                .unwrap()
-                .split_whitespace()
-                .collect();
+            let line = k8sops_testkit::e2e::allocated_row(&text, r).expect("kubectl prints Allocated resources");
             assert_eq!(line[1], node.requests.get(r).to_string(), "{} {r}", node.name);
             assert_eq!(line[2], format!("({}%)", node.requests_percent(r)), "{} {r}", node.name);
             assert_eq!(line[3], node.limits.get(r).to_string(), "{} {r} limits", node.name);

@@ -65,14 +65,8 @@ async fn describe_node_matches_kubectl_allocated_resources() {
     let d = describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal").await.unwrap();
     let (ok, out, err) = run_kubectl(&server, &["describe", "node", "ip-10-0-0-5.ec2.internal"]).await;
     assert!(ok, "{err}");
-    let section = out.split("Allocated resources:").nth(1).unwrap();
     for r in ["cpu", "memory"] {
-        let line: Vec<&str> = section
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{r} ")))
-            .unwrap()
-            .split_whitespace()
-            .collect();
+        let line = k8sops_testkit::e2e::allocated_row(&out, r).expect("kubectl prints Allocated resources");
         assert_eq!(line[1], d.allocated_requests.get(r).to_string(), "{r} requests");
         assert_eq!(line[2], format!("({}%)", d.requests_percent(r)), "{r} requests %");
         assert_eq!(line[3], d.allocated_limits.get(r).to_string(), "{r} limits");

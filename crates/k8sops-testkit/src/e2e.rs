@@ -78,3 +78,17 @@ pub async fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String)
     .await
     .expect("kubectl task")
 }
+
+/// The row of `resource` (e.g. `cpu`) in the "Allocated resources" section
+/// of `kubectl describe node` output, split into words:
+/// `["cpu", "875m", "(22%)", "0", "(0%)"]`.
+///
+/// ```
+/// let out = "Allocated resources:\n  Resource  Requests  Limits\n  cpu  875m (22%)  0 (0%)\n";
+/// assert_eq!(k8sops_testkit::e2e::allocated_row(out, "cpu").unwrap(), ["cpu", "875m", "(22%)", "0", "(0%)"]);
+/// ```
+pub fn allocated_row<'a>(describe_output: &'a str, resource: &str) -> Option<Vec<&'a str>> {
+    let section = describe_output.split("Allocated resources:").nth(1)?;
+    let prefix = format!("{resource} ");
+    section.lines().find(|l| l.trim_start().starts_with(&prefix)).map(|l| l.split_whitespace().collect())
+}

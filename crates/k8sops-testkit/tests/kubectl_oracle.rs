@@ -108,13 +108,7 @@ async fn get_pods_all_namespaces_agrees_with_pod_display() {
 }
 
 fn allocated_line<'a>(describe: &'a str, resource: &str) -> Vec<&'a str> {
-    let section = describe.split("Allocated resources:").nth(1).expect("Allocated resources section");
-    section
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{resource} ")))
-        .expect("resource line")
-        .split_whitespace()
-        .collect()
+    k8sops_testkit::e2e::allocated_row(describe, resource).expect("Allocated resources row")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
