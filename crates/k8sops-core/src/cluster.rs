@@ -196,6 +196,19 @@ impl Cluster {
         kube::Api::namespaced(self.inner.client.clone(), ns)
     }
 
+    /// A typed API for a namespaced resource in `namespace`, or across all
+    /// namespaces when `None` (kubectl's `-n NS` versus `-A`).
+    pub fn api_in<K>(&self, namespace: Option<&str>) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        match namespace {
+            Some(ns) => self.api_namespaced(ns),
+            None => self.api_all(),
+        }
+    }
+
     /// Maps a kube error to a typed [`Error`], naming this server and `what`.
     pub fn map_err(&self, err: kube::Error, what: &str) -> Error {
         let url = if self.inner.url.is_empty() { "the API server" } else { &self.inner.url };

@@ -102,10 +102,7 @@ pub async fn events(cluster: &Cluster, params: &EventParams) -> Result<Vec<Event
     if let Some(r) = &params.reason {
         fields = fields.eq("reason", r);
     }
-    let api: Api<Event> = match &params.namespace {
-        Some(ns) => cluster.api_namespaced(ns),
-        None => cluster.api_all(),
-    };
+    let api: Api<Event> = cluster.api_in(params.namespace.as_deref());
     let now = Timestamp::now();
     let mut out: Vec<EventLine> = paging::list_all(cluster, &api, ListParams::default().fields(&fields.to_string()))
         .await?

@@ -14,7 +14,7 @@ use k8s_openapi::{
     apimachinery::pkg::util::intstr::IntOrString,
 };
 use k8sops_core::{paging, Cluster, LabelSelector, Table};
-use kube::{api::ListParams, Api};
+use kube::api::ListParams;
 use serde::Serialize;
 
 use crate::Result;
@@ -148,22 +148,12 @@ fn labels(p: &Pod) -> BTreeMap<String, String> {
 /// # Ok(()) }
 /// ```
 pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Result<ServiceReport> {
-    fn api<K>(cluster: &Cluster, ns: Option<&str>) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        K::DynamicType: Default,
-    {
-        match ns {
-            Some(ns) => cluster.api_namespaced(ns),
-            None => cluster.api_all(),
-        }
-    }
     let lp = ListParams::default();
-    let services = paging::list_all(cluster, &api::<Service>(cluster, namespace), lp.clone()).await?;
-    let slices = paging::list_all(cluster, &api::<EndpointSlice>(cluster, namespace), lp.clone()).await?;
-    let endpoints = paging::list_all(cluster, &api::<Endpoints>(cluster, namespace), lp.clone()).await?;
-    let pods = paging::list_all(cluster, &api::<Pod>(cluster, namespace), lp.clone()).await?;
-    let policies = paging::list_all(cluster, &api::<NetworkPolicy>(cluster, namespace), lp).await?;
+    let services = paging::list_all(cluster, &cluster.api_in::<Service>(namespace), lp.clone()).await?;
+    let slices = paging::list_all(cluster, &cluster.api_in::<EndpointSlice>(namespace), lp.clone()).await?;
+    let endpoints = paging::list_all(cluster, &cluster.api_in::<Endpoints>(namespace), lp.clone()).await?;
+    let pods = paging::list_all(cluster, &cluster.api_in::<Pod>(namespace), lp.clone()).await?;
+    let policies = paging::list_all(cluster, &cluster.api_in::<NetworkPolicy>(namespace), lp).await?;
 
     let mut ready_by_service: BTreeMap<(String, String), usize> = BTreeMap::new();
     for s in &slices {

@@ -105,10 +105,7 @@ pub async fn cleanup(cluster: &Cluster, params: &CleanupParams) -> Result<Cleanu
     if let Some(s) = &params.selector {
         lp = lp.labels(&s.to_string());
     }
-    let pods: Api<Pod> = match &params.namespace {
-        Some(ns) => cluster.api_namespaced(ns),
-        None => cluster.api_all(),
-    };
+    let pods: Api<Pod> = cluster.api_in(params.namespace.as_deref());
     let mut phases = Vec::new();
     if params.succeeded_pods {
         phases.push("Succeeded");
@@ -135,10 +132,7 @@ pub async fn cleanup(cluster: &Cluster, params: &CleanupParams) -> Result<Cleanu
         }
     }
     if let Some(ttl) = params.finished_jobs_older_than {
-        let jobs: Api<Job> = match &params.namespace {
-            Some(ns) => cluster.api_namespaced(ns),
-            None => cluster.api_all(),
-        };
+        let jobs: Api<Job> = cluster.api_in(params.namespace.as_deref());
         let dp = DeleteParams {
             dry_run: params.dry_run,
             propagation_policy: Some(PropagationPolicy::Background),

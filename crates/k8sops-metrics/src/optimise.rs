@@ -77,10 +77,7 @@ pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> R
     node_taints.sort();
     node_taints.dedup();
 
-    let pods: Api<Pod> = match namespace {
-        Some(ns) => cluster.api_namespaced(ns),
-        None => cluster.api_all(),
-    };
+    let pods: Api<Pod> = cluster.api_in(namespace);
     let mut missing_requests = Vec::new();
     let mut missing_limits = Vec::new();
     let fields = "status.phase!=Succeeded,status.phase!=Failed";
@@ -101,10 +98,7 @@ pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> R
     }
     let mut untargeted_workloads = Vec::new();
     if !node_taints.is_empty() {
-        let deploys: Api<Deployment> = match namespace {
-            Some(ns) => cluster.api_namespaced(ns),
-            None => cluster.api_all(),
-        };
+        let deploys: Api<Deployment> = cluster.api_in(namespace);
         for d in paging::list_all(cluster, &deploys, ListParams::default()).await? {
             if !targets_nodes(d.spec.template.spec.as_ref()) {
                 untargeted_workloads.push(format!(
@@ -114,10 +108,7 @@ pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> R
                 ));
             }
         }
-        let sts: Api<StatefulSet> = match namespace {
-            Some(ns) => cluster.api_namespaced(ns),
-            None => cluster.api_all(),
-        };
+        let sts: Api<StatefulSet> = cluster.api_in(namespace);
         for s in paging::list_all(cluster, &sts, ListParams::default()).await? {
             if !targets_nodes(s.spec.template.spec.as_ref()) {
                 untargeted_workloads.push(format!(

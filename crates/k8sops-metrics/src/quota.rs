@@ -171,10 +171,7 @@ impl fmt::Display for LimitRangeReport {
 
 /// LimitRanges in one namespace or all.
 pub async fn limit_ranges(cluster: &Cluster, namespace: Option<&str>) -> Result<LimitRangeReport> {
-    let api: Api<LimitRange> = match namespace {
-        Some(ns) => cluster.api_namespaced(ns),
-        None => cluster.api_all(),
-    };
+    let api: Api<LimitRange> = cluster.api_in(namespace);
     let mut items = Vec::new();
     for lr in paging::list_all(cluster, &api, ListParams::default()).await? {
         for limit in lr.spec.iter().flat_map(|s| s.limits.iter()) {

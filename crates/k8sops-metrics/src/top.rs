@@ -398,8 +398,16 @@ pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerSta
         })
     });
     let deploys: Api<Deployment> = cluster.api_namespaced("kube-system");
-    let found = paging::list_all(cluster, &deploys, ListParams::default()).await?;
-    let deployment = found.iter().find(|d| d.metadata.name.as_deref() == Some("metrics-server")).map(|d| {
+    let found = cluster
+        .retry_policy()
+        .run(|_| async {
+            deploys
+                .get_opt("metrics-server")
+                .await
+                .map_err(|e| cluster.map_err(e, "deployment kube-system/metrics-server"))
+        })
+        .await?;
+    let deployment = found.as_ref().map(|d| {
         let desired = d.spec.replicas.unwrap_or(1);
         let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
         (ready, desired)
