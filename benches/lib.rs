@@ -4,7 +4,7 @@
 
 use std::{
     path::Path,
-    process::Command,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -88,4 +88,48 @@ pub fn print(rows: &[Comparison]) {
         ]);
     }
     print!("{t}");
+}
+
+/// Wall time and peak resident set size of one finished child process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessStats {
+    /// From spawn to exit.
+    pub wall: Duration,
+    /// Peak resident set size in KiB, as GNU time's `%M` reports it (the
+    /// kernel's `ru_maxrss` of the child).
+    pub max_rss_kib: u64,
+}
+
+/// Runs `command` under GNU time (`/usr/bin/time`, Debian package `time`)
+/// and returns its stats and standard output (discarded when `keep_stdout`
+/// is false, so a large listing costs the child no more than writing to
+/// `/dev/null`). Panics when the command fails: a measurement of a failing
+/// command means nothing.
+pub fn measure(command: &Command, keep_stdout: bool) -> (ProcessStats, String) {
+    let stats_file = tempfile::NamedTempFile::new().expect("temp file");
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f").arg("%M").arg("-o").arg(stats_file.path()).arg(command.get_program()).args(command.get_args());
+    for (k, v) in command.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.stdout(if keep_stdout { Stdio::piped() } else { Stdio::null() }).stderr(Stdio::piped());
+    let start = Instant::now();
+    let out = cmd.output().expect("GNU time (/usr/bin/time, Debian package `time`) runs the measured commands");
+    let wall = start.elapsed();
+    assert!(out.status.success(), "{:?} failed: {}", command.get_program(), String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(stats_file.path()).expect("GNU time writes its stats file");
+    let max_rss_kib = text
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("unexpected GNU time output: {text:?}"));
+    (ProcessStats { wall, max_rss_kib }, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A size in KiB as MiB with one decimal.
+pub fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }

@@ -11,6 +11,7 @@ command -v etcdctl >/dev/null || missing+=(etcd-client)
 command -v xz >/dev/null || missing+=(xz-utils)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/bin/time ] || missing+=(time) # GNU time: peak RSS in the capacity bench
 command -v ip >/dev/null || missing+=(iproute2)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"

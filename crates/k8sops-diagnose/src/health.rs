@@ -115,22 +115,34 @@ fn parse_checks(text: &str) -> Vec<HealthCheck> {
         .collect()
 }
 
+/// `GET {path}?verbose`. A failing probe answers 500 with its check list:
+/// that is the answer. Other failures (503 while the server starts or shuts
+/// down, 429, a dropped connection) are retried; a server that keeps
+/// answering 5xx is reported as one failed check, since that is what a
+/// load balancer's probe would see.
 async fn probe(cluster: &Cluster, path: &str) -> Result<Vec<HealthCheck>> {
-    let req = http::Request::get(format!("{path}?verbose"))
-        .body(Vec::new())
-        .map_err(|e| k8sops_core::Error::InvalidInput { message: e.to_string() })?;
-    match cluster.client().request_text(req).await {
+    let uri = format!("{path}?verbose");
+    let answer = cluster
+        .retry_policy()
+        .run(|_| async {
+            let req = http::Request::get(uri.as_str())
+                .body(Vec::new())
+                .map_err(|e| k8sops_core::Error::InvalidInput { message: e.to_string() })?;
+            match cluster.client().request_text(req).await {
+                Ok(text) => Ok(text),
+                Err(kube::Error::Api(s)) if s.code == 500 && !parse_checks(&s.message).is_empty() => Ok(s.message),
+                Err(e) => Err(cluster.map_err(e, path)),
+            }
+        })
+        .await;
+    match answer {
         Ok(text) => Ok(parse_checks(&text)),
-        // A failing probe answers 500 with the check list as text.
-        Err(kube::Error::Api(s)) if s.code >= 500 => {
-            let checks = parse_checks(&s.message);
-            Ok(if checks.is_empty() {
-                vec![HealthCheck { name: path.trim_start_matches('/').into(), ok: false, reason: Some(s.message) }]
-            } else {
-                checks
-            })
-        }
-        Err(e) => Err(cluster.map_err(e, path).into()),
+        Err(k8sops_core::Error::Api { code, message, .. }) if code >= 500 => Ok(vec![HealthCheck {
+            name: path.trim_start_matches('/').into(),
+            ok: false,
+            reason: Some(format!("HTTP {code}: {message}")),
+        }]),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -152,7 +164,13 @@ pub async fn cluster_health(cluster: &Cluster) -> Result<ClusterHealth> {
     let readyz = probe(cluster, "/readyz").await?;
     let livez = probe(cluster, "/livez").await?;
     let cs_api: Api<ComponentStatus> = cluster.api_all();
-    let component_statuses = match cs_api.list(&ListParams::default()).await {
+    let listed = cluster
+        .retry_policy()
+        .run(|_| async {
+            cs_api.list(&ListParams::default()).await.map_err(|e| cluster.map_err(e, "componentstatuses"))
+        })
+        .await;
+    let component_statuses = match listed {
         Ok(list) => Some(
             list.items
                 .iter()
@@ -166,8 +184,8 @@ pub async fn cluster_health(cluster: &Cluster) -> Result<ClusterHealth> {
                 })
                 .collect(),
         ),
-        Err(kube::Error::Api(s)) if s.code == 404 => None,
-        Err(e) => return Err(cluster.map_err(e, "componentstatuses").into()),
+        Err(k8sops_core::Error::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
     };
     let svc_api: Api<Service> = cluster.api_all();
     let services =

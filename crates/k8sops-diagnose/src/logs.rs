@@ -75,10 +75,13 @@ pub async fn follow_logs(
     options: &LogOptions,
 ) -> Result<impl Stream<Item = Result<String>> + use<>> {
     let api: Api<Pod> = cluster.api_namespaced(namespace);
-    let reader = api
-        .log_stream(pod, &options.params(true))
-        .await
-        .map_err(|e| cluster.map_err(e, &format!("pod {namespace}/{pod}")))?;
+    let lp = options.params(true);
+    let reader = cluster
+        .retry_policy()
+        .run(|_| async {
+            api.log_stream(pod, &lp).await.map_err(|e| cluster.map_err(e, &format!("pod {namespace}/{pod}")))
+        })
+        .await?;
     let what = format!("log stream of pod {namespace}/{pod}");
     Ok(reader.lines().map_err(move |e| k8sops_core::Error::Io { path: what.clone(), source: e }.into()).boxed())
 }

@@ -12,7 +12,7 @@ use k8sops_core::{object_status, paging, Cluster, FieldSelector, PodResources, Q
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
-use crate::{top::pod_usage_stream, Result};
+use crate::{top::for_each_pod_usage, Result};
 
 /// Options for [`capacity_report`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +132,8 @@ pub struct CapacityReport {
     pub over_requesting: Vec<OverRequest>,
     /// Whether usage from metrics.k8s.io was available.
     pub usage_known: bool,
+    /// Why usage is unknown: not requested, or the metrics API's error.
+    pub usage_unknown: Option<String>,
 }
 
 impl CapacityReport {
@@ -187,6 +189,9 @@ impl fmt::Display for CapacityReport {
                 writeln!(f, "  {n}: {}", r.join(", "))?;
             }
         }
+        if let Some(why) = self.usage_unknown.as_deref().filter(|w| *w != "not requested") {
+            writeln!(f, "Usage vs requests: unknown, {why}")?;
+        }
         if self.usage_known && !self.over_requesting.is_empty() {
             writeln!(f, "Pods requesting far more than they use:")?;
             let mut t = Table::new(["pod", "cpu requested", "cpu used", "memory requested", "memory used"]);
@@ -220,6 +225,13 @@ fn schedulable(node: &Node) -> bool {
 /// over-commitment, and — when metrics.k8s.io is served and
 /// `params.usage` — pods requesting far more than they use.
 ///
+/// Pods and pod metrics are listed 500 per page and folded in as each page
+/// arrives, so memory grows with the number of nodes (about 80 MiB peak at
+/// 5,000 nodes and 165,000 pods, see `docs/benchmarks.md`). Transient
+/// failures are retried with the cluster's [`RetryPolicy`](k8sops_core::RetryPolicy).
+/// When the metrics API is missing or keeps failing the report is still
+/// built, without usage: [`CapacityReport::usage_unknown`] says why.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -249,7 +261,7 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
             },
         );
     }
-    // Requests per pod are kept only when usage will be compared (a few dozen bytes per pod).
+    // Requests per pod, kept only when usage will be compared.
     let mut pod_requests: BTreeMap<String, (Quantity, Quantity)> = BTreeMap::new();
     let pods_api: Api<Pod> = cluster.api_all();
     let fields = FieldSelector::new().ne("status.phase", "Succeeded").ne("status.phase", "Failed");
@@ -268,34 +280,43 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
             node.requests += &r.requests;
             node.limits += &r.limits;
             node.pods += 1;
-            if params.usage {
+            // Only a pod whose request is at least the floor can be reported as
+            // over-requesting; only those are kept (a few dozen bytes each).
+            let (cpu_req, mem_req) = (r.requests.get("cpu"), r.requests.get("memory"));
+            if params.usage && (cpu_req >= params.waste_floor.0 || mem_req >= params.waste_floor.1) {
                 let key = format!(
                     "{}/{}",
                     p.metadata.namespace.as_deref().unwrap_or(""),
                     p.metadata.name.as_deref().unwrap_or("")
                 );
-                pod_requests.insert(key, (r.requests.get("cpu"), r.requests.get("memory")));
+                pod_requests.insert(key, (cpu_req, mem_req));
             }
         }
     }
     let mut over_requesting = Vec::new();
-    let mut usage_known = false;
+    let mut usage_unknown = Some("not requested".to_string());
     if params.usage {
-        if let Some(usages) = pod_usage_stream(cluster).await? {
-            usage_known = true;
-            for (pod, cpu_used, mem_used) in usages {
-                let Some((cpu_req, mem_req)) = pod_requests.get(&pod) else { continue };
-                let wasteful = |req: Quantity, used: Quantity, floor: Quantity| {
-                    req.checked_sub(used).is_some_and(|d| d >= floor)
-                        && used.checked_mul(params.waste_factor).is_some_and(|u| req >= u)
-                };
-                if wasteful(*cpu_req, cpu_used, params.waste_floor.0)
-                    || wasteful(*mem_req, mem_used, params.waste_floor.1)
-                {
-                    over_requesting.push(OverRequest { pod, cpu: (*cpu_req, cpu_used), memory: (*mem_req, mem_used) });
-                }
+        let found = for_each_pod_usage(cluster, |pod, cpu_used, mem_used| {
+            let Some((cpu_req, mem_req)) = pod_requests.get(&pod) else { return };
+            let wasteful = |req: Quantity, used: Quantity, floor: Quantity| {
+                req.checked_sub(used).is_some_and(|d| d >= floor)
+                    && used.checked_mul(params.waste_factor).is_some_and(|u| req >= u)
+            };
+            if wasteful(*cpu_req, cpu_used, params.waste_floor.0) || wasteful(*mem_req, mem_used, params.waste_floor.1)
+            {
+                over_requesting.push(OverRequest { pod, cpu: (*cpu_req, cpu_used), memory: (*mem_req, mem_used) });
             }
-        }
+        })
+        .await;
+        usage_unknown = match found {
+            Ok(()) => None,
+            // The allocation part stands on its own: report it, and say why usage is missing.
+            Err(e @ crate::Error::MetricsUnavailable { .. }) => {
+                over_requesting.clear();
+                Some(e.to_string())
+            }
+            Err(e) => return Err(e),
+        };
     }
     let mut groups: BTreeMap<String, GroupCapacity> = BTreeMap::new();
     for n in nodes.values() {
@@ -322,6 +343,7 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
         headroom_pod: params.headroom_pod,
         headroom,
         over_requesting,
-        usage_known,
+        usage_known: usage_unknown.is_none(),
+        usage_unknown,
     })
 }

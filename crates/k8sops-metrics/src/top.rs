@@ -123,12 +123,17 @@ async fn ensure_metrics_api(cluster: &Cluster) -> Result<()> {
     }
 }
 
-fn map_metrics_err(cluster: &Cluster, e: kube::Error) -> Error {
-    match &e {
-        kube::Error::Api(s) if matches!(s.code, 404 | 503) => {
-            Error::MetricsUnavailable { reason: format!("{} {}", s.code, s.message) }
+/// A failure of a metrics.k8s.io request, after retries. A 404, or a 503
+/// that outlasted the retries (the aggregator's answer when metrics-server
+/// is down), means the API is not available; anything else stays a cluster
+/// error.
+fn metrics_err(e: k8sops_core::Error) -> Error {
+    match e {
+        k8sops_core::Error::NotFound { what } => Error::MetricsUnavailable { reason: format!("404 for {what}") },
+        k8sops_core::Error::Api { code: 503, message, .. } => {
+            Error::MetricsUnavailable { reason: format!("503 from the API server: {message}") }
         }
-        _ => Error::Core(cluster.map_err(e, "metrics.k8s.io")),
+        e => Error::Core(e),
     }
 }
 
@@ -151,7 +156,12 @@ pub async fn top_nodes(cluster: &Cluster, selector: Option<&LabelSelector>, sort
         lp = lp.labels(&s.to_string());
     }
     let api = metrics_api(cluster, "NodeMetrics", "nodes", None);
-    let metrics = api.list(&lp).await.map_err(|e| map_metrics_err(cluster, e))?;
+    // metrics-server serves the whole list at once (kubectl top does not paginate either).
+    let metrics = cluster
+        .retry_policy()
+        .run(|_| async { api.list(&lp).await.map_err(|e| cluster.map_err(e, "metrics.k8s.io nodes")) })
+        .await
+        .map_err(metrics_err)?;
     let nodes_api: Api<Node> = cluster.api_all();
     let nodes = paging::list_all(cluster, &nodes_api, lp.clone()).await?;
     let alloc: BTreeMap<String, ResourceList> = nodes
@@ -288,14 +298,7 @@ pub async fn top_pods(cluster: &Cluster, params: &TopPodsParams) -> Result<TopPo
     let mut pods = Vec::new();
     let mut pages = std::pin::pin!(paging::pages(cluster, &api, lp, paging::DEFAULT_PAGE_SIZE));
     loop {
-        let page = match pages.try_next().await {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(k8sops_core::Error::NotFound { .. }) => {
-                return Err(Error::MetricsUnavailable { reason: "404 from metrics.k8s.io".into() })
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let Some(page) = pages.try_next().await.map_err(metrics_err)? else { break };
         for m in page {
             let mut containers = Vec::new();
             for c in m.data["containers"].as_array().into_iter().flatten() {
@@ -415,18 +418,18 @@ pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerSta
     Ok(MetricsServerStatus { api_service_exists: svc.is_some(), available, deployment })
 }
 
-/// Usage of every pod (`namespace/name`, cpu, memory), or `None` when the
-/// metrics API is not served. Pages through the metrics list.
-pub(crate) async fn pod_usage_stream(cluster: &Cluster) -> Result<Option<Vec<(String, Quantity, Quantity)>>> {
-    match ensure_metrics_api(cluster).await {
-        Ok(()) => {}
-        Err(Error::MetricsUnavailable { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    }
+/// Calls `each(namespace/name, cpu, memory)` with the usage of every pod,
+/// page by page as the metrics list streams in. Fails with
+/// [`Error::MetricsUnavailable`] when the metrics API is not served (possibly
+/// after some pages were seen).
+pub(crate) async fn for_each_pod_usage(
+    cluster: &Cluster,
+    mut each: impl FnMut(String, Quantity, Quantity),
+) -> Result<()> {
+    ensure_metrics_api(cluster).await?;
     let api = metrics_api(cluster, "PodMetrics", "pods", None);
-    let mut out = Vec::new();
     let mut pages = std::pin::pin!(paging::pages(cluster, &api, ListParams::default(), paging::DEFAULT_PAGE_SIZE));
-    while let Some(page) = pages.try_next().await? {
+    while let Some(page) = pages.try_next().await.map_err(metrics_err)? {
         for m in page {
             let mut cpu = Quantity::ZERO;
             let mut mem = Quantity::ZERO;
@@ -439,8 +442,8 @@ pub(crate) async fn pod_usage_stream(cluster: &Cluster) -> Result<Option<Vec<(St
                 m.metadata.namespace.as_deref().unwrap_or(""),
                 m.metadata.name.as_deref().unwrap_or("")
             );
-            out.push((key, cpu, mem));
+            each(key, cpu, mem);
         }
     }
-    Ok(Some(out))
+    Ok(())
 }

@@ -142,6 +142,7 @@ impl DemoCluster {
             rng: SplitMix::new(self.seed),
             summary: DemoSummary::default(),
             now: k8s_openapi::jiff::Timestamp::now().as_second(),
+            generated: Default::default(),
         };
         let nodes = b.nodes(self)?;
         b.scenario(self, &nodes)?;
@@ -164,6 +165,7 @@ struct Builder<'a> {
     rng: SplitMix,
     summary: DemoSummary,
     now: i64,
+    generated: std::collections::HashSet<String>,
 }
 
 /// A Warning event for a troubled pod.
@@ -192,6 +194,18 @@ impl Builder<'_> {
     fn suffix(&mut self) -> String {
         const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
         (0..5).map(|_| CHARS[self.rng.below(CHARS.len() as u64) as usize] as char).collect()
+    }
+
+    /// `prefix-xxxxx` with a random suffix, drawn again on a collision as
+    /// the API server does for `generateName` (at 5,000 DaemonSet pods a
+    /// repeat is more likely than not).
+    fn generate_name(&mut self, prefix: &str) -> String {
+        loop {
+            let name = format!("{prefix}-{}", self.suffix());
+            if self.generated.insert(name.clone()) {
+                return name;
+            }
+        }
     }
 
     fn namespace(&mut self, name: &str, labels: Value) -> Result<()> {
@@ -409,7 +423,7 @@ impl Builder<'_> {
         let mut pods = Vec::new();
         for _ in 0..replicas {
             let node = self.place(nodes, tolerate);
-            let pod_name = format!("{rs_name}-{}", self.suffix());
+            let pod_name = self.generate_name(&rs_name);
             let containers = json!([Self::container(name, image, cpu, mem, Some(&bump_mem(mem)))]);
             pods.push(self.pod(
                 ns,
@@ -435,7 +449,7 @@ impl Builder<'_> {
             "status": {"desiredNumberScheduled": nodes.len(), "currentNumberScheduled": nodes.len(), "numberReady": nodes.len(), "numberAvailable": nodes.len()}}))?;
         let uid = ds["metadata"]["uid"].as_str().unwrap_or("").to_string();
         for n in nodes {
-            let pod_name = format!("{name}-{}", self.suffix());
+            let pod_name = self.generate_name(name);
             let containers = json!([Self::container(name, image, cpu, mem, None)]);
             self.pod(
                 ns,
@@ -462,7 +476,7 @@ impl Builder<'_> {
             .map(|p| json!({"addresses": [p["status"]["podIP"]], "conditions": {"ready": true, "serving": true, "terminating": false},
                             "nodeName": p["spec"]["nodeName"], "targetRef": {"kind": "Pod", "name": p["metadata"]["name"], "namespace": ns, "uid": p["metadata"]["uid"]}}))
             .collect();
-        let slice_name = format!("{name}-{}", self.suffix());
+        let slice_name = self.generate_name(name);
         self.put(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": slice_name, "namespace": ns, "labels": {"kubernetes.io/service-name": name, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
             "addressType": "IPv4", "endpoints": endpoints, "ports": [{"name": "http", "port": target_port, "protocol": "TCP"}]}))?;
@@ -625,7 +639,7 @@ impl Builder<'_> {
             let status = json!({"phase": if ok { "Succeeded" } else { "Failed" }, "conditions": [{"type": "Ready", "status": "False", "reason": "PodCompleted"}],
                 "containerStatuses": [{"name": "report", "image": "busybox:1.36", "imageID": "", "ready": false, "restartCount": 0,
                     "state": {"terminated": {"exitCode": code, "reason": if ok { "Completed" } else { "Error" }, "startedAt": self.ts(age), "finishedAt": self.ts(age - 60)}}}]});
-            let pod_name = format!("{job_name}-{}", self.suffix());
+            let pod_name = self.generate_name(&job_name);
             self.pod(
                 "batch",
                 &pod_name,

@@ -188,3 +188,14 @@ async fn demo_clusters_are_deterministic_and_scale() {
     assert!(s.pods >= 6_000, "{s:?}");
     assert_eq!(big.count("", "pods"), s.pods);
 }
+
+#[tokio::test]
+async fn the_demo_cluster_loads_5000_nodes_with_unique_generated_names() {
+    // One pod per node per DaemonSet: with the default seed a random 5-letter
+    // suffix repeats well before 5,000 pods, so names must be drawn again on a collision.
+    let server = TestServer::start().await.unwrap();
+    let summary = server.load(&DemoCluster::scaled(5_000, 0)).unwrap();
+    assert_eq!(summary.nodes, 5_000);
+    assert_eq!(server.count("", "pods"), summary.pods);
+    assert!(summary.pods >= 2 * 5_000, "{summary:?}");
+}

@@ -1,0 +1,238 @@
+//! The capacity report at scale: wall time and peak RSS of k8sops against
+//! `kubectl describe nodes`, `kubectl top nodes` and `kubectl get pods -A -o
+//! json` on the same server, ratios printed.
+//!
+//! ```text
+//! cargo bench -p k8sops-benches --bench capacity
+//! K8SOPS_BENCH_SIZES=1000x30000 K8SOPS_BENCH_RUNS=5 cargo bench -p k8sops-benches --bench capacity
+//! ```
+//!
+//! Every measured program runs in its own process under GNU time, so peak
+//! RSS is the kernel's figure for that program alone: the testkit API server
+//! runs in a child process (this binary again, `K8SOPS_BENCH_ROLE=server`),
+//! and the k8sops side is this binary with `K8SOPS_BENCH_ROLE=report`, which
+//! connects through the kubeconfig like kubectl does, builds the capacity
+//! report (allocated resources of every node, group totals, headroom,
+//! over-commitment, requests vs usage) plus `top nodes`, renders both, and
+//! exits.
+//!
+//! `kubectl describe nodes` costs about two requests per node behind
+//! kubectl's client-side rate limiter, so describing thousands of nodes takes
+//! a quarter of an hour or more; it runs on an evenly spread sample of
+//! `K8SOPS_BENCH_DESCRIBE_SAMPLE` nodes (default 50) and on one node, and the
+//! time for every node is extrapolated as `t(1) + (t(S) - t(1)) / (S - 1) *
+//! (N - 1)`. Its peak RSS is the sample's.
+//!
+//! Environment: `K8SOPS_BENCH_SIZES` (`NODESxPODS,...`, default
+//! `1000x30000,5000x150000`), `K8SOPS_BENCH_RUNS` (k8sops runs per size,
+//! median reported, default 3), `K8SOPS_BENCH_KUBECTL_RUNS` (default 1).
+//! `cargo test --benches` runs one tiny size as a smoke test.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use k8sops::{
+    metrics::{capacity_report, top_nodes, SortBy},
+    Cluster,
+};
+use k8sops_benches::{measure, mib, ProcessStats};
+use k8sops_testkit::{DemoCluster, TestServer};
+
+const ROLE: &str = "K8SOPS_BENCH_ROLE";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn main() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("server") => serve(),
+        Ok("report") => report(),
+        _ => drive(),
+    }
+}
+
+/// Child: loads the demo cluster, prints `ready KUBECONFIG NODES PODS`, and
+/// serves until its standard input closes.
+fn serve() {
+    let nodes = env_usize("K8SOPS_BENCH_NODES", 20);
+    let pods = env_usize("K8SOPS_BENCH_PODS", 200);
+    runtime().block_on(async {
+        let server = TestServer::start().await.expect("start testkit");
+        let summary = server.load(&DemoCluster::scaled(nodes, pods)).expect("load demo cluster");
+        println!("ready {} {} {}", server.kubeconfig_path().display(), summary.nodes, summary.pods);
+        std::io::stdout().flush().expect("stdout");
+        tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await
+        .expect("wait for stdin to close");
+    });
+}
+
+/// Child: the k8sops side. Prints `MICROS NODES PODS` (time of the report
+/// and top nodes, nodes in the report, pods counted on them).
+fn report() {
+    let kubeconfig = std::env::var("K8SOPS_BENCH_KUBECONFIG").expect("K8SOPS_BENCH_KUBECONFIG");
+    runtime().block_on(async {
+        let cluster = Cluster::from_kubeconfig(&kubeconfig, None).await.expect("connect");
+        let start = Instant::now();
+        let report = capacity_report(&cluster, &Default::default()).await.expect("capacity report");
+        let top = top_nodes(&cluster, None, SortBy::Cpu).await.expect("top nodes");
+        std::hint::black_box((report.to_string(), top.to_string()));
+        let elapsed = start.elapsed();
+        assert!(report.usage_known, "the testkit serves metrics.k8s.io");
+        let pods: i64 = report.nodes.iter().map(|n| n.pods).sum();
+        println!("{} {} {}", elapsed.as_micros(), report.nodes.len(), pods);
+    });
+}
+
+struct Server {
+    child: Child,
+    kubeconfig: String,
+    nodes: usize,
+    pods: usize,
+}
+
+impl Server {
+    fn start(nodes: usize, pods: usize) -> Server {
+        let mut child = Command::new(std::env::current_exe().expect("current exe"))
+            .env(ROLE, "server")
+            .env("K8SOPS_BENCH_NODES", nodes.to_string())
+            .env("K8SOPS_BENCH_PODS", pods.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server child");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read ready line");
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        assert!(parts.len() == 4 && parts[0] == "ready", "server child said {line:?}");
+        Server {
+            kubeconfig: parts[1].to_string(),
+            nodes: parts[2].parse().expect("nodes"),
+            pods: parts[3].parse().expect("pods"),
+            child,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn kubectl(server: &Server, cache: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new("kubectl");
+    c.arg("--kubeconfig").arg(&server.kubeconfig).arg("--cache-dir").arg(cache).args(args);
+    c
+}
+
+fn median(mut v: Vec<ProcessStats>) -> ProcessStats {
+    v.sort_by_key(|s| s.wall);
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn drive() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let sizes = std::env::var("K8SOPS_BENCH_SIZES").unwrap_or_else(|_| {
+        if quick {
+            "30x600".into()
+        } else {
+            "1000x30000,5000x150000".into()
+        }
+    });
+    let runs = env_usize("K8SOPS_BENCH_RUNS", if quick { 1 } else { 3 }).max(1);
+    let kubectl_runs = env_usize("K8SOPS_BENCH_KUBECTL_RUNS", 1).max(1);
+    let sample = env_usize("K8SOPS_BENCH_DESCRIBE_SAMPLE", if quick { 5 } else { 50 }).max(2);
+    for size in sizes.split(',') {
+        let (n, p) = size.split_once('x').expect("sizes look like 1000x30000");
+        let started = Instant::now();
+        let server = Server::start(n.trim().parse().expect("nodes"), p.trim().parse().expect("pods"));
+        println!(
+            "\ncluster: {} nodes, {} pods (k8sops-testkit in a child process, loaded in {:.1} s)",
+            server.nodes,
+            server.pods,
+            started.elapsed().as_secs_f64()
+        );
+        let cache = tempfile::tempdir().expect("temp dir");
+        // Also fills kubectl's discovery cache, so no kubectl run below pays for it.
+        let (_, names) = measure(&kubectl(&server, cache.path(), &["get", "nodes", "-o", "name"]), true);
+        let names: Vec<&str> = names.lines().collect();
+        assert_eq!(names.len(), server.nodes);
+
+        let mut k8sops_runs = Vec::new();
+        let mut in_process = Vec::new();
+        for _ in 0..runs {
+            let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+            cmd.env(ROLE, "report").env("K8SOPS_BENCH_KUBECONFIG", &server.kubeconfig);
+            let (stats, out) = measure(&cmd, true);
+            let fields: Vec<u64> = out.split_whitespace().map(|f| f.parse().expect("report child output")).collect();
+            assert_eq!(fields[1] as usize, server.nodes, "every node is in the report");
+            in_process.push(Duration::from_micros(fields[0]));
+            k8sops_runs.push(stats);
+        }
+        in_process.sort();
+        let ours = median(k8sops_runs);
+
+        let get_pods = median(
+            (0..kubectl_runs)
+                .map(|_| measure(&kubectl(&server, cache.path(), &["get", "pods", "-A", "-o", "json"]), false).0)
+                .collect(),
+        );
+        let top = median(
+            (0..kubectl_runs).map(|_| measure(&kubectl(&server, cache.path(), &["top", "nodes"]), false).0).collect(),
+        );
+        let step = (names.len() / sample).max(1);
+        let picked: Vec<&str> = names.iter().step_by(step).take(sample).copied().collect();
+        let mut args = vec!["describe"];
+        args.extend(picked.iter().copied());
+        let (one, _) = measure(&kubectl(&server, cache.path(), &["describe", picked[0]]), false);
+        let (many, _) = measure(&kubectl(&server, cache.path(), &args), false);
+        let per_node = many.wall.saturating_sub(one.wall) / (picked.len() as u32 - 1).max(1);
+        let describe_all = one.wall + per_node * (server.nodes as u32 - 1);
+
+        let mut t = k8sops::Table::new(["operation", "wall", "peak rss", "k8sops faster", "k8sops smaller"]);
+        let row = |t: &mut k8sops::Table, name: String, wall: Duration, rss: u64| {
+            t.row([
+                name,
+                ms(wall),
+                mib(rss),
+                format!("{:.1}x", wall.as_secs_f64() / ours.wall.as_secs_f64()),
+                format!("{:.1}x", rss as f64 / ours.max_rss_kib as f64),
+            ]);
+        };
+        row(&mut t, "k8sops capacity report + top nodes".into(), ours.wall, ours.max_rss_kib);
+        row(&mut t, "kubectl get pods -A -o json".into(), get_pods.wall, get_pods.max_rss_kib);
+        row(
+            &mut t,
+            format!("kubectl describe nodes ({} nodes, extrapolated from {})", server.nodes, picked.len()),
+            describe_all,
+            many.max_rss_kib,
+        );
+        row(&mut t, "kubectl top nodes".into(), top.wall, top.max_rss_kib);
+        print!("{t}");
+        println!(
+            "k8sops: median of {runs} process run(s); the report itself took {} in process. \
+             kubectl describe: 1 node {}, {} nodes {}.",
+            ms(in_process[in_process.len() / 2]),
+            ms(one.wall),
+            picked.len(),
+            ms(many.wall)
+        );
+    }
+}
