@@ -22,21 +22,9 @@ async fn main() -> ExitCode {
     if let Some(mem) = common::flag_value(&args, "--memory").and_then(|v| v.parse().ok()) {
         params.headroom_pod.1 = mem;
     }
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    match capacity_report(&target.cluster, &params).await {
-        Ok(report) => {
-            print!("{report}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    common::print_or_fail(capacity_report(&target.cluster, &params).await)
 }

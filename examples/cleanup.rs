@@ -26,21 +26,9 @@ async fn main() -> ExitCode {
         dry_run: args.iter().any(|a| a == "--dry-run"),
         ..Default::default()
     };
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    match cleanup(&target.cluster, &params).await {
-        Ok(report) => {
-            print!("{report}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    common::print_or_fail(cleanup(&target.cluster, &params).await)
 }

@@ -22,12 +22,9 @@ async fn main() -> ExitCode {
         node: common::flag_value(&args, "--node"),
         ..Default::default()
     };
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match cluster_health(&target.cluster).await {
         Ok(h) => println!("{h}"),

@@ -56,12 +56,9 @@ async fn main() -> ExitCode {
         }
     });
 
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DrainEvent>();
     let render = tokio::spawn(async move {

@@ -24,12 +24,9 @@ async fn main() -> ExitCode {
         involved: None,
         reason: common::flag_value(&args, "--reason"),
     };
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match events(&target.cluster, &params).await {
         Ok(list) => {

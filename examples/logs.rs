@@ -28,12 +28,9 @@ async fn main() -> ExitCode {
         timestamps: args.iter().any(|a| a == "--timestamps"),
         ..Default::default()
     };
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if let Some(demo) = &target.demo {
         demo.append_log("legacy", "debug-shell", "shell", false, "starting shell\nwaiting for input");
@@ -57,14 +54,5 @@ async fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match logs(&target.cluster, &ns, &pod, &options).await {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    common::print_or_fail(logs(&target.cluster, &ns, &pod, &options).await)
 }

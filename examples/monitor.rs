@@ -20,12 +20,9 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let interval = common::flag_value(&args, "--interval").and_then(|v| v.parse().ok()).unwrap_or(5);
     let count: Option<usize> = common::flag_value(&args, "--count").and_then(|v| v.parse().ok());
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let params = MonitorParams { interval: Duration::from_secs(interval), ..Default::default() };
     let mut samples = pin!(monitor(&target.cluster, params));

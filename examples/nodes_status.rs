@@ -16,12 +16,9 @@ use k8sops::nodes::{describe_node, list_nodes, NodeListParams};
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let pos = common::positional(&args, &["--selector", "-l"]);
     if pos.first().map(String::as_str) == Some("describe") {
@@ -29,16 +26,7 @@ async fn main() -> ExitCode {
             eprintln!("usage: nodes_status describe NODE");
             return ExitCode::from(2);
         };
-        return match describe_node(&target.cluster, name).await {
-            Ok(d) => {
-                print!("{d}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        };
+        return common::print_or_fail(describe_node(&target.cluster, name).await);
     }
     let mut params = NodeListParams::default();
     if let Some(sel) = common::flag_value(&args, "--selector").or_else(|| common::flag_value(&args, "-l")) {

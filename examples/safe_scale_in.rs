@@ -42,12 +42,9 @@ async fn main() -> ExitCode {
         eprintln!("usage: safe_scale_in GROUP COUNT [--dry-run] [--eks CLUSTER]");
         return ExitCode::from(2);
     };
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let eks = common::flag_value(&args, "--eks");
     let cluster = match eks {

@@ -22,12 +22,9 @@ async fn main() -> ExitCode {
         Some("memory") => SortBy::Memory,
         _ => SortBy::Name,
     };
-    let target = match common::connect_or_demo().await {
+    let target = match common::connect().await {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let cluster = &target.cluster;
     let result = match pos.first().map(String::as_str).unwrap_or("nodes") {

@@ -4,7 +4,7 @@
 // Each example uses a subset of these helpers.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::{fmt::Display, process::ExitCode, time::Duration};
 
 use k8sops::{Cluster, RetryPolicy};
 use k8sops_testkit::{DemoCluster, KubeletOptions, TestServer};
@@ -34,6 +34,28 @@ pub(crate) async fn connect_or_demo() -> Result<Target, Box<dyn std::error::Erro
     server.load(&DemoCluster::small())?;
     eprintln!("Demo cluster at {}; kubeconfig: {}", server.url(), server.kubeconfig_path().display());
     Ok(Target { cluster: server.cluster(), demo: Some(server) })
+}
+
+/// [`connect_or_demo`], or the error printed and exit code 2 to return from `main`.
+pub(crate) async fn connect() -> Result<Target, ExitCode> {
+    connect_or_demo().await.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// Prints the report and succeeds, or prints the error and exits with 1.
+pub(crate) fn print_or_fail<T: Display, E: Display>(result: Result<T, E>) -> ExitCode {
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn try_current() -> Result<Cluster, k8sops::Error> {

@@ -3,10 +3,8 @@
 //! the same answer as a clean run; lasting ones give typed errors, or for
 //! health probes a failed check. Never a panic.
 
-use std::time::Duration;
-
 use futures::StreamExt;
-use k8sops_core::{Cluster, RetryPolicy};
+use k8sops_core::Cluster;
 use k8sops_diagnose::{
     check_services, cluster_health, diagnose_pods, events, follow_logs, logs, EventParams, LogOptions,
 };
@@ -17,15 +15,8 @@ const ATTEMPTS: u32 = 3;
 async fn demo() -> (TestServer, Cluster) {
     let server = TestServer::start().await.unwrap();
     server.load(&DemoCluster::small()).unwrap();
-    // Short backoff so a lasting fault exhausts the retries quickly.
-    let policy = RetryPolicy::default().max_attempts(ATTEMPTS).initial_backoff(Duration::from_millis(5));
-    let cluster = server.cluster().to_builder().retry(policy).build();
+    let cluster = server.cluster_with_quick_retries(ATTEMPTS);
     (server, cluster)
-}
-
-/// Requests answered with `status` (0 = connection dropped) whose path contains `path`.
-fn answered(server: &TestServer, path: &str, status: u16) -> usize {
-    server.requests().iter().filter(|r| r.path.contains(path) && r.status == status).count()
 }
 
 #[tokio::test]
@@ -37,10 +28,10 @@ async fn cluster_health_retries_probes_and_lists() {
     server.add_fault(Fault::on("GET", "/componentstatuses").too_many_requests(0).times(1));
     server.add_fault(Fault::on("GET", "/api/v1/nodes").status(502).times(1));
     assert_eq!(cluster_health(&cluster).await.unwrap(), clean);
-    assert_eq!(answered(&server, "/readyz", 503), 2);
-    assert_eq!(answered(&server, "/livez", 0), 1);
-    assert_eq!(answered(&server, "/componentstatuses", 429), 1);
-    assert_eq!(answered(&server, "/api/v1/nodes", 502), 1);
+    assert_eq!(server.answered("/readyz", 503), 2);
+    assert_eq!(server.answered("/livez", 0), 1);
+    assert_eq!(server.answered("/componentstatuses", 429), 1);
+    assert_eq!(server.answered("/api/v1/nodes", 502), 1);
 }
 
 #[tokio::test]
@@ -53,7 +44,7 @@ async fn a_readyz_that_keeps_failing_is_a_failed_check_not_an_error() {
     assert_eq!((check.name.as_str(), check.ok), ("readyz", false));
     assert!(check.reason.as_deref().is_some_and(|r| r.starts_with("HTTP 503")), "{check:?}");
     assert!(health.livez.iter().all(|c| c.ok), "livez unaffected");
-    assert_eq!(answered(&server, "/readyz", 503), ATTEMPTS as usize, "retried before giving up");
+    assert_eq!(server.answered("/readyz", 503), ATTEMPTS as usize, "retried before giving up");
 }
 
 #[tokio::test]
@@ -78,8 +69,8 @@ async fn events_and_pod_diagnosis_retry_failed_pages() {
     server.add_fault(Fault::on("GET", "/api/v1/pods").drop_connection().times(1));
     assert_eq!(events(&cluster, &EventParams::default()).await.unwrap(), clean_events);
     assert_eq!(diagnose_pods(&cluster, &Default::default()).await.unwrap(), clean_pods);
-    assert_eq!(answered(&server, "/events", 429), 2);
-    assert_eq!(answered(&server, "/api/v1/pods", 503) + answered(&server, "/api/v1/pods", 0), 2);
+    assert_eq!(server.answered("/events", 429), 2);
+    assert_eq!(server.answered("/api/v1/pods", 503) + server.answered("/api/v1/pods", 0), 2);
 }
 
 #[tokio::test]
@@ -111,7 +102,7 @@ async fn logs_and_follow_retry_the_request() {
     server.add_fault(Fault::on("GET", "/log").drop_connection().times(1));
     let mut lines = follow_logs(&cluster, "legacy", "debug-shell", &LogOptions::default()).await.unwrap();
     assert_eq!(lines.next().await.unwrap().unwrap(), "a");
-    assert_eq!((answered(&server, "/log", 503), answered(&server, "/log", 0)), (1, 1));
+    assert_eq!((server.answered("/log", 503), server.answered("/log", 0)), (1, 1));
     server.add_fault(Fault::on("GET", "/log").status(503));
     let err = logs(&cluster, "legacy", "debug-shell", &LogOptions::default()).await.unwrap_err();
     assert!(matches!(err, k8sops_diagnose::Error::Core(k8sops_core::Error::Api { code: 503, .. })), "{err:?}");

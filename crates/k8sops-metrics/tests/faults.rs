@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8sops_core::{Cluster, RetryPolicy};
+use k8sops_core::Cluster;
 use k8sops_metrics::{
     capacity_report, metrics_server_status, monitor, quotas, storage_report, top_nodes, top_pods, Error, MonitorParams,
     SortBy, TopPodsParams,
@@ -18,15 +18,8 @@ const ATTEMPTS: u32 = 3;
 async fn demo() -> (TestServer, Cluster) {
     let server = TestServer::start().await.unwrap();
     server.load(&DemoCluster::small()).unwrap();
-    // Short backoff so a lasting fault exhausts the retries quickly.
-    let policy = RetryPolicy::default().max_attempts(ATTEMPTS).initial_backoff(Duration::from_millis(5));
-    let cluster = server.cluster().to_builder().retry(policy).build();
+    let cluster = server.cluster_with_quick_retries(ATTEMPTS);
     (server, cluster)
-}
-
-/// Requests answered with `status` (0 = connection dropped) whose path contains `path`.
-fn answered(server: &TestServer, path: &str, status: u16) -> usize {
-    server.requests().iter().filter(|r| r.path.contains(path) && r.status == status).count()
 }
 
 #[tokio::test]
@@ -37,12 +30,11 @@ async fn top_nodes_retries_a_503_a_429_and_a_dropped_connection() {
     server.add_fault(Fault::on("GET", "/apis/metrics.k8s.io/v1beta1/nodes").too_many_requests(0).times(1));
     server.add_fault(Fault::on("GET", "/apis/metrics.k8s.io/v1beta1/nodes").drop_connection().times(1));
     // The rules are used up in order, one attempt each; the fourth attempt goes through.
-    let cluster =
-        cluster.to_builder().retry(RetryPolicy::default().max_attempts(4).initial_backoff(Duration::ZERO)).build();
+    let cluster = server.cluster_with_quick_retries(4);
     let again = top_nodes(&cluster, None, SortBy::Name).await.unwrap();
     assert_eq!(again.to_string(), clean.to_string());
     let path = "/apis/metrics.k8s.io/v1beta1/nodes";
-    assert_eq!((answered(&server, path, 503), answered(&server, path, 429), answered(&server, path, 0)), (1, 1, 1));
+    assert_eq!((server.answered(path, 503), server.answered(path, 429), server.answered(path, 0)), (1, 1, 1));
 }
 
 #[tokio::test]
@@ -52,7 +44,7 @@ async fn a_lasting_503_from_the_metrics_api_is_metrics_unavailable() {
     let err = top_nodes(&cluster, None, SortBy::Name).await.unwrap_err();
     assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
     assert!(err.to_string().contains("metrics-server"), "says how to fix it: {err}");
-    assert_eq!(answered(&server, "/apis/metrics.k8s.io/v1beta1/nodes", 503), ATTEMPTS as usize, "retried first");
+    assert_eq!(server.answered("/apis/metrics.k8s.io/v1beta1/nodes", 503), ATTEMPTS as usize, "retried first");
     let err = top_pods(&cluster, &TopPodsParams::default()).await.unwrap_err();
     assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
 }
@@ -64,7 +56,7 @@ async fn top_pods_survives_dropped_connections_between_pages() {
     server.add_fault(Fault::on("GET", "/apis/metrics.k8s.io/v1beta1/pods").drop_connection().times(2));
     let again = top_pods(&cluster, &TopPodsParams { containers: true, ..Default::default() }).await.unwrap();
     assert_eq!(again, clean);
-    assert_eq!(answered(&server, "/apis/metrics.k8s.io/v1beta1/pods", 0), 2);
+    assert_eq!(server.answered("/apis/metrics.k8s.io/v1beta1/pods", 0), 2);
 }
 
 #[tokio::test]
@@ -101,8 +93,8 @@ async fn capacity_report_retries_failed_pod_pages() {
     server.add_fault(Fault::on("GET", "/api/v1/nodes").drop_connection().times(1));
     let again = capacity_report(&cluster, &Default::default()).await.unwrap();
     assert_eq!(again, clean);
-    assert_eq!(answered(&server, "/api/v1/pods", 503), 1);
-    assert_eq!(answered(&server, "/api/v1/nodes", 0), 1);
+    assert_eq!(server.answered("/api/v1/pods", 503), 1);
+    assert_eq!(server.answered("/api/v1/nodes", 0), 1);
 }
 
 #[tokio::test]
@@ -114,7 +106,7 @@ async fn a_lasting_500_on_pods_fails_the_capacity_report_with_the_status() {
         panic!("expected the API status, got {err:?}")
     };
     assert_eq!(*code, 500);
-    assert_eq!(answered(&server, "/api/v1/pods", 500), ATTEMPTS as usize);
+    assert_eq!(server.answered("/api/v1/pods", 500), ATTEMPTS as usize);
 }
 
 #[tokio::test]

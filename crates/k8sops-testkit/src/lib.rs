@@ -53,7 +53,7 @@ use std::{
 };
 
 use hyper_util::rt::TokioIo;
-use k8sops_core::{CancellationToken, Cluster};
+use k8sops_core::{CancellationToken, Cluster, RetryPolicy};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -511,6 +511,31 @@ impl TestServer {
     /// Every request served so far, in order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// How many logged requests had a path containing `path_contains` and were
+    /// answered with `status` (0: the connection was dropped by a fault).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.add_fault(Fault::on("GET", "/version").status(503).times(1));
+    /// server.cluster_with_quick_retries(3).server_version().await?;
+    /// assert_eq!((server.answered("/version", 503), server.answered("/version", 200)), (1, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn answered(&self, path_contains: &str, status: u16) -> usize {
+        lock(&self.shared.requests).iter().filter(|r| r.status == status && r.path.contains(path_contains)).count()
+    }
+
+    /// The admin [`Cluster`] with `attempts` attempts per request and a 5 ms
+    /// first backoff, so a lasting injected fault exhausts the retries in
+    /// milliseconds (see [`answered`](Self::answered) for an example).
+    pub fn cluster_with_quick_retries(&self, attempts: u32) -> Cluster {
+        let policy = RetryPolicy::default().max_attempts(attempts).initial_backoff(Duration::from_millis(5));
+        self.cluster.to_builder().retry(policy).build()
     }
 
     /// Forgets the request log.
