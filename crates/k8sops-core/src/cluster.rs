@@ -59,6 +59,17 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Uses `KUBECONFIG` / `~/.kube/config` (current context), or the in-cluster
     /// service account when running in a pod.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// match k8sops_core::Cluster::try_default().await {
+    ///     Ok(cluster) => println!("using {}", cluster.url()),
+    ///     Err(k8sops_core::Error::NoConfig { reason }) => eprintln!("no kubeconfig: {reason}"),
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn try_default() -> Result<Self> {
         let config = kube::Config::infer().await.map_err(|e| Error::NoConfig { reason: e.to_string() })?;
         Self::from_config(config)
@@ -108,6 +119,15 @@ impl Cluster {
 
     /// Builds a client from a `kube::Config`, turning kube's own 429/503 retry
     /// off (see the type docs).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// assert_eq!(cluster.url(), "https://10.0.0.1:6443");
+    /// # Ok(()) }
+    /// ```
     pub fn from_config(mut config: kube::Config) -> Result<Self> {
         // With the `aws` feature both ring and aws-lc-rs are compiled in and
         // rustls cannot choose; pin ring (what kube uses) unless the process chose.
@@ -124,6 +144,15 @@ impl Cluster {
 
     /// Wraps an existing client. The client's own retry settings apply on top
     /// of the cluster's [`RetryPolicy`].
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = kube::Client::try_default().await?;
+    /// let cluster = k8sops_core::Cluster::from_client(client);
+    /// println!("{}", cluster.server_version().await?);
+    /// # Ok(()) }
+    /// ```
     pub fn from_client(client: kube::Client) -> Self {
         Self::builder(client).build()
     }
@@ -153,32 +182,89 @@ impl Cluster {
     }
 
     /// A builder that starts from this cluster's settings.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let patient = cluster.to_builder().retry(k8sops_core::RetryPolicy::default().max_attempts(10)).build();
+    /// assert_eq!(patient.retry_policy().max_attempts, 10);
+    /// assert_eq!(patient.url(), cluster.url());
+    /// # Ok(()) }
+    /// ```
     pub fn to_builder(&self) -> ClusterBuilder {
         ClusterBuilder { inner: (*self.inner).clone() }
     }
 
     /// The kube client.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(cluster.client().clone());
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &kube::Client {
         &self.inner.client
     }
 
     /// The API server URL, as far as it is known (empty for `from_client`
     /// clusters without [`ClusterBuilder::url`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// assert_eq!(cluster.url(), "https://10.0.0.1:6443");
+    /// # Ok(()) }
+    /// ```
     pub fn url(&self) -> &str {
         &self.inner.url
     }
 
     /// The retry policy for transient failures.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// assert_eq!(cluster.retry_policy(), &k8sops_core::RetryPolicy::default());
+    /// # Ok(()) }
+    /// ```
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
     }
 
     /// The default namespace of the client's config.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// assert_eq!(cluster.default_namespace(), "default");
+    /// # Ok(()) }
+    /// ```
     pub fn default_namespace(&self) -> &str {
         self.inner.client.default_namespace()
     }
 
     /// A typed API for a cluster-scoped resource.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let nodes = cluster.api_all::<k8s_openapi::api::core::v1::Node>();
+    /// assert_eq!(nodes.resource_url(), "/api/v1/nodes");
+    /// # Ok(()) }
+    /// ```
     pub fn api_all<K>(&self) -> kube::Api<K>
     where
         K: kube::Resource,
@@ -188,6 +274,16 @@ impl Cluster {
     }
 
     /// A typed API for a namespaced resource in `ns`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let pods = cluster.api_namespaced::<k8s_openapi::api::core::v1::Pod>("kube-system");
+    /// assert_eq!(pods.resource_url(), "/api/v1/namespaces/kube-system/pods");
+    /// # Ok(()) }
+    /// ```
     pub fn api_namespaced<K>(&self, ns: &str) -> kube::Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -198,6 +294,17 @@ impl Cluster {
 
     /// A typed API for a namespaced resource in `namespace`, or across all
     /// namespaces when `None` (kubectl's `-n NS` versus `-A`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// use k8s_openapi::api::core::v1::Pod;
+    /// assert_eq!(cluster.api_in::<Pod>(Some("shop")).resource_url(), "/api/v1/namespaces/shop/pods");
+    /// assert_eq!(cluster.api_in::<Pod>(None).resource_url(), "/api/v1/pods");
+    /// # Ok(()) }
+    /// ```
     pub fn api_in<K>(&self, namespace: Option<&str>) -> kube::Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -210,6 +317,17 @@ impl Cluster {
     }
 
     /// Maps a kube error to a typed [`Error`], naming this server and `what`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let status = kube::core::Status::failure("pods \"web\" not found", "NotFound").with_code(404);
+    /// let err = cluster.map_err(kube::Error::Api(status.into()), "pod shop/web");
+    /// assert!(err.is_not_found());
+    /// # Ok(()) }
+    /// ```
     pub fn map_err(&self, err: kube::Error, what: &str) -> Error {
         let url = if self.inner.url.is_empty() { "the API server" } else { &self.inner.url };
         Error::from_kube(err, url, what)
@@ -218,6 +336,15 @@ impl Cluster {
     /// The API server's version (`GET /version`), retried per the policy.
     /// This is the cheapest way to check that the server is reachable and the
     /// credentials work.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = k8sops_core::Cluster::try_default().await?;
+    /// let version = cluster.server_version().await?;
+    /// println!("server {version}");
+    /// # Ok(()) }
+    /// ```
     pub async fn server_version(&self) -> Result<KubeVersion> {
         let info = self
             .inner
@@ -228,11 +355,34 @@ impl Cluster {
     }
 
     /// The node-group backend, or [`Error::BackendMissing`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// assert!(matches!(cluster.node_groups(), Err(k8sops_core::Error::BackendMissing { .. })));
+    /// let with = cluster.to_builder().node_groups(std::sync::Arc::new(k8sops_core::backend::InMemoryNodeGroups::new())).build();
+    /// assert!(with.node_groups().is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn node_groups(&self) -> Result<&DynNodeGroups> {
         self.inner.node_groups.as_ref().ok_or(Error::BackendMissing { backend: "NodeGroups", setter: "node_groups" })
     }
 
     /// The control-plane backend, or [`Error::BackendMissing`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let version: k8sops_core::KubeVersion = "1.30.4".parse().unwrap();
+    /// let cp = k8sops_core::backend::InMemoryControlPlane::new(version);
+    /// let with = cluster.to_builder().control_plane(std::sync::Arc::new(cp)).build();
+    /// assert!(with.control_plane().is_ok() && cluster.control_plane().is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn control_plane(&self) -> Result<&DynControlPlane> {
         self.inner
             .control_plane
@@ -241,11 +391,33 @@ impl Cluster {
     }
 
     /// The etcd backend, or [`Error::BackendMissing`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let etcd = k8sops_core::backend::InMemoryEtcd::new(&b"snapshot bytes"[..]);
+    /// let with = cluster.to_builder().etcd(std::sync::Arc::new(etcd)).build();
+    /// assert!(with.etcd().is_ok() && cluster.etcd().is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn etcd(&self) -> Result<&DynEtcdSnapshots> {
         self.inner.etcd.as_ref().ok_or(Error::BackendMissing { backend: "EtcdSnapshots", setter: "etcd" })
     }
 
     /// The backup store, or [`Error::BackendMissing`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let store = k8sops_core::backend::InMemoryBackupStore::new();
+    /// let with = cluster.to_builder().backup_store(std::sync::Arc::new(store)).build();
+    /// assert!(with.backup_store().is_ok() && cluster.backup_store().is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn backup_store(&self) -> Result<&DynBackupStore> {
         self.inner.backup_store.as_ref().ok_or(Error::BackendMissing { backend: "BackupStore", setter: "backup_store" })
     }
@@ -259,42 +431,112 @@ pub struct ClusterBuilder {
 
 impl ClusterBuilder {
     /// Names the server URL used in error messages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let renamed = cluster.to_builder().url("https://eks.example").build();
+    /// assert_eq!(renamed.url(), "https://eks.example");
+    /// # Ok(()) }
+    /// ```
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.inner.url = url.into();
         self
     }
 
     /// Sets the retry policy for transient failures.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let once = cluster.to_builder().retry(k8sops_core::RetryPolicy::none()).build();
+    /// assert_eq!(once.retry_policy().max_attempts, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.inner.retry = policy;
         self
     }
 
     /// Attaches a node-group backend.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let c = cluster.to_builder().node_groups(std::sync::Arc::new(k8sops_core::backend::InMemoryNodeGroups::new())).build();
+    /// assert!(c.node_groups().is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn node_groups(mut self, backend: DynNodeGroups) -> Self {
         self.inner.node_groups = Some(backend);
         self
     }
 
     /// Attaches a control-plane backend.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let cp = k8sops_core::backend::InMemoryControlPlane::new("1.30.4".parse().unwrap());
+    /// assert!(cluster.to_builder().control_plane(std::sync::Arc::new(cp)).build().control_plane().is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn control_plane(mut self, backend: DynControlPlane) -> Self {
         self.inner.control_plane = Some(backend);
         self
     }
 
     /// Attaches an etcd backend.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let etcd = k8sops_core::backend::InMemoryEtcd::new(&b"snapshot bytes"[..]);
+    /// assert!(cluster.to_builder().etcd(std::sync::Arc::new(etcd)).build().etcd().is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn etcd(mut self, backend: DynEtcdSnapshots) -> Self {
         self.inner.etcd = Some(backend);
         self
     }
 
     /// Attaches a backup store.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let store = k8sops_core::backend::InMemoryBackupStore::new();
+    /// assert!(cluster.to_builder().backup_store(std::sync::Arc::new(store)).build().backup_store().is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn backup_store(mut self, backend: DynBackupStore) -> Self {
         self.inner.backup_store = Some(backend);
         self
     }
 
     /// Finishes the cluster handle.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let copy = cluster.to_builder().build();
+    /// assert_eq!(copy.url(), cluster.url());
+    /// # Ok(()) }
+    /// ```
     pub fn build(self) -> Cluster {
         Cluster { inner: Arc::new(self.inner) }
     }

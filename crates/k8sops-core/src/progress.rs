@@ -87,6 +87,13 @@ impl<E> Default for Recorder<E> {
 
 impl<E: Clone> Recorder<E> {
     /// A copy of the events so far.
+    ///
+    /// ```
+    /// use k8sops_core::{ProgressSink, Recorder};
+    /// let rec = Recorder::default();
+    /// rec.emit("cordoned");
+    /// assert_eq!(rec.events(), ["cordoned"]);
+    /// ```
     pub fn events(&self) -> Vec<E> {
         self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

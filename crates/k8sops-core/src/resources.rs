@@ -25,11 +25,21 @@ pub struct ResourceList(BTreeMap<String, Quantity>);
 
 impl ResourceList {
     /// An empty list.
+    ///
+    /// ```
+    /// assert_eq!(k8sops_core::ResourceList::new().get("cpu"), k8sops_core::Quantity::ZERO);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds or replaces one entry.
+    ///
+    /// ```
+    /// let q = |s: &str| s.parse::<k8sops_core::Quantity>().unwrap();
+    /// let l = k8sops_core::ResourceList::new().with("cpu", q("1")).with("cpu", q("2"));
+    /// assert_eq!(l.get("cpu"), q("2"));
+    /// ```
     #[must_use]
     pub fn with(mut self, name: impl Into<String>, q: Quantity) -> Self {
         self.0.insert(name.into(), q);
@@ -37,6 +47,12 @@ impl ResourceList {
     }
 
     /// The quantity for `name`, zero when absent.
+    ///
+    /// ```
+    /// let l = k8sops_core::ResourceList::new().with("memory", "1Gi".parse().unwrap());
+    /// assert_eq!(l.get("memory").value(), 1 << 30);
+    /// assert_eq!(l.get("nvidia.com/gpu"), k8sops_core::Quantity::ZERO);
+    /// ```
     pub fn get(&self, name: &str) -> Quantity {
         self.0.get(name).copied().unwrap_or_default()
     }

@@ -96,6 +96,12 @@ impl RetryPolicy {
     }
 
     /// Sets [`max_attempts`](Self::max_attempts).
+    ///
+    /// ```
+    /// assert_eq!(k8sops_core::RetryPolicy::default().max_attempts(3).max_attempts, 3);
+    /// // At least one attempt is always made.
+    /// assert_eq!(k8sops_core::RetryPolicy::default().max_attempts(0).max_attempts, 1);
+    /// ```
     #[must_use]
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
@@ -103,6 +109,12 @@ impl RetryPolicy {
     }
 
     /// Sets [`initial_backoff`](Self::initial_backoff).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = k8sops_core::RetryPolicy::default().initial_backoff(Duration::from_millis(50)).jitter(false);
+    /// assert_eq!(p.backoff(2), Duration::from_millis(100));
+    /// ```
     #[must_use]
     pub fn initial_backoff(mut self, d: Duration) -> Self {
         self.initial_backoff = d;
@@ -110,6 +122,12 @@ impl RetryPolicy {
     }
 
     /// Sets [`max_backoff`](Self::max_backoff).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = k8sops_core::RetryPolicy::default().max_backoff(Duration::from_secs(1)).jitter(false);
+    /// assert_eq!(p.backoff(10), Duration::from_secs(1));
+    /// ```
     #[must_use]
     pub fn max_backoff(mut self, d: Duration) -> Self {
         self.max_backoff = d;
@@ -117,6 +135,12 @@ impl RetryPolicy {
     }
 
     /// Sets [`jitter`](Self::jitter).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = k8sops_core::RetryPolicy::default().jitter(false);
+    /// assert_eq!(p.backoff(1), Duration::from_millis(200));
+    /// ```
     #[must_use]
     pub fn jitter(mut self, on: bool) -> Self {
         self.jitter = on;
@@ -167,6 +191,25 @@ impl RetryPolicy {
     /// Runs `op` until it succeeds, fails with a permanent error, or runs out of
     /// attempts; the last error is returned. `op` receives the attempt number.
     /// Cancel by dropping the future.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use k8sops_core::{Error, RetryPolicy};
+    /// let policy = RetryPolicy::default().initial_backoff(Duration::from_millis(1));
+    /// let answer = policy
+    ///     .run(|attempt| async move {
+    ///         if attempt < 3 {
+    ///             Err(Error::Api { code: 503, reason: "ServiceUnavailable".into(), message: "busy".into(), retry_after: None })
+    ///         } else {
+    ///             Ok(attempt)
+    ///         }
+    ///     })
+    ///     .await;
+    /// assert_eq!(answer.unwrap(), 3);
+    /// # }
+    /// ```
     pub async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnMut(u32) -> Fut,

@@ -91,6 +91,11 @@ pub struct LabelSelector {
 
 impl LabelSelector {
     /// The empty selector (matches everything).
+    ///
+    /// ```
+    /// let all = k8sops_core::LabelSelector::new();
+    /// assert!(all.is_empty() && all.matches(&Default::default()));
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -105,6 +110,10 @@ impl LabelSelector {
     }
 
     /// Adds `key=value`.
+    ///
+    /// ```
+    /// assert_eq!(k8sops_core::LabelSelector::new().eq("app", "web").to_string(), "app=web");
+    /// ```
     #[must_use]
     pub fn eq(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.requirements.push(LabelRequirement::Equals(key.into(), value.into()));
@@ -112,6 +121,10 @@ impl LabelSelector {
     }
 
     /// Adds `key!=value`.
+    ///
+    /// ```
+    /// assert_eq!(k8sops_core::LabelSelector::new().ne("tier", "batch").to_string(), "tier!=batch");
+    /// ```
     #[must_use]
     pub fn ne(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.requirements.push(LabelRequirement::NotEquals(key.into(), value.into()));
@@ -119,6 +132,11 @@ impl LabelSelector {
     }
 
     /// Adds `key in (values)`.
+    ///
+    /// ```
+    /// let s = k8sops_core::LabelSelector::new().in_values("env", ["prod", "staging"]);
+    /// assert_eq!(s.to_string(), "env in (prod,staging)");
+    /// ```
     #[must_use]
     pub fn in_values<I, S>(mut self, key: impl Into<String>, values: I) -> Self
     where
@@ -130,6 +148,11 @@ impl LabelSelector {
     }
 
     /// Adds `key notin (values)`.
+    ///
+    /// ```
+    /// let s = k8sops_core::LabelSelector::new().not_in("env", ["dev"]);
+    /// assert_eq!(s.to_string(), "env notin (dev)");
+    /// ```
     #[must_use]
     pub fn not_in<I, S>(mut self, key: impl Into<String>, values: I) -> Self
     where
@@ -141,6 +164,10 @@ impl LabelSelector {
     }
 
     /// Adds `key` (the label exists).
+    ///
+    /// ```
+    /// assert_eq!(k8sops_core::LabelSelector::new().exists("team").to_string(), "team");
+    /// ```
     #[must_use]
     pub fn exists(mut self, key: impl Into<String>) -> Self {
         self.requirements.push(LabelRequirement::Exists(key.into()));
@@ -148,6 +175,10 @@ impl LabelSelector {
     }
 
     /// Adds `!key` (the label does not exist).
+    ///
+    /// ```
+    /// assert_eq!(k8sops_core::LabelSelector::new().does_not_exist("legacy").to_string(), "!legacy");
+    /// ```
     #[must_use]
     pub fn does_not_exist(mut self, key: impl Into<String>) -> Self {
         self.requirements.push(LabelRequirement::DoesNotExist(key.into()));
@@ -400,11 +431,20 @@ pub struct FieldSelector {
 
 impl FieldSelector {
     /// The empty selector.
+    ///
+    /// ```
+    /// assert!(k8sops_core::FieldSelector::new().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds `field=value`.
+    ///
+    /// ```
+    /// let on_node = k8sops_core::FieldSelector::new().eq("spec.nodeName", "ip-10-0-0-5.ec2.internal");
+    /// assert_eq!(on_node.to_string(), "spec.nodeName=ip-10-0-0-5.ec2.internal");
+    /// ```
     #[must_use]
     pub fn eq(mut self, field: impl Into<String>, value: impl Into<String>) -> Self {
         self.requirements.push(FieldRequirement { field: field.into(), value: value.into(), negated: false });
@@ -412,6 +452,11 @@ impl FieldSelector {
     }
 
     /// Adds `field!=value`.
+    ///
+    /// ```
+    /// let unfinished = k8sops_core::FieldSelector::new().ne("status.phase", "Succeeded");
+    /// assert_eq!(unfinished.to_string(), "status.phase!=Succeeded");
+    /// ```
     #[must_use]
     pub fn ne(mut self, field: impl Into<String>, value: impl Into<String>) -> Self {
         self.requirements.push(FieldRequirement { field: field.into(), value: value.into(), negated: true });

@@ -28,6 +28,11 @@ pub struct Table {
 
 impl Table {
     /// A table with these column headers (printed upper-case).
+    ///
+    /// ```
+    /// let t = k8sops_core::Table::new(["name", "cpu(cores)"]);
+    /// assert_eq!(t.to_string(), "NAME   CPU(CORES)\n");
+    /// ```
     pub fn new<I, S>(headers: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -52,6 +57,13 @@ impl Table {
     }
 
     /// Appends a row; missing cells print empty, extra cells are kept.
+    ///
+    /// ```
+    /// let mut t = k8sops_core::Table::new(["name", "status"]);
+    /// t.row(["node-1"]).row(["node-2", "Ready"]);
+    /// assert_eq!(t.rows()[0], ["node-1"]);
+    /// assert_eq!(t.rows().len(), 2);
+    /// ```
     pub fn row<I, S>(&mut self, cells: I) -> &mut Self
     where
         I: IntoIterator<Item = S>,

@@ -63,6 +63,17 @@ pub struct ClusterHealth {
 
 impl ClusterHealth {
     /// Whether readyz and livez pass and every node is Ready.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let health = k8sops_diagnose::cluster_health(&server.cluster()).await?;
+    /// // The demo cluster has a NotReady node.
+    /// assert!(!health.is_healthy());
+    /// # Ok(()) }
+    /// ```
     pub fn is_healthy(&self) -> bool {
         self.readyz.iter().all(|c| c.ok) && self.livez.iter().all(|c| c.ok) && self.nodes_ready == self.nodes_total
     }

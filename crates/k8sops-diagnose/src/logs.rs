@@ -67,7 +67,21 @@ pub async fn logs(cluster: &Cluster, namespace: &str, pod: &str, options: &LogOp
 }
 
 /// `kubectl logs -f`: the log's lines as they are written. The stream ends
-/// when the server closes it (container gone); drop it to stop.
+/// when the server closes it (container gone); drop it to stop. Opening the
+/// stream is retried like any request; a broken stream yields an error.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// use futures::StreamExt;
+/// server.append_log("legacy", "debug-shell", "shell", false, "started");
+/// let cluster = server.cluster();
+/// let mut lines = k8sops_diagnose::follow_logs(&cluster, "legacy", "debug-shell", &Default::default()).await?;
+/// assert_eq!(lines.next().await.transpose()?.as_deref(), Some("started"));
+/// # Ok(()) }
+/// ```
 pub async fn follow_logs(
     cluster: &Cluster,
     namespace: &str,

@@ -89,7 +89,17 @@ impl fmt::Display for PodDiagnosis {
     }
 }
 
-/// A table of diagnoses.
+/// A table of diagnoses: pod, status, cause and next step.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let found = k8sops_diagnose::diagnose_pods(&server.cluster(), &Default::default()).await?;
+/// print!("{}", k8sops_diagnose::diagnosis_table(&found.pods));
+/// # Ok(()) }
+/// ```
 pub fn diagnosis_table(d: &[PodDiagnosis]) -> Table {
     let mut t = Table::new(["pod", "status", "cause", "next step"]);
     for x in d {

@@ -60,16 +60,62 @@ pub struct NodeCapacity {
 
 impl NodeCapacity {
     /// Requests as a percentage of allocatable (kubectl's truncation).
+    ///
+    /// ```
+    /// use k8sops_core::{Quantity, ResourceList};
+    /// let q = |s: &str| s.parse::<Quantity>().unwrap();
+    /// let node = k8sops_metrics::NodeCapacity {
+    ///     name: "ip-10-0-0-5".into(),
+    ///     group: Some("general".into()),
+    ///     allocatable: ResourceList::new().with("cpu", q("2")).with("memory", q("4Gi")).with("pods", q("110")),
+    ///     requests: ResourceList::new().with("cpu", q("950m")).with("memory", q("1Gi")),
+    ///     limits: ResourceList::new().with("cpu", q("3")).with("memory", q("2Gi")),
+    ///     pods: 6,
+    ///     schedulable: true,
+    /// };
+    /// assert_eq!(node.requests_percent("cpu"), 47);
+    /// ```
     pub fn requests_percent(&self, resource: &str) -> i64 {
         self.requests.percent_of(resource, &self.allocatable)
     }
 
     /// Limits as a percentage of allocatable.
+    ///
+    /// ```
+    /// use k8sops_core::{Quantity, ResourceList};
+    /// let q = |s: &str| s.parse::<Quantity>().unwrap();
+    /// let node = k8sops_metrics::NodeCapacity {
+    ///     name: "ip-10-0-0-5".into(),
+    ///     group: Some("general".into()),
+    ///     allocatable: ResourceList::new().with("cpu", q("2")).with("memory", q("4Gi")).with("pods", q("110")),
+    ///     requests: ResourceList::new().with("cpu", q("950m")).with("memory", q("1Gi")),
+    ///     limits: ResourceList::new().with("cpu", q("3")).with("memory", q("2Gi")),
+    ///     pods: 6,
+    ///     schedulable: true,
+    /// };
+    /// assert_eq!(node.limits_percent("cpu"), 150);
+    /// assert_eq!(node.limits_percent("memory"), 50);
+    /// ```
     pub fn limits_percent(&self, resource: &str) -> i64 {
         self.limits.percent_of(resource, &self.allocatable)
     }
 
     /// Resources whose limits exceed allocatable.
+    ///
+    /// ```
+    /// use k8sops_core::{Quantity, ResourceList};
+    /// let q = |s: &str| s.parse::<Quantity>().unwrap();
+    /// let node = k8sops_metrics::NodeCapacity {
+    ///     name: "ip-10-0-0-5".into(),
+    ///     group: Some("general".into()),
+    ///     allocatable: ResourceList::new().with("cpu", q("2")).with("memory", q("4Gi")).with("pods", q("110")),
+    ///     requests: ResourceList::new().with("cpu", q("950m")).with("memory", q("1Gi")),
+    ///     limits: ResourceList::new().with("cpu", q("3")).with("memory", q("2Gi")),
+    ///     pods: 6,
+    ///     schedulable: true,
+    /// };
+    /// assert_eq!(node.overcommitted(), ["cpu"]);
+    /// ```
     pub fn overcommitted(&self) -> Vec<String> {
         ["cpu", "memory"]
             .iter()
@@ -78,7 +124,25 @@ impl NodeCapacity {
             .collect()
     }
 
-    /// How many more pods of `cpu`/`memory` fit by requests (0 when not schedulable).
+    /// How many more pods of `cpu`/`memory` fit by requests, within the
+    /// node's pod slots (0 when not schedulable).
+    ///
+    /// ```
+    /// use k8sops_core::{Quantity, ResourceList};
+    /// let q = |s: &str| s.parse::<Quantity>().unwrap();
+    /// let node = k8sops_metrics::NodeCapacity {
+    ///     name: "ip-10-0-0-5".into(),
+    ///     group: Some("general".into()),
+    ///     allocatable: ResourceList::new().with("cpu", q("2")).with("memory", q("4Gi")).with("pods", q("110")),
+    ///     requests: ResourceList::new().with("cpu", q("950m")).with("memory", q("1Gi")),
+    ///     limits: ResourceList::new().with("cpu", q("3")).with("memory", q("2Gi")),
+    ///     pods: 6,
+    ///     schedulable: true,
+    /// };
+    /// // 1050m CPU and 3Gi memory are free: two pods of 500m / 512Mi fit by CPU.
+    /// assert_eq!(node.fits(q("500m"), q("512Mi")), 2);
+    /// assert_eq!(node.fits(q("100m"), q("1Gi")), 3);
+    /// ```
     pub fn fits(&self, cpu: Quantity, memory: Quantity) -> i64 {
         if !self.schedulable {
             return 0;
@@ -138,11 +202,33 @@ pub struct CapacityReport {
 
 impl CapacityReport {
     /// Total pods of the headroom shape that fit.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let report = k8sops_metrics::capacity_report(&server.cluster(), &Default::default()).await?;
+    /// assert_eq!(report.headroom_total(), report.headroom.iter().map(|(_, n)| n).sum::<i64>());
+    /// # Ok(()) }
+    /// ```
     pub fn headroom_total(&self) -> i64 {
         self.headroom.iter().map(|(_, n)| n).sum()
     }
 
     /// Nodes whose limits exceed allocatable, with the resources.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let report = k8sops_metrics::capacity_report(&server.cluster(), &Default::default()).await?;
+    /// for (node, resources) in report.overcommitted() {
+    ///     println!("{node}: limits above allocatable for {}", resources.join(", "));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn overcommitted(&self) -> Vec<(&str, Vec<String>)> {
         self.nodes.iter().map(|n| (n.name.as_str(), n.overcommitted())).filter(|(_, r)| !r.is_empty()).collect()
     }

@@ -126,7 +126,20 @@ async fn memory_limits(cluster: &Cluster) -> Result<BTreeMap<String, Quantity>> 
     Ok(out)
 }
 
-/// Takes one snapshot.
+/// Takes one snapshot: node and pod usage, quotas, and the alerts they raise.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let snapshot = k8sops_metrics::sample(&server.cluster(), &Default::default()).await?;
+/// for alert in &snapshot.alerts {
+///     println!("{alert}");
+/// }
+/// # assert_eq!(snapshot.nodes.nodes.len(), 7);
+/// # Ok(()) }
+/// ```
 pub async fn sample(cluster: &Cluster, params: &MonitorParams) -> Result<Snapshot> {
     let nodes = top_nodes(cluster, None, SortBy::Cpu).await?;
     let pods = top_pods(cluster, &TopPodsParams { sort: SortBy::Cpu, ..Default::default() }).await?;

@@ -27,6 +27,17 @@ pub struct QuotaLine {
 
 impl QuotaLine {
     /// Used as a percentage of hard (truncated; 0 when hard is 0).
+    ///
+    /// ```
+    /// let line = k8sops_metrics::QuotaLine {
+    ///     namespace: "shop".into(),
+    ///     quota: "shop-quota".into(),
+    ///     resource: "requests.cpu".into(),
+    ///     used: "3600m".parse().unwrap(),
+    ///     hard: "4".parse().unwrap(),
+    /// };
+    /// assert_eq!(line.percent(), 90);
+    /// ```
     pub fn percent(&self) -> i64 {
         self.used.percent_of(self.hard)
     }
@@ -45,6 +56,16 @@ pub struct QuotaReport {
 
 impl QuotaReport {
     /// Lines at or above the threshold.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let report = k8sops_metrics::quotas(&server.cluster(), None, 80).await?;
+    /// assert!(report.near_full().all(|l| l.percent() >= 80));
+    /// # Ok(()) }
+    /// ```
     pub fn near_full(&self) -> impl Iterator<Item = &QuotaLine> {
         self.lines.iter().filter(|l| l.percent() >= self.threshold)
     }
@@ -169,7 +190,19 @@ impl fmt::Display for LimitRangeReport {
     }
 }
 
-/// LimitRanges in one namespace or all.
+/// LimitRanges in one namespace or all (`kubectl get limitrange -A`, with
+/// the min, max and defaults `kubectl describe limitrange` shows).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let report = k8sops_metrics::limit_ranges(&server.cluster(), Some("shop")).await?;
+/// assert!(report.items.iter().all(|i| i.namespace == "shop"));
+/// println!("{report}");
+/// # Ok(()) }
+/// ```
 pub async fn limit_ranges(cluster: &Cluster, namespace: Option<&str>) -> Result<LimitRangeReport> {
     let api: Api<LimitRange> = cluster.api_in(namespace);
     let mut items = Vec::new();

@@ -49,11 +49,37 @@ pub struct NodeUsage {
 
 impl NodeUsage {
     /// CPU% as kubectl computes it (milli-values, truncated).
+    ///
+    /// ```
+    /// let q = |s: &str| s.parse::<k8sops_core::Quantity>().unwrap();
+    /// let usage = k8sops_metrics::NodeUsage {
+    ///     name: "ip-10-0-0-5".into(),
+    ///     cpu: q("250m"),
+    ///     memory: q("1Gi"),
+    ///     allocatable_cpu: Some(q("1930m")),
+    ///     allocatable_memory: Some(q("7220Mi")),
+    ///     timestamp: None,
+    /// };
+    /// assert_eq!(usage.cpu_percent(), Some(12));
+    /// ```
     pub fn cpu_percent(&self) -> Option<i64> {
         self.allocatable_cpu.map(|a| self.cpu.percent_of(a))
     }
 
     /// MEMORY% as kubectl computes it.
+    ///
+    /// ```
+    /// let q = |s: &str| s.parse::<k8sops_core::Quantity>().unwrap();
+    /// let usage = k8sops_metrics::NodeUsage {
+    ///     name: "ip-10-0-0-5".into(),
+    ///     cpu: q("250m"),
+    ///     memory: q("1Gi"),
+    ///     allocatable_cpu: Some(q("1930m")),
+    ///     allocatable_memory: Some(q("7220Mi")),
+    ///     timestamp: None,
+    /// };
+    /// assert_eq!(usage.memory_percent(), Some(14));
+    /// ```
     pub fn memory_percent(&self) -> Option<i64> {
         self.allocatable_memory.map(|a| self.memory.percent_of(a))
     }
@@ -341,12 +367,35 @@ pub struct MetricsServerStatus {
 }
 
 impl MetricsServerStatus {
-    /// Whether `kubectl top` would work.
+    /// Whether `kubectl top` would work: the APIService is Available.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let status = k8sops_metrics::metrics_server_status(&server.cluster()).await?;
+    /// assert!(status.is_healthy());
+    /// # Ok(()) }
+    /// ```
     pub fn is_healthy(&self) -> bool {
         self.available.as_ref().is_some_and(|(s, _)| s == "True")
     }
 
     /// What to do about it, if anything.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let status = k8sops_metrics::metrics_server_status(&server.cluster()).await?;
+    /// if let Some(advice) = status.advice() {
+    ///     eprintln!("metrics-server: {advice}");
+    /// }
+    /// # assert!(status.advice().is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn advice(&self) -> Option<String> {
         if !self.api_service_exists {
             return Some("metrics-server is not installed: apply its components.yaml".into());
@@ -383,6 +432,17 @@ impl fmt::Display for MetricsServerStatus {
 
 /// Checks the metrics APIService and the metrics-server Deployment
 /// (`kubectl get apiservice v1beta1.metrics.k8s.io`, `kubectl get pods -n kube-system -l k8s-app=metrics-server`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let status = k8sops_metrics::metrics_server_status(&server.cluster()).await?;
+/// assert!(status.api_service_exists);
+/// println!("{status}");
+/// # Ok(()) }
+/// ```
 pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerStatus> {
     let gvk = GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService");
     let ar = ApiResource::from_gvk_with_plural(&gvk, "apiservices");

@@ -36,6 +36,19 @@ impl NodeSelection {
 
     /// Resolves the selection to node objects; unknown names are
     /// [`Error::NodeNotFound`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// use k8sops_core::LabelSelector;
+    /// let spot = k8sops_nodes::NodeSelection::Selector(LabelSelector::new().eq("eks.amazonaws.com/nodegroup", "spot"));
+    /// assert_eq!(spot.resolve(&server.cluster()).await?.len(), 1);
+    /// let missing = k8sops_nodes::NodeSelection::name("no-such-node").resolve(&server.cluster()).await;
+    /// assert!(matches!(missing, Err(k8sops_nodes::Error::NodeNotFound { .. })));
+    /// # Ok(()) }
+    /// ```
     pub async fn resolve(&self, cluster: &Cluster) -> Result<Vec<Node>> {
         let api: Api<Node> = cluster.api_all();
         match self {
@@ -89,6 +102,19 @@ pub struct CordonReport {
 
 impl CordonReport {
     /// Names of the nodes that changed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// use k8sops_nodes::{cordon, CordonParams, NodeSelection};
+    /// let both = NodeSelection::Names(vec!["ip-10-0-0-5.ec2.internal".into(), "ip-10-0-0-7.ec2.internal".into()]);
+    /// let report = cordon(&server.cluster(), &both, CordonParams::default()).await?;
+    /// // ip-10-0-0-7 was already cordoned in the demo cluster.
+    /// assert_eq!(report.changed().collect::<Vec<_>>(), ["ip-10-0-0-5.ec2.internal"]);
+    /// # Ok(()) }
+    /// ```
     pub fn changed(&self) -> impl Iterator<Item = &str> {
         self.nodes.iter().filter(|(_, c)| *c == CordonChange::Changed).map(|(n, _)| n.as_str())
     }
@@ -111,6 +137,17 @@ impl fmt::Display for CordonReport {
 
 impl CordonReport {
     /// The report as a table.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// use k8sops_nodes::{cordon, CordonParams, NodeSelection};
+    /// let report = cordon(&server.cluster(), &NodeSelection::name("ip-10-0-0-5.ec2.internal"), CordonParams::default()).await?;
+    /// print!("{}", report.table());
+    /// # Ok(()) }
+    /// ```
     pub fn table(&self) -> Table {
         let mut t = Table::new(["node", "change"]);
         for (n, c) in &self.nodes {
@@ -140,6 +177,17 @@ pub async fn cordon(cluster: &Cluster, nodes: &NodeSelection, params: CordonPara
 }
 
 /// Marks nodes schedulable again (`kubectl uncordon`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// use k8sops_nodes::{uncordon, CordonParams, NodeSelection};
+/// let report = uncordon(&server.cluster(), &NodeSelection::name("ip-10-0-0-7.ec2.internal"), CordonParams::default()).await?;
+/// assert_eq!(report.to_string(), "node/ip-10-0-0-7.ec2.internal uncordoned\n");
+/// # Ok(()) }
+/// ```
 pub async fn uncordon(cluster: &Cluster, nodes: &NodeSelection, params: CordonParams) -> Result<CordonReport> {
     set_schedulable(cluster, nodes, false, params).await
 }

@@ -298,11 +298,36 @@ pub struct DrainReport {
 
 impl DrainReport {
     /// Pods whose outcome matches `f`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+    /// use k8sops_nodes::{drain, DrainParams, PodOutcome};
+    /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+    /// let skipped = report.pods_where(|o| matches!(o, PodOutcome::Skipped(_)));
+    /// assert!(!skipped.is_empty(), "DaemonSet pods are skipped");
+    /// # Ok(()) }
+    /// ```
     pub fn pods_where(&self, f: impl Fn(&PodOutcome) -> bool) -> Vec<&str> {
         self.pods.iter().filter(|p| f(&p.outcome)).map(|p| p.pod.as_str()).collect()
     }
 
     /// Pods already evicted or deleted (gone or terminating).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+    /// use k8sops_nodes::{drain, DrainParams, PodOutcome};
+    /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+    /// assert!(!report.removed().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn removed(&self) -> Vec<&str> {
         self.pods_where(|o| {
             matches!(
@@ -312,7 +337,19 @@ impl DrainReport {
         })
     }
 
-    /// The report as a table.
+    /// The report as a table: pod, outcome, attempts.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+    /// use k8sops_nodes::{drain, DrainParams, PodOutcome};
+    /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+    /// print!("{}", report.table());
+    /// # Ok(()) }
+    /// ```
     pub fn table(&self) -> Table {
         let mut t = Table::new(["pod", "outcome", "attempts"]);
         for p in &self.pods {

@@ -82,6 +82,15 @@ pub struct DrainManyReport {
 
 impl DrainManyReport {
     /// Whether every node drained and every replacement became Ready.
+    ///
+    /// ```
+    /// let report = k8sops_nodes::DrainManyReport {
+    ///     nodes: vec![],
+    ///     errors: Default::default(),
+    ///     replacements_not_ready: vec!["ReplicaSet shop/api-68b80c716c".into()],
+    /// };
+    /// assert!(!report.is_success());
+    /// ```
     pub fn is_success(&self) -> bool {
         self.errors.is_empty()
             && self.replacements_not_ready.is_empty()

@@ -46,6 +46,16 @@ pub fn selector_for(group: &str) -> LabelSelector {
 }
 
 /// The nodes of a group: those labelled with it under any of [`GROUP_LABELS`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let system = k8sops_nodes::node_group::nodes_in_group(&server.cluster(), "system").await?;
+/// assert_eq!(system.len(), 2);
+/// # Ok(()) }
+/// ```
 pub async fn nodes_in_group(cluster: &Cluster, group: &str) -> Result<Vec<Node>> {
     let api: Api<Node> = cluster.api_all();
     let mut out = Vec::new();
@@ -62,7 +72,20 @@ pub async fn nodes_in_group(cluster: &Cluster, group: &str) -> Result<Vec<Node>>
     Ok(out)
 }
 
-/// The node running instance `id`, if any.
+/// The node running instance `id` (from its `spec.providerID`), if any.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let node = k8sops_nodes::node_group::nodes_in_group(&cluster, "spot").await?.remove(0);
+/// let id = k8sops_nodes::node_group::instance_id(&node).expect("EKS nodes carry an aws:/// provider ID");
+/// let found = k8sops_nodes::node_group::node_for_instance(&cluster, &id).await?;
+/// assert_eq!(found.and_then(|n| n.metadata.name), node.metadata.name);
+/// # Ok(()) }
+/// ```
 pub async fn node_for_instance(cluster: &Cluster, id: &str) -> Result<Option<Node>> {
     let api: Api<Node> = cluster.api_all();
     let nodes = paging::list_all(cluster, &api, ListParams::default()).await?;

@@ -162,16 +162,46 @@ impl NodeStatus {
     }
 
     /// Whether the Ready condition is True.
+    ///
+    /// ```
+    /// let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+    ///     "metadata": {"name": "n1", "creationTimestamp": "2026-11-01T00:00:00Z"},
+    ///     "status": {"conditions": [
+    ///         {"type": "Ready", "status": "True"},
+    ///         {"type": "MemoryPressure", "status": "True", "reason": "KubeletHasInsufficientMemory"}]}})).unwrap();
+    /// let s = k8sops_nodes::NodeStatus::from_node(&node);
+    /// assert!(s.is_ready());
+    /// ```
     pub fn is_ready(&self) -> bool {
         self.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
     }
 
     /// Conditions that signal a problem.
+    ///
+    /// ```
+    /// let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+    ///     "metadata": {"name": "n1", "creationTimestamp": "2026-11-01T00:00:00Z"},
+    ///     "status": {"conditions": [
+    ///         {"type": "Ready", "status": "True"},
+    ///         {"type": "MemoryPressure", "status": "True", "reason": "KubeletHasInsufficientMemory"}]}})).unwrap();
+    /// let s = k8sops_nodes::NodeStatus::from_node(&node);
+    /// assert_eq!(s.problems().map(|c| c.type_.as_str()).collect::<Vec<_>>(), ["MemoryPressure"]);
+    /// ```
     pub fn problems(&self) -> impl Iterator<Item = &NodeCondition> {
         self.conditions.iter().filter(|c| c.is_problem())
     }
 
     /// AGE as kubectl prints it, relative to `now`.
+    ///
+    /// ```
+    /// let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+    ///     "metadata": {"name": "n1", "creationTimestamp": "2026-11-01T00:00:00Z"},
+    ///     "status": {"conditions": [
+    ///         {"type": "Ready", "status": "True"},
+    ///         {"type": "MemoryPressure", "status": "True", "reason": "KubeletHasInsufficientMemory"}]}})).unwrap();
+    /// let s = k8sops_nodes::NodeStatus::from_node(&node);
+    /// assert_eq!(s.age("2026-11-26T12:00:00Z".parse().unwrap()), "25d");
+    /// ```
     pub fn age(&self, now: Timestamp) -> String {
         age_since(self.created, now)
     }
@@ -189,14 +219,24 @@ pub struct NodeListParams {
 }
 
 impl NodeListParams {
-    /// Filter by labels.
+    /// Filter by labels (`kubectl get nodes -l`).
+    ///
+    /// ```
+    /// let spot = k8sops_core::LabelSelector::new().eq("eks.amazonaws.com/capacityType", "SPOT");
+    /// let params = k8sops_nodes::NodeListParams::default().labels(spot);
+    /// ```
     #[must_use]
     pub fn labels(mut self, selector: LabelSelector) -> Self {
         self.labels = Some(selector);
         self
     }
 
-    /// Filter by fields.
+    /// Filter by fields (`kubectl get nodes --field-selector`).
+    ///
+    /// ```
+    /// let one = k8sops_core::FieldSelector::new().eq("metadata.name", "ip-10-0-0-5.ec2.internal");
+    /// let params = k8sops_nodes::NodeListParams::default().fields(one);
+    /// ```
     #[must_use]
     pub fn fields(mut self, selector: FieldSelector) -> Self {
         self.fields = Some(selector);
@@ -224,6 +264,16 @@ pub struct NodeList {
 
 impl NodeList {
     /// The `kubectl get nodes -o wide` table.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let nodes = k8sops_nodes::list_nodes(&server.cluster(), &Default::default()).await?;
+    /// print!("{}", nodes.wide_table(k8s_openapi::jiff::Timestamp::now()));
+    /// # Ok(()) }
+    /// ```
     pub fn wide_table(&self, now: Timestamp) -> Table {
         let mut t = Table::new([
             "name",
@@ -255,6 +305,18 @@ impl NodeList {
     }
 
     /// A table of every condition that signals a problem, one row per node and condition.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let nodes = k8sops_nodes::list_nodes(&server.cluster(), &Default::default()).await?;
+    /// let problems = nodes.problems_table();
+    /// assert!(!problems.is_empty(), "the demo cluster has a NotReady node");
+    /// print!("{problems}");
+    /// # Ok(()) }
+    /// ```
     pub fn problems_table(&self) -> Table {
         let mut t = Table::new(["node", "condition", "status", "reason", "message"]);
         for n in &self.nodes {
@@ -352,22 +414,48 @@ pub struct NodeDescription {
 impl NodeDescription {
     /// Requests of `resource` as a percentage of allocatable, truncated like kubectl.
     ///
-    /// ```no_run
-    /// # fn f(d: k8sops_nodes::NodeDescription) {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let d = k8sops_nodes::describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal").await?;
     /// println!("cpu requests: {}%", d.requests_percent("cpu"));
-    /// # }
+    /// # Ok(()) }
     /// ```
     pub fn requests_percent(&self, resource: &str) -> i64 {
         self.allocated_requests.percent_of(resource, &self.allocatable)
     }
 
     /// Limits of `resource` as a percentage of allocatable (may exceed 100: overcommitted).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let d = k8sops_nodes::describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal").await?;
+    /// if d.limits_percent("memory") > 100 {
+    ///     println!("memory is overcommitted");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn limits_percent(&self, resource: &str) -> i64 {
         self.allocated_limits.percent_of(resource, &self.allocatable)
     }
 
     /// The "Allocated resources" table: cpu, memory, ephemeral-storage and
     /// any extended resource, with percentages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let d = k8sops_nodes::describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal").await?;
+    /// print!("{}", d.allocated_table());
+    /// # Ok(()) }
+    /// ```
     pub fn allocated_table(&self) -> Table {
         let mut t = Table::new(["resource", "requests", "limits"]);
         let mut names: Vec<String> = vec!["cpu".into(), "memory".into(), "ephemeral-storage".into()];

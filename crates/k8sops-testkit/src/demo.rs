@@ -90,6 +90,17 @@ fn group(
 
 impl DemoCluster {
     /// Seven nodes in three groups and about sixty pods, with every problem scenario.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let summary = server.load(&DemoCluster::small())?;
+    /// assert_eq!(summary.nodes, 7);
+    /// assert!(summary.pods >= 40);
+    /// # Ok(()) }
+    /// ```
     pub fn small() -> Self {
         DemoCluster {
             seed: 42,
@@ -122,6 +133,22 @@ impl DemoCluster {
     }
 
     /// Changes the seed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// // Same seed, same generated names and usage figures.
+    /// let (a, b) = (TestServer::start().await?, TestServer::start().await?);
+    /// a.load(&DemoCluster::small().seed(7))?;
+    /// b.load(&DemoCluster::small().seed(7))?;
+    /// async fn pod_names(s: &TestServer) -> kube::Result<Vec<String>> {
+    ///     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(s.client());
+    ///     Ok(pods.list(&Default::default()).await?.items.into_iter().filter_map(|p| p.metadata.name).collect())
+    /// }
+    /// assert_eq!(pod_names(&a).await?, pod_names(&b).await?);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -129,6 +156,16 @@ impl DemoCluster {
     }
 
     /// Turns the problem scenarios on or off.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let calm = server.load(&DemoCluster::small().problems(false))?;
+    /// assert_eq!(calm.nodes, 7);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn problems(mut self, on: bool) -> Self {
         self.problems = on;

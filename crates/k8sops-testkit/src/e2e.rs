@@ -13,6 +13,15 @@ pub const KUBECONFIG_VAR: &str = "K8SOPS_E2E_KUBECONFIG";
 
 /// The kubeconfig of the real API server, or `None` with the reason printed
 /// (the test then returns: it reports itself skipped).
+///
+/// ```no_run
+/// #[tokio::test]
+/// async fn lists_nodes_on_a_real_server() {
+///     let Some(path) = k8sops_testkit::e2e::kubeconfig() else { return };
+///     let cluster = k8sops_core::Cluster::from_kubeconfig(&path, None).await.unwrap();
+///     cluster.server_version().await.unwrap();
+/// }
+/// ```
 pub fn kubeconfig() -> Option<PathBuf> {
     match std::env::var_os(KUBECONFIG_VAR) {
         Some(p) => Some(PathBuf::from(p)),
@@ -44,6 +53,15 @@ pub async fn real_cluster() -> Option<Cluster> {
 }
 
 /// Creates a namespace with a unique name starting with `e2e-{prefix}-`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// let ns = k8sops_testkit::e2e::fresh_namespace(&server.cluster(), "quota").await;
+/// assert!(ns.starts_with("e2e-quota-"));
+/// # Ok(()) }
+/// ```
 pub async fn fresh_namespace(cluster: &Cluster, prefix: &str) -> String {
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
         ^ std::process::id();
@@ -56,6 +74,16 @@ pub async fn fresh_namespace(cluster: &Cluster, prefix: &str) -> String {
 
 /// Runs `kubectl ARGS` against `kubeconfig` with a private discovery cache,
 /// off the async runtime. Returns (success, stdout, stderr).
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// let (ok, stdout, stderr) = k8sops_testkit::e2e::kubectl(server.kubeconfig_path(), &["get", "ns", "-o", "name"]).await;
+/// assert!(ok, "{stderr}");
+/// assert!(stdout.contains("namespace/default"));
+/// # Ok(()) }
+/// ```
 pub async fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
     let kubeconfig = kubeconfig.to_path_buf();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();

@@ -40,6 +40,18 @@ pub struct Fault {
 impl Fault {
     /// Matches requests with `method` (`"*"` for any) whose path contains `path_contains`.
     /// Until an action is chosen, the fault answers 500.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let once = server.cluster_with_quick_retries(1);
+    /// server.add_fault(Fault::on("*", "/version"));
+    /// let err = once.server_version().await.unwrap_err();
+    /// assert!(matches!(err, k8sops_core::Error::Api { code: 500, .. }), "{err:?}");
+    /// # Ok(()) }
+    /// ```
     pub fn on(method: &str, path_contains: &str) -> Self {
         Fault {
             method: (method != "*").then(|| method.to_uppercase()),
@@ -51,6 +63,17 @@ impl Fault {
     }
 
     /// Answer with `code`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let once = server.cluster_with_quick_retries(1);
+    /// server.add_fault(Fault::on("GET", "/version").status(503));
+    /// assert!(matches!(once.server_version().await, Err(k8sops_core::Error::Api { code: 503, .. })));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn status(mut self, code: u16) -> Self {
         self.action = FaultAction::Status(code);
@@ -58,6 +81,18 @@ impl Fault {
     }
 
     /// Answer 429 with `Retry-After: secs`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let once = server.cluster_with_quick_retries(1);
+    /// server.add_fault(Fault::on("GET", "/version").too_many_requests(2));
+    /// let err = once.server_version().await.unwrap_err();
+    /// assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(2)));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn too_many_requests(mut self, retry_after_secs: u32) -> Self {
         self.action = FaultAction::TooManyRequests { retry_after_secs };
@@ -65,6 +100,17 @@ impl Fault {
     }
 
     /// Drop the connection.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let once = server.cluster_with_quick_retries(1);
+    /// server.add_fault(Fault::on("GET", "/version").drop_connection());
+    /// assert!(matches!(once.server_version().await, Err(k8sops_core::Error::Unreachable { .. })));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn drop_connection(mut self) -> Self {
         self.action = FaultAction::DropConnection;
@@ -72,6 +118,19 @@ impl Fault {
     }
 
     /// Delay the request.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let once = server.cluster_with_quick_retries(1);
+    /// server.add_fault(Fault::on("GET", "/version").delay(std::time::Duration::from_millis(20)).times(1));
+    /// let start = std::time::Instant::now();
+    /// once.server_version().await?;
+    /// assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn delay(mut self, d: Duration) -> Self {
         self.action = FaultAction::Delay(d);
@@ -79,6 +138,19 @@ impl Fault {
     }
 
     /// Fire only for the first `n` matching requests.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let once = server.cluster_with_quick_retries(1);
+    /// server.add_fault(Fault::on("GET", "/version").status(500).times(2));
+    /// let three = server.cluster_with_quick_retries(3);
+    /// three.server_version().await?; // two failures, then the answer
+    /// assert_eq!(server.answered("/version", 500), 2);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn times(mut self, n: u32) -> Self {
         self.times = Some(n);
@@ -86,6 +158,17 @@ impl Fault {
     }
 
     /// Fire for each matching request with probability `p` (seeded).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let once = server.cluster_with_quick_retries(1);
+    /// server.add_fault(Fault::on("GET", "/version").status(503).probability(0.0));
+    /// once.server_version().await?; // never fires
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn probability(mut self, p: f64) -> Self {
         self.probability = Some(p.clamp(0.0, 1.0));
@@ -93,6 +176,11 @@ impl Fault {
     }
 
     /// How many more times the fault fires (`None` = unlimited).
+    ///
+    /// ```
+    /// assert_eq!(k8sops_testkit::Fault::on("GET", "/version").remaining(), None);
+    /// assert_eq!(k8sops_testkit::Fault::on("GET", "/version").times(3).remaining(), Some(3));
+    /// ```
     pub fn remaining(&self) -> Option<u32> {
         self.times
     }

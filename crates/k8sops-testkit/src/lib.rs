@@ -180,48 +180,123 @@ impl Default for TestServerBuilder {
 
 impl TestServerBuilder {
     /// The version `/version` reports (default `v1.30.4`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().server_version("v1.29.8-eks-a737599").start().await?;
+    /// let version = server.cluster().server_version().await?;
+    /// assert_eq!((version.minor, version.suffix.as_str()), (29, "-eks-a737599"));
+    /// # Ok(()) }
+    /// ```
     pub fn server_version(mut self, git_version: &str) -> Self {
         self.git_version = git_version.to_string();
         self
     }
 
     /// Serve `metrics.k8s.io` and its APIService (default on).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().metrics_api(false).start().await?;
+    /// let groups = server.client().list_api_groups().await?;
+    /// assert!(groups.groups.iter().all(|g| g.name != "metrics.k8s.io"));
+    /// # Ok(()) }
+    /// ```
     pub fn metrics_api(mut self, on: bool) -> Self {
         self.metrics = on;
         self
     }
 
     /// Turn the kubelet stand-in on.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// // Evicted pods finish and controller pods come back, so drains complete.
+    /// let server = TestServer::builder().kubelet(Default::default()).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn kubelet(mut self, options: KubeletOptions) -> Self {
         self.kubelet = Some(options);
         self
     }
 
     /// Add latency to every request.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().latency(std::time::Duration::from_millis(5)).start().await?;
+    /// let start = std::time::Instant::now();
+    /// server.cluster().server_version().await?;
+    /// assert!(start.elapsed() >= std::time::Duration::from_millis(5));
+    /// # Ok(()) }
+    /// ```
     pub fn latency(mut self, d: Duration) -> Self {
         self.latency = d;
         self
     }
 
     /// How often watches with bookmarks get one (default 5 s).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().bookmark_interval(std::time::Duration::from_millis(100)).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn bookmark_interval(mut self, d: Duration) -> Self {
         self.bookmark_interval = d;
         self
     }
 
     /// Add a fault rule (rules are tried in order).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().fault(Fault::on("GET", "/version").status(500).times(1)).start().await?;
+    /// assert!(server.cluster_with_quick_retries(1).server_version().await.is_err());
+    /// assert!(server.cluster().server_version().await.is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn fault(mut self, f: Fault) -> Self {
         self.faults.push(f);
         self
     }
 
     /// Seed for fault probabilities and generated names.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().seed(7).fault(Fault::on("GET", "/version").status(503).probability(0.5)).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
 
     /// How many past events watches can resume from (default 100,000).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// // A watch from a resourceVersion older than the last 10 events gets 410 Gone.
+    /// let server = TestServer::builder().watch_history(10).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn watch_history(mut self, n: usize) -> Self {
         self.history = n.max(1);
         self
@@ -231,6 +306,16 @@ impl TestServerBuilder {
     /// the API server's old insecure port: kubectl sends no bearer token over
     /// plain HTTP. Turn off to test anonymous access; users added with
     /// [`TestServer::add_user`] always authenticate by token.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::builder().anonymous_is_admin(false).start().await?;
+    /// let anonymous = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
+    /// let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(anonymous);
+    /// assert!(nodes.list(&Default::default()).await.is_err(), "system:anonymous may not list nodes");
+    /// # Ok(()) }
+    /// ```
     pub fn anonymous_is_admin(mut self, on: bool) -> Self {
         self.anonymous_is_admin = on;
         self
@@ -239,12 +324,29 @@ impl TestServerBuilder {
     /// Serve the pod eviction subresource as `policy/v1` (default, which also
     /// accepts `policy/v1beta1` bodies) or as `policy/v1beta1` only, like a
     /// server before 1.22.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let old = TestServer::builder().eviction_version("policy/v1beta1").start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn eviction_version(mut self, version: &str) -> Self {
         self.eviction_version = version.to_string();
         self
     }
 
     /// Starts the server on an ephemeral port of 127.0.0.1.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().metrics_api(true).start().await?;
+    /// assert!(server.url().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
     pub async fn start(self) -> Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(Error::Bind)?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
@@ -377,37 +479,101 @@ impl Drop for TestServer {
 
 impl TestServer {
     /// Starts a server with default options.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// println!("kubectl --kubeconfig {} get nodes", server.kubeconfig_path().display());
+    /// # Ok(()) }
+    /// ```
     pub async fn start() -> Result<TestServer> {
         Self::builder().start().await
     }
 
     /// A builder for options.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::builder().server_version("v1.31.0").start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> TestServerBuilder {
         TestServerBuilder::default()
     }
 
     /// `http://127.0.0.1:PORT`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// assert_eq!(server.url(), format!("http://{}", server.addr()));
+    /// # Ok(()) }
+    /// ```
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// The socket address.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// assert!(server.addr().ip().is_loopback());
+    /// # Ok(()) }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// A kubeconfig (admin, namespace `default`) for kubectl and kube-rs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let cluster = k8sops_core::Cluster::from_kubeconfig(server.kubeconfig_path(), None).await?;
+    /// assert_eq!(cluster.default_namespace(), "default");
+    /// # Ok(()) }
+    /// ```
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
     }
 
     /// An admin kube client. kube's own 429/503 retry is off, so tests see
     /// every answer the server gives.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let info = server.client().apiserver_version().await?;
+    /// assert_eq!(info.git_version, "v1.30.4");
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> kube::Client {
         self.cluster.client().clone()
     }
 
     /// An admin [`Cluster`] handle.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// assert_eq!(server.cluster().url(), server.url());
+    /// # Ok(()) }
+    /// ```
     pub fn cluster(&self) -> Cluster {
         self.cluster.clone()
     }
@@ -435,12 +601,35 @@ impl TestServer {
 
     /// Stores an object directly (no admission, keeps `status` and a given
     /// `creationTimestamp`); returns it with server-set metadata.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
+    ///     "spec": {"containers": [{"name": "web", "image": "nginx"}]}, "status": {"phase": "Running"}});
+    /// let stored = server.insert(&pod)?;
+    /// assert!(stored["metadata"]["uid"].is_string());
+    /// assert_eq!(stored["status"]["phase"], "Running");
+    /// # Ok(()) }
+    /// ```
     pub fn insert<T: Serialize>(&self, obj: &T) -> Result<Value> {
         let v = serde_json::to_value(obj).map_err(|e| Error::Store(e.to_string()))?;
         insert_into(&mut self.shared.store(), v)
     }
 
     /// Stores many objects under one lock.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let namespaces = (0..3).map(|i| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("team-{i}")}}));
+    /// assert_eq!(server.insert_all(namespaces)?, 3);
+    /// # Ok(()) }
+    /// ```
     pub fn insert_all(&self, objs: impl IntoIterator<Item = Value>) -> Result<usize> {
         let mut store = self.shared.store();
         let mut n = 0;
@@ -452,6 +641,16 @@ impl TestServer {
     }
 
     /// Sets a node's metrics (what `kubectl top node` shows).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.load(&DemoCluster::small())?;
+    /// server.set_node_metrics("ip-10-0-0-5.ec2.internal", "1500m", "6Gi")?;
+    /// # Ok(()) }
+    /// ```
     pub fn set_node_metrics(&self, node: &str, cpu: &str, memory: &str) -> Result<()> {
         self.put_metrics(json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
             "metadata": {"name": node, "labels": {}}, "timestamp": store::now_rfc3339(), "window": "10s",
@@ -459,6 +658,16 @@ impl TestServer {
     }
 
     /// Sets a pod's metrics: `(container, cpu, memory)` per container.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.load(&DemoCluster::small())?;
+    /// server.set_pod_metrics("legacy", "debug-shell", &[("shell", "5m", "12Mi")])?;
+    /// # Ok(()) }
+    /// ```
     pub fn set_pod_metrics(&self, namespace: &str, pod: &str, containers: &[(&str, &str, &str)]) -> Result<()> {
         let cs: Vec<Value> =
             containers.iter().map(|(n, c, m)| json!({"name": n, "usage": {"cpu": c, "memory": m}})).collect();
@@ -494,21 +703,65 @@ impl TestServer {
 
     /// Appends log lines (split on newlines) for a container; `previous`
     /// selects the previous instance's log (`kubectl logs --previous`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.load(&DemoCluster::small())?;
+    /// server.append_log("legacy", "debug-shell", "shell", true, "panic: out of memory");
+    /// let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(server.client(), "legacy");
+    /// let params = kube::api::LogParams { previous: true, ..Default::default() };
+    /// assert_eq!(pods.logs("debug-shell", &params).await?, "panic: out of memory\n");
+    /// # Ok(()) }
+    /// ```
     pub fn append_log(&self, namespace: &str, pod: &str, container: &str, previous: bool, text: &str) {
         self.shared.logs.append(namespace, pod, container, previous, text);
     }
 
     /// Adds a fault rule at run time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.add_fault(Fault::on("GET", "/api/v1/nodes").too_many_requests(1).times(1));
+    /// # Ok(()) }
+    /// ```
     pub fn add_fault(&self, f: Fault) {
         lock(&self.shared.faults).push(f);
     }
 
     /// Removes every fault rule.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.add_fault(Fault::on("*", "/").status(500));
+    /// server.clear_faults();
+    /// assert!(server.cluster().server_version().await.is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
     }
 
     /// Every request served so far, in order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.cluster().server_version().await?;
+    /// let last = server.requests().pop().unwrap();
+    /// assert_eq!((last.method.as_str(), last.path.as_str(), last.status), ("GET", "/version", 200));
+    /// # Ok(()) }
+    /// ```
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.requests).clone()
     }
@@ -539,21 +792,66 @@ impl TestServer {
     }
 
     /// Forgets the request log.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.cluster().server_version().await?;
+    /// server.clear_requests();
+    /// assert!(server.requests().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn clear_requests(&self) {
         lock(&self.shared.requests).clear();
     }
 
     /// How many objects of a resource are stored, e.g. `("", "pods")`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let summary = server.load(&DemoCluster::small())?;
+    /// assert_eq!(server.count("", "nodes"), summary.nodes);
+    /// # Ok(()) }
+    /// ```
     pub fn count(&self, group: &str, plural: &str) -> usize {
         self.shared.store().count(&format!("{group}/{plural}"))
     }
 
     /// Runs `kubectl ARGS` against this server (see [`e2e::kubectl`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let (ok, stdout, stderr) = server.kubectl(&["get", "namespaces", "-o", "name"]).await;
+    /// if ok {
+    ///     assert!(stdout.contains("namespace/default"));
+    /// } else {
+    ///     eprintln!("kubectl failed or is missing: {stderr}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
         e2e::kubectl(self.kubeconfig_path(), args).await
     }
 
     /// Loads a demo cluster into this server.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{DemoCluster, Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// let summary = server.load(&DemoCluster::small())?;
+    /// assert_eq!(summary.nodes, 7);
+    /// # Ok(()) }
+    /// ```
     pub fn load(&self, demo: &DemoCluster) -> Result<DemoSummary> {
         demo.load_into(self)
     }

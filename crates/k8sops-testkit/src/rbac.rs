@@ -17,6 +17,11 @@ pub struct UserInfo {
 
 impl UserInfo {
     /// A user with these groups (plus `system:authenticated`).
+    ///
+    /// ```
+    /// let alice = k8sops_testkit::UserInfo::new("alice", &["dev"]);
+    /// assert_eq!(alice.groups, ["dev", "system:authenticated"]);
+    /// ```
     pub fn new(name: impl Into<String>, groups: &[&str]) -> Self {
         let mut groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
         if !groups.iter().any(|g| g == "system:authenticated") {

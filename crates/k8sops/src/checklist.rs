@@ -62,11 +62,34 @@ pub struct DailyReport {
 
 impl DailyReport {
     /// Nodes that are not Ready.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let report = k8sops::checklist::daily(&server.cluster()).await?;
+    /// for node in report.not_ready() {
+    ///     println!("{} is {}", node.name, node.status);
+    /// }
+    /// # assert_eq!(report.not_ready().count(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn not_ready(&self) -> impl Iterator<Item = &NodeLine> {
         self.nodes.iter().filter(|n| !n.status.starts_with("Ready"))
     }
 
-    /// Whether everything looks healthy.
+    /// Whether everything looks healthy: every node Ready and no unhealthy pod.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let report = k8sops::checklist::daily(&server.cluster()).await?;
+    /// assert!(!report.is_healthy(), "the demo cluster has problems to find");
+    /// # Ok(()) }
+    /// ```
     pub fn is_healthy(&self) -> bool {
         self.not_ready().next().is_none() && self.unhealthy_pods.is_empty()
     }
