@@ -24,6 +24,15 @@ use crate::{
 
 /// Node groups: `group` must exist with `max > min` and at least one instance
 /// is not required. The group's scaling is restored at the end.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroup, ScalingConfig};
+/// let groups = InMemoryNodeGroups::new().with_group(NodeGroup::new("workers", ScalingConfig { min: 1, max: 5, desired: 2 }));
+/// k8sops_core::conformance::node_groups(&groups, "workers").await;
+/// # Ok(()) }
+/// ```
 pub async fn node_groups(backend: &dyn NodeGroups, group: &str) {
     let names = backend.list().await.expect("list node groups");
     assert!(names.iter().any(|n| n == group), "list() must include {group}, got {names:?}");
@@ -75,6 +84,14 @@ pub async fn node_groups(backend: &dyn NodeGroups, group: &str) {
 /// Control planes: the version parses, skipping a minor version is refused,
 /// and an upgrade to the next minor can be started and polled to completion
 /// within `max_polls` describes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::InMemoryControlPlane;
+/// k8sops_core::conformance::control_plane(&InMemoryControlPlane::new("1.29.3".parse()?), 5).await;
+/// # Ok(()) }
+/// ```
 pub async fn control_plane(backend: &dyn ControlPlane, max_polls: usize) {
     let current = backend.version().await.expect("version");
     let skip = crate::KubeVersion::new(current.major, current.minor + 2, 0);
@@ -97,6 +114,14 @@ pub async fn control_plane(backend: &dyn ControlPlane, max_polls: usize) {
 }
 
 /// etcd: a snapshot is non-empty, members and status are reported.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::InMemoryEtcd;
+/// k8sops_core::conformance::etcd_snapshots(&InMemoryEtcd::new(&b"snapshot"[..])).await;
+/// # Ok(()) }
+/// ```
 pub async fn etcd_snapshots(backend: &dyn EtcdSnapshots) {
     let chunks: Vec<Bytes> = backend.snapshot().await.expect("snapshot").try_collect().await.expect("snapshot stream");
     let total: usize = chunks.iter().map(Bytes::len).sum();
@@ -111,6 +136,15 @@ pub async fn etcd_snapshots(backend: &dyn EtcdSnapshots) {
 
 /// Backup stores: round trips, overwrite, prefix listing, idempotent delete,
 /// NotFound, key validation, and atomicity under concurrent writers.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// let dir = std::env::temp_dir().join(format!("k8sops-conformance-doc-{}", std::process::id()));
+/// k8sops_core::conformance::backup_store(&k8sops_core::backend::LocalDirStore::new(&dir)).await;
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(()) }
+/// ```
 pub async fn backup_store(store: &dyn BackupStore) {
     let base = "k8sops-conformance";
     store.put(&format!("{base}/a/one"), Bytes::from_static(b"1")).await.expect("put");

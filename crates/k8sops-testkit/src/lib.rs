@@ -785,7 +785,19 @@ impl TestServer {
 
     /// The admin [`Cluster`] with `attempts` attempts per request and a 5 ms
     /// first backoff, so a lasting injected fault exhausts the retries in
-    /// milliseconds (see [`answered`](Self::answered) for an example).
+    /// milliseconds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_testkit::{Fault, TestServer};
+    /// let server = TestServer::start().await?;
+    /// server.add_fault(Fault::on("GET", "/version").status(503));
+    /// let err = server.cluster_with_quick_retries(2).server_version().await.unwrap_err();
+    /// assert!(err.is_transient());
+    /// assert_eq!(server.answered("/version", 503), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn cluster_with_quick_retries(&self, attempts: u32) -> Cluster {
         let policy = RetryPolicy::default().max_attempts(attempts).initial_backoff(Duration::from_millis(5));
         self.cluster.to_builder().retry(policy).build()

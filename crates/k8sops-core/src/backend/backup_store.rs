@@ -91,6 +91,15 @@ pub struct InMemoryBackupStore {
 
 impl InMemoryBackupStore {
     /// An empty store.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// use k8sops_core::backend::{BackupStore, InMemoryBackupStore};
+    /// let store = InMemoryBackupStore::new();
+    /// assert!(store.list("").await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -158,6 +167,18 @@ pub struct LocalDirStore {
 
 impl LocalDirStore {
     /// A store rooted at `root` (created on first write).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// use k8sops_core::backend::{BackupStore, LocalDirStore};
+    /// let dir = std::env::temp_dir().join(format!("k8sops-doc-{}", std::process::id()));
+    /// let store = LocalDirStore::new(&dir);
+    /// store.put("etcd/snapshot.db", "data".into()).await?;
+    /// assert!(dir.join("etcd/snapshot.db").exists());
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok(()) }
+    /// ```
     pub fn new(root: impl AsRef<Path>) -> Self {
         LocalDirStore { root: root.as_ref().to_path_buf() }
     }

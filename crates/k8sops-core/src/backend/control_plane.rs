@@ -62,6 +62,15 @@ struct CpState {
 
 impl InMemoryControlPlane {
     /// A control plane at `version`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// use k8sops_core::backend::{ControlPlane, InMemoryControlPlane};
+    /// let cp = InMemoryControlPlane::new("1.29.3".parse()?);
+    /// assert_eq!(cp.version().await?.minor, 29);
+    /// # Ok(()) }
+    /// ```
     pub fn new(version: KubeVersion) -> Self {
         InMemoryControlPlane { state: Mutex::new(CpState { version, updates: BTreeMap::new() }) }
     }

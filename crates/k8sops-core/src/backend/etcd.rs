@@ -86,6 +86,15 @@ pub struct InMemoryEtcd {
 
 impl InMemoryEtcd {
     /// An etcd whose snapshot is `data`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// use k8sops_core::backend::{EtcdSnapshots, InMemoryEtcd};
+    /// let etcd = InMemoryEtcd::new(&b"snapshot bytes"[..]);
+    /// assert_eq!(etcd.members().await?.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn new(data: impl Into<Bytes>) -> Self {
         InMemoryEtcd { data: data.into() }
     }

@@ -86,11 +86,23 @@ pub struct ScalingUpdate {
 
 impl ScalingUpdate {
     /// Only change the desired size.
+    ///
+    /// ```
+    /// use k8sops_core::backend::ScalingUpdate;
+    /// let u = ScalingUpdate::desired(5);
+    /// assert_eq!((u.min, u.max, u.desired), (None, None, Some(5)));
+    /// ```
     pub fn desired(n: i32) -> Self {
         ScalingUpdate { desired: Some(n), ..Self::default() }
     }
 
     /// The configuration after applying this update to `current`.
+    ///
+    /// ```
+    /// use k8sops_core::backend::{ScalingConfig, ScalingUpdate};
+    /// let now = ScalingConfig { min: 1, max: 5, desired: 2 };
+    /// assert_eq!(ScalingUpdate::desired(4).apply_to(now), ScalingConfig { min: 1, max: 5, desired: 4 });
+    /// ```
     pub fn apply_to(&self, current: ScalingConfig) -> ScalingConfig {
         ScalingConfig {
             min: self.min.unwrap_or(current.min),
@@ -237,11 +249,28 @@ struct MemoryState {
 
 impl InMemoryNodeGroups {
     /// No groups.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroups};
+    /// assert!(InMemoryNodeGroups::new().list().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds a group.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
+    /// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroup, NodeGroups, ScalingConfig};
+    /// let groups = InMemoryNodeGroups::new().with_group(NodeGroup::new("spot", ScalingConfig { min: 0, max: 10, desired: 3 }));
+    /// assert_eq!(groups.list().await?, ["spot"]);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn with_group(self, group: NodeGroup) -> Self {
         self.insert(group);

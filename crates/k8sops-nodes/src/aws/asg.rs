@@ -20,11 +20,30 @@ pub struct AutoScalingNodeGroups {
 
 impl AutoScalingNodeGroups {
     /// A client from `sdk`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use k8sops_core::backend::NodeGroups;
+    /// let sdk = k8sops_nodes::aws::sdk_config(None).await;
+    /// let asgs = k8sops_nodes::aws::AutoScalingNodeGroups::new(&sdk);
+    /// println!("{:?}", asgs.list().await?);
+    /// # Ok(()) }
+    /// ```
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self::from_client(aws_sdk_autoscaling::Client::new(sdk))
     }
 
     /// From an existing client.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sdk = k8sops_nodes::aws::sdk_config(None).await;
+    /// let client = aws_sdk_autoscaling::Client::new(&sdk);
+    /// let asgs = k8sops_nodes::aws::AutoScalingNodeGroups::from_client(client);
+    /// # Ok(()) }
+    /// ```
     pub fn from_client(client: aws_sdk_autoscaling::Client) -> Self {
         AutoScalingNodeGroups { client, updates: Arc::default() }
     }

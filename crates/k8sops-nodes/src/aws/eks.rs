@@ -22,6 +22,16 @@ pub struct EksNodeGroups {
 
 impl EksNodeGroups {
     /// Node groups of EKS cluster `cluster`, with clients from `sdk`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// let sdk = k8sops_nodes::aws::sdk_config(None).await;
+    /// let groups = k8sops_nodes::aws::EksNodeGroups::new(&sdk, "prod");
+    /// let cluster = k8sops_core::Cluster::try_default().await?.to_builder().node_groups(Arc::new(groups)).build();
+    /// # Ok(()) }
+    /// ```
     pub fn new(sdk: &aws_config::SdkConfig, cluster: impl Into<String>) -> Self {
         EksNodeGroups {
             eks: aws_sdk_eks::Client::new(sdk),
@@ -31,6 +41,18 @@ impl EksNodeGroups {
     }
 
     /// From existing clients (e.g. with custom retry or test interceptors).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sdk = k8sops_nodes::aws::sdk_config(None).await;
+    /// let groups = k8sops_nodes::aws::EksNodeGroups::from_clients(
+    ///     aws_sdk_eks::Client::new(&sdk),
+    ///     aws_sdk_autoscaling::Client::new(&sdk),
+    ///     "prod",
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn from_clients(
         eks: aws_sdk_eks::Client,
         autoscaling: aws_sdk_autoscaling::Client,

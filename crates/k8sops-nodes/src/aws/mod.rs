@@ -33,6 +33,15 @@ use k8sops_core::Error;
 /// Loads the AWS SDK configuration from the environment (profile, region,
 /// credentials), optionally pointing every service at `endpoint_url` (an
 /// emulator, a VPC endpoint).
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // moto's server mode, as the tests use it.
+/// let sdk = k8sops_nodes::aws::sdk_config(Some("http://127.0.0.1:5000")).await;
+/// assert!(sdk.endpoint_url().is_some());
+/// # Ok(()) }
+/// ```
 pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(url) = endpoint_url {
