@@ -12,6 +12,17 @@ use serde::Serialize;
 use crate::Result;
 
 /// Filters for [`events`].
+///
+/// ```
+/// use std::time::Duration;
+/// // kubectl events -A --types=Warning --for pod/web-0, from the last hour
+/// let params = k8sops_diagnose::EventParams {
+///     warnings_only: true,
+///     since: Some(Duration::from_secs(3600)),
+///     involved: Some(("Pod".into(), "web-0".into())),
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventParams {
     /// One namespace, or all.
@@ -27,6 +38,19 @@ pub struct EventParams {
 }
 
 /// One event.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let params = k8sops_diagnose::EventParams { warnings_only: true, ..Default::default() };
+/// for e in k8sops_diagnose::events(&cluster, &params).await? {
+///     println!("{} {} {}: {} (x{})", e.namespace, e.reason, e.object, e.message, e.count);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventLine {
     /// Namespace.
@@ -59,6 +83,17 @@ fn last_seen(e: &Event) -> Option<Timestamp> {
 }
 
 /// A printable list of events (`kubectl get events` columns).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let list = k8sops_diagnose::events(&cluster, &Default::default()).await?;
+/// print!("{}", k8sops_diagnose::events::EventTable(&list));
+/// # Ok(()) }
+/// ```
 pub struct EventTable<'a>(pub &'a [EventLine]);
 
 impl fmt::Display for EventTable<'_> {

@@ -12,6 +12,19 @@ use serde::Serialize;
 use crate::Result;
 
 /// One check of `/readyz?verbose` or `/livez?verbose`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let health = k8sops_diagnose::cluster_health(&cluster).await?;
+/// for c in health.readyz.iter().filter(|c| !c.ok) {
+///     println!("readyz {} failed: {}", c.name, c.reason.as_deref().unwrap_or(""));
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HealthCheck {
     /// Check name, e.g. `etcd`.
@@ -23,6 +36,20 @@ pub struct HealthCheck {
 }
 
 /// One `kubectl get componentstatuses` row.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let health = k8sops_diagnose::cluster_health(&cluster).await?;
+/// // None when the server no longer serves componentstatuses (deprecated since 1.19).
+/// for c in health.component_statuses.iter().flatten() {
+///     println!("{} healthy={} {}", c.name, c.healthy, c.message);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComponentStatusLine {
     /// Component, e.g. `etcd-0`, `scheduler`.
@@ -34,6 +61,19 @@ pub struct ComponentStatusLine {
 }
 
 /// A service labelled `kubernetes.io/cluster-service=true`, as `kubectl cluster-info` prints it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let health = k8sops_diagnose::cluster_health(&cluster).await?;
+/// for s in &health.cluster_services {
+///     println!("{} is running at {}", s.name, s.url);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterService {
     /// Display name (`kubernetes.io/name` label, or the service name).
@@ -43,6 +83,18 @@ pub struct ClusterService {
 }
 
 /// The result of [`cluster_health`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let health = k8sops_diagnose::cluster_health(&cluster).await?;
+/// assert_eq!(health.control_plane, server.url());
+/// print!("{health}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterHealth {
     /// The control plane URL.

@@ -26,6 +26,20 @@ pub use pods::{diagnose_pods, diagnosis_table, DiagnoseParams, PodDiagnoses, Pod
 pub use services::{check_services, PolicyLine, ServiceFinding, ServiceLine, ServiceReport};
 
 /// Errors of this crate.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// match k8sops_diagnose::logs(&cluster, "shop", "no-such-pod", &Default::default()).await {
+///     Err(k8sops_diagnose::Error::Core(e)) if e.is_not_found() => println!("no such pod"),
+///     Err(e) => return Err(e.into()),
+///     Ok(text) => print!("{text}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -35,4 +49,10 @@ pub enum Error {
 }
 
 /// Result alias of this crate.
+///
+/// ```
+/// fn ready(h: &k8sops_diagnose::ClusterHealth) -> k8sops_diagnose::Result<bool> {
+///     Ok(h.is_healthy())
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

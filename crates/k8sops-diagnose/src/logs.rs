@@ -13,6 +13,19 @@ use kube::Api;
 use crate::Result;
 
 /// Options for [`logs`] and [`follow_logs`], as `kubectl logs` flags.
+///
+/// ```
+/// use std::time::Duration;
+/// // kubectl logs POD -c app --previous --tail=100 --since=10m --timestamps
+/// let options = k8sops_diagnose::LogOptions {
+///     container: Some("app".into()),
+///     previous: true,
+///     tail_lines: Some(100),
+///     since: Some(Duration::from_secs(600)),
+///     timestamps: true,
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogOptions {
     /// `-c`: the container (required for pods with several).

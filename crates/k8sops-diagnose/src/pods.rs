@@ -13,6 +13,22 @@ use serde::Serialize;
 use crate::Result;
 
 /// What is wrong with a pod.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// use k8sops_diagnose::Problem;
+/// let found = k8sops_diagnose::diagnose_pods(&cluster, &Default::default()).await?;
+/// for d in &found.pods {
+///     if let Problem::CrashLoop { last_reason: Some(reason), restarts, .. } = &d.problem {
+///         println!("{} crashed {restarts} times, last: {reason}", d.pod);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum Problem {
@@ -66,6 +82,19 @@ pub enum Problem {
 }
 
 /// One pod's diagnosis.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let found = k8sops_diagnose::diagnose_pods(&cluster, &Default::default()).await?;
+/// for d in &found.pods {
+///     println!("{} ({}): {}. Next: {}", d.pod, d.status, d.cause, d.next_step);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PodDiagnosis {
     /// `namespace/name`.
@@ -109,6 +138,16 @@ pub fn diagnosis_table(d: &[PodDiagnosis]) -> Table {
 }
 
 /// Options for [`diagnose_pods`].
+///
+/// ```
+/// // Pods of the web app on one node, reported from 3 restarts.
+/// let params = k8sops_diagnose::DiagnoseParams {
+///     namespace: Some("shop".into()),
+///     selector: Some("app=web".parse().unwrap()),
+///     node: Some("ip-10-0-0-5.ec2.internal".into()),
+///     restart_threshold: 3,
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiagnoseParams {
     /// One namespace, or all.
@@ -326,6 +365,18 @@ pub async fn diagnose_pods(cluster: &Cluster, params: &DiagnoseParams) -> Result
 }
 
 /// The result of [`diagnose_pods`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let found = k8sops_diagnose::diagnose_pods(&cluster, &Default::default()).await?;
+/// assert!(found.forbidden_namespaces.is_empty(), "the admin reads every namespace");
+/// print!("{found}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PodDiagnoses {
     /// Pods with a problem, by name.

@@ -20,6 +20,20 @@ use serde::Serialize;
 use crate::Result;
 
 /// A problem with a service.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_diagnose::check_services(&cluster, None).await?;
+/// for f in &report.findings {
+///     println!("{f}");
+/// }
+/// # assert!(report.findings.iter().any(|f| matches!(f, k8sops_diagnose::ServiceFinding::NoReadyEndpoints { .. })));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum ServiceFinding {
@@ -59,6 +73,19 @@ impl fmt::Display for ServiceFinding {
 }
 
 /// One service.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_diagnose::check_services(&cluster, Some("shop")).await?;
+/// for s in &report.services {
+///     println!("{}/{} {} ready endpoints", s.namespace, s.name, s.ready_endpoints);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceLine {
     /// Namespace.
@@ -78,6 +105,19 @@ pub struct ServiceLine {
 }
 
 /// A NetworkPolicy and the pods it selects.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_diagnose::check_services(&cluster, None).await?;
+/// for p in &report.policies {
+///     println!("{}/{} ({}) selects {} pod(s)", p.namespace, p.name, p.policy_types.join(","), p.pods.len());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyLine {
     /// Namespace.
@@ -91,6 +131,17 @@ pub struct PolicyLine {
 }
 
 /// The result of [`check_services`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_diagnose::check_services(&cluster, None).await?;
+/// print!("{report}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceReport {
     /// Services.

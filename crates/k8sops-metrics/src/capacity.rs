@@ -15,6 +15,16 @@ use serde::Serialize;
 use crate::{top::for_each_pod_usage, Result};
 
 /// Options for [`capacity_report`].
+///
+/// ```
+/// use k8sops_metrics::CapacityParams;
+/// // Headroom for pods of 1 CPU / 2Gi, without asking metrics.k8s.io for usage.
+/// let params = CapacityParams {
+///     headroom_pod: ("1".parse().unwrap(), "2Gi".parse().unwrap()),
+///     usage: false,
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapacityParams {
     /// The pod shape for headroom (default 500m CPU, 512Mi memory).
@@ -40,6 +50,19 @@ impl Default for CapacityParams {
 }
 
 /// One node's allocation.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::capacity_report(&cluster, &Default::default()).await?;
+/// for n in &report.nodes {
+///     println!("{}: cpu requests {}%, memory limits {}%", n.name, n.requests_percent("cpu"), n.limits_percent("memory"));
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeCapacity {
     /// Node name.
@@ -156,6 +179,18 @@ impl NodeCapacity {
 }
 
 /// Totals of a node group.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::capacity_report(&cluster, &Default::default()).await?;
+/// let system = report.groups.iter().find(|g| g.name == "system").unwrap();
+/// assert_eq!(system.nodes, 2);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupCapacity {
     /// Group name (`<none>` for nodes without a group label).
@@ -171,6 +206,19 @@ pub struct GroupCapacity {
 }
 
 /// A pod whose requests are far above its usage.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::capacity_report(&cluster, &Default::default()).await?;
+/// for o in &report.over_requesting {
+///     println!("{} requests {} CPU and uses {}", o.pod, o.cpu.0, o.cpu.1);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OverRequest {
     /// `namespace/name`.
@@ -182,6 +230,18 @@ pub struct OverRequest {
 }
 
 /// The result of [`capacity_report`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::capacity_report(&cluster, &Default::default()).await?;
+/// assert_eq!(report.nodes.len(), 7);
+/// println!("{}", serde_json::to_string(&report)?); // or print the tables: println!("{report}")
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CapacityReport {
     /// Every node, by name.

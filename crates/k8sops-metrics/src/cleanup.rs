@@ -18,6 +18,18 @@ use serde::Serialize;
 use crate::Result;
 
 /// Options for [`cleanup`].
+///
+/// ```
+/// use std::time::Duration;
+/// // kubectl delete pods --field-selector=status.phase=Failed -n batch --dry-run, older than a day.
+/// let params = k8sops_metrics::CleanupParams {
+///     namespace: Some("batch".into()),
+///     succeeded_pods: false,
+///     older_than: Some(Duration::from_secs(86_400)),
+///     dry_run: true,
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanupParams {
     /// One namespace, or all.
@@ -51,6 +63,19 @@ impl Default for CleanupParams {
 }
 
 /// What [`cleanup`] deleted (or would delete).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let params = k8sops_metrics::CleanupParams { dry_run: true, ..Default::default() };
+/// let report = k8sops_metrics::cleanup(&cluster, &params).await?;
+/// assert!(report.dry_run && !report.pods.is_empty());
+/// print!("{report}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CleanupReport {
     /// Pods, `namespace/name (phase)`.

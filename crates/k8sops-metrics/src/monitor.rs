@@ -14,6 +14,12 @@ use serde::Serialize;
 use crate::{quotas, top_nodes, top_pods, QuotaReport, Result, SortBy, TopNodes, TopPods, TopPodsParams};
 
 /// Thresholds and interval for [`monitor`].
+///
+/// ```
+/// use std::time::Duration;
+/// let params = k8sops_metrics::MonitorParams { interval: Duration::from_secs(60), node_cpu_percent: 70, ..Default::default() };
+/// assert_eq!(params.quota_percent, 80);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorParams {
     /// Time between samples (the guide's CronJob uses 5 minutes).
@@ -41,6 +47,11 @@ impl Default for MonitorParams {
 }
 
 /// A threshold crossed in a snapshot.
+///
+/// ```
+/// let alert = k8sops_metrics::Alert::NodeCpu { node: "ip-10-0-0-5".into(), percent: 93 };
+/// println!("{alert}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum Alert {
@@ -90,6 +101,17 @@ impl fmt::Display for Alert {
 }
 
 /// One sample.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let snapshot = k8sops_metrics::sample(&cluster, &Default::default()).await?;
+/// println!("{} nodes, {} pods, {} alerts at {}", snapshot.nodes.nodes.len(), snapshot.pods.pods.len(), snapshot.alerts.len(), snapshot.at);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
     /// When it was taken.

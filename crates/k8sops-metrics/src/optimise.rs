@@ -17,6 +17,18 @@ use serde::Serialize;
 use crate::Result;
 
 /// The result of [`optimisation_hints`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let hints = k8sops_metrics::optimisation_hints(&cluster, None).await?;
+/// assert!(!hints.node_taints.is_empty(), "the demo's system group is tainted");
+/// print!("{hints}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OptimisationReport {
     /// Containers without CPU or memory requests (`namespace/pod/container`).

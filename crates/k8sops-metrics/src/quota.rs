@@ -11,6 +11,19 @@ use serde::Serialize;
 use crate::Result;
 
 /// Usage of one resource of one quota.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::quotas(&cluster, Some("shop"), 80).await?;
+/// for line in &report.lines {
+///     println!("{}/{} {}: {} of {} ({}%)", line.namespace, line.quota, line.resource, line.used, line.hard, line.percent());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuotaLine {
     /// Namespace.
@@ -44,6 +57,18 @@ impl QuotaLine {
 }
 
 /// The result of [`quotas`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::quotas(&cluster, None, 80).await?;
+/// assert!(report.forbidden_namespaces.is_empty());
+/// print!("{report}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuotaReport {
     /// Every resource of every quota.
@@ -142,6 +167,19 @@ pub async fn quotas(cluster: &Cluster, namespace: Option<&str>, threshold: i64) 
 }
 
 /// One limit of a LimitRange.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::limit_ranges(&cluster, None).await?;
+/// for item in &report.items {
+///     println!("{}/{} {} {}: default limit {:?}", item.namespace, item.name, item.type_, item.resource, item.default_limit);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LimitRangeItem {
     /// Namespace.
@@ -163,6 +201,17 @@ pub struct LimitRangeItem {
 }
 
 /// The result of [`limit_ranges`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::limit_ranges(&cluster, Some("shop")).await?;
+/// print!("{report}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LimitRangeReport {
     /// Every limit of every LimitRange.

@@ -30,6 +30,19 @@ fn short_mode(m: &str) -> &str {
 }
 
 /// A PersistentVolume, as `kubectl get pv` shows it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::storage_report(&cluster).await?;
+/// for v in &report.volumes {
+///     println!("{} {} {} {}", v.name, v.capacity, v.reclaim_policy, v.status);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VolumeLine {
     /// Name.
@@ -49,6 +62,18 @@ pub struct VolumeLine {
 }
 
 /// A PersistentVolumeClaim, as `kubectl get pvc -A` shows it, with the pods using it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::storage_report(&cluster).await?;
+/// let pending = report.claims.iter().filter(|c| c.status == "Pending").count();
+/// assert!(pending > 0, "the demo has a claim without a volume");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClaimLine {
     /// Namespace.
@@ -70,6 +95,17 @@ pub struct ClaimLine {
 }
 
 /// A StorageClass.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::storage_report(&cluster).await?;
+/// assert_eq!(report.classes.iter().filter(|c| c.default).count(), 1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClassLine {
     /// Name.
@@ -85,6 +121,22 @@ pub struct ClassLine {
 }
 
 /// Something in storage that needs attention.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// use k8sops_metrics::StorageFinding;
+/// let report = k8sops_metrics::storage_report(&cluster).await?;
+/// for f in &report.findings {
+///     if let StorageFinding::PendingClaim { claim, reason } = f {
+///         println!("{claim} is Pending: {}", reason.as_deref().unwrap_or("no event yet"));
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum StorageFinding {
@@ -155,6 +207,17 @@ impl fmt::Display for StorageFinding {
 }
 
 /// The result of [`storage_report`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let report = k8sops_metrics::storage_report(&cluster).await?;
+/// print!("{report}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StorageReport {
     /// Volumes by name.

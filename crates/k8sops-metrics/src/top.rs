@@ -19,6 +19,10 @@ use serde_json::Value;
 use crate::{Error, Result};
 
 /// How to order rows (`--sort-by`); both sort descending, like kubectl.
+///
+/// ```
+/// let params = k8sops_metrics::TopPodsParams { sort: k8sops_metrics::SortBy::Memory, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub enum SortBy {
     /// By name (the metrics API's order).
@@ -31,6 +35,18 @@ pub enum SortBy {
 }
 
 /// One node's usage.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let top = k8sops_metrics::top_nodes(&cluster, None, k8sops_metrics::SortBy::Cpu).await?;
+/// let busiest = &top.nodes[0];
+/// println!("{} uses {} CPU ({:?}%)", busiest.name, busiest.cpu, busiest.cpu_percent());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeUsage {
     /// Node name.
@@ -94,6 +110,18 @@ fn memory_column(q: Quantity) -> String {
 }
 
 /// The result of [`top_nodes`]; prints like `kubectl top nodes`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let top = k8sops_metrics::top_nodes(&cluster, None, k8sops_metrics::SortBy::Name).await?;
+/// assert!(top.missing.is_empty());
+/// print!("{top}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopNodes {
     /// Nodes with metrics, in the requested order.
@@ -222,6 +250,20 @@ pub async fn top_nodes(cluster: &Cluster, selector: Option<&LabelSelector>, sort
 }
 
 /// One container's usage.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let params = k8sops_metrics::TopPodsParams { containers: true, ..Default::default() };
+/// let top = k8sops_metrics::top_pods(&cluster, &params).await?;
+/// for c in &top.pods[0].containers {
+///     println!("{}: {} CPU, {} memory", c.name, c.cpu, c.memory);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerUsage {
     /// Container name.
@@ -233,6 +275,18 @@ pub struct ContainerUsage {
 }
 
 /// One pod's usage (the sum of its containers).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let top = k8sops_metrics::top_pods(&cluster, &Default::default()).await?;
+/// let p = &top.pods[0];
+/// assert_eq!(p.cpu, p.containers.iter().map(|c| c.cpu).sum());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PodUsage {
     /// Namespace.
@@ -248,6 +302,16 @@ pub struct PodUsage {
 }
 
 /// Options for [`top_pods`].
+///
+/// ```
+/// // kubectl top pods -n shop -l app=web --containers --sort-by=cpu
+/// let params = k8sops_metrics::TopPodsParams {
+///     namespace: Some("shop".into()),
+///     selector: Some("app=web".parse().unwrap()),
+///     sort: k8sops_metrics::SortBy::Cpu,
+///     containers: true,
+/// };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TopPodsParams {
     /// One namespace, or all (`-A`) when `None`.
@@ -261,6 +325,18 @@ pub struct TopPodsParams {
 }
 
 /// The result of [`top_pods`]; prints like `kubectl top pods`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let top = k8sops_metrics::top_pods(&cluster, &Default::default()).await?;
+/// assert!(top.all_namespaces);
+/// print!("{top}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopPods {
     /// Pods in the requested order.
@@ -356,6 +432,17 @@ pub async fn top_pods(cluster: &Cluster, params: &TopPodsParams) -> Result<TopPo
 }
 
 /// What [`metrics_server_status`] found.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let status = k8sops_metrics::metrics_server_status(&cluster).await?;
+/// assert_eq!(status.deployment, Some((1, 1)));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetricsServerStatus {
     /// Whether the APIService `v1beta1.metrics.k8s.io` exists.
