@@ -16,6 +16,12 @@ use serde_json::json;
 use crate::{Error, Result};
 
 /// Which nodes an operation targets.
+///
+/// ```
+/// use k8sops_nodes::NodeSelection;
+/// let one = NodeSelection::name("ip-10-0-0-5.ec2.internal");
+/// let spot = NodeSelection::Selector("eks.amazonaws.com/capacityType=SPOT".parse().unwrap());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeSelection {
     /// Nodes by name.
@@ -74,6 +80,11 @@ impl NodeSelection {
 }
 
 /// Options for [`cordon`] and [`uncordon`].
+///
+/// ```
+/// // kubectl cordon NODE --dry-run=client
+/// let params = k8sops_nodes::CordonParams { dry_run: true };
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CordonParams {
     /// Report what would change without changing anything (`--dry-run=client`).
@@ -81,6 +92,18 @@ pub struct CordonParams {
 }
 
 /// What happened to one node.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// use k8sops_nodes::{cordon, CordonChange, CordonParams, NodeSelection};
+/// let report = cordon(&cluster, &NodeSelection::name("ip-10-0-0-7.ec2.internal"), CordonParams::default()).await?;
+/// assert_eq!(report.nodes[0].1, CordonChange::AlreadyInState);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CordonChange {
     /// The node's schedulability changed (or would, in a dry run).
@@ -90,6 +113,19 @@ pub enum CordonChange {
 }
 
 /// The result of [`cordon`] / [`uncordon`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// use k8sops_nodes::{cordon, CordonParams, NodeSelection};
+/// let params = CordonParams { dry_run: true };
+/// let report = cordon(&cluster, &NodeSelection::name("ip-10-0-0-5.ec2.internal"), params).await?;
+/// assert_eq!(report.to_string(), "node/ip-10-0-0-5.ec2.internal cordoned (dry run)\n");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CordonReport {
     /// `true` for cordon, `false` for uncordon.

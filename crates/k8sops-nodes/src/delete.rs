@@ -8,6 +8,14 @@ use serde::Serialize;
 use crate::{drain, DrainEvent, DrainParams, DrainReport, Error, Result};
 
 /// Options for [`delete_node`].
+///
+/// ```
+/// // Drain like `kubectl drain --ignore-daemonsets`, then delete the Node object.
+/// let params = k8sops_nodes::DeleteNodeParams {
+///     drain: Some(k8sops_nodes::DrainParams::default().ignore_daemonsets(true)),
+///     dry_run: false,
+/// };
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct DeleteNodeParams {
     /// Drain first with these options; `None` deletes at once (the node's
@@ -18,6 +26,18 @@ pub struct DeleteNodeParams {
 }
 
 /// The result of [`delete_node`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let params = k8sops_nodes::DeleteNodeParams { drain: None, dry_run: true };
+/// let report = k8sops_nodes::delete_node(&cluster, "ip-10-0-0-8.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// assert!(!report.deleted && report.drain.is_none());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeleteNodeReport {
     /// The node.

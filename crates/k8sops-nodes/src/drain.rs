@@ -27,6 +27,12 @@ use crate::{
 };
 
 /// `--dry-run`.
+///
+/// ```
+/// use k8sops_nodes::{DrainParams, DryRun};
+/// // kubectl drain --dry-run=server: the server checks every eviction, nothing changes.
+/// let params = DrainParams { dry_run: DryRun::Server, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub enum DryRun {
     /// Do it.
@@ -146,9 +152,28 @@ impl DrainParams {
 }
 
 /// A pod, as `namespace/name`.
+///
+/// ```
+/// let pod: k8sops_nodes::PodName = "shop/web-0".into();
+/// ```
 pub type PodName = String;
 
 /// Progress of a drain, one event at a time.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// use k8sops_nodes::{drain, DrainEvent, DrainParams};
+/// let events = k8sops_core::Recorder::default();
+/// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+/// drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &events).await?;
+/// let gone = events.events().iter().filter(|e| matches!(e, DrainEvent::Gone { .. })).count();
+/// assert!(gone > 0);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum DrainEvent {
@@ -220,6 +245,25 @@ pub enum DrainEvent {
 }
 
 /// What happened to one pod.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// use k8sops_nodes::PodOutcome;
+/// for p in &report.pods {
+///     match &p.outcome {
+///         PodOutcome::Evicted => println!("{} evicted", p.pod),
+///         PodOutcome::Skipped(why) => println!("{} left alone: {why}", p.pod),
+///         other => println!("{}: {other:?}", p.pod),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum PodOutcome {
     /// Evicted and gone.
@@ -252,6 +296,20 @@ pub enum PodOutcome {
 }
 
 /// One pod's line in the report.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// for p in &report.pods {
+///     println!("{} after {} attempt(s)", p.pod, p.attempts);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PodReport {
     /// `namespace/name`.
@@ -265,6 +323,18 @@ pub struct PodReport {
 }
 
 /// How the drain ended.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// assert_eq!(report.status, k8sops_nodes::DrainStatus::Completed);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum DrainStatus {
     /// Every pod is gone (or, in a dry run, would be).
@@ -280,6 +350,19 @@ pub enum DrainStatus {
 }
 
 /// The result of a drain: every pod's outcome.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// println!("{} drained in {:?}", report.node, report.elapsed);
+/// print!("{report}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DrainReport {
     /// Node.

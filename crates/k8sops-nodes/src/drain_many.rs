@@ -20,6 +20,16 @@ use crate::{
 };
 
 /// Options for [`drain_nodes`].
+///
+/// ```
+/// use std::time::Duration;
+/// // Two nodes at a time; wait up to 5 minutes for evicted pods' replacements before the next batch.
+/// let params = k8sops_nodes::DrainManyParams {
+///     drain: k8sops_nodes::DrainParams::default().ignore_daemonsets(true),
+///     max_unavailable: 2,
+///     wait_for_replacements: Some(Duration::from_secs(300)),
+/// };
+/// ```
 #[derive(Debug, Clone)]
 pub struct DrainManyParams {
     /// How each node is drained.
@@ -38,6 +48,21 @@ impl Default for DrainManyParams {
 }
 
 /// Progress of [`drain_nodes`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// use k8sops_nodes::{drain_nodes, DrainManyEvent, DrainManyParams, DrainParams, NodeSelection};
+/// let events = k8sops_core::Recorder::default();
+/// let params = DrainManyParams { drain: DrainParams::default().ignore_daemonsets(true), ..Default::default() };
+/// let spot = NodeSelection::Selector("eks.amazonaws.com/nodegroup=spot".parse()?);
+/// drain_nodes(&cluster, &spot, &params, &events).await?;
+/// assert!(matches!(events.events()[0], DrainManyEvent::CordonedAll { .. }));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum DrainManyEvent {
@@ -70,6 +95,21 @@ pub enum DrainManyEvent {
 }
 
 /// The result of [`drain_nodes`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// use k8sops_nodes::{drain_nodes, DrainManyParams, DrainParams, NodeSelection};
+/// let params = DrainManyParams { drain: DrainParams::default().ignore_daemonsets(true), ..Default::default() };
+/// let spot = NodeSelection::Selector("eks.amazonaws.com/nodegroup=spot".parse()?);
+/// let report = drain_nodes(&cluster, &spot, &params, &k8sops_core::NoProgress).await?;
+/// assert_eq!(report.nodes.len(), 1);
+/// assert!(report.errors.is_empty());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DrainManyReport {
     /// Each node's drain report (also for refused, timed-out or cancelled drains).

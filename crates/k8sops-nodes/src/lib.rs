@@ -41,6 +41,21 @@ pub use scale_in::{safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInPlan, Scal
 pub use status::{describe_node, list_nodes, NodeDescription, NodeList, NodeListParams, NodeStatus};
 
 /// Errors of node management.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// use k8sops_nodes::{cordon, CordonParams, Error, NodeSelection};
+/// match cordon(&cluster, &NodeSelection::name("ip-10-9-9-9.ec2.internal"), CordonParams::default()).await {
+///     Err(Error::NodeNotFound { .. }) => println!("no such node"),
+///     Err(e) => return Err(e.into()),
+///     Ok(report) => print!("{report}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -122,4 +137,10 @@ fn blocked_by(report: &DrainReport) -> String {
 }
 
 /// Result alias of this crate.
+///
+/// ```
+/// fn changed(r: &k8sops_nodes::CordonReport) -> k8sops_nodes::Result<usize> {
+///     Ok(r.changed().count())
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -93,6 +93,19 @@ pub async fn node_for_instance(cluster: &Cluster, id: &str) -> Result<Option<Nod
 }
 
 /// Progress of [`wait_for_update`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroup, NodeGroups, ScalingConfig, ScalingUpdate};
+/// let groups = InMemoryNodeGroups::new().with_group(NodeGroup::new("g", ScalingConfig { min: 1, max: 3, desired: 1 }));
+/// let started = groups.update_scaling("g", &ScalingUpdate::desired(2)).await?;
+/// let polls = k8sops_core::Recorder::<k8sops_nodes::node_group::UpdateProgress>::default();
+/// let second = std::time::Duration::from_secs(1);
+/// k8sops_nodes::node_group::wait_for_update(&groups, "g", &started.id, second, second * 5, &polls).await?;
+/// assert!(polls.events().iter().all(|p| p.group == "g"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UpdateProgress {
     /// The node group.

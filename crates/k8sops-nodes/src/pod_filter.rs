@@ -16,6 +16,10 @@ use serde::Serialize;
 use crate::Result;
 
 /// Why a pod is left alone.
+///
+/// ```
+/// println!("{}", k8sops_nodes::SkipReason::DaemonSet); // ignoring DaemonSet-managed Pods
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum SkipReason {
     /// Managed by a DaemonSet and `ignore_daemonsets` is set ("ignoring DaemonSet-managed Pods").
@@ -37,6 +41,11 @@ impl fmt::Display for SkipReason {
 }
 
 /// Why a drain refuses to proceed (kubectl's messages).
+///
+/// ```
+/// // What `kubectl drain` says before it refuses.
+/// println!("{}", k8sops_nodes::RefusalReason::LocalStorage);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum RefusalReason {
     /// A DaemonSet pod without `ignore_daemonsets`.
@@ -67,6 +76,12 @@ impl fmt::Display for RefusalReason {
 }
 
 /// What the drain does with a pod.
+///
+/// ```
+/// use k8sops_nodes::{PodAction, SkipReason};
+/// let action = PodAction::Skip(SkipReason::MirrorPod);
+/// assert!(!matches!(action, PodAction::Evict { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum PodAction {
     /// Evict it (or delete it with `disable_eviction`). `warning` repeats kubectl's.

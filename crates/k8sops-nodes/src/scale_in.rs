@@ -19,6 +19,12 @@ use crate::{
 };
 
 /// How to choose the nodes to remove.
+///
+/// ```
+/// use k8sops_nodes::{ScaleInParams, VictimChoice};
+/// let named = ScaleInParams { victims: VictimChoice::Nodes(vec!["ip-10-0-0-6.ec2.internal".into()]), ..Default::default() };
+/// let auto = ScaleInParams { victims: VictimChoice::LeastLoaded(2), ..Default::default() };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VictimChoice {
     /// The `n` nodes with the fewest CPU requests.
@@ -28,6 +34,13 @@ pub enum VictimChoice {
 }
 
 /// Options for [`safe_scale_in`].
+///
+/// ```
+/// // Remove the least-loaded node, draining it like `kubectl drain --ignore-daemonsets`.
+/// let params = k8sops_nodes::ScaleInParams::default();
+/// assert_eq!(params.victims, k8sops_nodes::VictimChoice::LeastLoaded(1));
+/// assert!(!params.dry_run);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ScaleInParams {
     /// Which nodes.
@@ -36,6 +49,13 @@ pub struct ScaleInParams {
     pub drain: DrainParams,
     /// Plan only.
     pub dry_run: bool,
+}
+
+impl Default for ScaleInParams {
+    /// One least-loaded node, drained ignoring DaemonSets and deleting emptyDir data.
+    fn default() -> Self {
+        Self::least_loaded(1)
+    }
 }
 
 impl ScaleInParams {
@@ -55,6 +75,26 @@ impl ScaleInParams {
 }
 
 /// One node to remove.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # use k8sops_core::backend::{InMemoryNodeGroups, Instance, NodeGroup, ScalingConfig};
+/// # let server = k8sops_testkit::TestServer::start().await?;
+/// # server.load(&k8sops_testkit::DemoCluster::small())?;
+/// # let nodes = k8sops_nodes::node_group::nodes_in_group(&server.cluster(), "general").await?;
+/// # let mut group = NodeGroup::new("general", ScalingConfig { min: 1, max: 10, desired: nodes.len() as i32 });
+/// # group.instances = nodes.iter().map(|n| Instance { id: k8sops_nodes::node_group::instance_id(n).unwrap(),
+/// #     lifecycle_state: "InService".into(), health_status: "Healthy".into(), availability_zone: None }).collect();
+/// # let cluster = server.cluster().to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(group))).build();
+/// let params = k8sops_nodes::ScaleInParams { dry_run: true, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
+/// let report = k8sops_nodes::safe_scale_in(&cluster, "general", &params, &k8sops_core::NoProgress).await?;
+/// for v in &report.plan.victims {
+///     println!("{} ({}): {} pods, {} CPU requested", v.node, v.instance_id, v.pods, v.cpu_requests);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Victim {
     /// Node name.
@@ -68,6 +108,25 @@ pub struct Victim {
 }
 
 /// What [`safe_scale_in`] will do.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # use k8sops_core::backend::{InMemoryNodeGroups, Instance, NodeGroup, ScalingConfig};
+/// # let server = k8sops_testkit::TestServer::start().await?;
+/// # server.load(&k8sops_testkit::DemoCluster::small())?;
+/// # let nodes = k8sops_nodes::node_group::nodes_in_group(&server.cluster(), "general").await?;
+/// # let mut group = NodeGroup::new("general", ScalingConfig { min: 1, max: 10, desired: nodes.len() as i32 });
+/// # group.instances = nodes.iter().map(|n| Instance { id: k8sops_nodes::node_group::instance_id(n).unwrap(),
+/// #     lifecycle_state: "InService".into(), health_status: "Healthy".into(), availability_zone: None }).collect();
+/// # let cluster = server.cluster().to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(group))).build();
+/// let params = k8sops_nodes::ScaleInParams { dry_run: true, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
+/// let report = k8sops_nodes::safe_scale_in(&cluster, "general", &params, &k8sops_core::NoProgress).await?;
+/// assert_eq!(report.plan.victims.len(), 1);
+/// assert!(report.plan.desired_after >= report.plan.min);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScaleInPlan {
     /// The node group.
@@ -98,6 +157,17 @@ impl fmt::Display for ScaleInPlan {
 }
 
 /// Progress of [`safe_scale_in`].
+///
+/// ```
+/// use k8sops_nodes::ScaleInEvent;
+/// fn render(e: &ScaleInEvent) {
+///     match e {
+///         ScaleInEvent::Planned(plan) => println!("{plan}"),
+///         ScaleInEvent::Terminated { .. } => println!("terminated"),
+///         _ => {}
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub enum ScaleInEvent {
@@ -120,6 +190,25 @@ pub enum ScaleInEvent {
 }
 
 /// The result of [`safe_scale_in`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # use k8sops_core::backend::{InMemoryNodeGroups, Instance, NodeGroup, ScalingConfig};
+/// # let server = k8sops_testkit::TestServer::start().await?;
+/// # server.load(&k8sops_testkit::DemoCluster::small())?;
+/// # let nodes = k8sops_nodes::node_group::nodes_in_group(&server.cluster(), "general").await?;
+/// # let mut group = NodeGroup::new("general", ScalingConfig { min: 1, max: 10, desired: nodes.len() as i32 });
+/// # group.instances = nodes.iter().map(|n| Instance { id: k8sops_nodes::node_group::instance_id(n).unwrap(),
+/// #     lifecycle_state: "InService".into(), health_status: "Healthy".into(), availability_zone: None }).collect();
+/// # let cluster = server.cluster().to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(group))).build();
+/// let params = k8sops_nodes::ScaleInParams { dry_run: true, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
+/// let report = k8sops_nodes::safe_scale_in(&cluster, "general", &params, &k8sops_core::NoProgress).await?;
+/// assert!(report.terminated.is_empty(), "a dry run terminates nothing");
+/// assert!(report.drains.is_empty());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScaleInReport {
     /// The plan.

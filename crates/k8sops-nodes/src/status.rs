@@ -19,6 +19,19 @@ use serde::Serialize;
 use crate::{Error, Result};
 
 /// One node condition (`Ready`, `MemoryPressure`, `DiskPressure`, `PIDPressure`, `NetworkUnavailable`, ...).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let d = k8sops_nodes::describe_node(&cluster, "ip-10-0-0-8.ec2.internal").await?;
+/// for c in d.status.conditions.iter().filter(|c| c.is_problem()) {
+///     println!("{} is {}: {}", c.type_, c.status, c.message);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeCondition {
     /// Condition type.
@@ -51,6 +64,17 @@ impl NodeCondition {
 }
 
 /// A taint as `kubectl describe node` prints it: `key=value:Effect`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let d = k8sops_nodes::describe_node(&cluster, "ip-10-0-0-3.ec2.internal").await?;
+/// assert_eq!(d.status.taints[0].to_string(), "CriticalAddonsOnly=true:NoSchedule");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Taint {
     /// Key.
@@ -73,6 +97,18 @@ impl fmt::Display for Taint {
 
 /// Everything `kubectl get nodes -o wide` prints about a node, plus
 /// conditions, labels, taints and the cloud identity.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let nodes = k8sops_nodes::list_nodes(&cluster, &Default::default()).await?;
+/// let not_ready: Vec<_> = nodes.nodes.iter().filter(|n| !n.is_ready()).map(|n| n.name.as_str()).collect();
+/// assert_eq!(not_ready, ["ip-10-0-0-8.ec2.internal"]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeStatus {
     /// Node name.
@@ -208,6 +244,16 @@ impl NodeStatus {
 }
 
 /// Options for [`list_nodes`].
+///
+/// ```
+/// use k8sops_core::LabelSelector;
+/// // kubectl get nodes -l eks.amazonaws.com/nodegroup=general --chunk-size=100
+/// let params = k8sops_nodes::NodeListParams {
+///     page_size: Some(100),
+///     ..Default::default()
+/// }
+/// .labels(LabelSelector::new().eq("eks.amazonaws.com/nodegroup", "general"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeListParams {
     /// Only nodes matching this label selector (`kubectl get nodes -l`).
@@ -256,6 +302,17 @@ impl NodeListParams {
 }
 
 /// The result of [`list_nodes`]; prints like `kubectl get nodes -o wide`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let nodes = k8sops_nodes::list_nodes(&cluster, &Default::default()).await?;
+/// print!("{nodes}"); // the `kubectl get nodes` columns
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeList {
     /// The nodes, in name order.
@@ -364,6 +421,19 @@ pub async fn list_nodes(cluster: &Cluster, params: &NodeListParams) -> Result<No
 }
 
 /// One pod in `kubectl describe node`'s "Non-terminated Pods".
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let d = k8sops_nodes::describe_node(&cluster, "ip-10-0-0-5.ec2.internal").await?;
+/// for p in &d.pods {
+///     println!("{}/{} requests {} CPU", p.namespace, p.name, p.resources.requests.get("cpu"));
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodePod {
     /// Namespace.
@@ -377,6 +447,19 @@ pub struct NodePod {
 }
 
 /// A recent event about the node.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let d = k8sops_nodes::describe_node(&cluster, "ip-10-0-0-8.ec2.internal").await?;
+/// for e in &d.events {
+///     println!("{} {} {}", e.type_, e.reason, e.message);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeEvent {
     /// `Normal` or `Warning`.
@@ -393,6 +476,18 @@ pub struct NodeEvent {
 
 /// `kubectl describe node`: status, capacity vs allocatable, the
 /// non-terminated pods and the "Allocated resources" totals, and events.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let d = k8sops_nodes::describe_node(&cluster, "ip-10-0-0-5.ec2.internal").await?;
+/// assert_eq!(d.status.name, "ip-10-0-0-5.ec2.internal");
+/// print!("{d}"); // like `kubectl describe node`
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeDescription {
     /// The node's status columns, conditions, labels and taints.

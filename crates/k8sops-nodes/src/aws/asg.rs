@@ -12,6 +12,17 @@ use super::map_sdk;
 /// describe-auto-scaling-groups`, `set-desired-capacity`,
 /// `update-auto-scaling-group`, `terminate-instance-in-auto-scaling-group`).
 /// Changes apply at once; updates report `Successful`.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use k8sops_core::backend::{NodeGroups, ScalingUpdate};
+/// let sdk = k8sops_nodes::aws::sdk_config(None).await;
+/// let asgs = k8sops_nodes::aws::AutoScalingNodeGroups::new(&sdk);
+/// // aws autoscaling set-desired-capacity --auto-scaling-group-name workers --desired-capacity 4
+/// asgs.update_scaling("workers", &ScalingUpdate::desired(4)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct AutoScalingNodeGroups {
     client: aws_sdk_autoscaling::Client,

@@ -13,6 +13,18 @@ use super::{map_sdk, AutoScalingNodeGroups};
 /// `update-nodegroup-config`, `update-nodegroup-version`, `describe-update`).
 /// Instances come from the group's Auto Scaling groups, and
 /// `terminate_instance` goes through Auto Scaling.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use k8sops_core::backend::{NodeGroups, ScalingUpdate};
+/// let sdk = k8sops_nodes::aws::sdk_config(None).await;
+/// let groups = k8sops_nodes::aws::EksNodeGroups::new(&sdk, "prod");
+/// // aws eks update-nodegroup-config --cluster-name prod --nodegroup-name general --scaling-config desiredSize=5
+/// let update = groups.update_scaling("general", &ScalingUpdate::desired(5)).await?;
+/// println!("update {} is {:?}", update.id, update.status);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct EksNodeGroups {
     eks: aws_sdk_eks::Client,
