@@ -8,6 +8,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Errors of this crate.
+///
+/// ```
+/// fn describe(e: &k8sops_audit::Error) -> String {
+///     match e {
+///         k8sops_audit::Error::Core(core) if core.is_transient() => format!("try again: {core}"),
+///         other => other.to_string(),
+///     }
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -17,4 +26,10 @@ pub enum Error {
 }
 
 /// Result alias of this crate.
+///
+/// ```
+/// fn checked() -> k8sops_audit::Result<()> {
+///     Ok(())
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -9,6 +9,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Errors of this crate.
+///
+/// ```
+/// fn describe(e: &k8sops_backup::Error) -> String {
+///     match e {
+///         k8sops_backup::Error::Core(core) if core.is_transient() => format!("try again: {core}"),
+///         other => other.to_string(),
+///     }
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,6 +27,12 @@ pub enum Error {
 }
 
 /// Result alias of this crate.
+///
+/// ```
+/// fn checked() -> k8sops_backup::Result<()> {
+///     Ok(())
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The etcd gRPC client this crate builds on (feature `etcd`), re-exported

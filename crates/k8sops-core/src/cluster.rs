@@ -424,6 +424,21 @@ impl Cluster {
 }
 
 /// Builds a [`Cluster`]; see [`Cluster::builder`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use std::sync::Arc;
+/// use k8sops_core::{backend::InMemoryBackupStore, Cluster, RetryPolicy};
+/// let client = kube::Client::try_from(kube::Config::new("https://10.0.0.1:6443".parse().unwrap())).unwrap();
+/// let cluster = Cluster::builder(client)
+///     .url("https://10.0.0.1:6443")
+///     .retry(RetryPolicy::default().max_attempts(3))
+///     .backup_store(Arc::new(InMemoryBackupStore::new()))
+///     .build();
+/// assert!(cluster.backup_store().is_ok());
+/// # Ok(()) }
+/// ```
 #[must_use]
 pub struct ClusterBuilder {
     inner: Inner,

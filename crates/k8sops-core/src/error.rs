@@ -3,6 +3,14 @@
 use std::time::Duration;
 
 /// Result alias used across `k8sops-core`.
+///
+/// ```
+/// fn parse_cpu(s: &str) -> k8sops_core::Result<k8sops_core::Quantity> {
+///     Ok(s.parse()?)
+/// }
+/// assert!(parse_cpu("250m").is_ok());
+/// assert!(matches!(parse_cpu("lots"), Err(k8sops_core::Error::Quantity(_))));
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong talking to a cluster or a backend.

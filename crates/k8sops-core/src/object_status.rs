@@ -80,6 +80,15 @@ pub fn node_address(node: &Node, kind: &str) -> String {
 }
 
 /// What kubectl prints in a pod's READY, STATUS and RESTARTS columns.
+///
+/// ```
+/// let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+///     "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+///     "status": {"phase": "Running", "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0,
+///         "image": "nginx", "imageID": "", "state": {"running": {}}}]}})).unwrap();
+/// let d = k8sops_core::object_status::pod_display(&pod);
+/// assert_eq!((d.ready.as_str(), d.status.as_str(), d.restarts), ("1/1", "Running", 0));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PodDisplay {
     /// `ready/total` containers, e.g. `1/2`.
@@ -262,6 +271,12 @@ pub fn pod_is_ready(pod: &Pod) -> bool {
 
 /// Labels that name a node's group, most specific first: EKS managed node
 /// groups, eksctl, Karpenter.
+///
+/// ```
+/// use k8sops_core::object_status::NODE_GROUP_LABELS;
+/// // A Karpenter node pool counts as a group too.
+/// assert!(NODE_GROUP_LABELS.contains(&"karpenter.sh/nodepool"));
+/// ```
 pub const NODE_GROUP_LABELS: [&str; 3] =
     ["eks.amazonaws.com/nodegroup", "alpha.eksctl.io/nodegroup-name", "karpenter.sh/nodepool"];
 

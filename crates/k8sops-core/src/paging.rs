@@ -9,6 +9,10 @@ use serde::de::DeserializeOwned;
 use crate::{error::Result, Cluster};
 
 /// The page size k8sops uses unless told otherwise (kubectl uses 500).
+///
+/// ```
+/// assert_eq!(k8sops_core::paging::DEFAULT_PAGE_SIZE, 500); // kubectl's --chunk-size default
+/// ```
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
 
 /// Streams the pages of a list. Each page is one request with `limit`, the
@@ -85,6 +89,15 @@ where
 
 /// Items of a namespaced resource across every namespace the caller may
 /// read, and the namespaces it may not.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// let cluster = k8sops_core::Cluster::try_default().await?;
+/// let pods = k8sops_core::paging::list_readable::<k8s_openapi::api::core::v1::Pod>(&cluster, Default::default()).await?;
+/// println!("{} pods; not allowed to read: {}", pods.items.len(), pods.forbidden.join(", "));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Partial<K> {
     /// Items from every readable namespace.

@@ -28,6 +28,15 @@ pub trait ProgressSink<E>: Send + Sync {
 }
 
 /// A shared, type-erased sink.
+///
+/// ```
+/// use std::sync::Arc;
+/// use k8sops_core::{DynProgress, ProgressSink, Recorder};
+/// let recorder = Arc::new(Recorder::default());
+/// let sink: DynProgress<&str> = recorder.clone();
+/// sink.emit("started");
+/// assert_eq!(recorder.events(), ["started"]);
+/// ```
 pub type DynProgress<E> = Arc<dyn ProgressSink<E>>;
 
 /// Discards every event.

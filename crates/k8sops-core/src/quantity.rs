@@ -14,6 +14,12 @@ const MAX_NANOS: i128 = 10i128.pow(36);
 
 /// How a quantity is written: the suffix family it was parsed with and will
 /// be printed with.
+///
+/// ```
+/// use k8sops_core::{quantity::QuantityFormat, Quantity};
+/// assert_eq!("512Mi".parse::<Quantity>().unwrap().format(), QuantityFormat::BinarySI);
+/// assert_eq!("500m".parse::<Quantity>().unwrap().format(), QuantityFormat::DecimalSI);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum QuantityFormat {
     /// Powers of 1024: `Ki`, `Mi`, `Gi`, `Ti`, `Pi`, `Ei`.
@@ -25,6 +31,11 @@ pub enum QuantityFormat {
 }
 
 /// The error returned for a string that is not a Kubernetes quantity.
+///
+/// ```
+/// let err = "12 cores".parse::<k8sops_core::Quantity>().unwrap_err();
+/// println!("{err}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid quantity {input:?}: {reason}")]
 pub struct ParseQuantityError {
@@ -53,6 +64,10 @@ pub struct Quantity {
 
 impl Quantity {
     /// Zero, printed as `0`.
+    ///
+    /// ```
+    /// assert_eq!(k8sops_core::Quantity::ZERO.to_string(), "0");
+    /// ```
     pub const ZERO: Quantity = Quantity { nanos: 0, format: QuantityFormat::DecimalSI };
 
     /// A quantity of whole units (bytes, cores, pods) in `DecimalSI` form.

@@ -170,6 +170,14 @@ impl fmt::Display for ResourceList {
 /// A pod's effective requests and limits, computed the way the scheduler and
 /// `kubectl describe node` do: the sum over app containers, raised to the
 /// largest init container, plus the pod overhead.
+///
+/// ```
+/// let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+///     "spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}]}})).unwrap();
+/// let r = k8sops_core::PodResources::of(&pod).unwrap();
+/// assert_eq!(r.requests.get("cpu").to_string(), "250m");
+/// assert!(r.limits.get("memory").is_zero());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodResources {
     /// Effective requests.

@@ -65,6 +65,25 @@ impl Default for RetryPolicy {
 }
 
 /// Passed to the observer of [`RetryPolicy::run_observed`] before each retry.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use std::time::Duration;
+/// use k8sops_core::{Error, RetryPolicy};
+/// let policy = RetryPolicy::default().initial_backoff(Duration::from_millis(1));
+/// let mut seen = Vec::new();
+/// let value = policy
+///     .run_observed(
+///         |attempt| async move {
+///             if attempt == 1 { Err(Error::Timeout { during: "GET /version".into(), after: Duration::from_secs(1) }) } else { Ok(7) }
+///         },
+///         |a| seen.push((a.attempt, a.error.to_string())),
+///     )
+///     .await?;
+/// assert_eq!((value, seen.len()), (7, 1));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct RetryAttempt<'a> {
     /// The attempt that failed (1-based).

@@ -6,6 +6,11 @@ use std::{collections::BTreeMap, fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 /// The error returned for a selector the API server would reject.
+///
+/// ```
+/// let err = "app in (web".parse::<k8sops_core::LabelSelector>().unwrap_err();
+/// println!("{err}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid selector {input:?}: {reason}")]
 pub struct ParseSelectorError {
@@ -14,6 +19,12 @@ pub struct ParseSelectorError {
 }
 
 /// One requirement of a [`LabelSelector`].
+///
+/// ```
+/// use k8sops_core::{selector::LabelRequirement, LabelSelector};
+/// let s: LabelSelector = "app=web,tier notin (batch)".parse().unwrap();
+/// assert_eq!(s.requirements()[0], LabelRequirement::Equals("app".into(), "web".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum LabelRequirement {
@@ -403,6 +414,12 @@ fn split_set_op(part: &str) -> Option<(&str, (&'static str, &str))> {
 }
 
 /// One requirement of a [`FieldSelector`].
+///
+/// ```
+/// let s = k8sops_core::FieldSelector::new().ne("status.phase", "Succeeded");
+/// let r = &s.requirements()[0];
+/// assert_eq!((r.field.as_str(), r.value.as_str(), r.negated), ("status.phase", "Succeeded", true));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldRequirement {
     /// The field path, e.g. `spec.nodeName`.

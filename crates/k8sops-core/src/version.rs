@@ -5,6 +5,11 @@ use std::{cmp::Ordering, fmt, str::FromStr};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The error returned for a string that is not a Kubernetes version.
+///
+/// ```
+/// let err = "latest".parse::<k8sops_core::KubeVersion>().unwrap_err();
+/// println!("{err}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid Kubernetes version {input:?}: expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. v1.29.3")]
 pub struct ParseVersionError {
@@ -13,6 +18,13 @@ pub struct ParseVersionError {
 
 /// A pre-release stage. Releases sort after every pre-release of the same
 /// `major.minor.patch`.
+///
+/// ```
+/// use k8sops_core::{version::PreRelease, KubeVersion};
+/// let v: KubeVersion = "v1.31.0-rc.1".parse().unwrap();
+/// assert_eq!(v.pre, Some(PreRelease::Rc(1)));
+/// assert!(v < "v1.31.0".parse().unwrap());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PreRelease {
     /// `-alpha.N`

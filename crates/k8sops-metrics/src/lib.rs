@@ -38,6 +38,19 @@ pub use top::{
 };
 
 /// Errors of this crate.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A server without metrics-server: a typed error that says how to fix it.
+/// let server = k8sops_testkit::TestServer::builder().metrics_api(false).start().await?;
+/// match k8sops_metrics::top_nodes(&server.cluster(), None, k8sops_metrics::SortBy::Cpu).await {
+///     Err(k8sops_metrics::Error::MetricsUnavailable { reason }) => eprintln!("no metrics: {reason}"),
+///     Err(e) => return Err(e.into()),
+///     Ok(top) => print!("{top}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -54,4 +67,10 @@ pub enum Error {
 }
 
 /// Result alias of this crate.
+///
+/// ```
+/// fn busiest(top: &k8sops_metrics::TopNodes) -> k8sops_metrics::Result<Option<&str>> {
+///     Ok(top.nodes.first().map(|n| n.name.as_str()))
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

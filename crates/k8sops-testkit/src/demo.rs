@@ -10,6 +10,12 @@ use serde_json::{json, Value};
 use crate::{faults::SplitMix, insert_into, kubelet::running_status, store::Store, Result, TestServer};
 
 /// A node group of the demo cluster.
+///
+/// ```
+/// let demo = k8sops_testkit::DemoCluster::small();
+/// let system = demo.node_groups.iter().find(|g| g.name == "system").unwrap();
+/// assert_eq!(system.taints, ["CriticalAddonsOnly=true:NoSchedule"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoNodeGroup {
     /// Group name (`eks.amazonaws.com/nodegroup` label).
@@ -29,6 +35,15 @@ pub struct DemoNodeGroup {
 }
 
 /// What a demo cluster contains.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// let summary = server.load(&k8sops_testkit::DemoCluster::small())?;
+/// println!("{} nodes, {} pods in {} namespaces ({} objects)", summary.nodes, summary.pods, summary.namespaces, summary.objects);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DemoSummary {
     /// Nodes created.

@@ -9,6 +9,11 @@ use k8sops_core::Cluster;
 use kube::{api::PostParams, Api};
 
 /// The environment variable naming the real server's kubeconfig.
+///
+/// ```
+/// // scripts/test.sh exports it after starting the real API server.
+/// let configured = std::env::var_os(k8sops_testkit::e2e::KUBECONFIG_VAR).is_some();
+/// ```
 pub const KUBECONFIG_VAR: &str = "K8SOPS_E2E_KUBECONFIG";
 
 /// The kubeconfig of the real API server, or `None` with the reason printed

@@ -5,6 +5,12 @@
 use std::time::Duration;
 
 /// What to do to a matching request.
+///
+/// ```
+/// use k8sops_testkit::{Fault, FaultAction};
+/// let f = Fault::on("GET", "/version").too_many_requests(3);
+/// assert_eq!(f.action(), &FaultAction::TooManyRequests { retry_after_secs: 3 });
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum FaultAction {
@@ -183,6 +189,16 @@ impl Fault {
     /// ```
     pub fn remaining(&self) -> Option<u32> {
         self.times
+    }
+
+    /// What the fault does to a matching request.
+    ///
+    /// ```
+    /// use k8sops_testkit::{Fault, FaultAction};
+    /// assert_eq!(Fault::on("POST", "/eviction").drop_connection().action(), &FaultAction::DropConnection);
+    /// ```
+    pub fn action(&self) -> &FaultAction {
+        &self.action
     }
 
     pub(crate) fn matches(&self, method: &str, path: &str) -> bool {

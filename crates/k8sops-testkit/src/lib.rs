@@ -70,6 +70,15 @@ use crate::{
 };
 
 /// Errors from starting or feeding the test server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// let bad = serde_json::json!({"kind": "NoSuchKind", "apiVersion": "v9", "metadata": {"name": "x"}});
+/// assert!(matches!(server.insert(&bad), Err(k8sops_testkit::Error::Store(_))));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -94,9 +103,22 @@ pub enum Error {
 }
 
 /// Result alias for the testkit.
+///
+/// ```
+/// fn start_demo(server: &k8sops_testkit::TestServer) -> k8sops_testkit::Result<usize> {
+///     Ok(server.load(&k8sops_testkit::DemoCluster::small())?.pods)
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// When a gracefully deleted pod disappears under the kubelet stand-in.
+///
+/// ```
+/// use std::time::Duration;
+/// use k8sops_testkit::{KubeletOptions, TerminationDelay};
+/// // Evicted pods disappear 300 ms after the eviction, so waits can be observed.
+/// let kubelet = KubeletOptions { termination: TerminationDelay::Fixed(Duration::from_millis(300)), ..Default::default() };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum TerminationDelay {
@@ -456,6 +478,17 @@ fn write_kubeconfig(path: &Path, url: &str, user: &str, token: &str) -> Result<(
 }
 
 /// A running in-process API server. Stops when dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// // Any kube-rs client, k8sops call or kubectl can talk to it.
+/// let nodes = k8sops_core::paging::list_all(&server.cluster(), &server.cluster().api_all::<k8s_openapi::api::core::v1::Node>(), Default::default()).await?;
+/// assert_eq!(nodes.len(), 7);
+/// # Ok(()) }
+/// ```
 pub struct TestServer {
     shared: Arc<Shared>,
     addr: SocketAddr,

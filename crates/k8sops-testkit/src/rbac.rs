@@ -7,6 +7,11 @@ use serde_json::{json, Value};
 use crate::store::Store;
 
 /// Who is making a request.
+///
+/// ```
+/// let sa = k8sops_testkit::UserInfo::new("system:serviceaccount:ops:bot", &["system:serviceaccounts"]);
+/// assert!(sa.groups.contains(&"system:authenticated".to_string()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserInfo {
     /// User name, e.g. `admin` or `system:serviceaccount:ns:name`.

@@ -29,6 +29,17 @@ use crate::{
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 /// One request as the server saw it, for tests to assert on.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.cluster().server_version().await?;
+/// for r in server.requests() {
+///     println!("{} {}?{} -> {} ({})", r.method, r.path, r.query, r.status, r.user);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
     /// HTTP method.

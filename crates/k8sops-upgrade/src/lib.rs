@@ -12,6 +12,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Errors of this crate.
+///
+/// ```
+/// fn describe(e: &k8sops_upgrade::Error) -> String {
+///     match e {
+///         k8sops_upgrade::Error::Core(core) if core.is_transient() => format!("try again: {core}"),
+///         other => other.to_string(),
+///     }
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -21,6 +30,12 @@ pub enum Error {
 }
 
 /// Result alias of this crate.
+///
+/// ```
+/// fn checked() -> k8sops_upgrade::Result<()> {
+///     Ok(())
+/// }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The AWS SDK crates this crate builds on (feature `aws`), re-exported so

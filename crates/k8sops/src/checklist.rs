@@ -14,6 +14,18 @@ use kube::Api;
 use serde::Serialize;
 
 /// One node line of the daily report (the columns of `kubectl get nodes`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let report = k8sops::checklist::daily(&server.cluster()).await?;
+/// for n in report.nodes.iter().filter(|n| !n.problems.is_empty()) {
+///     println!("{} {}: {}", n.name, n.status, n.problems.join("; "));
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeLine {
     /// Node name.
@@ -29,6 +41,18 @@ pub struct NodeLine {
 }
 
 /// A pod that needs attention.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let report = k8sops::checklist::daily(&server.cluster()).await?;
+/// for p in &report.unhealthy_pods {
+///     println!("{}/{} {} {} restarts on {}", p.namespace, p.name, p.status, p.restarts, p.node);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PodLine {
     /// Namespace.
@@ -46,6 +70,17 @@ pub struct PodLine {
 }
 
 /// The result of [`daily`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let report = k8sops::checklist::daily(&server.cluster()).await?;
+/// println!("{} pods, by status: {:?}", report.total_pods, report.pods_by_status);
+/// print!("{report}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DailyReport {
     /// API server version.

@@ -12,6 +12,17 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// What a [`BackupStore::list`] returns for each object.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{BackupStore, InMemoryBackupStore};
+/// let store = InMemoryBackupStore::new();
+/// store.put("etcd/2026-11-26.db", vec![0u8; 42].into()).await?;
+/// let info = &store.list("etcd/").await?[0];
+/// assert_eq!((info.key.as_str(), info.size), ("etcd/2026-11-26.db", 42));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectInfo {
     /// The object's key.
@@ -26,6 +37,27 @@ pub struct ObjectInfo {
 /// Keys are `/`-separated relative paths (`backups/2026-11-26/etcd.db`).
 /// Implemented by [`InMemoryBackupStore`] and [`LocalDirStore`]; cloud stores
 /// come with the backup crate.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{BackupStore, InMemoryBackupStore};
+/// async fn keep_latest(store: &dyn BackupStore, prefix: &str, keep: usize) -> k8sops_core::Result<()> {
+///     let mut objects = store.list(prefix).await?;
+///     objects.sort_by(|a, b| b.key.cmp(&a.key));
+///     for old in objects.iter().skip(keep) {
+///         store.delete(&old.key).await?;
+///     }
+///     Ok(())
+/// }
+/// let store = InMemoryBackupStore::new();
+/// for day in 20..27 {
+///     store.put(&format!("etcd/2026-11-{day}.db"), "snapshot".into()).await?;
+/// }
+/// keep_latest(&store, "etcd/", 3).await?;
+/// assert_eq!(store.list("etcd/").await?.len(), 3);
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait BackupStore: Send + Sync + fmt::Debug {
     /// A short name for messages.
@@ -46,6 +78,10 @@ pub trait BackupStore: Send + Sync + fmt::Debug {
 }
 
 /// A shared backup store.
+///
+/// ```
+/// let store: k8sops_core::backend::DynBackupStore = std::sync::Arc::new(k8sops_core::backend::InMemoryBackupStore::new());
+/// ```
 pub type DynBackupStore = Arc<dyn BackupStore>;
 
 /// Checks a key: non-empty, relative, no `.`/`..` or empty segments, no NUL.

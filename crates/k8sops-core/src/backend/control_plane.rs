@@ -15,6 +15,17 @@ use crate::{
 /// A managed control plane: read its version, start an upgrade, poll it.
 /// Implemented for EKS in `k8sops-upgrade` (feature `aws`) and by
 /// [`InMemoryControlPlane`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{ControlPlane, InMemoryControlPlane};
+/// let cp = InMemoryControlPlane::new("1.29.3".parse()?);
+/// let next = cp.version().await?.next_minor();
+/// let update = cp.start_upgrade(&next).await?;
+/// println!("upgrade {} to {next}: {:?}", update.id, cp.describe_update(&update.id).await?.status);
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait ControlPlane: Send + Sync + fmt::Debug {
     /// A short name for messages.
@@ -32,6 +43,11 @@ pub trait ControlPlane: Send + Sync + fmt::Debug {
 }
 
 /// A shared control-plane backend.
+///
+/// ```
+/// let cp: k8sops_core::backend::DynControlPlane =
+///     std::sync::Arc::new(k8sops_core::backend::InMemoryControlPlane::new("1.30.4".parse().unwrap()));
+/// ```
 pub type DynControlPlane = Arc<dyn ControlPlane>;
 
 /// An in-memory control plane. An upgrade reports `InProgress` on its first

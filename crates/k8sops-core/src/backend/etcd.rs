@@ -8,9 +8,33 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 
 /// A snapshot as a stream of chunks, in order.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use futures::TryStreamExt;
+/// use k8sops_core::backend::{EtcdSnapshots, InMemoryEtcd};
+/// let mut stream = InMemoryEtcd::new(vec![1u8; 100]).snapshot().await?;
+/// let mut size = 0;
+/// while let Some(chunk) = stream.try_next().await? {
+///     size += chunk.len(); // write each chunk to a file as it arrives
+/// }
+/// assert_eq!(size, 100);
+/// # Ok(()) }
+/// ```
 pub type SnapshotStream = BoxStream<'static, Result<Bytes>>;
 
 /// An etcd cluster member, as `etcdctl member list` shows it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{EtcdSnapshots, InMemoryEtcd};
+/// for m in InMemoryEtcd::new(&b"x"[..]).members().await? {
+///     println!("{:x}, started, {}, {}, {}, {}", m.id, m.name, m.peer_urls.join(","), m.client_urls.join(","), m.is_learner);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EtcdMember {
     /// Member id.
@@ -26,6 +50,16 @@ pub struct EtcdMember {
 }
 
 /// One endpoint's status, as `etcdctl endpoint status` shows it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{EtcdSnapshots, InMemoryEtcd};
+/// for s in InMemoryEtcd::new(&b"x"[..]).status().await? {
+///     println!("{}: version {}, db {} bytes, leader {:x}", s.endpoint, s.version, s.db_size, s.leader);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EtcdEndpointStatus {
     /// The endpoint asked.
@@ -49,6 +83,15 @@ pub struct EtcdEndpointStatus {
 /// etcd access for backups: stream a snapshot, list members, read status.
 /// Implemented over gRPC in `k8sops-backup` (feature `etcd`) and by
 /// [`InMemoryEtcd`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{EtcdSnapshots, InMemoryEtcd};
+/// let etcd: &dyn EtcdSnapshots = &InMemoryEtcd::new(&b"snapshot"[..]);
+/// assert!(!etcd.members().await?.is_empty());
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait EtcdSnapshots: Send + Sync + fmt::Debug {
     /// A short name for messages.
@@ -65,6 +108,10 @@ pub trait EtcdSnapshots: Send + Sync + fmt::Debug {
 }
 
 /// A shared etcd backend.
+///
+/// ```
+/// let etcd: k8sops_core::backend::DynEtcdSnapshots = std::sync::Arc::new(k8sops_core::backend::InMemoryEtcd::new(&b"x"[..]));
+/// ```
 pub type DynEtcdSnapshots = Arc<dyn EtcdSnapshots>;
 
 /// An in-memory etcd whose snapshot is a fixed byte string, streamed in chunks.

@@ -26,6 +26,12 @@ use serde::{Deserialize, Serialize};
 
 /// The state of an asynchronous change made through a backend (an EKS update,
 /// a control-plane upgrade).
+///
+/// ```
+/// use k8sops_core::backend::UpdateStatus;
+/// let finished = |s: UpdateStatus| s != UpdateStatus::InProgress;
+/// assert!(finished(UpdateStatus::Failed));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum UpdateStatus {
@@ -51,6 +57,17 @@ impl UpdateStatus {
 }
 
 /// An asynchronous change and its progress, as `aws eks describe-update` reports it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroup, NodeGroups, ScalingConfig, ScalingUpdate, UpdateStatus};
+/// let groups = InMemoryNodeGroups::new().with_group(NodeGroup::new("g", ScalingConfig { min: 1, max: 3, desired: 1 }));
+/// let update = groups.update_scaling("g", &ScalingUpdate::desired(2)).await?;
+/// assert_eq!(groups.describe_update("g", &update.id).await?.status, UpdateStatus::Successful);
+/// assert!(update.errors.is_empty());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
     /// The backend's identifier for the update.

@@ -14,6 +14,12 @@ use crate::{
 };
 
 /// Which cloud construct backs a node group.
+///
+/// ```
+/// use k8sops_core::backend::{NodeGroup, NodeGroupKind, ScalingConfig};
+/// let g = NodeGroup::new("workers", ScalingConfig { min: 1, max: 3, desired: 2 });
+/// assert_eq!(g.kind, NodeGroupKind::InMemory);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum NodeGroupKind {
@@ -26,6 +32,11 @@ pub enum NodeGroupKind {
 }
 
 /// Minimum, maximum and desired size of a node group.
+///
+/// ```
+/// let s = k8sops_core::backend::ScalingConfig { min: 2, max: 10, desired: 4 };
+/// assert!(s.min <= s.desired && s.desired <= s.max);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ScalingConfig {
     /// Minimum number of nodes.
@@ -113,6 +124,17 @@ impl ScalingUpdate {
 }
 
 /// A problem the cloud reports with a node group.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroups};
+/// # let groups = InMemoryNodeGroups::new().with_group(k8sops_core::backend::NodeGroup::new("g", k8sops_core::backend::ScalingConfig { min: 1, max: 3, desired: 1 }));
+/// for issue in groups.describe("g").await?.health_issues {
+///     println!("{}: {} ({})", issue.code, issue.message, issue.resource_ids.join(", "));
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthIssue {
     /// The backend's code, e.g. `AsgInstanceLaunchFailures`.
@@ -124,6 +146,15 @@ pub struct HealthIssue {
 }
 
 /// A cloud instance in a node group.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroups};
+/// # let groups = InMemoryNodeGroups::new().with_group(k8sops_core::backend::NodeGroup::new("g", k8sops_core::backend::ScalingConfig { min: 1, max: 3, desired: 1 }));
+/// let in_service = groups.describe("g").await?.instances.iter().filter(|i| i.lifecycle_state == "InService").count();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
     /// Instance id, e.g. `i-0abc...`; matches the tail of a node's `spec.providerID`.
@@ -137,6 +168,16 @@ pub struct Instance {
 }
 
 /// Everything `describe-nodegroup` / `describe-auto-scaling-groups` tells about a group.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroups};
+/// # let groups = InMemoryNodeGroups::new().with_group(k8sops_core::backend::NodeGroup::new("general", k8sops_core::backend::ScalingConfig { min: 1, max: 3, desired: 2 }));
+/// let g = groups.describe("general").await?;
+/// println!("{} {} {}/{}/{}", g.name, g.status, g.scaling.min, g.scaling.desired, g.scaling.max);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeGroup {
     /// The group's name.
@@ -195,6 +236,18 @@ impl NodeGroup {
 /// Kubernetes version. Implemented for EKS managed node groups and Auto
 /// Scaling groups in `k8sops-nodes` (feature `aws`), and by
 /// [`InMemoryNodeGroups`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroup, NodeGroups, ScalingConfig, ScalingUpdate};
+/// let groups = InMemoryNodeGroups::new().with_group(NodeGroup::new("spot", ScalingConfig { min: 0, max: 5, desired: 2 }));
+/// // Bounds are checked before anything is sent.
+/// assert!(groups.update_scaling("spot", &ScalingUpdate::desired(9)).await.is_err());
+/// groups.update_scaling("spot", &ScalingUpdate::desired(4)).await?;
+/// assert_eq!(groups.describe("spot").await?.scaling.desired, 4);
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait NodeGroups: Send + Sync + fmt::Debug {
     /// A short name for messages, e.g. `EKS cluster prod`.
@@ -222,6 +275,10 @@ pub trait NodeGroups: Send + Sync + fmt::Debug {
 }
 
 /// A shared node-group backend.
+///
+/// ```
+/// let groups: k8sops_core::backend::DynNodeGroups = std::sync::Arc::new(k8sops_core::backend::InMemoryNodeGroups::new());
+/// ```
 pub type DynNodeGroups = Arc<dyn NodeGroups>;
 
 /// In-memory node groups. Changes apply at once; updates report `Successful`.
