@@ -65,7 +65,46 @@ where
     })
 }
 
-/// Collects every item of a paginated list, for collections known to be small.
+/// Calls `f` with every item of a paginated list as its page arrives, so
+/// memory holds one page (500 items) however long the list is. Stops at the
+/// first error, from the server or from `f`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_core::Result<()> {
+/// # let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+/// # let cluster = k8sops_core::Cluster::from_config(config)?.to_builder().retry(k8sops_core::RetryPolicy::none()).build();
+/// use k8s_openapi::api::core::v1::Pod;
+/// let mut containers = 0;
+/// let listed = k8sops_core::paging::for_each(&cluster, &cluster.api_all::<Pod>(), Default::default(), |pod: Pod| {
+///     containers += pod.spec.map_or(0, |s| s.containers.len());
+///     Ok::<_, k8sops_core::Error>(())
+/// })
+/// .await;
+/// assert!(matches!(listed, Err(k8sops_core::Error::Unreachable { .. })), "nothing listens on port 1");
+/// # Ok(()) }
+/// ```
+pub async fn for_each<K, E>(
+    cluster: &Cluster,
+    api: &Api<K>,
+    params: ListParams,
+    mut f: impl FnMut(K) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
+    E: From<crate::Error>,
+{
+    let mut pages = std::pin::pin!(pages(cluster, api, params, DEFAULT_PAGE_SIZE));
+    while let Some(page) = pages.try_next().await? {
+        for item in page {
+            f(item)?;
+        }
+    }
+    Ok(())
+}
+
+/// Collects every item of a paginated list, for collections known to be
+/// small (for large ones, [`for_each`] keeps one page in memory).
 ///
 /// ```no_run
 /// use k8s_openapi::api::core::v1::Node;
@@ -78,12 +117,12 @@ pub async fn list_all<K>(cluster: &Cluster, api: &Api<K>, params: ListParams) ->
 where
     K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
 {
-    let pages = pages(cluster, api, params, DEFAULT_PAGE_SIZE);
     let mut out = Vec::new();
-    let mut pages = std::pin::pin!(pages);
-    while let Some(mut page) = pages.try_next().await? {
-        out.append(&mut page);
-    }
+    for_each(cluster, api, params, |item| {
+        out.push(item);
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
     Ok(out)
 }
 
@@ -126,24 +165,86 @@ where
     K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
     K::DynamicType: Default,
 {
+    let mut items = Vec::new();
+    let forbidden = for_each_readable(cluster, params, |item| {
+        items.push(item);
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
+    Ok(Partial { items, forbidden })
+}
+
+/// [`list_readable`] without collecting: calls `f` with each item as its page
+/// arrives and returns the namespaces whose list was forbidden (sorted). The
+/// namespace-by-namespace fallback only starts when the cluster-wide list is
+/// refused before any item was seen, so no item is passed twice.
+///
+/// ```no_run
+/// use k8s_openapi::api::core::v1::Pod;
+/// # async fn f(cluster: k8sops_core::Cluster) -> k8sops_core::Result<()> {
+/// let mut running = 0;
+/// let forbidden = k8sops_core::paging::for_each_readable(&cluster, Default::default(), |pod: Pod| {
+///     running += usize::from(pod.status.and_then(|s| s.phase).as_deref() == Some("Running"));
+///     Ok::<_, k8sops_core::Error>(())
+/// })
+/// .await?;
+/// println!("{running} running pods; not allowed to read: {}", forbidden.join(", "));
+/// # Ok(()) }
+/// ```
+pub async fn for_each_readable<K, E>(
+    cluster: &Cluster,
+    params: ListParams,
+    mut f: impl FnMut(K) -> std::result::Result<(), E>,
+) -> std::result::Result<Vec<String>, E>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+    E: From<crate::Error>,
+{
     let all: Api<K> = Api::all(cluster.client().clone());
-    match list_all(cluster, &all, params.clone()).await {
-        Ok(items) => return Ok(Partial { items, forbidden: Vec::new() }),
-        Err(crate::Error::Forbidden { .. }) => {}
-        Err(e) => return Err(e),
+    match feed(cluster, &all, params.clone(), &mut f).await? {
+        Ok(()) => return Ok(Vec::new()),
+        Err((crate::Error::Forbidden { .. }, false)) => {}
+        Err((e, _)) => return Err(e.into()),
     }
     let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client().clone());
     let namespaces = list_all(cluster, &ns_api, ListParams::default()).await?;
-    let mut items = Vec::new();
     let mut forbidden = Vec::new();
     for ns in namespaces.iter().filter_map(|n| n.metadata.name.clone()) {
         let api: Api<K> = Api::namespaced(cluster.client().clone(), &ns);
-        match list_all(cluster, &api, params.clone()).await {
-            Ok(mut page) => items.append(&mut page),
-            Err(crate::Error::Forbidden { .. }) => forbidden.push(ns),
-            Err(e) => return Err(e),
+        match feed(cluster, &api, params.clone(), &mut f).await? {
+            Ok(()) => {}
+            Err((crate::Error::Forbidden { .. }, _)) => forbidden.push(ns),
+            Err((e, _)) => return Err(e.into()),
         }
     }
     forbidden.sort();
-    Ok(Partial { items, forbidden })
+    Ok(forbidden)
+}
+
+/// Feeds every item of a list to `f`. The outer error is `f`'s; the inner
+/// one is the listing's, with whether any item had been fed before it.
+async fn feed<K, E>(
+    cluster: &Cluster,
+    api: &Api<K>,
+    params: ListParams,
+    f: &mut impl FnMut(K) -> std::result::Result<(), E>,
+) -> std::result::Result<std::result::Result<(), (crate::Error, bool)>, E>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
+{
+    let mut pages = std::pin::pin!(pages(cluster, api, params, DEFAULT_PAGE_SIZE));
+    let mut seen = false;
+    loop {
+        match pages.try_next().await {
+            Ok(Some(page)) => {
+                for item in page {
+                    seen = true;
+                    f(item)?;
+                }
+            }
+            Ok(None) => return Ok(Ok(())),
+            Err(e) => return Ok(Err((e, seen))),
+        }
+    }
 }

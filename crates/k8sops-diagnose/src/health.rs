@@ -279,8 +279,13 @@ pub async fn cluster_health(cluster: &Cluster) -> Result<ClusterHealth> {
         })
         .collect();
     let nodes_api: Api<Node> = cluster.api_all();
-    let nodes = paging::list_all(cluster, &nodes_api, ListParams::default()).await?;
-    let nodes_ready = nodes.iter().filter(|n| object_status::node_status(n).starts_with("Ready")).count();
+    let (mut nodes_total, mut nodes_ready) = (0, 0);
+    paging::for_each(cluster, &nodes_api, ListParams::default(), |n: Node| {
+        nodes_total += 1;
+        nodes_ready += usize::from(object_status::node_status(&n).starts_with("Ready"));
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
     Ok(ClusterHealth {
         control_plane: url,
         readyz,
@@ -288,6 +293,6 @@ pub async fn cluster_health(cluster: &Cluster) -> Result<ClusterHealth> {
         component_statuses,
         cluster_services,
         nodes_ready,
-        nodes_total: nodes.len(),
+        nodes_total,
     })
 }

@@ -205,6 +205,21 @@ async fn latest_event(cluster: &Cluster, ns: &str, name: &str, reason: &str) -> 
     Ok(evs.last().and_then(|e| e.message.clone()))
 }
 
+/// Pods [`diagnose`] has nothing to say about, told without any request:
+/// Succeeded, or Running with every container ready and fewer restarts than
+/// the threshold.
+fn surely_healthy(pod: &Pod, restart_threshold: i64) -> bool {
+    let status = pod.status.as_ref();
+    match status.and_then(|s| s.phase.as_deref()) {
+        Some("Succeeded") => true,
+        Some("Running") => {
+            status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().all(|c| c.ready)
+                && pod_display(pod).restarts < restart_threshold
+        }
+        _ => false,
+    }
+}
+
 async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Result<Option<PodDiagnosis>> {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
@@ -346,16 +361,25 @@ pub async fn diagnose_pods(cluster: &Cluster, params: &DiagnoseParams) -> Result
     if let Some(n) = &params.node {
         lp = lp.fields(&FieldSelector::new().eq("spec.nodeName", n).to_string());
     }
-    // Across namespaces, a user who may read only some of them still gets those.
-    let (pods, forbidden_namespaces) = match &params.namespace {
-        Some(ns) => (paging::list_all(cluster, &cluster.api_namespaced::<Pod>(ns), lp).await?, Vec::new()),
-        None => {
-            let partial = paging::list_readable::<Pod>(cluster, lp).await?;
-            (partial.items, partial.forbidden)
+    // Pods are screened as their pages arrive; only those that may have a
+    // problem are kept for diagnosis (which can look up their events).
+    let mut troubled = Vec::new();
+    let mut keep = |pod: Pod| {
+        if !surely_healthy(&pod, params.restart_threshold) {
+            troubled.push(pod);
         }
+        Ok::<_, crate::Error>(())
+    };
+    // Across namespaces, a user who may read only some of them still gets those.
+    let forbidden_namespaces = match &params.namespace {
+        Some(ns) => {
+            paging::for_each(cluster, &cluster.api_namespaced::<Pod>(ns), lp, &mut keep).await?;
+            Vec::new()
+        }
+        None => paging::for_each_readable(cluster, lp, &mut keep).await?,
     };
     let mut out = Vec::new();
-    for pod in pods {
+    for pod in troubled {
         if let Some(d) = diagnose(cluster, &pod, params.restart_threshold).await? {
             out.push(d);
         }
@@ -394,5 +418,27 @@ impl fmt::Display for PodDiagnoses {
             writeln!(f, "not checked (forbidden): {}", self.forbidden_namespaces.join(", "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_screen_drops_only_pods_diagnosis_would_pass() {
+        let server = k8sops_testkit::TestServer::start().await.unwrap();
+        server.load(&k8sops_testkit::DemoCluster::small()).unwrap();
+        let cluster = server.cluster();
+        let pods = paging::list_all(&cluster, &cluster.api_all::<Pod>(), ListParams::default()).await.unwrap();
+        let mut dropped = 0;
+        for pod in &pods {
+            if surely_healthy(pod, 5) {
+                dropped += 1;
+                let found = diagnose(&cluster, pod, 5).await.unwrap();
+                assert!(found.is_none(), "screened out but diagnosed: {found:?}");
+            }
+        }
+        assert!(dropped > pods.len() / 2, "most demo pods are healthy ({dropped} of {})", pods.len());
     }
 }

@@ -182,10 +182,6 @@ impl fmt::Display for ServiceReport {
     }
 }
 
-fn labels(p: &Pod) -> BTreeMap<String, String> {
-    p.metadata.labels.clone().unwrap_or_default()
-}
-
 /// Services, their endpoints and selectors, and NetworkPolicies, in one
 /// namespace or all.
 ///
@@ -203,8 +199,7 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
     let services = paging::list_all(cluster, &cluster.api_in::<Service>(namespace), lp.clone()).await?;
     let slices = paging::list_all(cluster, &cluster.api_in::<EndpointSlice>(namespace), lp.clone()).await?;
     let endpoints = paging::list_all(cluster, &cluster.api_in::<Endpoints>(namespace), lp.clone()).await?;
-    let pods = paging::list_all(cluster, &cluster.api_in::<Pod>(namespace), lp.clone()).await?;
-    let policies = paging::list_all(cluster, &cluster.api_in::<NetworkPolicy>(namespace), lp).await?;
+    let policies = paging::list_all(cluster, &cluster.api_in::<NetworkPolicy>(namespace), lp.clone()).await?;
 
     let mut ready_by_service: BTreeMap<(String, String), usize> = BTreeMap::new();
     for s in &slices {
@@ -226,6 +221,39 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
         });
     }
 
+    // Pods are matched against every selector as their pages arrive; only what
+    // each service and policy selected is kept, not the pods.
+    let mut service_selectors: Vec<(String, LabelSelector, Selected)> = services
+        .iter()
+        .filter_map(|s| {
+            let sel = s.spec.as_ref().and_then(|sp| sp.selector.as_ref()).filter(|m| !m.is_empty())?;
+            Some((s.metadata.namespace.clone().unwrap_or_default(), LabelSelector::from_map(sel), Selected::default()))
+        })
+        .collect();
+    let mut policy_selectors: Vec<(String, LabelSelector, Vec<String>)> = Vec::new();
+    for np in &policies {
+        let spec = np.spec.as_ref();
+        let sel = LabelSelector::from_k8s(spec.and_then(|s| s.pod_selector.as_ref()).or(Some(&Default::default())))
+            .map_err(k8sops_core::Error::from)?;
+        policy_selectors.push((np.metadata.namespace.clone().unwrap_or_default(), sel, Vec::new()));
+    }
+    paging::for_each(cluster, &cluster.api_in::<Pod>(namespace), lp, |pod: Pod| {
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        for (_, _, selected) in service_selectors.iter_mut().filter(|(n, sel, _)| n == ns && sel.matches(&labels)) {
+            selected.pods += 1;
+            for cp in pod.spec.iter().flat_map(|s| s.containers.iter()).flat_map(|c| c.ports.iter().flatten()) {
+                selected.ports.insert((cp.container_port, cp.name.clone()));
+            }
+        }
+        for (_, _, names) in policy_selectors.iter_mut().filter(|(n, sel, _)| n == ns && sel.matches(&labels)) {
+            names.push(pod.metadata.name.clone().unwrap_or_default());
+        }
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
+    let mut selections = service_selectors.into_iter().map(|(_, _, selected)| selected);
+
     let mut findings = Vec::new();
     let mut lines = Vec::new();
     for s in &services {
@@ -237,34 +265,22 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
         let selector = spec.and_then(|sp| sp.selector.clone()).filter(|m| !m.is_empty());
         let ports: Vec<_> = spec.and_then(|sp| sp.ports.clone()).unwrap_or_default();
         let ready = ready_by_service.get(&(ns.clone(), name.clone())).copied().unwrap_or(0);
-        let selected: Option<Vec<&Pod>> = selector.as_ref().map(|sel| {
-            let sel = LabelSelector::from_map(sel);
-            pods.iter()
-                .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()) && sel.matches(&labels(p)))
-                .collect()
-        });
+        // In the same order as `service_selectors` was built.
+        let selected: Option<Selected> = selector.as_ref().and_then(|_| selections.next());
         if type_ != "ExternalName" {
             if let (Some(sel), Some(matched)) = (&selector, &selected) {
-                if matched.is_empty() {
+                if matched.pods == 0 {
                     findings.push(ServiceFinding::SelectorMatchesNoPod {
                         service: key.clone(),
                         selector: LabelSelector::from_map(sel).to_string(),
                     });
-                } else {
+                } else if !matched.ports.is_empty() {
+                    // Ports are optional on containers; without any there is nothing to compare.
                     for p in &ports {
                         let target = p.target_port.clone().unwrap_or(IntOrString::Int(p.port));
-                        let declared: Vec<_> = matched
-                            .iter()
-                            .flat_map(|pod| {
-                                pod.spec.iter().flat_map(|s| s.containers.iter()).flat_map(|c| c.ports.iter().flatten())
-                            })
-                            .collect();
-                        if declared.is_empty() {
-                            continue; // Ports are optional on containers; nothing to compare.
-                        }
-                        let found = declared.iter().any(|cp| match &target {
-                            IntOrString::Int(n) => cp.container_port == *n,
-                            IntOrString::String(n) => cp.name.as_deref() == Some(n.as_str()),
+                        let found = matched.ports.iter().any(|(number, port_name)| match &target {
+                            IntOrString::Int(n) => number == n,
+                            IntOrString::String(n) => port_name.as_deref() == Some(n.as_str()),
                         });
                         if !found {
                             let shown = match &target {
@@ -297,27 +313,33 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
                 })
                 .collect(),
             ready_endpoints: ready,
-            selected_pods: selected.map(|m| m.len()),
+            selected_pods: selected.map(|m| m.pods),
         });
     }
-    let mut policy_lines = Vec::new();
-    for np in &policies {
-        let ns = np.metadata.namespace.clone().unwrap_or_default();
-        let spec = np.spec.as_ref();
-        let sel = LabelSelector::from_k8s(spec.and_then(|s| s.pod_selector.as_ref()).or(Some(&Default::default())))
-            .map_err(k8sops_core::Error::from)?;
-        let mut selected: Vec<String> = pods
-            .iter()
-            .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()) && sel.matches(&labels(p)))
-            .filter_map(|p| p.metadata.name.clone())
-            .collect();
-        selected.sort();
-        policy_lines.push(PolicyLine {
-            namespace: ns,
-            name: np.metadata.name.clone().unwrap_or_default(),
-            policy_types: spec.and_then(|s| s.policy_types.clone()).unwrap_or_else(|| vec!["Ingress".into()]),
-            pods: selected,
-        });
-    }
+    let policy_lines = policies
+        .iter()
+        .zip(policy_selectors)
+        .map(|(np, (namespace, _, mut pods))| {
+            pods.sort();
+            PolicyLine {
+                namespace,
+                name: np.metadata.name.clone().unwrap_or_default(),
+                policy_types: np
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.policy_types.clone())
+                    .unwrap_or_else(|| vec!["Ingress".into()]),
+                pods,
+            }
+        })
+        .collect();
     Ok(ServiceReport { services: lines, policies: policy_lines, findings })
+}
+
+/// What a service's selector picked: how many pods, and the container ports
+/// (number, name) they declare.
+#[derive(Default)]
+struct Selected {
+    pods: usize,
+    ports: std::collections::BTreeSet<(i32, Option<String>)>,
 }

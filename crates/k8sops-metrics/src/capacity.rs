@@ -391,22 +391,22 @@ fn schedulable(node: &Node) -> bool {
 pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Result<CapacityReport> {
     let nodes_api: Api<Node> = cluster.api_all();
     let mut nodes: BTreeMap<String, NodeCapacity> = BTreeMap::new();
-    for n in paging::list_all(cluster, &nodes_api, ListParams::default()).await? {
+    paging::for_each(cluster, &nodes_api, ListParams::default(), |n: Node| {
         let alloc = n.status.as_ref().and_then(|s| s.allocatable.as_ref()).map(ResourceList::from_k8s).transpose();
         let name = n.metadata.name.clone().unwrap_or_default();
-        nodes.insert(
-            name.clone(),
-            NodeCapacity {
-                name,
-                group: object_status::node_group(&n),
-                allocatable: alloc.map_err(k8sops_core::Error::from)?.unwrap_or_default(),
-                requests: ResourceList::new(),
-                limits: ResourceList::new(),
-                pods: 0,
-                schedulable: schedulable(&n),
-            },
-        );
-    }
+        let node = NodeCapacity {
+            name: name.clone(),
+            group: object_status::node_group(&n),
+            allocatable: alloc.map_err(k8sops_core::Error::from)?.unwrap_or_default(),
+            requests: ResourceList::new(),
+            limits: ResourceList::new(),
+            pods: 0,
+            schedulable: schedulable(&n),
+        };
+        nodes.insert(name, node);
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
     // Requests per pod, kept only when usage will be compared.
     let mut pod_requests: BTreeMap<String, (Quantity, Quantity)> = BTreeMap::new();
     let pods_api: Api<Pod> = cluster.api_all();

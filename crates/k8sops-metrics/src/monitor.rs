@@ -129,7 +129,7 @@ pub struct Snapshot {
 async fn memory_limits(cluster: &Cluster) -> Result<BTreeMap<String, Quantity>> {
     let api: Api<Pod> = cluster.api_all();
     let mut out = BTreeMap::new();
-    for p in paging::list_all(cluster, &api, ListParams::default().fields("status.phase=Running")).await? {
+    paging::for_each(cluster, &api, ListParams::default().fields("status.phase=Running"), |p: Pod| {
         for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
             if let Some(l) = c.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")) {
                 let q = Quantity::try_from(l).map_err(k8sops_core::Error::from)?;
@@ -144,7 +144,9 @@ async fn memory_limits(cluster: &Cluster) -> Result<BTreeMap<String, Quantity>> 
                 );
             }
         }
-    }
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
     Ok(out)
 }
 

@@ -79,21 +79,23 @@ fn targets_nodes(spec: Option<&PodSpec>) -> bool {
 /// ```
 pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> Result<OptimisationReport> {
     let nodes: Api<Node> = cluster.api_all();
-    let mut node_taints: Vec<String> = paging::list_all(cluster, &nodes, ListParams::default())
-        .await?
-        .iter()
-        .flat_map(|n| n.spec.iter().flat_map(|s| s.taints.iter().flatten()))
-        .filter(|t| t.effect == "NoSchedule" && !t.key.starts_with("node.kubernetes.io/"))
-        .map(|t| format!("{}={}:{}", t.key, t.value.clone().unwrap_or_default(), t.effect))
-        .collect();
-    node_taints.sort();
-    node_taints.dedup();
+    let mut taints = std::collections::BTreeSet::new();
+    paging::for_each(cluster, &nodes, ListParams::default(), |n: Node| {
+        for t in n.spec.iter().flat_map(|s| s.taints.iter().flatten()) {
+            if t.effect == "NoSchedule" && !t.key.starts_with("node.kubernetes.io/") {
+                taints.insert(format!("{}={}:{}", t.key, t.value.clone().unwrap_or_default(), t.effect));
+            }
+        }
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
+    let node_taints: Vec<String> = taints.into_iter().collect();
 
     let pods: Api<Pod> = cluster.api_in(namespace);
     let mut missing_requests = Vec::new();
     let mut missing_limits = Vec::new();
     let fields = "status.phase!=Succeeded,status.phase!=Failed";
-    for p in paging::list_all(cluster, &pods, ListParams::default().fields(fields)).await? {
+    paging::for_each(cluster, &pods, ListParams::default().fields(fields), |p: Pod| {
         let prefix =
             format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""));
         for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
@@ -107,7 +109,9 @@ pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> R
                 missing_limits.push(format!("{prefix}/{}", c.name));
             }
         }
-    }
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
     let mut untargeted_workloads = Vec::new();
     if !node_taints.is_empty() {
         let deploys: Api<Deployment> = cluster.api_in(namespace);

@@ -217,15 +217,13 @@ pub async fn top_nodes(cluster: &Cluster, selector: Option<&LabelSelector>, sort
         .await
         .map_err(metrics_err)?;
     let nodes_api: Api<Node> = cluster.api_all();
-    let nodes = paging::list_all(cluster, &nodes_api, lp.clone()).await?;
-    let alloc: BTreeMap<String, ResourceList> = nodes
-        .iter()
-        .map(|n| {
-            let a = n.status.as_ref().and_then(|s| s.allocatable.as_ref()).map(ResourceList::from_k8s).transpose();
-            Ok((n.metadata.name.clone().unwrap_or_default(), a?.unwrap_or_default()))
-        })
-        .collect::<Result<_, k8sops_core::quantity::ParseQuantityError>>()
-        .map_err(k8sops_core::Error::from)?;
+    let mut alloc: BTreeMap<String, ResourceList> = BTreeMap::new();
+    paging::for_each(cluster, &nodes_api, lp.clone(), |n: Node| {
+        let a = n.status.as_ref().and_then(|s| s.allocatable.as_ref()).map(ResourceList::from_k8s).transpose();
+        alloc.insert(n.metadata.name.unwrap_or_default(), a.map_err(k8sops_core::Error::from)?.unwrap_or_default());
+        Ok::<_, Error>(())
+    })
+    .await?;
     let mut out = Vec::new();
     for m in metrics.items {
         let name = m.metadata.name.clone().unwrap_or_default();

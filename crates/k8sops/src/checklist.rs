@@ -195,22 +195,23 @@ fn pod_is_fine(status: &str, ready: &str) -> bool {
 pub async fn daily(cluster: &Cluster) -> Result<DailyReport> {
     let version: KubeVersion = cluster.server_version().await?;
     let nodes_api: Api<Node> = cluster.api_all();
-    let nodes = paging::list_all(cluster, &nodes_api, Default::default()).await?;
-    let node_lines = nodes
-        .iter()
-        .map(|n| NodeLine {
+    let mut node_lines = Vec::new();
+    paging::for_each(cluster, &nodes_api, Default::default(), |n: Node| {
+        node_lines.push(NodeLine {
             name: n.metadata.name.clone().unwrap_or_default(),
-            status: node_status(n),
-            roles: node_roles(n),
+            status: node_status(&n),
+            roles: node_roles(&n),
             version: n
                 .status
                 .as_ref()
                 .and_then(|s| s.node_info.as_ref())
                 .map(|i| i.kubelet_version.clone())
                 .unwrap_or_default(),
-            problems: node_problems(n),
-        })
-        .collect();
+            problems: node_problems(&n),
+        });
+        Ok::<_, crate::Error>(())
+    })
+    .await?;
     let pods_api: Api<Pod> = cluster.api_all();
     let mut by_status = BTreeMap::new();
     let mut unhealthy = Vec::new();
