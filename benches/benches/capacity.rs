@@ -14,7 +14,8 @@
 //! connects through the kubeconfig like kubectl does, builds the capacity
 //! report (allocated resources of every node, group totals, headroom,
 //! over-commitment, requests vs usage) plus `top nodes`, renders both, and
-//! exits.
+//! exits. The same child also runs pod diagnosis, the service checks and
+//! the daily check once each (`K8SOPS_BENCH_OP`), to show their peak RSS.
 //!
 //! `kubectl describe nodes` costs about two requests per node behind
 //! kubectl's client-side rate limiter, so describing thousands of nodes takes
@@ -35,6 +36,7 @@ use std::{
 };
 
 use k8sops::{
+    diagnose::{check_services, cluster_health, diagnose_pods},
     metrics::{capacity_report, top_nodes, SortBy},
     Cluster,
 };
@@ -78,20 +80,42 @@ fn serve() {
     });
 }
 
-/// Child: the k8sops side. Prints `MICROS NODES PODS` (time of the report
-/// and top nodes, nodes in the report, pods counted on them).
+/// Child: the k8sops side. `K8SOPS_BENCH_OP` picks the operation (default
+/// `capacity`: the report and top nodes). Prints `MICROS NODES`: the time of
+/// the operation itself and the nodes it saw.
 fn report() {
     let kubeconfig = std::env::var("K8SOPS_BENCH_KUBECONFIG").expect("K8SOPS_BENCH_KUBECONFIG");
+    let op = std::env::var("K8SOPS_BENCH_OP").unwrap_or_else(|_| "capacity".into());
     runtime().block_on(async {
         let cluster = Cluster::from_kubeconfig(&kubeconfig, None).await.expect("connect");
         let start = Instant::now();
-        let report = capacity_report(&cluster, &Default::default()).await.expect("capacity report");
-        let top = top_nodes(&cluster, None, SortBy::Cpu).await.expect("top nodes");
-        std::hint::black_box((report.to_string(), top.to_string()));
-        let elapsed = start.elapsed();
-        assert!(report.usage_known, "the testkit serves metrics.k8s.io");
-        let pods: i64 = report.nodes.iter().map(|n| n.pods).sum();
-        println!("{} {} {}", elapsed.as_micros(), report.nodes.len(), pods);
+        let nodes = match op.as_str() {
+            "capacity" => {
+                let report = capacity_report(&cluster, &Default::default()).await.expect("capacity report");
+                let top = top_nodes(&cluster, None, SortBy::Cpu).await.expect("top nodes");
+                std::hint::black_box((report.to_string(), top.to_string()));
+                assert!(report.usage_known, "the testkit serves metrics.k8s.io");
+                report.nodes.len()
+            }
+            "diagnose" => {
+                let found = diagnose_pods(&cluster, &Default::default()).await.expect("diagnose pods");
+                assert!(!found.pods.is_empty(), "the demo cluster has troubled pods");
+                std::hint::black_box(found.to_string());
+                cluster_health(&cluster).await.expect("cluster health").nodes_total
+            }
+            "services" => {
+                let report = check_services(&cluster, None).await.expect("check services");
+                std::hint::black_box(report.to_string());
+                0
+            }
+            "daily" => {
+                let report = k8sops::checklist::daily(&cluster).await.expect("daily check");
+                std::hint::black_box(report.to_string());
+                report.nodes.len()
+            }
+            other => panic!("unknown K8SOPS_BENCH_OP {other}"),
+        };
+        println!("{} {}", start.elapsed().as_micros(), nodes);
     });
 }
 
@@ -175,19 +199,23 @@ fn drive() {
         let names: Vec<&str> = names.lines().collect();
         assert_eq!(names.len(), server.nodes);
 
-        let mut k8sops_runs = Vec::new();
-        let mut in_process = Vec::new();
-        for _ in 0..runs {
-            let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-            cmd.env(ROLE, "report").env("K8SOPS_BENCH_KUBECONFIG", &server.kubeconfig);
-            let (stats, out) = measure(&cmd, true);
-            let fields: Vec<u64> = out.split_whitespace().map(|f| f.parse().expect("report child output")).collect();
-            assert_eq!(fields[1] as usize, server.nodes, "every node is in the report");
-            in_process.push(Duration::from_micros(fields[0]));
-            k8sops_runs.push(stats);
-        }
-        in_process.sort();
-        let ours = median(k8sops_runs);
+        let k8sops_op = |op: &str, runs: usize| {
+            let mut stats_runs = Vec::new();
+            let mut in_process = Vec::new();
+            for _ in 0..runs {
+                let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+                cmd.env(ROLE, "report").env("K8SOPS_BENCH_OP", op).env("K8SOPS_BENCH_KUBECONFIG", &server.kubeconfig);
+                let (stats, out) = measure(&cmd, true);
+                let fields: Vec<u64> =
+                    out.split_whitespace().map(|f| f.parse().expect("report child output")).collect();
+                assert!(fields[1] == 0 || fields[1] as usize == server.nodes, "every node is seen");
+                in_process.push(Duration::from_micros(fields[0]));
+                stats_runs.push(stats);
+            }
+            in_process.sort();
+            (median(stats_runs), in_process[in_process.len() / 2])
+        };
+        let (ours, ours_in_process) = k8sops_op("capacity", runs);
 
         let get_pods = median(
             (0..kubectl_runs)
@@ -229,10 +257,21 @@ fn drive() {
         println!(
             "k8sops: median of {runs} process run(s); the report itself took {} in process. \
              kubectl describe: 1 node {}, {} nodes {}.",
-            ms(in_process[in_process.len() / 2]),
+            ms(ours_in_process),
             ms(one.wall),
             picked.len(),
             ms(many.wall)
         );
+        // The other cluster-wide reads, one run each: memory must stay bounded too.
+        let mut others = k8sops::Table::new(["k8sops operation (all namespaces)", "wall", "peak rss"]);
+        for (op, name) in [
+            ("diagnose", "diagnose_pods + cluster_health"),
+            ("services", "check_services"),
+            ("daily", "checklist::daily"),
+        ] {
+            let (stats, _) = k8sops_op(op, 1);
+            others.row([name.to_string(), ms(stats.wall), mib(stats.max_rss_kib)]);
+        }
+        print!("{others}");
     }
 }
