@@ -430,8 +430,10 @@ impl Cluster {
 /// # async fn main() -> k8sops_core::Result<()> {
 /// use std::sync::Arc;
 /// use k8sops_core::{backend::InMemoryBackupStore, Cluster, RetryPolicy};
-/// let client = kube::Client::try_from(kube::Config::new("https://10.0.0.1:6443".parse().unwrap())).unwrap();
-/// let cluster = Cluster::builder(client)
+/// // from_config also picks the TLS crypto provider, which a bare kube::Client
+/// // needs when both of rustls' providers are compiled in (feature `aws`).
+/// let base = Cluster::from_config(kube::Config::new("https://10.0.0.1:6443".parse().unwrap()))?;
+/// let cluster = Cluster::builder(base.client().clone())
 ///     .url("https://10.0.0.1:6443")
 ///     .retry(RetryPolicy::default().max_attempts(3))
 ///     .backup_store(Arc::new(InMemoryBackupStore::new()))
