@@ -372,7 +372,7 @@ fn schedulable(node: &Node) -> bool {
 /// `params.usage` — pods requesting far more than they use.
 ///
 /// Pods and pod metrics are listed 500 per page and folded in as each page
-/// arrives, so memory grows with the number of nodes (about 80 MiB peak at
+/// arrives, so memory grows with the number of nodes (under 50 MiB peak at
 /// 5,000 nodes and 165,000 pods, see `docs/benchmarks.md`). Transient
 /// failures are retried with the cluster's [`RetryPolicy`](k8sops_core::RetryPolicy).
 /// When the metrics API is missing or keeps failing the report is still
