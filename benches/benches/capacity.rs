@@ -94,7 +94,7 @@ fn report() {
                 let report = capacity_report(&cluster, &Default::default()).await.expect("capacity report");
                 let top = top_nodes(&cluster, None, SortBy::Cpu).await.expect("top nodes");
                 std::hint::black_box((report.to_string(), top.to_string()));
-                assert!(report.usage_known, "the testkit serves metrics.k8s.io");
+                assert!(report.usage_known(), "the testkit serves metrics.k8s.io");
                 report.nodes.len()
             }
             "diagnose" => {

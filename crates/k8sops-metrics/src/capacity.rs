@@ -254,13 +254,46 @@ pub struct CapacityReport {
     pub headroom: Vec<(String, i64)>,
     /// Pods requesting far more than they use (empty when usage is unknown).
     pub over_requesting: Vec<OverRequest>,
-    /// Whether usage from metrics.k8s.io was available.
-    pub usage_known: bool,
-    /// Why usage is unknown: not requested, or the metrics API's error.
-    pub usage_unknown: Option<String>,
+    /// Whether requests were compared with usage from metrics.k8s.io.
+    pub usage: UsageComparison,
+}
+
+/// Whether [`capacity_report`] compared requests with usage, and if not, why.
+///
+/// ```
+/// use k8sops_metrics::UsageComparison;
+/// let missing = UsageComparison::Unavailable { reason: "metrics.k8s.io is not available".into() };
+/// assert_ne!(missing, UsageComparison::Compared);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum UsageComparison {
+    /// Usage was read and compared.
+    Compared,
+    /// [`CapacityParams::usage`] was off.
+    NotRequested,
+    /// The metrics API is missing or kept failing; the report has no usage.
+    Unavailable {
+        /// The metrics API's error.
+        reason: String,
+    },
 }
 
 impl CapacityReport {
+    /// Whether usage from metrics.k8s.io was compared with requests.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::builder().metrics_api(false).start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let report = k8sops_metrics::capacity_report(&server.cluster(), &Default::default()).await?;
+    /// assert!(!report.usage_known());
+    /// # Ok(()) }
+    /// ```
+    pub fn usage_known(&self) -> bool {
+        self.usage == UsageComparison::Compared
+    }
+
     /// Total pods of the headroom shape that fit.
     ///
     /// ```
@@ -335,10 +368,10 @@ impl fmt::Display for CapacityReport {
                 writeln!(f, "  {n}: {}", r.join(", "))?;
             }
         }
-        if let Some(why) = self.usage_unknown.as_deref().filter(|w| *w != "not requested") {
-            writeln!(f, "Usage vs requests: unknown, {why}")?;
+        if let UsageComparison::Unavailable { reason } = &self.usage {
+            writeln!(f, "Usage vs requests: unknown, {reason}")?;
         }
-        if self.usage_known && !self.over_requesting.is_empty() {
+        if self.usage_known() && !self.over_requesting.is_empty() {
             writeln!(f, "Pods requesting far more than they use:")?;
             let mut t = Table::new(["pod", "cpu requested", "cpu used", "memory requested", "memory used"]);
             for o in &self.over_requesting {
@@ -376,7 +409,7 @@ fn schedulable(node: &Node) -> bool {
 /// 5,000 nodes and 165,000 pods, see `docs/benchmarks.md`). Transient
 /// failures are retried with the cluster's [`RetryPolicy`](k8sops_core::RetryPolicy).
 /// When the metrics API is missing or keeps failing the report is still
-/// built, without usage: [`CapacityReport::usage_unknown`] says why.
+/// built, without usage: [`CapacityReport::usage`] says why.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -440,7 +473,7 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
         }
     }
     let mut over_requesting = Vec::new();
-    let mut usage_unknown = Some("not requested".to_string());
+    let mut usage = UsageComparison::NotRequested;
     if params.usage {
         let found = for_each_pod_usage(cluster, |pod, cpu_used, mem_used| {
             let Some((cpu_req, mem_req)) = pod_requests.get(&pod) else { return };
@@ -454,12 +487,12 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
             }
         })
         .await;
-        usage_unknown = match found {
-            Ok(()) => None,
+        usage = match found {
+            Ok(()) => UsageComparison::Compared,
             // The allocation part stands on its own: report it, and say why usage is missing.
             Err(e @ crate::Error::MetricsUnavailable { .. }) => {
                 over_requesting.clear();
-                Some(e.to_string())
+                UsageComparison::Unavailable { reason: e.to_string() }
             }
             Err(e) => return Err(e),
         };
@@ -489,7 +522,6 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
         headroom_pod: params.headroom_pod,
         headroom,
         over_requesting,
-        usage_known: usage_unknown.is_none(),
-        usage_unknown,
+        usage,
     })
 }

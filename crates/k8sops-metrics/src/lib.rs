@@ -26,7 +26,9 @@ mod quota;
 mod storage;
 mod top;
 
-pub use capacity::{capacity_report, CapacityParams, CapacityReport, GroupCapacity, NodeCapacity, OverRequest};
+pub use capacity::{
+    capacity_report, CapacityParams, CapacityReport, GroupCapacity, NodeCapacity, OverRequest, UsageComparison,
+};
 pub use cleanup::{cleanup, CleanupParams, CleanupReport};
 pub use monitor::{monitor, sample, Alert, MonitorParams, Snapshot};
 pub use optimise::{optimisation_hints, OptimisationReport};

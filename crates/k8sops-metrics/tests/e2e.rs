@@ -38,7 +38,7 @@ async fn capacity_cleanup_and_hints_on_a_real_server() {
     }
 
     let report = capacity_report(&cluster, &Default::default()).await.unwrap();
-    assert!(!report.usage_known, "no metrics-server on this server");
+    assert!(!report.usage_known(), "no metrics-server on this server");
     let node = report.nodes.iter().find(|n| n.name == node_name).unwrap();
     assert_eq!(
         (node.requests.get("cpu").to_string(), node.requests.get("memory").to_string(), node.pods),

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use k8sops_core::Cluster;
 use k8sops_metrics::{
     capacity_report, metrics_server_status, monitor, quotas, storage_report, top_nodes, top_pods, Error, MonitorParams,
-    SortBy, TopPodsParams,
+    SortBy, TopPodsParams, UsageComparison,
 };
 use k8sops_testkit::{DemoCluster, Fault, TestServer};
 
@@ -73,12 +73,12 @@ async fn a_lasting_throttle_is_a_typed_error_with_the_servers_delay() {
 async fn capacity_report_without_usage_when_pod_metrics_keep_failing() {
     let (server, cluster) = demo().await;
     let clean = capacity_report(&cluster, &Default::default()).await.unwrap();
-    assert!(clean.usage_known && clean.usage_unknown.is_none());
+    assert!(clean.usage_known() && clean.usage == UsageComparison::Compared);
     server.add_fault(Fault::on("GET", "/apis/metrics.k8s.io/v1beta1/pods").status(503));
     let report = capacity_report(&cluster, &Default::default()).await.unwrap();
-    assert!(!report.usage_known);
+    assert!(!report.usage_known());
     assert!(report.over_requesting.is_empty());
-    let why = report.usage_unknown.as_deref().unwrap();
+    let UsageComparison::Unavailable { reason: why } = &report.usage else { panic!("{:?}", report.usage) };
     assert!(why.contains("503"), "{why}");
     assert!(report.to_string().contains("Usage vs requests: unknown"), "{report}");
     assert_eq!(report.nodes, clean.nodes, "allocation does not depend on metrics");
