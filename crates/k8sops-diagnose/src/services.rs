@@ -223,9 +223,10 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
 
     // Pods are matched against every selector as their pages arrive; only what
     // each service and policy selected is kept, not the pods.
-    let mut service_selectors: Vec<(String, LabelSelector, Selected)> = services
+    // One entry per service, `None` for services without a selector.
+    let mut service_selectors: Vec<Option<(String, LabelSelector, Selected)>> = services
         .iter()
-        .filter_map(|s| {
+        .map(|s| {
             let sel = s.spec.as_ref().and_then(|sp| sp.selector.as_ref()).filter(|m| !m.is_empty())?;
             Some((s.metadata.namespace.clone().unwrap_or_default(), LabelSelector::from_map(sel), Selected::default()))
         })
@@ -240,7 +241,9 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
     paging::for_each(cluster, &cluster.api_in::<Pod>(namespace), lp, |pod: Pod| {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
         let labels = pod.metadata.labels.clone().unwrap_or_default();
-        for (_, _, selected) in service_selectors.iter_mut().filter(|(n, sel, _)| n == ns && sel.matches(&labels)) {
+        for (_, _, selected) in
+            service_selectors.iter_mut().flatten().filter(|(n, sel, _)| n == ns && sel.matches(&labels))
+        {
             selected.pods += 1;
             for cp in pod.spec.iter().flat_map(|s| s.containers.iter()).flat_map(|c| c.ports.iter().flatten()) {
                 selected.ports.insert((cp.container_port, cp.name.clone()));
@@ -252,28 +255,22 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
         Ok::<_, crate::Error>(())
     })
     .await?;
-    let mut selections = service_selectors.into_iter().map(|(_, _, selected)| selected);
 
     let mut findings = Vec::new();
     let mut lines = Vec::new();
-    for s in &services {
+    for (s, selection) in services.iter().zip(service_selectors) {
         let ns = s.metadata.namespace.clone().unwrap_or_default();
         let name = s.metadata.name.clone().unwrap_or_default();
         let key = format!("{ns}/{name}");
         let spec = s.spec.as_ref();
         let type_ = spec.and_then(|sp| sp.type_.clone()).unwrap_or_else(|| "ClusterIP".into());
-        let selector = spec.and_then(|sp| sp.selector.clone()).filter(|m| !m.is_empty());
         let ports: Vec<_> = spec.and_then(|sp| sp.ports.clone()).unwrap_or_default();
         let ready = ready_by_service.get(&(ns.clone(), name.clone())).copied().unwrap_or(0);
-        // In the same order as `service_selectors` was built.
-        let selected: Option<Selected> = selector.as_ref().and_then(|_| selections.next());
         if type_ != "ExternalName" {
-            if let (Some(sel), Some(matched)) = (&selector, &selected) {
+            if let Some((_, sel, matched)) = &selection {
                 if matched.pods == 0 {
-                    findings.push(ServiceFinding::SelectorMatchesNoPod {
-                        service: key.clone(),
-                        selector: LabelSelector::from_map(sel).to_string(),
-                    });
+                    findings
+                        .push(ServiceFinding::SelectorMatchesNoPod { service: key.clone(), selector: sel.to_string() });
                 } else if !matched.ports.is_empty() {
                     // Ports are optional on containers; without any there is nothing to compare.
                     for p in &ports {
@@ -292,7 +289,7 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
                     }
                 }
             }
-            if selector.is_some() && ready == 0 {
+            if selection.is_some() && ready == 0 {
                 findings.push(ServiceFinding::NoReadyEndpoints { service: key.clone() });
             }
         }
@@ -313,7 +310,7 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
                 })
                 .collect(),
             ready_endpoints: ready,
-            selected_pods: selected.map(|m| m.pods),
+            selected_pods: selection.map(|(_, _, m)| m.pods),
         });
     }
     let policy_lines = policies
