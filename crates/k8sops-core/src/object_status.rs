@@ -9,6 +9,18 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 
+/// `namespace/name` of an object, the key k8sops uses for pods in reports
+/// and to join pods with their metrics (a cluster-scoped object gives `/name`).
+///
+/// ```
+/// let pod: k8s_openapi::api::core::v1::Pod =
+///     serde_json::from_value(serde_json::json!({"metadata": {"namespace": "shop", "name": "web-0"}})).unwrap();
+/// assert_eq!(k8sops_core::object_status::namespaced_name(&pod.metadata), "shop/web-0");
+/// ```
+pub fn namespaced_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""))
+}
+
 /// The STATUS column of `kubectl get nodes`: `Ready`, `NotReady` or `Unknown`,
 /// plus `,SchedulingDisabled` for cordoned nodes.
 ///

@@ -463,12 +463,7 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
             // over-requesting; only those are kept (a few dozen bytes each).
             let (cpu_req, mem_req) = (r.requests.get("cpu"), r.requests.get("memory"));
             if params.usage && (cpu_req >= params.waste_floor.0 || mem_req >= params.waste_floor.1) {
-                let key = format!(
-                    "{}/{}",
-                    p.metadata.namespace.as_deref().unwrap_or(""),
-                    p.metadata.name.as_deref().unwrap_or("")
-                );
-                pod_requests.insert(key, (cpu_req, mem_req));
+                pod_requests.insert(object_status::namespaced_name(&p.metadata), (cpu_req, mem_req));
             }
         }
     }

@@ -133,15 +133,7 @@ async fn memory_limits(cluster: &Cluster) -> Result<BTreeMap<String, Quantity>> 
         for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
             if let Some(l) = c.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")) {
                 let q = Quantity::try_from(l).map_err(k8sops_core::Error::from)?;
-                out.insert(
-                    format!(
-                        "{}/{}/{}",
-                        p.metadata.namespace.as_deref().unwrap_or(""),
-                        p.metadata.name.as_deref().unwrap_or(""),
-                        c.name
-                    ),
-                    q,
-                );
+                out.insert(format!("{}/{}", k8sops_core::object_status::namespaced_name(&p.metadata), c.name), q);
             }
         }
         Ok::<_, crate::Error>(())

@@ -96,8 +96,7 @@ pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> R
     let mut missing_limits = Vec::new();
     let fields = "status.phase!=Succeeded,status.phase!=Failed";
     paging::for_each(cluster, &pods, ListParams::default().fields(fields), |p: Pod| {
-        let prefix =
-            format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""));
+        let prefix = k8sops_core::object_status::namespaced_name(&p.metadata);
         for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
             let res = c.resources.as_ref();
             let req = res.and_then(|r| r.requests.as_ref());

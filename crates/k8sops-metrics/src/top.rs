@@ -582,12 +582,7 @@ pub(crate) async fn for_each_pod_usage(
                 cpu += usage_of(c, "cpu")?;
                 mem += usage_of(c, "memory")?;
             }
-            let key = format!(
-                "{}/{}",
-                m.metadata.namespace.as_deref().unwrap_or(""),
-                m.metadata.name.as_deref().unwrap_or("")
-            );
-            each(key, cpu, mem);
+            each(k8sops_core::object_status::namespaced_name(&m.metadata), cpu, mem);
         }
     }
     Ok(())

@@ -50,11 +50,7 @@ impl DeletionTracker {
                 tx.send_if_modified(|g| g.insert(uid.to_string()));
             };
             let on_seen = |pod: &Pod, deleted: bool| {
-                let key = format!(
-                    "{}/{}",
-                    pod.metadata.namespace.as_deref().unwrap_or(""),
-                    pod.metadata.name.as_deref().unwrap_or("")
-                );
+                let key = k8sops_core::object_status::namespaced_name(&pod.metadata);
                 let uid = pod.metadata.uid.clone().unwrap_or_default();
                 let tracked = tracked.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(waited) = tracked.get(&key) {

@@ -522,11 +522,7 @@ pub async fn drain(
     let mut classifier = Classifier::new(cluster, params.rules());
     let mut states = Vec::new();
     for pod in pods {
-        let name = format!(
-            "{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or(""),
-            pod.metadata.name.as_deref().unwrap_or("")
-        );
+        let name = k8sops_core::object_status::namespaced_name(&pod.metadata);
         let action = classifier.classify(&pod).await?;
         let (outcome, warning) = match &action {
             PodAction::Skip(r) => (PodOutcome::Skipped(r.clone()), None),
