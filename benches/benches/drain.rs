@@ -64,8 +64,7 @@ async fn main() {
         populate(&server, &rs, pods, round * 2);
         server.clear_requests();
         let start = Instant::now();
-        let report =
-            drain(&cluster, "bench-node", &DrainParams::default(), &k8sops::NoProgress).await.expect("k8sops drain");
+        let report = drain(&cluster, "bench-node", &DrainParams::default()).await.expect("k8sops drain");
         ours.push(start.elapsed());
         assert_eq!(report.status, DrainStatus::Completed);
         assert_eq!(report.pods.len(), pods);

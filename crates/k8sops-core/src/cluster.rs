@@ -1,12 +1,12 @@
 //! The [`Cluster`] handle every k8sops crate takes.
 
-use std::{path::Path, sync::Arc};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::{
     backend::{DynBackupStore, DynControlPlane, DynEtcdSnapshots, DynNodeGroups},
-    error::{Error, Result},
+    error::{Error, Result, Timeouts},
     retry::RetryPolicy,
     version::KubeVersion,
 };
@@ -36,6 +36,8 @@ pub struct Cluster {
 #[derive(Clone)]
 struct Inner {
     client: kube::Client,
+    stream_client: kube::Client,
+    timeouts: Timeouts,
     url: String,
     retry: RetryPolicy,
     node_groups: Option<DynNodeGroups>,
@@ -128,18 +130,58 @@ impl Cluster {
     /// assert_eq!(cluster.url(), "https://10.0.0.1:6443");
     /// # Ok(()) }
     /// ```
-    pub fn from_config(mut config: kube::Config) -> Result<Self> {
+    pub fn from_config(config: kube::Config) -> Result<Self> {
+        Self::from_config_with(config, Self::DEFAULT_TIMEOUTS)
+    }
+
+    /// The timeouts [`Cluster::from_config`], [`Cluster::try_default`] and
+    /// [`Cluster::from_kubeconfig`] set: 10 s to connect, 60 s to wait for
+    /// the next bytes of an answer. kube-client sets no read timeout, so a
+    /// server that accepts a connection and never answers would hang a call
+    /// forever. Long streams (log follow) use a client without the read
+    /// timeout, [`Cluster::stream_client`]; watches ask the server to end
+    /// them before it.
+    pub const DEFAULT_TIMEOUTS: Timeouts =
+        Timeouts { connect: Some(Duration::from_secs(10)), read: Some(Duration::from_secs(60)) };
+
+    /// [`Cluster::from_config`] with chosen connect and read timeouts
+    /// (`None`: no limit).
+    ///
+    /// ```
+    /// # fn main() -> k8sops_core::Result<()> {
+    /// use std::time::Duration;
+    /// use k8sops_core::{Cluster, Timeouts};
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let t = Timeouts { connect: Some(Duration::from_secs(2)), read: Some(Duration::from_secs(5)) };
+    /// let cluster = Cluster::from_config_with(config, t)?;
+    /// assert_eq!(cluster.timeouts(), t);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_config_with(mut config: kube::Config, timeouts: Timeouts) -> Result<Self> {
         // With the `aws` feature both ring and aws-lc-rs are compiled in and
         // rustls cannot choose; pin ring (what kube uses) unless the process chose.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
         config.default_retry = false;
-        let client = kube::Client::try_from(config).map_err(|e| match e {
-            kube::Error::RustlsTls(e) => Error::Tls { url: url.clone(), message: e.to_string() },
-            kube::Error::Auth(e) => Error::KubeconfigInvalid { path: "<config>".into(), message: e.to_string() },
-            other => Error::from_kube(other, &url, "client"),
-        })?;
-        Ok(Self::builder(client).url(url).build())
+        config.connect_timeout = timeouts.connect;
+        config.read_timeout = timeouts.read;
+        // The read timeout counts from the request, not from when a pooled connection went idle.
+        config.reset_reader_on_write = true;
+        let build = |config: kube::Config| {
+            kube::Client::try_from(config).map_err(|e| match e {
+                kube::Error::RustlsTls(e) => Error::Tls { url: url.clone(), message: e.to_string(), source: None },
+                kube::Error::Auth(e) => Error::KubeconfigInvalid { path: "<config>".into(), message: e.to_string() },
+                other => Error::from_kube_with(other, &url, "client", timeouts),
+            })
+        };
+        let mut streaming = config.clone();
+        streaming.read_timeout = None;
+        let client = build(config)?;
+        let stream_client = build(streaming)?;
+        let mut builder = Self::builder(client).url(url.clone());
+        builder.inner.stream_client = stream_client;
+        builder.inner.timeouts = timeouts;
+        Ok(builder.build())
     }
 
     /// Wraps an existing client. The client's own retry settings apply on top
@@ -170,7 +212,9 @@ impl Cluster {
     pub fn builder(client: kube::Client) -> ClusterBuilder {
         ClusterBuilder {
             inner: Inner {
+                stream_client: client.clone(),
                 client,
+                timeouts: Timeouts::default(),
                 url: String::new(),
                 retry: RetryPolicy::default(),
                 node_groups: None,
@@ -316,6 +360,36 @@ impl Cluster {
         }
     }
 
+    /// The client for long streams (`logs --follow`): the same server and
+    /// credentials as [`Cluster::client`], without the read timeout, since a
+    /// quiet container may send nothing for minutes. Only the connect
+    /// timeout applies; end such a stream with a cancellation token.
+    ///
+    /// ```
+    /// # fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// let _logs: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(cluster.stream_client().clone(), "shop");
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_client(&self) -> &kube::Client {
+        &self.inner.stream_client
+    }
+
+    /// The connect and read timeouts this cluster's client was built with
+    /// (unknown, i.e. `None`, for a client passed to [`Cluster::from_client`]).
+    ///
+    /// ```
+    /// # fn main() -> k8sops_core::Result<()> {
+    /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    /// let cluster = k8sops_core::Cluster::from_config(config)?;
+    /// assert_eq!(cluster.timeouts(), k8sops_core::Cluster::DEFAULT_TIMEOUTS);
+    /// # Ok(()) }
+    /// ```
+    pub fn timeouts(&self) -> Timeouts {
+        self.inner.timeouts
+    }
+
     /// Maps a kube error to a typed [`Error`], naming this server and `what`.
     ///
     /// ```
@@ -330,7 +404,7 @@ impl Cluster {
     /// ```
     pub fn map_err(&self, err: kube::Error, what: &str) -> Error {
         let url = if self.inner.url.is_empty() { "the API server" } else { &self.inner.url };
-        Error::from_kube(err, url, what)
+        Error::from_kube_with(err, url, what, self.inner.timeouts)
     }
 
     /// The API server's version (`GET /version`), retried per the policy.

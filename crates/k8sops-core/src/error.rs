@@ -13,6 +13,29 @@ use std::time::Duration;
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A boxed error kept as the [`source`](std::error::Error::source) of a typed one.
+///
+/// ```
+/// let e: k8sops_core::BoxError = Box::new(std::io::Error::other("boom"));
+/// assert_eq!(e.to_string(), "boom");
+/// ```
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The client's timeouts, so a timeout error can name the limit that was hit.
+///
+/// ```
+/// use std::time::Duration;
+/// let t = k8sops_core::Timeouts { connect: Some(Duration::from_secs(10)), read: Some(Duration::from_secs(60)) };
+/// assert_eq!(t.connect, Some(Duration::from_secs(10)));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Limit on opening a connection (TCP and TLS).
+    pub connect: Option<Duration>,
+    /// Limit on waiting for the next bytes of a response.
+    pub read: Option<Duration>,
+}
+
 /// Everything that can go wrong talking to a cluster or a backend.
 ///
 /// Messages name the object, the server and, where there is one, the fix.
@@ -70,8 +93,36 @@ pub enum Error {
     Unreachable {
         /// The server URL that was dialled.
         url: String,
+        /// The transport error, innermost cause last.
+        message: String,
+        /// The transport error itself.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A cloud or etcd service (not the Kubernetes API server) could not be reached.
+    #[error("cannot reach {service}: {message}; check the endpoint, the network and the region")]
+    ServiceUnreachable {
+        /// The service, e.g. `EKS (us-east-1)` or `etcd at https://10.0.0.1:2379`.
+        service: String,
         /// The transport error.
         message: String,
+        /// The transport error itself.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A cloud service refused the credentials' permissions (AWS `AccessDenied`,
+    /// `UnauthorizedOperation`, ...).
+    #[error("{service} denied access: {message}; grant the missing IAM permission to these credentials")]
+    AccessDenied {
+        /// The service that refused.
+        service: String,
+        /// The service's message.
+        message: String,
+        /// The service's error.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The TLS handshake with the API server failed.
@@ -81,6 +132,9 @@ pub enum Error {
         url: String,
         /// The TLS error.
         message: String,
+        /// The TLS error itself.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The server rejected the credentials (HTTP 401).
@@ -248,7 +302,10 @@ impl Error {
     /// ```
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Throttled { .. } | Error::Unreachable { .. } | Error::Timeout { .. } => true,
+            Error::Throttled { .. }
+            | Error::Unreachable { .. }
+            | Error::ServiceUnreachable { .. }
+            | Error::Timeout { .. } => true,
             Error::Api { code, .. } => matches!(code, 429 | 500 | 502 | 503 | 504),
             Error::Backend { transient, .. } => *transient,
             _ => false,
@@ -290,13 +347,40 @@ impl Error {
     /// assert!(err.is_not_found());
     /// ```
     pub fn from_kube(err: kube::Error, url: &str, what: &str) -> Self {
+        Self::from_kube_with(err, url, what, Timeouts::default())
+    }
+
+    /// [`Error::from_kube`] for a client with known [`Timeouts`]: a timeout
+    /// error then names the limit that was reached.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use k8sops_core::{Error, Timeouts};
+    /// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline");
+    /// let t = Timeouts { connect: None, read: Some(Duration::from_secs(60)) };
+    /// let err = Error::from_kube_with(kube::Error::Service(Box::new(io)), "https://k8s", "pods", t);
+    /// assert!(matches!(err, Error::Timeout { after, .. } if after == Duration::from_secs(60)));
+    /// ```
+    pub fn from_kube_with(err: kube::Error, url: &str, what: &str, timeouts: Timeouts) -> Self {
         match err {
             kube::Error::Api(status) => Self::from_status(*status, url, what),
-            kube::Error::HyperError(e) => classify_transport(url, &e),
-            kube::Error::Service(e) => classify_transport(url, e.as_ref()),
+            kube::Error::HyperError(e) => classify_transport(url, what, Box::new(e), timeouts),
+            kube::Error::Service(e) => classify_transport(url, what, e, timeouts),
             kube::Error::SerdeError(source) => Error::Decode { what: what.to_string(), source },
             other => Error::Kube(other),
         }
+    }
+
+    /// Whether the credentials lack a permission: a 401, a 403, or a cloud
+    /// service's access denial.
+    ///
+    /// ```
+    /// use k8sops_core::Error;
+    /// assert!(Error::Forbidden { message: "no".into() }.is_permission_denied());
+    /// assert!(!Error::NotFound { what: "x".into() }.is_permission_denied());
+    /// ```
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, Error::Forbidden { .. } | Error::Unauthorized { .. } | Error::AccessDenied { .. })
     }
 
     /// Converts an API server `Status` into a typed error.
@@ -330,23 +414,50 @@ impl Error {
     }
 }
 
-fn classify_transport(url: &str, err: &(dyn std::error::Error + 'static)) -> Error {
-    let mut message = err.to_string();
-    let mut cur = err.source();
+/// Classifies a transport failure by the kinds in its source chain (I/O
+/// error kinds, TLS errors), never by its message text.
+fn classify_transport(url: &str, what: &str, err: BoxError, timeouts: Timeouts) -> Error {
+    let mut timed_out = false;
     let mut tls = false;
+    let mut connecting = false;
+    let mut innermost = err.to_string();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
     while let Some(e) = cur {
-        let text = e.to_string();
-        if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::TimedOut => timed_out = true,
+                std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::NotConnected
+                | std::io::ErrorKind::AddrNotAvailable => connecting = true,
+                _ => {}
+            }
+        }
+        if e.downcast_ref::<rustls::Error>().is_some() {
             tls = true;
         }
-        message = format!("{message}: {text}");
+        if let Some(h) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            connecting |= h.is_connect();
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            timed_out |= h.is_timeout();
+        }
+        innermost = e.to_string();
         cur = e.source();
     }
+    let message = if innermost == err.to_string() { innermost } else { format!("{err}: {innermost}") };
     if tls {
-        Error::Tls { url: url.to_string(), message }
-    } else if message.contains("timed out") || message.contains("Timeout") {
-        Error::Timeout { during: format!("talking to {url}"), after: Duration::ZERO }
+        Error::Tls { url: url.to_string(), message, source: Some(err) }
+    } else if timed_out {
+        let (after, during) = if connecting {
+            (timeouts.connect, format!("connecting to {url}"))
+        } else {
+            (timeouts.read, format!("waiting for {url} to answer about {what}"))
+        };
+        // A limit we did not set came from the OS (e.g. TCP connect timeout).
+        Error::Timeout { during, after: after.or(timeouts.read).unwrap_or_default() }
     } else {
-        Error::Unreachable { url: url.to_string(), message }
+        Error::Unreachable { url: url.to_string(), message, source: Some(err) }
     }
 }

@@ -22,7 +22,9 @@ mod cluster;
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
+mod dry_run;
 mod error;
+mod failure;
 pub mod object_status;
 pub mod paging;
 pub mod progress;
@@ -35,7 +37,9 @@ pub mod version;
 
 pub use age::human_duration;
 pub use cluster::{Cluster, ClusterBuilder};
-pub use error::{Error, Result};
+pub use dry_run::{DryRun, ParseDryRunError};
+pub use error::{BoxError, Error, Result, Timeouts};
+pub use failure::Failure;
 pub use progress::{CancellationToken, DynProgress, NoProgress, ProgressSink, Recorder};
 pub use quantity::Quantity;
 pub use resources::{PodResources, ResourceList};

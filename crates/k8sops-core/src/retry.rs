@@ -50,6 +50,14 @@ pub struct RetryPolicy {
     /// Randomise each delay between half and all of its value, so many
     /// clients do not retry in lockstep. Default true.
     pub jitter: bool,
+    /// Longest `Retry-After` a server may impose; a longer one is cut to this
+    /// (default 60 s), so a misbehaving server cannot stall a caller for hours.
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after: Duration,
+}
+
+fn default_max_retry_after() -> Duration {
+    Duration::from_secs(60)
 }
 
 impl Default for RetryPolicy {
@@ -60,6 +68,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(10),
             multiplier: 2.0,
             jitter: true,
+            max_retry_after: default_max_retry_after(),
         }
     }
 }
@@ -189,6 +198,21 @@ impl RetryPolicy {
         Duration::from_secs_f64(secs)
     }
 
+    /// Sets [`max_retry_after`](Self::max_retry_after).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use k8sops_core::{Error, RetryPolicy};
+    /// let p = RetryPolicy::default().jitter(false).max_retry_after(Duration::from_secs(5));
+    /// let slow = Error::Throttled { source_name: "s".into(), message: "".into(), retry_after: Some(Duration::from_secs(3600)) };
+    /// assert_eq!(p.delay_for(&slow, 1), Some(Duration::from_secs(5)));
+    /// ```
+    #[must_use]
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
     /// The delay before retrying after `error`, or `None` if it must not be retried.
     ///
     /// ```
@@ -204,7 +228,7 @@ impl RetryPolicy {
             return None;
         }
         let computed = self.backoff(attempt);
-        Some(error.retry_after().map_or(computed, |ra| ra.max(computed)))
+        Some(error.retry_after().map_or(computed, |ra| ra.min(self.max_retry_after).max(computed)))
     }
 
     /// Runs `op` until it succeeds, fails with a permanent error, or runs out of
@@ -337,6 +361,19 @@ mod tests {
             .await;
         assert_eq!(res.unwrap(), 1);
         assert_eq!(start.elapsed(), Duration::from_secs(7));
+    }
+
+    #[test]
+    fn caps_a_servers_retry_after() {
+        let p = RetryPolicy::default().jitter(false);
+        let hour = Error::Throttled {
+            source_name: "s".into(),
+            message: "".into(),
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        assert_eq!(p.delay_for(&hour, 1), Some(Duration::from_secs(60)));
+        let p = p.max_retry_after(Duration::from_secs(2));
+        assert_eq!(p.delay_for(&hour, 1), Some(Duration::from_secs(2)));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use k8s_openapi::api::core::v1::Node;
-use k8sops_core::{paging, Cluster, LabelSelector, Table};
+use k8sops_core::{paging, Cluster, DryRun, Failure, LabelSelector, Table};
 use kube::{
     api::{ListParams, Patch, PatchParams},
     Api,
@@ -83,12 +83,13 @@ impl NodeSelection {
 ///
 /// ```
 /// // kubectl cordon NODE --dry-run=client
-/// let params = k8sops_nodes::CordonParams { dry_run: true };
+/// let params = k8sops_nodes::CordonParams { dry_run: k8sops_nodes::DryRun::Client };
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CordonParams {
-    /// Report what would change without changing anything (`--dry-run=client`).
-    pub dry_run: bool,
+    /// `--dry-run`: `Client` reports what would change and sends nothing;
+    /// `Server` sends the patches with `dryRun=All`.
+    pub dry_run: DryRun,
 }
 
 /// What happened to one node.
@@ -104,12 +105,14 @@ pub struct CordonParams {
 /// assert_eq!(report.nodes[0].1, CordonChange::AlreadyInState);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum CordonChange {
     /// The node's schedulability changed (or would, in a dry run).
     Changed,
     /// The node was already in the requested state.
     AlreadyInState,
+    /// The patch failed; the other nodes were still handled, as in kubectl.
+    Failed(Failure<k8sops_core::Error>),
 }
 
 /// The result of [`cordon`] / [`uncordon`].
@@ -121,7 +124,7 @@ pub enum CordonChange {
 /// server.load(&k8sops_testkit::DemoCluster::small())?;
 /// let cluster = server.cluster();
 /// use k8sops_nodes::{cordon, CordonParams, NodeSelection};
-/// let params = CordonParams { dry_run: true };
+/// let params = CordonParams { dry_run: k8sops_nodes::DryRun::Client };
 /// let report = cordon(&cluster, &NodeSelection::name("ip-10-0-0-5.ec2.internal"), params).await?;
 /// assert_eq!(report.to_string(), "node/ip-10-0-0-5.ec2.internal cordoned (dry run)\n");
 /// # Ok(()) }
@@ -131,7 +134,7 @@ pub struct CordonReport {
     /// `true` for cordon, `false` for uncordon.
     pub cordon: bool,
     /// Whether this was a dry run.
-    pub dry_run: bool,
+    pub dry_run: DryRun,
     /// Per node, in name order.
     pub nodes: Vec<(String, CordonChange)>,
 }
@@ -154,17 +157,44 @@ impl CordonReport {
     pub fn changed(&self) -> impl Iterator<Item = &str> {
         self.nodes.iter().filter(|(_, c)| *c == CordonChange::Changed).map(|(n, _)| n.as_str())
     }
+
+    /// The nodes whose patch failed, and why.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// use k8sops_nodes::{cordon, CordonParams, NodeSelection};
+    /// let report = cordon(&server.cluster(), &NodeSelection::name("ip-10-0-0-5.ec2.internal"), CordonParams::default()).await?;
+    /// assert_eq!(report.failed().count(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn failed(&self) -> impl Iterator<Item = (&str, &k8sops_core::Error)> {
+        self.nodes.iter().filter_map(|(n, c)| match c {
+            CordonChange::Failed(e) => Some((n.as_str(), &**e)),
+            _ => None,
+        })
+    }
 }
 
 impl fmt::Display for CordonReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // kubectl prints "node/NAME cordoned" or "node/NAME already cordoned".
         let verb = if self.cordon { "cordoned" } else { "uncordoned" };
-        let suffix = if self.dry_run { " (dry run)" } else { "" };
+        let suffix = match self.dry_run {
+            DryRun::None => "",
+            DryRun::Client => " (dry run)",
+            DryRun::Server => " (server dry run)",
+        };
         for (name, change) in &self.nodes {
             match change {
                 CordonChange::Changed => writeln!(f, "node/{name} {verb}{suffix}")?,
                 CordonChange::AlreadyInState => writeln!(f, "node/{name} already {verb}{suffix}")?,
+                CordonChange::Failed(e) => {
+                    let op = if self.cordon { "cordon" } else { "uncordon" };
+                    writeln!(f, "error: unable to {op} node {name:?}: {e}")?
+                }
             }
         }
         Ok(())
@@ -187,7 +217,12 @@ impl CordonReport {
     pub fn table(&self) -> Table {
         let mut t = Table::new(["node", "change"]);
         for (n, c) in &self.nodes {
-            t.row([n.clone(), format!("{c:?}")]);
+            let change = match c {
+                CordonChange::Changed => "Changed".to_string(),
+                CordonChange::AlreadyInState => "AlreadyInState".to_string(),
+                CordonChange::Failed(e) => format!("Failed ({e})"),
+            };
+            t.row([n.clone(), change]);
         }
         t
     }
@@ -243,10 +278,20 @@ async fn set_schedulable(
             out.push((name, CordonChange::AlreadyInState));
             continue;
         }
-        if !params.dry_run {
-            set_unschedulable(cluster, &name, cordon, false).await?;
-        }
-        out.push((name, CordonChange::Changed));
+        // One failed node does not stop the others (kubectl prints the error and goes on).
+        let change = if params.dry_run.sends_requests() {
+            match set_unschedulable(cluster, &name, cordon, params.dry_run.server_side()).await {
+                Ok(()) => CordonChange::Changed,
+                Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
+                Err(Error::NodeNotFound { name: gone }) => {
+                    CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {gone}") }))
+                }
+                Err(other) => return Err(other),
+            }
+        } else {
+            CordonChange::Changed
+        };
+        out.push((name, change));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(CordonReport { cordon, dry_run: params.dry_run, nodes: out })

@@ -4,46 +4,23 @@
 //! a watch instead of a poll per pod, typed progress, cancellation, and a
 //! report of every pod's outcome.
 
-use std::{
-    collections::HashMap,
-    fmt,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashMap, fmt, sync::Mutex, time::Duration};
 
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use k8sops_core::{CancellationToken, Cluster, LabelSelector, ProgressSink, Table};
+pub use k8sops_core::DryRun;
+use k8sops_core::{CancellationToken, Cluster, Failure, LabelSelector, NoProgress, ProgressSink, Table};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
     cordon::{set_unschedulable, CordonChange},
-    deletion_watch::DeletionTracker,
+    deletion_watch::{DeletionTracker, Waited},
     eviction::{self, Attempt, EvictionApi},
     pod_filter::{Classifier, PodAction, RefusalReason, Rules, SkipReason},
     Error, Result,
 };
-
-/// `--dry-run`.
-///
-/// ```
-/// use k8sops_nodes::{DrainParams, DryRun};
-/// // kubectl drain --dry-run=server: the server checks every eviction, nothing changes.
-/// let params = DrainParams { dry_run: DryRun::Server, ..Default::default() };
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub enum DryRun {
-    /// Do it.
-    #[default]
-    None,
-    /// Decide locally, send nothing that changes the cluster (`--dry-run=client`).
-    Client,
-    /// Send every request with `dryRun=All` (`--dry-run=server`): the server
-    /// checks budgets and permissions but changes nothing.
-    Server,
-}
 
 /// Drain options. `Default` is `kubectl drain`'s defaults; k8sops-only
 /// options (concurrency, budget backoff, cancellation) are marked.
@@ -62,9 +39,12 @@ pub struct DrainParams {
     pub ignore_daemonsets: bool,
     /// `--delete-emptydir-data`: evict pods with emptyDir volumes (their data is lost).
     pub delete_emptydir_data: bool,
-    /// `--grace-period`: seconds each pod gets to terminate; `None` uses the pod's own (kubectl's -1).
+    /// `--grace-period`: seconds each pod gets to terminate; `None` or a
+    /// negative value uses the pod's own (kubectl's default -1), on the
+    /// eviction and the delete path alike.
     pub grace_period: Option<i64>,
-    /// `--timeout`: give up after this long; `None` waits forever (kubectl's 0).
+    /// `--timeout`: give up after this long; `None` or zero waits forever
+    /// (kubectl's `--timeout=0s`).
     pub timeout: Option<Duration>,
     /// `--pod-selector`: only pods matching this label selector.
     pub pod_selector: Option<LabelSelector>,
@@ -72,7 +52,8 @@ pub struct DrainParams {
     pub disable_eviction: bool,
     /// `--skip-wait-for-delete-timeout`: pods deleted longer ago than this are not waited for.
     pub skip_wait_for_delete_timeout: Option<Duration>,
-    /// `--dry-run`.
+    /// `--dry-run`. A composite operation (scale-in, delete node) sets this
+    /// from its own dry-run switch.
     pub dry_run: DryRun,
     /// k8sops: how many eviction requests may be in flight at once (default 16).
     pub concurrency: usize,
@@ -80,9 +61,12 @@ pub struct DrainParams {
     pub budget_backoff: Duration,
     /// k8sops: longest wait between budget retries (default 5 s, kubectl's fixed interval).
     pub budget_backoff_max: Duration,
-    /// k8sops: cancel the drain; the report says which pods were already evicted
-    /// and the node stays cordoned. Dropping the future also stops the drain
-    /// (then only the progress events tell what happened).
+    /// k8sops: cancel the drain. No eviction, delete or cordon is sent once
+    /// the token fires; requests already in flight finish, and the report
+    /// says for every pod whether it was evicted (and gone or terminating),
+    /// still blocked, or never attempted. The node stays cordoned. Dropping
+    /// the future instead also stops the drain, but then only the progress
+    /// events tell what happened.
     pub cancel: Option<CancellationToken>,
 }
 
@@ -149,6 +133,16 @@ impl DrainParams {
             skip_wait_for_delete_timeout: self.skip_wait_for_delete_timeout,
         }
     }
+
+    /// The grace period to send: a negative one means the pod's own, as in kubectl.
+    fn grace(&self) -> Option<i64> {
+        self.grace_period.filter(|g| *g >= 0)
+    }
+
+    /// The time limit: zero means none, as in kubectl.
+    fn limit(&self) -> Option<Duration> {
+        self.timeout.filter(|t| !t.is_zero())
+    }
 }
 
 /// A pod, as `namespace/name`.
@@ -181,8 +175,11 @@ pub enum DrainEvent {
     Cordoned {
         /// Node.
         node: String,
-        /// Whether it changed.
+        /// Whether it changed (or would, in a dry run), or why it failed;
+        /// a failed cordon does not stop the drain, as in kubectl.
         change: CordonChange,
+        /// Whether this was a dry run.
+        dry_run: DryRun,
     },
     /// The node's pods were listed and classified.
     PodsFound {
@@ -292,7 +289,7 @@ pub enum PodOutcome {
     /// Not attempted before the drain stopped.
     NotAttempted,
     /// The eviction failed.
-    Failed(String),
+    Failed(Failure<k8sops_core::Error>),
 }
 
 /// One pod's line in the report.
@@ -337,7 +334,8 @@ pub struct PodReport {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum DrainStatus {
-    /// Every pod is gone (or, in a dry run, would be).
+    /// Every pod is gone (or, in a dry run, would be). The only status after
+    /// which a node may be terminated, deleted or replaced.
     Completed,
     /// Refused before evicting anything (see the refused pods).
     Refused,
@@ -347,6 +345,18 @@ pub enum DrainStatus {
     Cancelled,
     /// Some pods failed.
     Failed,
+}
+
+impl fmt::Display for DrainStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DrainStatus::Completed => "completed",
+            DrainStatus::Refused => "refused",
+            DrainStatus::TimedOut => "timed out",
+            DrainStatus::Cancelled => "cancelled",
+            DrainStatus::Failed => "failed",
+        })
+    }
 }
 
 /// The result of a drain: every pod's outcome.
@@ -367,7 +377,7 @@ pub enum DrainStatus {
 pub struct DrainReport {
     /// Node.
     pub node: String,
-    /// Whether cordoning changed the node.
+    /// Whether cordoning changed the node, or why it failed.
     pub cordon: CordonChange,
     /// Dry run mode.
     pub dry_run: DryRun,
@@ -375,11 +385,89 @@ pub struct DrainReport {
     pub status: DrainStatus,
     /// Every pod on the node that the drain considered, sorted.
     pub pods: Vec<PodReport>,
+    /// The time limit the drain had, if any.
+    pub timeout: Option<Duration>,
     /// Wall time.
     pub elapsed: Duration,
 }
 
 impl DrainReport {
+    /// The report if every pod is gone (status [`DrainStatus::Completed`]),
+    /// otherwise the matching error — [`Error::Refused`] naming the refused
+    /// pods, [`Error::DrainTimedOut`], [`Error::DrainCancelled`] or
+    /// [`Error::DrainFailed`] — each carrying the report. For callers who want
+    /// `?`; [`drain`] itself returns `Ok` whatever happened to the pods.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+    /// use k8sops_nodes::{drain, DrainParams, Error};
+    /// let cluster = server.cluster();
+    /// // kubectl's defaults refuse DaemonSet pods: the report says so, `ensure_completed` turns it into an error.
+    /// let report = drain(&cluster, "ip-10-0-0-5.ec2.internal", &DrainParams::default()).await?;
+    /// assert!(matches!(report.ensure_completed(), Err(Error::Refused { .. })));
+    /// # Ok(()) }
+    /// ```
+    pub fn ensure_completed(self) -> Result<Self> {
+        let node = self.node.clone();
+        match self.status {
+            DrainStatus::Completed => Ok(self),
+            DrainStatus::Refused => Err(Error::Refused {
+                node,
+                pods: self.refused().into_iter().map(|(p, r)| (p.to_string(), r.clone())).collect(),
+                report: Box::new(self),
+            }),
+            DrainStatus::TimedOut => {
+                Err(Error::DrainTimedOut { node, after: self.timeout.unwrap_or_default(), report: Box::new(self) })
+            }
+            DrainStatus::Cancelled => Err(Error::DrainCancelled { node, report: Box::new(self) }),
+            DrainStatus::Failed => Err(Error::DrainFailed { node, report: Box::new(self) }),
+        }
+    }
+
+    /// Whether the drain completed and was real (not a dry run): the test a
+    /// composite makes before it terminates, deletes or replaces the node.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+    /// use k8sops_nodes::{drain, DrainParams, DryRun};
+    /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true).dry_run(DryRun::Client);
+    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params).await?;
+    /// assert!(!report.node_is_empty(), "a dry run empties nothing");
+    /// # Ok(()) }
+    /// ```
+    pub fn node_is_empty(&self) -> bool {
+        self.status == DrainStatus::Completed && self.dry_run == DryRun::None
+    }
+
+    /// The refused pods and why.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let report = k8sops_nodes::drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &Default::default()).await?;
+    /// for (pod, why) in report.refused() {
+    ///     println!("{pod}: {why}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn refused(&self) -> Vec<(&str, &RefusalReason)> {
+        self.pods
+            .iter()
+            .filter_map(|p| match &p.outcome {
+                PodOutcome::Refused(r) => Some((p.pod.as_str(), r)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Pods whose outcome matches `f`.
     ///
     /// ```
@@ -442,7 +530,13 @@ impl DrainReport {
                 PodOutcome::Blocked { budget: Some(b), .. } => format!("Blocked by budget {b}"),
                 PodOutcome::Blocked { message, .. } => format!("Blocked ({message})"),
                 PodOutcome::Failed(e) => format!("Failed ({e})"),
-                other => format!("{other:?}"),
+                PodOutcome::Evicted => "Evicted".into(),
+                PodOutcome::Deleted => "Deleted".into(),
+                PodOutcome::EvictedNotAwaited => "Evicted (not awaited: skip-wait timeout)".into(),
+                PodOutcome::WouldEvict => "Would evict".into(),
+                PodOutcome::WouldDelete => "Would delete".into(),
+                PodOutcome::Terminating => "Evicted, still terminating".into(),
+                PodOutcome::NotAttempted => "Not attempted".into(),
             };
             t.row([p.pod.clone(), outcome, p.attempts.to_string()]);
         }
@@ -457,7 +551,12 @@ impl fmt::Display for DrainReport {
             DryRun::Client => " (dry run)",
             DryRun::Server => " (server dry run)",
         };
-        writeln!(f, "node/{} drain {:?} in {:.1}s{dry}", self.node, self.status, self.elapsed.as_secs_f64())?;
+        match &self.cordon {
+            CordonChange::Changed => writeln!(f, "node/{} cordoned{dry}", self.node)?,
+            CordonChange::AlreadyInState => writeln!(f, "node/{} already cordoned{dry}", self.node)?,
+            CordonChange::Failed(e) => writeln!(f, "error: unable to cordon node {:?}: {e}", self.node)?,
+        }
+        writeln!(f, "node/{} drain {} in {:.1}s{dry}", self.node, self.status, self.elapsed.as_secs_f64())?;
         write!(f, "{}", self.table())
     }
 }
@@ -470,38 +569,75 @@ struct PodState {
 }
 
 /// Drains one node: cordon, classify its pods with kubectl's rules, evict
-/// (or delete) them concurrently, and wait until they are gone.
+/// (or delete) them concurrently, and wait until they are gone. The same as
+/// [`drain_with_progress`] without progress events.
 ///
-/// Errors: [`Error::NodeNotFound`]; [`Error::Refused`] when a rule refuses
-/// pods (nothing was evicted; the node stays cordoned, as with kubectl);
-/// [`Error::DrainTimedOut`] and [`Error::DrainCancelled`] carry the report of
-/// what was done. A 429 from a PodDisruptionBudget is retried with backoff
-/// until the timeout and reported as [`DrainEvent::BlockedByBudget`] naming the
-/// budget. The cluster's client must not retry 429s itself (clients made by
+/// `Err` means the drain could not run (node missing, API unreachable, pods
+/// not listable); what happened to each pod is in the [`DrainReport`], whose
+/// [`status`](DrainReport::status) is the one truth: refused, timed out,
+/// cancelled and failed drains return `Ok` with that status. Call
+/// [`DrainReport::ensure_completed`] to turn anything but a completed drain
+/// into an error.
+///
+/// # Cancel safety
+/// With [`DrainParams::cancel`], no cordon, eviction or delete is sent after
+/// the token fires; requests already sent finish (each bounded by the
+/// cluster's read timeout) and the report says which pods were evicted
+/// (gone or still terminating), which are blocked and which were never
+/// attempted. The node stays cordoned. The timeout behaves the same way.
+/// Dropping the future stops at once and leaves the same state, but untold.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
+/// let cluster = server.cluster();
+/// use k8sops_nodes::{drain, DrainParams};
+/// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
+/// let report = drain(&cluster, "ip-10-0-0-5.ec2.internal", &params).await?.ensure_completed()?;
+/// println!("{report}");
+/// # Ok(()) }
+/// ```
+pub async fn drain(cluster: &Cluster, node: &str, params: &DrainParams) -> Result<DrainReport> {
+    drain_with_progress(cluster, node, params, &NoProgress).await
+}
+
+/// [`drain`], reporting each step as a [`DrainEvent`].
+///
+/// A 429 from a PodDisruptionBudget is retried with backoff until the
+/// timeout and reported as [`DrainEvent::BlockedByBudget`] naming the
+/// budget; any other 429 is retried too, after the server's `Retry-After`
+/// (capped by the cluster's [`RetryPolicy`](k8sops_core::RetryPolicy)), as
+/// kubectl does. A 500 because a pod has more than one budget fails that pod
+/// at once. The cluster's client must not retry 429s itself (clients made by
 /// [`Cluster::try_default`] / [`Cluster::from_kubeconfig`] do not).
+///
+/// # Cancel safety
+/// As for [`drain`].
 ///
 /// ```
 /// use k8sops_core::Recorder;
-/// use k8sops_nodes::{drain, DrainEvent, DrainParams};
+/// use k8sops_nodes::{drain_with_progress, DrainEvent, DrainParams};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
 /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
 /// let events = Recorder::<DrainEvent>::default();
 /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-/// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &events).await?;
+/// let report = drain_with_progress(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &events).await?;
 /// assert_eq!(report.status, k8sops_nodes::DrainStatus::Completed);
 /// println!("{report}");
 /// # Ok(()) }
 /// ```
-pub async fn drain(
+pub async fn drain_with_progress(
     cluster: &Cluster,
     node: &str,
     params: &DrainParams,
     progress: &dyn ProgressSink<DrainEvent>,
 ) -> Result<DrainReport> {
     let start = Instant::now();
-    let deadline = params.timeout.map(|t| start + t);
+    let stop = Stop { cancel: params.cancel.clone().unwrap_or_default(), deadline: params.limit().map(|t| start + t) };
     let nodes: Api<Node> = cluster.api_all();
     let node_obj = cluster
         .retry_policy()
@@ -509,13 +645,23 @@ pub async fn drain(
         .await?
         .ok_or_else(|| Error::NodeNotFound { name: node.to_string() })?;
 
-    // 1. Cordon.
+    // 1. Cordon. A failure is reported and the drain goes on, as in kubectl.
     let was = node_obj.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-    let change = if was { CordonChange::AlreadyInState } else { CordonChange::Changed };
-    if !was && params.dry_run != DryRun::Client {
-        set_unschedulable(cluster, node, true, params.dry_run == DryRun::Server).await?;
-    }
-    progress.emit(DrainEvent::Cordoned { node: node.to_string(), change });
+    let change = if was {
+        CordonChange::AlreadyInState
+    } else if stop.now().is_some() {
+        CordonChange::Failed(Failure::new(k8sops_core::Error::Cancelled { during: format!("cordoning node {node}") }))
+    } else if params.dry_run.sends_requests() {
+        match set_unschedulable(cluster, node, true, params.dry_run.server_side()).await {
+            Ok(()) => CordonChange::Changed,
+            Err(Error::NodeNotFound { name }) => return Err(Error::NodeNotFound { name }),
+            Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
+            Err(other) => return Err(other),
+        }
+    } else {
+        CordonChange::Changed
+    };
+    progress.emit(DrainEvent::Cordoned { node: node.to_string(), change: change.clone(), dry_run: params.dry_run });
 
     // 2. List and classify the node's pods.
     let (pods, list_rv) = list_node_pods(cluster, node, params.pod_selector.as_ref()).await?;
@@ -528,7 +674,6 @@ pub async fn drain(
             PodAction::Skip(r) => (PodOutcome::Skipped(r.clone()), None),
             PodAction::Refuse(r) => (PodOutcome::Refused(r.clone()), None),
             PodAction::Evict { warning } => (PodOutcome::NotAttempted, warning.clone()),
-            PodAction::DeleteFinished => (PodOutcome::NotAttempted, None),
         };
         states.push(PodState {
             pod,
@@ -538,32 +683,25 @@ pub async fn drain(
         });
     }
     states.sort_by(|a, b| a.name.cmp(&b.name));
-    let to_remove =
-        states.iter().filter(|s| matches!(s.action, PodAction::Evict { .. } | PodAction::DeleteFinished)).count();
+    let to_remove = states.iter().filter(|s| matches!(s.action, PodAction::Evict { .. })).count();
     progress.emit(DrainEvent::PodsFound { node: node.to_string(), to_remove, skipped: states.len() - to_remove });
     for s in &states {
         if let PodAction::Skip(reason) = &s.action {
             progress.emit(DrainEvent::Skipped { pod: s.name.clone(), reason: reason.clone() });
         }
     }
-    let report = |states: Vec<PodReport>, status: DrainStatus| DrainReport {
+    let report = |pods: Vec<PodReport>, status: DrainStatus| DrainReport {
         node: node.to_string(),
-        cordon: change,
+        cordon: change.clone(),
         dry_run: params.dry_run,
         status,
-        pods: states,
+        pods,
+        timeout: params.limit(),
         elapsed: start.elapsed(),
     };
-    let refused: Vec<(PodName, RefusalReason)> = states
-        .iter()
-        .filter_map(|s| match &s.action {
-            PodAction::Refuse(r) => Some((s.name.clone(), r.clone())),
-            _ => None,
-        })
-        .collect();
-    if !refused.is_empty() {
-        let rep = report(states.into_iter().map(|s| s.report).collect(), DrainStatus::Refused);
-        return Err(Error::Refused { node: node.to_string(), pods: refused, report: Box::new(rep) });
+    if states.iter().any(|s| matches!(s.action, PodAction::Refuse(_))) {
+        // kubectl evicts nothing when any pod is refused; the node stays cordoned.
+        return Ok(report(states.into_iter().map(|s| s.report).collect(), DrainStatus::Refused));
     }
 
     // 3. Client dry run: decided locally.
@@ -571,11 +709,10 @@ pub async fn drain(
         let pods = states
             .into_iter()
             .map(|mut s| {
-                s.report.outcome = match s.action {
-                    PodAction::Evict { .. } if !params.disable_eviction => PodOutcome::WouldEvict,
-                    PodAction::Evict { .. } | PodAction::DeleteFinished => PodOutcome::WouldDelete,
-                    _ => s.report.outcome,
-                };
+                if let PodAction::Evict { .. } = s.action {
+                    s.report.outcome =
+                        if params.disable_eviction { PodOutcome::WouldDelete } else { PodOutcome::WouldEvict };
+                }
                 s.report
             })
             .collect();
@@ -587,59 +724,83 @@ pub async fn drain(
         if params.disable_eviction { EvictionApi::Unsupported } else { EvictionApi::discover(cluster).await? };
     let waited: HashMap<String, String> = states
         .iter()
-        .filter(|s| matches!(s.action, PodAction::Evict { .. } | PodAction::DeleteFinished))
+        .filter(|s| matches!(s.action, PodAction::Evict { .. }))
         .map(|s| (s.name.clone(), s.pod.metadata.uid.clone().unwrap_or_default()))
         .collect();
     let tracker = (params.dry_run == DryRun::None).then(|| DeletionTracker::start(cluster, node, list_rv, waited));
-    let shared: Arc<Mutex<Vec<PodReport>>> = Arc::new(Mutex::new(states.iter().map(|s| s.report.clone()).collect()));
+    let shared: Mutex<Vec<PodReport>> = Mutex::new(states.iter().map(|s| s.report.clone()).collect());
     let limiter = Semaphore::new(params.concurrency.max(1));
-    let work = states
+    let work = states.iter().enumerate().filter(|(_, s)| matches!(s.action, PodAction::Evict { .. })).map(|(i, s)| {
+        let ctx = PodCtx {
+            cluster,
+            params,
+            api: api_kind,
+            limiter: &limiter,
+            tracker: tracker.as_ref(),
+            progress,
+            shared: &shared,
+            index: i,
+            stop: &stop,
+        };
+        remove_pod(ctx, s)
+    });
+    join_all(work).await;
+    let pods = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    let unfinished = pods
         .iter()
-        .enumerate()
-        .filter(|(_, s)| matches!(s.action, PodAction::Evict { .. } | PodAction::DeleteFinished))
-        .map(|(i, s)| {
-            let ctx = PodCtx {
-                cluster,
-                params,
-                api: api_kind,
-                limiter: &limiter,
-                tracker: tracker.as_ref(),
-                progress,
-                shared: &shared,
-                index: i,
-                deadline,
-            };
-            remove_pod(ctx, s)
-        });
-    let cancel = params.cancel.clone().unwrap_or_default();
-    let sleep_deadline = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
+        .any(|p| matches!(p.outcome, PodOutcome::NotAttempted | PodOutcome::Blocked { .. } | PodOutcome::Terminating));
+    let status = if stop.cancel.is_cancelled() && unfinished {
+        DrainStatus::Cancelled
+    } else if unfinished {
+        DrainStatus::TimedOut
+    } else if pods.iter().any(|p| matches!(p.outcome, PodOutcome::Failed(_))) {
+        DrainStatus::Failed
+    } else {
+        DrainStatus::Completed
     };
-    let stopped = tokio::select! {
-        _ = join_all(work) => None,
-        _ = sleep_deadline => Some(DrainStatus::TimedOut),
-        _ = cancel.cancelled() => Some(DrainStatus::Cancelled),
-    };
-    let pods = shared.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    match stopped {
-        Some(DrainStatus::TimedOut) => {
-            let after = params.timeout.unwrap_or_default();
-            Err(Error::DrainTimedOut {
-                node: node.to_string(),
-                after,
-                report: Box::new(report(pods, DrainStatus::TimedOut)),
-            })
+    Ok(report(pods, status))
+}
+
+/// Why the drain stops early: the caller's token or the deadline.
+struct Stop {
+    cancel: CancellationToken,
+    deadline: Option<Instant>,
+}
+
+impl Stop {
+    /// Whether the drain must stop now, and why.
+    fn now(&self) -> Option<DrainStatus> {
+        if self.cancel.is_cancelled() {
+            Some(DrainStatus::Cancelled)
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(DrainStatus::TimedOut)
+        } else {
+            None
         }
-        Some(_) => Err(Error::DrainCancelled {
-            node: node.to_string(),
-            report: Box::new(report(pods, DrainStatus::Cancelled)),
-        }),
-        None => {
-            let failed = pods.iter().any(|p| matches!(p.outcome, PodOutcome::Failed(_)));
-            Ok(report(pods, if failed { DrainStatus::Failed } else { DrainStatus::Completed }))
+    }
+
+    /// Resolves when the drain must stop.
+    async fn wait(&self) {
+        let deadline = async {
+            match self.deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.cancel.cancelled() => {}
+            _ = deadline => {}
+        }
+    }
+
+    /// Runs `f` unless the drain must stop first; `None` when it stopped.
+    async fn or_stop<T>(&self, f: impl std::future::Future<Output = T>) -> Option<T> {
+        if self.now().is_some() {
+            return None;
+        }
+        tokio::select! {
+            v = f => Some(v),
+            _ = self.wait() => None,
         }
     }
 }
@@ -687,7 +848,7 @@ struct PodCtx<'a> {
     progress: &'a dyn ProgressSink<DrainEvent>,
     shared: &'a Mutex<Vec<PodReport>>,
     index: usize,
-    deadline: Option<Instant>,
+    stop: &'a Stop,
 }
 
 impl PodCtx<'_> {
@@ -696,73 +857,93 @@ impl PodCtx<'_> {
         f(&mut all[self.index]);
     }
 
-    /// Waits `d`, or less if the deadline comes first.
-    async fn pause(&self, d: Duration) {
-        let until = Instant::now() + d;
-        let until = self.deadline.map_or(until, |dl| until.min(dl));
-        tokio::time::sleep_until(until).await;
+    fn fail(&self, pod: &str, error: k8sops_core::Error) {
+        let msg = error.to_string();
+        self.update(|r| r.outcome = PodOutcome::Failed(Failure::new(error)));
+        self.progress.emit(DrainEvent::Failed { pod: pod.to_string(), error: msg });
     }
 }
 
 async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
-    let delete = ctx.api == EvictionApi::Unsupported || matches!(s.action, PodAction::DeleteFinished);
+    let delete = ctx.api == EvictionApi::Unsupported;
     let dry = ctx.params.dry_run == DryRun::Server;
+    let grace = ctx.params.grace();
     let uid = s.pod.metadata.uid.clone().unwrap_or_default();
+    let being_deleted = s.pod.metadata.deletion_timestamp.is_some();
     let mut budget_wait = ctx.params.budget_backoff;
     let mut transient_attempts = 0u32;
     loop {
-        let attempt = {
-            let _permit = ctx.limiter.acquire().await;
-            ctx.progress.emit(DrainEvent::Evicting { pod: s.name.clone() });
-            ctx.update(|r| r.attempts += 1);
-            if delete {
-                eviction::delete(ctx.cluster, &s.pod, ctx.params.grace_period, dry).await
-            } else {
-                eviction::evict(ctx.cluster, ctx.api, &s.pod, ctx.params.grace_period, dry).await
-            }
+        // Nothing that changes the cluster is sent once the drain must stop.
+        let Some(permit) = ctx.stop.or_stop(ctx.limiter.acquire()).await else { return };
+        ctx.progress.emit(DrainEvent::Evicting { pod: s.name.clone() });
+        // Checked after the event, so a sink that cancels on it stops this request too.
+        if ctx.stop.now().is_some() {
+            return;
+        }
+        ctx.update(|r| r.attempts += 1);
+        let attempt = if delete {
+            eviction::delete(ctx.cluster, &s.pod, grace, dry).await
+        } else {
+            eviction::evict(ctx.cluster, ctx.api, &s.pod, grace, dry).await
         };
-        match attempt {
+        drop(permit);
+        let wait = match attempt {
             Attempt::Accepted => break,
             Attempt::Gone => {
                 ctx.update(|r| r.outcome = if delete { PodOutcome::Deleted } else { PodOutcome::Evicted });
                 ctx.progress.emit(DrainEvent::Gone { pod: s.name.clone() });
                 return;
             }
-            Attempt::Blocked { budget, message } => {
-                ctx.update(|r| r.outcome = PodOutcome::Blocked { budget: budget.clone(), message: message.clone() });
-                ctx.progress.emit(DrainEvent::BlockedByBudget {
-                    pod: s.name.clone(),
-                    budget,
-                    message,
-                    retry_in: budget_wait,
-                });
-                ctx.pause(budget_wait).await;
-                budget_wait = (budget_wait * 2).min(ctx.params.budget_backoff_max);
+            // An eviction in a terminating namespace is forbidden; a pod already being deleted is waited for.
+            Attempt::NamespaceTerminating { .. } if being_deleted => break,
+            Attempt::NamespaceTerminating { message } => {
+                let wait = ctx.params.budget_backoff_max;
+                ctx.update(|r| r.outcome = PodOutcome::Blocked { budget: None, message: message.clone() });
+                ctx.progress.emit(DrainEvent::Retrying { pod: s.name.clone(), error: message, retry_in: wait });
+                wait
             }
-            Attempt::Transient { error, retry_after } => {
-                transient_attempts += 1;
+            Attempt::Blocked { budget, message } => {
+                let wait = budget_wait;
+                ctx.update(|r| r.outcome = PodOutcome::Blocked { budget: budget.clone(), message: message.clone() });
+                ctx.progress.emit(DrainEvent::BlockedByBudget { pod: s.name.clone(), budget, message, retry_in: wait });
+                budget_wait = (budget_wait * 2).min(ctx.params.budget_backoff_max);
+                wait
+            }
+            Attempt::TooManyRequests { error, retry_after } => {
+                // kubectl retries every 429 until its timeout; honour the server's delay, capped.
                 let policy = ctx.cluster.retry_policy();
-                // Without a timeout, give up after the policy's attempts; with one, keep trying until it.
-                if ctx.deadline.is_none() && transient_attempts >= policy.max_attempts {
-                    let msg = error.to_string();
-                    ctx.update(|r| r.outcome = PodOutcome::Failed(msg.clone()));
-                    ctx.progress.emit(DrainEvent::Failed { pod: s.name.clone(), error: msg });
-                    return;
-                }
-                let wait = retry_after.unwrap_or_else(|| policy.backoff(transient_attempts));
+                let wait = retry_after.map_or(budget_wait, |ra| ra.min(policy.max_retry_after));
                 ctx.progress.emit(DrainEvent::Retrying {
                     pod: s.name.clone(),
                     error: error.to_string(),
                     retry_in: wait,
                 });
-                ctx.pause(wait).await;
+                wait
+            }
+            Attempt::Transient { error, retry_after } => {
+                transient_attempts += 1;
+                let policy = ctx.cluster.retry_policy();
+                // Without a timeout, give up after the policy's attempts; with one, keep trying until it.
+                if ctx.stop.deadline.is_none() && transient_attempts >= policy.max_attempts {
+                    ctx.fail(&s.name, error);
+                    return;
+                }
+                let wait =
+                    retry_after.map_or_else(|| policy.backoff(transient_attempts), |ra| ra.min(policy.max_retry_after));
+                ctx.progress.emit(DrainEvent::Retrying {
+                    pod: s.name.clone(),
+                    error: error.to_string(),
+                    retry_in: wait,
+                });
+                wait
             }
             Attempt::Failed(error) => {
-                let msg = error.to_string();
-                ctx.update(|r| r.outcome = PodOutcome::Failed(msg.clone()));
-                ctx.progress.emit(DrainEvent::Failed { pod: s.name.clone(), error: msg });
+                ctx.fail(&s.name, error);
                 return;
             }
+        };
+        if ctx.stop.or_stop(tokio::time::sleep(wait)).await.is_none() {
+            return;
         }
     }
     if dry {
@@ -772,17 +953,22 @@ async fn remove_pod(ctx: PodCtx<'_>, s: &PodState) {
     ctx.update(|r| r.outcome = PodOutcome::Terminating);
     ctx.progress.emit(DrainEvent::Evicted { pod: s.name.clone() });
     let Some(tracker) = ctx.tracker else { return };
-    let outcome = match ctx.params.skip_wait_for_delete_timeout.filter(|d| !d.is_zero()) {
-        Some(skip) => match tokio::time::timeout(skip, tracker.wait(&uid)).await {
-            Ok(()) => None,
-            Err(_) => Some(PodOutcome::EvictedNotAwaited),
-        },
-        None => {
-            tracker.wait(&uid).await;
-            None
+    let skip = ctx.params.skip_wait_for_delete_timeout.filter(|d| !d.is_zero());
+    let Some(waited) = ctx.stop.or_stop(tracker.wait(&uid, skip)).await else { return };
+    let outcome = match waited {
+        Waited::Gone => {
+            if delete {
+                PodOutcome::Deleted
+            } else {
+                PodOutcome::Evicted
+            }
+        }
+        Waited::DeletedLongAgo => PodOutcome::EvictedNotAwaited,
+        Waited::WatchFailed(error) => {
+            ctx.fail(&s.name, error);
+            return;
         }
     };
-    let outcome = outcome.unwrap_or(if delete { PodOutcome::Deleted } else { PodOutcome::Evicted });
     ctx.update(|r| r.outcome = outcome);
     ctx.progress.emit(DrainEvent::Gone { pod: s.name.clone() });
 }

@@ -5,18 +5,19 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    fmt,
     time::Duration,
 };
 
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
-use k8sops_core::{object_status::pod_is_ready, paging, Cluster, ProgressSink};
+use k8sops_core::{object_status::pod_is_ready, paging, Cluster, Failure, ProgressSink};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
 use crate::{
-    cordon::set_unschedulable, drain, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, Error, NodeSelection,
-    Result,
+    cordon::{set_unschedulable, CordonChange},
+    drain_with_progress, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, Error, NodeSelection, Result,
 };
 
 /// Options for [`drain_nodes`].
@@ -28,6 +29,7 @@ use crate::{
 ///     drain: k8sops_nodes::DrainParams::default().ignore_daemonsets(true),
 ///     max_unavailable: 2,
 ///     wait_for_replacements: Some(Duration::from_secs(300)),
+///     ..Default::default()
 /// };
 /// ```
 #[derive(Debug, Clone)]
@@ -39,11 +41,21 @@ pub struct DrainManyParams {
     /// After each batch, wait up to this long for the evicted pods'
     /// controllers to be back to their Ready count elsewhere (`None`: do not wait).
     pub wait_for_replacements: Option<Duration>,
+    /// Start the next batch even after a node's drain did not complete (or
+    /// could not run). Default `false`: after a failure, timeout or cancel no
+    /// new batch starts, and the nodes not reached are listed in
+    /// [`DrainManyReport::not_started`]. A cancel always stops new batches.
+    pub continue_on_failure: bool,
 }
 
 impl Default for DrainManyParams {
     fn default() -> Self {
-        DrainManyParams { drain: DrainParams::default(), max_unavailable: 1, wait_for_replacements: None }
+        DrainManyParams {
+            drain: DrainParams::default(),
+            max_unavailable: 1,
+            wait_for_replacements: None,
+            continue_on_failure: false,
+        }
     }
 }
 
@@ -112,12 +124,46 @@ pub enum DrainManyEvent {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DrainManyReport {
-    /// Each node's drain report (also for refused, timed-out or cancelled drains).
+    /// The cordon of each selected node, before any drain (a failure does not
+    /// stop the others, as in kubectl).
+    pub cordons: Vec<(String, CordonChange)>,
+    /// Each node's drain report (also for refused, timed-out, cancelled and
+    /// failed drains: see each report's status).
     pub nodes: Vec<DrainReport>,
-    /// Errors by node, for nodes whose drain failed.
-    pub errors: BTreeMap<String, String>,
+    /// Nodes whose drain could not run at all, with the typed error.
+    pub errors: BTreeMap<String, Failure<Error>>,
+    /// Nodes never drained because an earlier batch failed or the caller cancelled.
+    pub not_started: Vec<String>,
     /// Controllers whose replacements were not Ready in time.
     pub replacements_not_ready: Vec<String>,
+}
+
+impl fmt::Display for DrainManyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (node, change) in &self.cordons {
+            if let CordonChange::Failed(e) = change {
+                writeln!(f, "error: unable to cordon node {node:?}: {e}")?;
+            }
+        }
+        for r in &self.nodes {
+            writeln!(f, "node/{}: drain {}", r.node, r.status)?;
+            let refused = r.refused();
+            if !refused.is_empty() {
+                let pods: Vec<String> = refused.iter().map(|(p, why)| format!("{p} ({why})")).collect();
+                writeln!(f, "  refused: {}", pods.join(", "))?;
+            }
+        }
+        for (node, e) in &self.errors {
+            writeln!(f, "node/{node}: error: {e}")?;
+        }
+        if !self.not_started.is_empty() {
+            writeln!(f, "not started: {}", self.not_started.join(", "))?;
+        }
+        if !self.replacements_not_ready.is_empty() {
+            writeln!(f, "replacements not Ready: {}", self.replacements_not_ready.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 impl DrainManyReport {
@@ -133,6 +179,8 @@ impl DrainManyReport {
     /// ```
     pub fn is_success(&self) -> bool {
         self.errors.is_empty()
+            && self.not_started.is_empty()
+            && self.cordons.iter().all(|(_, c)| !matches!(c, CordonChange::Failed(_)))
             && self.replacements_not_ready.is_empty()
             && self.nodes.iter().all(|n| n.status == DrainStatus::Completed)
     }
@@ -179,9 +227,20 @@ async fn ready_counts(
     Ok(out)
 }
 
-/// Drains the selected nodes, `max_unavailable` at a time. Nodes whose drain
-/// fails stay cordoned and are listed in [`DrainManyReport::errors`]; the
-/// others are still drained.
+/// Drains the selected nodes, `max_unavailable` at a time: all are
+/// cordoned first (a failed cordon is reported and the others go on), then
+/// drained in name order. After a batch in which a drain did not complete,
+/// or could not run, no new batch starts unless
+/// [`DrainManyParams::continue_on_failure`] is set; the nodes not reached
+/// are in [`DrainManyReport::not_started`].
+///
+/// `Err` means nothing could start (a named node is missing, nodes cannot
+/// be listed, invalid options).
+///
+/// # Cancel safety
+/// With the drain's [`cancel`](DrainParams::cancel) token: the running
+/// drains stop as [`drain`](crate::drain) describes, no new batch starts,
+/// and the wait for replacements ends. Cordoned nodes stay cordoned.
 ///
 /// ```
 /// use k8sops_core::{LabelSelector, NoProgress};
@@ -205,75 +264,74 @@ pub async fn drain_nodes(
     if params.max_unavailable == 0 {
         return Err(Error::Invalid("max_unavailable must be at least 1".into()));
     }
-    let nodes = selection.resolve(cluster).await?;
-    let mut names: Vec<String> = nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
-    names.sort();
-    if params.drain.dry_run != DryRun::Client {
-        for (node, name) in nodes.iter().zip(&names) {
-            let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-            if !cordoned {
-                set_unschedulable(cluster, name, true, params.drain.dry_run == DryRun::Server).await?;
-            }
+    let mut nodes = selection.resolve(cluster).await?;
+    nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    nodes.dedup_by(|a, b| a.metadata.name == b.metadata.name);
+    let names: Vec<String> = nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
+    let cancel = params.drain.cancel.clone().unwrap_or_default();
+    let drain_params = DrainParams { cancel: Some(cancel.clone()), ..params.drain.clone() };
+    let mut report = DrainManyReport {
+        cordons: Vec::new(),
+        nodes: Vec::new(),
+        errors: BTreeMap::new(),
+        not_started: Vec::new(),
+        replacements_not_ready: Vec::new(),
+    };
+    for node in &nodes {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        if cancel.is_cancelled() {
+            break;
         }
+        let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+        let change = if cordoned {
+            CordonChange::AlreadyInState
+        } else if !params.drain.dry_run.sends_requests() {
+            CordonChange::Changed
+        } else {
+            match set_unschedulable(cluster, &name, true, params.drain.dry_run.server_side()).await {
+                Ok(()) => CordonChange::Changed,
+                Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
+                Err(Error::NodeNotFound { name: gone }) => {
+                    CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {gone}") }))
+                }
+                Err(other) => return Err(other),
+            }
+        };
+        report.cordons.push((name, change));
     }
     progress.emit(DrainManyEvent::CordonedAll { nodes: names.clone() });
-    let mut report = DrainManyReport { nodes: Vec::new(), errors: BTreeMap::new(), replacements_not_ready: Vec::new() };
     let all: BTreeSet<String> = names.iter().cloned().collect();
-    for batch in names.chunks(params.max_unavailable) {
+    let mut batches = names.chunks(params.max_unavailable);
+    for batch in batches.by_ref() {
+        if cancel.is_cancelled() {
+            report.not_started.extend(batch.iter().cloned());
+            break;
+        }
         // Baseline of Ready pods per controller owning pods in this batch.
         let baseline = match params.wait_for_replacements {
-            Some(_) if params.drain.dry_run == DryRun::None => {
-                let pods: Api<Pod> = cluster.api_all();
-                let mut namespaces = BTreeSet::new();
-                let mut owners = BTreeSet::new();
-                for n in batch {
-                    let lp = ListParams::default().fields(&format!("spec.nodeName={n}"));
-                    for p in paging::list_all(cluster, &pods, lp).await? {
-                        if let Some(k) = controller_of(&p) {
-                            namespaces.insert(k.1.clone());
-                            owners.insert(k);
-                        }
-                    }
-                }
-                let counts = ready_counts(cluster, &namespaces, &BTreeSet::new()).await?;
-                Some((
-                    namespaces,
-                    owners
-                        .into_iter()
-                        .map(|k| {
-                            let c = counts.get(&k).copied().unwrap_or(0);
-                            (k, c)
-                        })
-                        .collect::<BTreeMap<_, _>>(),
-                ))
-            }
+            Some(_) if params.drain.dry_run == DryRun::None => Some(baseline(cluster, batch).await?),
             _ => None,
         };
-        let runs = batch.iter().map(|n| async move {
-            let sink = Tagged { node: n.clone(), inner: progress };
-            (n.clone(), drain(cluster, n, &params.drain, &sink).await)
-        });
-        for (node, res) in join_all(runs).await {
-            let (rep, err) = match res {
-                Ok(r) => (Some(r), None),
-                Err(Error::Refused { report, .. }) => {
-                    (Some(*report.clone()), Some(Error::Refused { node: node.clone(), pods: vec![], report }))
-                }
-                Err(Error::DrainTimedOut { report, after, .. }) => {
-                    (Some(*report.clone()), Some(Error::DrainTimedOut { node: node.clone(), after, report }))
-                }
-                Err(Error::DrainCancelled { report, .. }) => {
-                    (Some(*report.clone()), Some(Error::DrainCancelled { node: node.clone(), report }))
-                }
-                Err(e) => (None, Some(e)),
-            };
-            let status = rep.as_ref().map(|r| r.status).unwrap_or(DrainStatus::Failed);
-            progress.emit(DrainManyEvent::NodeFinished { node: node.clone(), status });
-            if let Some(r) = rep {
-                report.nodes.push(r);
+        let runs = batch.iter().map(|n| {
+            let drain_params = &drain_params;
+            async move {
+                let sink = Tagged { node: n.clone(), inner: progress };
+                (n.clone(), drain_with_progress(cluster, n, drain_params, &sink).await)
             }
-            if let Some(e) = err {
-                report.errors.insert(node, e.to_string());
+        });
+        let mut batch_ok = true;
+        for (node, res) in join_all(runs).await {
+            match res {
+                Ok(r) => {
+                    batch_ok &= r.status == DrainStatus::Completed;
+                    progress.emit(DrainManyEvent::NodeFinished { node, status: r.status });
+                    report.nodes.push(r);
+                }
+                Err(e) => {
+                    batch_ok = false;
+                    progress.emit(DrainManyEvent::NodeFinished { node: node.clone(), status: DrainStatus::Failed });
+                    report.errors.insert(node, Failure::new(e));
+                }
             }
         }
         if let (Some(limit), Some((namespaces, want))) = (params.wait_for_replacements, baseline) {
@@ -289,14 +347,47 @@ pub async fn drain_nodes(
                     progress.emit(DrainManyEvent::ReplacementsReady);
                     break;
                 }
-                if tokio::time::Instant::now() >= deadline {
+                if tokio::time::Instant::now() >= deadline || cancel.is_cancelled() {
                     report.replacements_not_ready.extend(short);
                     break;
                 }
                 progress.emit(DrainManyEvent::WaitingForReplacements { controllers: short });
-                tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
+                let pause = Duration::from_millis(500).min(deadline - tokio::time::Instant::now());
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+        }
+        if cancel.is_cancelled() || (!batch_ok && !params.continue_on_failure) {
+            break;
+        }
+    }
+    report.not_started.extend(batches.flatten().cloned());
+    Ok(report)
+}
+
+/// The namespaces and Ready-pod counts of the controllers owning pods on `batch`.
+async fn baseline(cluster: &Cluster, batch: &[String]) -> Result<(BTreeSet<String>, BTreeMap<ControllerKey, usize>)> {
+    let pods: Api<Pod> = cluster.api_all();
+    let mut namespaces = BTreeSet::new();
+    let mut owners = BTreeSet::new();
+    for n in batch {
+        let lp = ListParams::default().fields(&format!("spec.nodeName={n}"));
+        for p in paging::list_all(cluster, &pods, lp).await? {
+            if let Some(k) = controller_of(&p) {
+                namespaces.insert(k.1.clone());
+                owners.insert(k);
             }
         }
     }
-    Ok(report)
+    let counts = ready_counts(cluster, &namespaces, &BTreeSet::new()).await?;
+    let want = owners
+        .into_iter()
+        .map(|k| {
+            let c = counts.get(&k).copied().unwrap_or(0);
+            (k, c)
+        })
+        .collect();
+    Ok((namespaces, want))
 }

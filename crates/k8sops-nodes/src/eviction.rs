@@ -48,6 +48,11 @@ pub(crate) enum Attempt {
     Gone,
     /// A PodDisruptionBudget said no (429 with a DisruptionBudget cause).
     Blocked { budget: Option<String>, message: String },
+    /// A 429 not caused by a budget (API priority and fairness, rate limits):
+    /// kubectl retries it until its timeout.
+    TooManyRequests { error: k8sops_core::Error, retry_after: Option<Duration> },
+    /// 403 because the pod's namespace is being deleted.
+    NamespaceTerminating { message: String },
     /// Throttled or a transient server/transport error: try again later.
     Transient { error: k8sops_core::Error, retry_after: Option<Duration> },
     /// Anything else: give up on this pod.
@@ -61,7 +66,11 @@ pub(crate) fn budget_name(message: &str) -> Option<String> {
 }
 
 fn classify(cluster: &Cluster, err: kube::Error, what: &str) -> Attempt {
-    if let kube::Error::Api(status) = &err {
+    let api_status = match &err {
+        kube::Error::Api(status) => Some(status.clone()),
+        _ => None,
+    };
+    if let Some(status) = api_status {
         if status.code == 429 {
             let causes = status.details.as_ref().map(|d| d.causes.clone()).unwrap_or_default();
             if let Some(c) =
@@ -72,6 +81,19 @@ fn classify(cluster: &Cluster, err: kube::Error, what: &str) -> Attempt {
             if status.message.contains("disruption budget") {
                 return Attempt::Blocked { budget: None, message: status.message.clone() };
             }
+            let e = cluster.map_err(err, what);
+            let retry_after = e.retry_after();
+            return Attempt::TooManyRequests { error: e, retry_after };
+        }
+        if status.code == 403
+            && status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
+        {
+            return Attempt::NamespaceTerminating { message: status.message.clone() };
+        }
+        // The eviction REST handler answers 500 when a pod has several
+        // budgets; retrying cannot help, and kubectl fails at once.
+        if status.code == 500 && status.message.contains("more than one PodDisruptionBudget") {
+            return Attempt::Failed(cluster.map_err(err, what));
         }
         if status.code == 404 {
             return Attempt::Gone;
@@ -137,7 +159,8 @@ pub(crate) async fn delete(cluster: &Cluster, pod: &Pod, grace: Option<i64>, dry
     let (ns, name, uid) = pod_ref(pod);
     let api: Api<Pod> = Api::namespaced(cluster.client().clone(), &ns);
     let dp = DeleteParams {
-        grace_period_seconds: grace.map(|g| g.max(0) as u32),
+        // Negative grace periods are filtered out by the caller (the pod's own applies).
+        grace_period_seconds: grace.and_then(|g| u32::try_from(g).ok()),
         preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }),
         dry_run,
         ..Default::default()

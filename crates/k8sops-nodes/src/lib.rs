@@ -34,10 +34,16 @@ use std::time::Duration;
 
 pub use cordon::{cordon, uncordon, CordonChange, CordonParams, CordonReport, NodeSelection};
 pub use delete::{delete_node, DeleteNodeParams, DeleteNodeReport};
-pub use drain::{drain, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, PodName, PodOutcome, PodReport};
+pub use drain::{
+    drain, drain_with_progress, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, PodName, PodOutcome,
+    PodReport,
+};
 pub use drain_many::{drain_nodes, DrainManyEvent, DrainManyParams, DrainManyReport};
 pub use pod_filter::{PodAction, RefusalReason, SkipReason};
-pub use scale_in::{safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInPlan, ScaleInReport, Victim, VictimChoice};
+pub use scale_in::{
+    safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInPlan, ScaleInReport, ScaleInStatus, Termination, Victim,
+    VictimChoice, VictimOutcome,
+};
 pub use status::{describe_node, list_nodes, NodeDescription, NodeList, NodeListParams, NodeStatus};
 
 /// Errors of node management.
@@ -70,7 +76,9 @@ pub enum Error {
         name: String,
     },
 
-    /// A drain rule refused some pods; nothing was evicted and the node stays cordoned.
+    /// A drain rule refused some pods; nothing was evicted and the node stays
+    /// cordoned. Made by [`DrainReport::ensure_completed`], like the other
+    /// drain variants: [`drain`] itself returns the report.
     #[error("cannot drain node {node}: {}", refusal_summary(pods))]
     Refused {
         /// The node.
@@ -82,7 +90,7 @@ pub enum Error {
     },
 
     /// The drain's timeout passed; the report says what was done.
-    #[error("drain of node {node} timed out after {after:?}; {} pod(s) not removed{}", report.pods.iter().filter(|p| matches!(p.outcome, PodOutcome::Blocked{..} | PodOutcome::NotAttempted | PodOutcome::Terminating)).count(), blocked_by(report))]
+    #[error("drain of node {node} timed out after {after:?}; {}", pending(report))]
     DrainTimedOut {
         /// The node.
         node: String,
@@ -94,12 +102,34 @@ pub enum Error {
 
     /// The drain was cancelled; the node stays cordoned and the report says
     /// which pods were already evicted.
-    #[error("drain of node {node} cancelled after evicting {} pod(s); the node stays cordoned", report.removed().len())]
+    #[error("drain of node {node} cancelled after evicting {} pod(s); {}; the node stays cordoned", report.removed().len(), pending(report))]
     DrainCancelled {
         /// The node.
         node: String,
         /// What was done.
         report: Box<DrainReport>,
+    },
+
+    /// Some pods could not be evicted; the report says which and why.
+    #[error("drain of node {node} failed: {}", failed_pods(report))]
+    DrainFailed {
+        /// The node.
+        node: String,
+        /// What was done.
+        report: Box<DrainReport>,
+    },
+
+    /// A scale-in stopped before every victim was terminated; the report
+    /// says which nodes are cordoned, drained and terminated. Made by
+    /// [`ScaleInReport::ensure_completed`].
+    #[error("scale-in of node group {group} {status}: {}", report.summary())]
+    ScaleInIncomplete {
+        /// The node group.
+        group: String,
+        /// How it ended.
+        status: ScaleInStatus,
+        /// What was done.
+        report: Box<ScaleInReport>,
     },
 
     /// Invalid options or plan.
@@ -120,7 +150,25 @@ fn refusal_summary(pods: &[(PodName, RefusalReason)]) -> String {
     groups.iter().map(|(r, p)| format!("cannot delete {r}: {}", p.join(", "))).collect::<Vec<_>>().join("; ")
 }
 
-fn blocked_by(report: &DrainReport) -> String {
+fn failed_pods(report: &DrainReport) -> String {
+    report
+        .pods
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            PodOutcome::Failed(e) => Some(format!("{}: {e}", p.pod)),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What a stopped drain left: pods a budget blocked (by budget), pods
+/// evicted but still terminating, pods never attempted.
+fn pending(report: &DrainReport) -> String {
+    let count = |f: fn(&PodOutcome) -> bool| report.pods.iter().filter(|p| f(&p.outcome)).count();
+    let blocked = count(|o| matches!(o, PodOutcome::Blocked { .. }));
+    let terminating = count(|o| matches!(o, PodOutcome::Terminating));
+    let not_attempted = count(|o| matches!(o, PodOutcome::NotAttempted));
     let budgets: std::collections::BTreeSet<&str> = report
         .pods
         .iter()
@@ -129,10 +177,25 @@ fn blocked_by(report: &DrainReport) -> String {
             _ => None,
         })
         .collect();
-    if budgets.is_empty() {
-        String::new()
+    let mut parts = Vec::new();
+    if blocked > 0 {
+        let by = if budgets.is_empty() {
+            String::new()
+        } else {
+            format!(" by PodDisruptionBudget {}", budgets.into_iter().collect::<Vec<_>>().join(", "))
+        };
+        parts.push(format!("{blocked} pod(s) blocked{by}"));
+    }
+    if terminating > 0 {
+        parts.push(format!("{terminating} pod(s) evicted and still terminating"));
+    }
+    if not_attempted > 0 {
+        parts.push(format!("{not_attempted} pod(s) not attempted"));
+    }
+    if parts.is_empty() {
+        "every pod was removed".to_string()
     } else {
-        format!(" (blocked by PodDisruptionBudget {})", budgets.into_iter().collect::<Vec<_>>().join(", "))
+        parts.join(", ")
     }
 }
 

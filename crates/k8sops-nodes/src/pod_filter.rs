@@ -7,6 +7,7 @@ use std::{collections::HashMap, fmt, time::Duration};
 
 use k8s_openapi::{
     api::{apps::v1::DaemonSet, core::v1::Pod},
+    apimachinery::pkg::apis::meta::v1::OwnerReference,
     jiff::Timestamp,
 };
 use k8sops_core::Cluster;
@@ -89,8 +90,6 @@ pub enum PodAction {
         /// e.g. "deleting Pods that declare no controller".
         warning: Option<String>,
     },
-    /// A finished pod: delete it directly, a budget cannot object.
-    DeleteFinished,
     /// Leave it.
     Skip(SkipReason),
     /// Refuse the whole drain.
@@ -110,13 +109,14 @@ fn finished(pod: &Pod) -> bool {
     matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
 }
 
-fn controller(pod: &Pod) -> Option<(&str, &str)> {
-    pod.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.controller == Some(true))
-        .map(|o| (o.kind.as_str(), o.name.as_str()))
+fn controller(pod: &Pod) -> Option<&OwnerReference> {
+    pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true))
+}
+
+/// The DaemonSet controlling the pod: only an `apps/v1` DaemonSet counts (a
+/// custom resource that happens to be called DaemonSet is another controller).
+fn daemonset_owner(pod: &Pod) -> Option<&str> {
+    controller(pod).filter(|o| o.kind == "DaemonSet" && o.api_version == "apps/v1").map(|o| o.name.as_str())
 }
 
 /// Classifies pods; DaemonSets are looked up once each.
@@ -132,58 +132,54 @@ impl<'a> Classifier<'a> {
         Classifier { cluster, rules, daemonsets: HashMap::new(), now: Timestamp::now() }
     }
 
+    /// kubectl's filters in its order. As in kubectl, a pod goes through
+    /// every filter until one does not allow it, and the last filter's status
+    /// is the pod's: the warnings of the DaemonSet-orphan and local-storage
+    /// filters are replaced by the later filters' "okay", so only the
+    /// unreplicated filter's warning survives.
     pub(crate) async fn classify(&mut self, pod: &Pod) -> Result<PodAction> {
         let r = self.rules;
-        // 1. Pods deleted long enough ago are not waited for.
+        // 1. Pods deleted longer ago than the skip-wait timeout are not waited for.
         if let (Some(skip), Some(ts)) = (r.skip_wait_for_delete_timeout, pod.metadata.deletion_timestamp.as_ref()) {
             if !skip.is_zero() && self.now.as_second() - ts.0.as_second() > skip.as_secs() as i64 {
                 return Ok(PodAction::Skip(SkipReason::DeletionTimedOut));
             }
         }
         let done = finished(pod);
-        // 2. DaemonSet pods.
-        if let Some(("DaemonSet", ds)) = controller(pod) {
-            if !done {
-                let ns = pod.metadata.namespace.clone().unwrap_or_default();
-                let lookup = self.daemonset(&ns, ds).await?;
-                match lookup {
-                    Err(e) if e.starts_with("NotFound:") && r.force => {
-                        return Ok(PodAction::Evict { warning: Some(e.trim_start_matches("NotFound:").to_string()) });
-                    }
-                    Err(e) => {
-                        return Ok(PodAction::Refuse(RefusalReason::DaemonSetLookup(
-                            e.trim_start_matches("NotFound:").to_string(),
-                        )))
-                    }
-                    Ok(()) if !r.ignore_daemonsets => return Ok(PodAction::Refuse(RefusalReason::DaemonSet)),
-                    Ok(()) => return Ok(PodAction::Skip(SkipReason::DaemonSet)),
+        // 2. DaemonSet pods (finished ones can go).
+        if let Some(ds) = daemonset_owner(pod).filter(|_| !done) {
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            match self.daemonset(&ns, ds).await? {
+                // An orphan (its DaemonSet is gone) goes with --force, and still faces the rules below.
+                Err(e) if e.starts_with("NotFound:") && r.force => {}
+                Err(e) => {
+                    return Ok(PodAction::Refuse(RefusalReason::DaemonSetLookup(
+                        e.trim_start_matches("NotFound:").to_string(),
+                    )))
                 }
+                Ok(()) if !r.ignore_daemonsets => return Ok(PodAction::Refuse(RefusalReason::DaemonSet)),
+                Ok(()) => return Ok(PodAction::Skip(SkipReason::DaemonSet)),
             }
         }
         // 3. Mirror pods.
         if pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kubernetes.io/config.mirror")) {
             return Ok(PodAction::Skip(SkipReason::MirrorPod));
         }
-        if done {
-            return Ok(PodAction::DeleteFinished);
-        }
-        // 4. Local storage.
-        let mut warning = None;
+        // 4. Local storage (finished pods can go).
         let local =
             pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).is_some_and(|v| v.iter().any(|v| v.empty_dir.is_some()));
-        if local {
-            if !r.delete_emptydir_data {
-                return Ok(PodAction::Refuse(RefusalReason::LocalStorage));
-            }
-            warning = Some("deleting Pods with local storage".to_string());
+        if local && !done && !r.delete_emptydir_data {
+            return Ok(PodAction::Refuse(RefusalReason::LocalStorage));
         }
-        // 5. Unreplicated pods.
-        if controller(pod).is_none() {
+        // 5. Unreplicated pods (finished pods can go).
+        let warning = if controller(pod).is_none() && !done {
             if !r.force {
                 return Ok(PodAction::Refuse(RefusalReason::Unreplicated));
             }
-            warning = Some("deleting Pods that declare no controller".to_string());
-        }
+            Some("deleting Pods that declare no controller".to_string())
+        } else {
+            None
+        };
         Ok(PodAction::Evict { warning })
     }
 

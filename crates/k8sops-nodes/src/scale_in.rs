@@ -1,21 +1,23 @@
 //! Safe scale-in: choose nodes of a group (least loaded first, or given),
 //! cordon and drain them, then terminate exactly those instances with a
 //! desired-capacity decrement — so the cloud never removes a node that was
-//! not drained. A dry run returns the plan.
+//! not drained. A dry run returns the plan and what each drain would do.
 
-use std::fmt;
+use std::{collections::BTreeSet, fmt};
 
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use k8sops_core::{paging, Cluster, FieldSelector, PodResources, ProgressSink, Quantity, Table};
+use k8sops_core::{
+    paging, CancellationToken, Cluster, DryRun, Failure, FieldSelector, PodResources, ProgressSink, Quantity, Table,
+};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
 use crate::{
-    cordon::set_unschedulable,
-    drain,
+    cordon::{set_unschedulable, CordonChange},
+    drain_with_progress,
     node_group::{instance_id, nodes_in_group},
-    DrainEvent, DrainParams, DrainReport, Error, Result,
+    DrainEvent, DrainParams, DrainReport, DrainStatus, Error, Result,
 };
 
 /// How to choose the nodes to remove.
@@ -39,16 +41,22 @@ pub enum VictimChoice {
 /// // Remove the least-loaded node, draining it like `kubectl drain --ignore-daemonsets`.
 /// let params = k8sops_nodes::ScaleInParams::default();
 /// assert_eq!(params.victims, k8sops_nodes::VictimChoice::LeastLoaded(1));
-/// assert!(!params.dry_run);
+/// assert!(!params.dry_run.is_dry_run());
 /// ```
 #[derive(Debug, Clone)]
 pub struct ScaleInParams {
     /// Which nodes.
     pub victims: VictimChoice,
-    /// How each node is drained (default: ignore DaemonSets, delete emptyDir data).
+    /// How each node is drained (default: ignore DaemonSets, delete emptyDir
+    /// data). Its `dry_run` and `cancel` are replaced by this operation's.
     pub drain: DrainParams,
-    /// Plan only.
-    pub dry_run: bool,
+    /// `--dry-run` for the whole scale-in, passed down to the cordons and
+    /// drains: `Client` plans and shows what each drain would do, sending
+    /// nothing; `Server` sends cordons and evictions with `dryRun=All`.
+    /// Either way no instance is terminated.
+    pub dry_run: DryRun,
+    /// Stop: no cordon, eviction or termination is sent after it fires.
+    pub cancel: Option<CancellationToken>,
 }
 
 impl Default for ScaleInParams {
@@ -69,7 +77,8 @@ impl ScaleInParams {
         ScaleInParams {
             victims: VictimChoice::LeastLoaded(n),
             drain: DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true),
-            dry_run: false,
+            dry_run: DryRun::None,
+            cancel: None,
         }
     }
 }
@@ -180,6 +189,13 @@ pub enum ScaleInEvent {
         /// Event.
         event: DrainEvent,
     },
+    /// A node was cordoned before the drains (or would be, in a dry run).
+    Cordoned {
+        /// Node.
+        node: String,
+        /// What happened.
+        change: CordonChange,
+    },
     /// An instance was terminated and the desired size lowered.
     Terminated {
         /// Node.
@@ -189,7 +205,77 @@ pub enum ScaleInEvent {
     },
 }
 
-/// The result of [`safe_scale_in`].
+/// How a scale-in ended.
+///
+/// ```
+/// assert_eq!(k8sops_nodes::ScaleInStatus::Completed.to_string(), "completed");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ScaleInStatus {
+    /// Every victim was drained and terminated (in a dry run: would be).
+    Completed,
+    /// A cordon, drain or termination did not succeed; nothing after it was
+    /// terminated. The victims say which nodes are cordoned, drained, terminated.
+    Failed,
+    /// The caller cancelled; nothing was sent after that.
+    Cancelled,
+}
+
+impl fmt::Display for ScaleInStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ScaleInStatus::Completed => "completed",
+            ScaleInStatus::Failed => "failed",
+            ScaleInStatus::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// What happened to one victim's instance.
+///
+/// ```
+/// use k8sops_nodes::Termination;
+/// assert_ne!(Termination::NotAttempted, Termination::Terminated);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Termination {
+    /// Not attempted (the drain did not complete, an earlier victim failed,
+    /// or the scale-in was cancelled).
+    NotAttempted,
+    /// Dry run: the drain completed as a dry run; the instance would be terminated.
+    WouldTerminate,
+    /// Terminated, with the desired size lowered.
+    Terminated,
+    /// The backend refused or failed.
+    Failed(Failure<k8sops_core::Error>),
+}
+
+/// One victim's cordon, drain and termination.
+///
+/// ```
+/// fn drained(v: &k8sops_nodes::VictimOutcome) -> bool {
+///     v.drain.as_ref().is_some_and(|d| d.status == k8sops_nodes::DrainStatus::Completed)
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VictimOutcome {
+    /// Node.
+    pub node: String,
+    /// Its instance.
+    pub instance_id: String,
+    /// The cordon before the drains; `None` when not reached.
+    pub cordon: Option<CordonChange>,
+    /// The drain; `None` when not reached.
+    pub drain: Option<DrainReport>,
+    /// The instance.
+    pub termination: Termination,
+    /// Why this victim's drain could not run at all (node gone, API
+    /// unreachable), when that stopped the scale-in.
+    pub error: Option<Failure<Error>>,
+}
+
+/// The result of [`safe_scale_in`]: the plan, one outcome per victim and
+/// the status, which is the one truth about how it ended.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -203,20 +289,106 @@ pub enum ScaleInEvent {
 /// # group.instances = nodes.iter().map(|n| Instance { id: k8sops_nodes::node_group::instance_id(n).unwrap(),
 /// #     lifecycle_state: "InService".into(), health_status: "Healthy".into(), availability_zone: None }).collect();
 /// # let cluster = server.cluster().to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(group))).build();
-/// let params = k8sops_nodes::ScaleInParams { dry_run: true, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
+/// let params = k8sops_nodes::ScaleInParams { dry_run: k8sops_nodes::DryRun::Client, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
 /// let report = k8sops_nodes::safe_scale_in(&cluster, "general", &params, &k8sops_core::NoProgress).await?;
-/// assert!(report.terminated.is_empty(), "a dry run terminates nothing");
-/// assert!(report.drains.is_empty());
+/// assert!(report.terminated().is_empty(), "a dry run terminates nothing");
+/// assert!(report.cordoned().is_empty(), "a client dry run cordons nothing");
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScaleInReport {
-    /// The plan.
+    /// What was planned.
     pub plan: ScaleInPlan,
-    /// Drain reports, one per victim drained.
-    pub drains: Vec<DrainReport>,
+    /// Whether this was a dry run.
+    pub dry_run: DryRun,
+    /// How it ended.
+    pub status: ScaleInStatus,
+    /// One entry per planned victim, in plan order.
+    pub victims: Vec<VictimOutcome>,
+}
+
+impl ScaleInReport {
     /// Instances terminated.
-    pub terminated: Vec<String>,
+    ///
+    /// ```
+    /// fn count(r: &k8sops_nodes::ScaleInReport) -> usize { r.terminated().len() }
+    /// ```
+    pub fn terminated(&self) -> Vec<&str> {
+        self.victims
+            .iter()
+            .filter(|v| v.termination == Termination::Terminated)
+            .map(|v| v.instance_id.as_str())
+            .collect()
+    }
+
+    /// Nodes this scale-in cordoned and that still exist (not terminated):
+    /// after a failure or cancel, these are left cordoned for the operator.
+    ///
+    /// ```
+    /// fn left(r: &k8sops_nodes::ScaleInReport) -> Vec<&str> { r.cordoned() }
+    /// ```
+    pub fn cordoned(&self) -> Vec<&str> {
+        if self.dry_run.is_dry_run() {
+            return Vec::new();
+        }
+        self.victims
+            .iter()
+            .filter(|v| v.cordon == Some(CordonChange::Changed) && v.termination != Termination::Terminated)
+            .map(|v| v.node.as_str())
+            .collect()
+    }
+
+    /// One line: how many victims were terminated and what is left.
+    ///
+    /// ```
+    /// fn line(r: &k8sops_nodes::ScaleInReport) -> String { r.summary() }
+    /// ```
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} of {} instance(s) terminated", self.terminated().len(), self.victims.len())];
+        for v in &self.victims {
+            match (&v.cordon, &v.drain, &v.termination) {
+                (Some(CordonChange::Failed(e)), _, _) => {
+                    parts.push(format!("node {} could not be cordoned: {e}", v.node))
+                }
+                (_, Some(d), Termination::NotAttempted) if d.status != DrainStatus::Completed => {
+                    parts.push(format!("node {} drain {}, not terminated", v.node, d.status))
+                }
+                (_, _, Termination::Failed(e)) => parts.push(format!("instance {} not terminated: {e}", v.instance_id)),
+                _ => {}
+            }
+            if let Some(e) = &v.error {
+                parts.push(format!("node {}: {e}", v.node));
+            }
+        }
+        let left = self.cordoned();
+        if !left.is_empty() {
+            parts.push(format!("left cordoned: {}", left.join(", ")));
+        }
+        parts.join("; ")
+    }
+
+    /// The report if the scale-in completed, else [`Error::ScaleInIncomplete`] carrying it.
+    ///
+    /// ```
+    /// fn check(r: k8sops_nodes::ScaleInReport) -> k8sops_nodes::Result<()> {
+    ///     r.ensure_completed()?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn ensure_completed(self) -> Result<Self> {
+        match self.status {
+            ScaleInStatus::Completed => Ok(self),
+            status => Err(Error::ScaleInIncomplete { group: self.plan.group.clone(), status, report: Box::new(self) }),
+        }
+    }
+}
+
+impl fmt::Display for ScaleInReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.plan)?;
+        let dry = if self.dry_run.is_dry_run() { format!(" (dry run: {})", self.dry_run) } else { String::new() };
+        writeln!(f, "scale-in {}{dry}: {}", self.status, self.summary())
+    }
 }
 
 struct Tagged<'a> {
@@ -251,15 +423,30 @@ async fn load_of(cluster: &Cluster, node: &str) -> Result<(Quantity, usize)> {
     Ok((cpu, n))
 }
 
-/// Plans (and unless `dry_run`, performs) a safe scale-in of `group`
-/// through the cluster's [`NodeGroups`](k8sops_core::backend::NodeGroups)
-/// backend. If a drain fails, nothing more is terminated: drained victims
-/// are terminated, the failed one stays cordoned, and the error says so.
+/// Plans and performs a safe scale-in of `group` through the cluster's
+/// [`NodeGroups`](k8sops_core::backend::NodeGroups) backend: every victim
+/// must be one of the group's own instances (by the backend's instance list,
+/// not only by labels), all victims are cordoned first, then each is drained
+/// and its instance terminated with a desired-capacity decrement — only
+/// after a real, [`Completed`](DrainStatus::Completed) drain of that node.
+/// The first failure stops the scale-in: nothing after it is terminated.
+///
+/// `Err` means the scale-in could not start (no backend, group unknown, a
+/// victim not in the group, minimum size); nothing was changed then. Once
+/// it has started, what happened is in the [`ScaleInReport`] — which nodes
+/// are cordoned, how each drain ended, which instances were terminated —
+/// and its [`status`](ScaleInReport::status).
+///
+/// # Cancel safety
+/// With [`ScaleInParams::cancel`], no cordon, eviction or termination is sent
+/// after the token fires; the drain in progress stops as [`drain`](crate::drain)
+/// describes, and the report says which victims are cordoned (they stay so),
+/// drained and terminated.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use k8sops_core::backend::{InMemoryNodeGroups, Instance, NodeGroup, ScalingConfig};
-/// use k8sops_nodes::{safe_scale_in, ScaleInParams};
+/// use k8sops_nodes::{safe_scale_in, DryRun, ScaleInParams};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = k8sops_testkit::TestServer::start().await?;
@@ -269,7 +456,8 @@ async fn load_of(cluster: &Cluster, node: &str) -> Result<(Quantity, usize)> {
 /// group.instances = nodes.iter().map(|n| Instance { id: k8sops_nodes::node_group::instance_id(n).unwrap(),
 ///     lifecycle_state: "InService".into(), health_status: "Healthy".into(), availability_zone: None }).collect();
 /// let cluster = server.cluster().to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(group))).build();
-/// let plan = safe_scale_in(&cluster, "general", &ScaleInParams { dry_run: true, ..ScaleInParams::least_loaded(1) }, &k8sops_core::NoProgress).await?.plan;
+/// let params = ScaleInParams { dry_run: DryRun::Client, ..ScaleInParams::least_loaded(1) };
+/// let plan = safe_scale_in(&cluster, "general", &params, &k8sops_core::NoProgress).await?.plan;
 /// assert_eq!(plan.desired_after, plan.desired_before - 1);
 /// println!("{plan}");
 /// # Ok(()) }
@@ -282,11 +470,16 @@ pub async fn safe_scale_in(
 ) -> Result<ScaleInReport> {
     let backend = cluster.node_groups()?.clone();
     let described = backend.describe(group).await?;
+    // Only the group's own instances may be removed: labels and providerIDs can lie.
+    let members: BTreeSet<&str> = described.instances.iter().map(|i| i.id.as_str()).collect();
     let nodes = nodes_in_group(cluster, group).await?;
     let mut candidates = Vec::new();
     for n in &nodes {
         let name = n.metadata.name.clone().unwrap_or_default();
         let Some(id) = instance_id(n) else { continue };
+        if !members.contains(id.as_str()) {
+            continue;
+        }
         let (cpu, pods) = load_of(cluster, &name).await?;
         candidates.push(Victim { node: name, instance_id: id, cpu_requests: cpu, pods });
     }
@@ -295,17 +488,22 @@ pub async fn safe_scale_in(
             candidates.sort_by(|a, b| a.cpu_requests.cmp(&b.cpu_requests).then(a.node.cmp(&b.node)));
             if *n > candidates.len() {
                 return Err(Error::Invalid(format!(
-                    "node group {group} has {} nodes with an instance id; cannot remove {n}",
+                    "node group {group} has {} nodes that are its own instances; cannot remove {n}",
                     candidates.len()
                 )));
             }
             candidates.into_iter().take(*n).collect()
         }
         VictimChoice::Nodes(names) => {
-            let mut out = Vec::new();
+            let mut out: Vec<Victim> = Vec::new();
             for name in names {
+                if out.iter().any(|v| &v.node == name) {
+                    return Err(Error::Invalid(format!("node {name} is named twice")));
+                }
                 let v = candidates.iter().find(|c| &c.node == name).cloned().ok_or_else(|| {
-                    Error::Invalid(format!("node {name} is not in node group {group} (or has no instance id)"))
+                    Error::Invalid(format!(
+                        "node {name} is not an instance of node group {group} (by the group's instance list, labels and providerID); nothing was changed"
+                    ))
                 })?;
                 out.push(v);
             }
@@ -328,21 +526,101 @@ pub async fn safe_scale_in(
         victims,
     };
     progress.emit(ScaleInEvent::Planned(plan.clone()));
-    let mut report = ScaleInReport { plan: plan.clone(), drains: Vec::new(), terminated: Vec::new() };
-    if params.dry_run {
+    let cancel = params.cancel.clone().unwrap_or_default();
+    let mut report = ScaleInReport {
+        plan: plan.clone(),
+        dry_run: params.dry_run,
+        status: ScaleInStatus::Completed,
+        victims: plan
+            .victims
+            .iter()
+            .map(|v| VictimOutcome {
+                node: v.node.clone(),
+                instance_id: v.instance_id.clone(),
+                cordon: None,
+                drain: None,
+                termination: Termination::NotAttempted,
+                error: None,
+            })
+            .collect(),
+    };
+    let stopped = |report: &mut ScaleInReport, status| report.status = status;
+    // Cordon every victim first so pods evicted from one do not land on the next.
+    for v in &mut report.victims {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let change = if params.dry_run.sends_requests() {
+            match set_unschedulable(cluster, &v.node, true, params.dry_run.server_side()).await {
+                Ok(()) => CordonChange::Changed,
+                Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
+                Err(e) => {
+                    v.error = Some(Failure::new(e));
+                    CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound {
+                        what: format!("node {}", v.node),
+                    }))
+                }
+            }
+        } else {
+            CordonChange::Changed
+        };
+        progress.emit(ScaleInEvent::Cordoned { node: v.node.clone(), change: change.clone() });
+        v.cordon = Some(change);
+    }
+    if cancel.is_cancelled() {
+        stopped(&mut report, ScaleInStatus::Cancelled);
         return Ok(report);
     }
-    // Cordon every victim first so pods evicted from one do not land on the next.
-    for v in &plan.victims {
-        set_unschedulable(cluster, &v.node, true, false).await?;
+    if report.victims.iter().any(|v| matches!(v.cordon, Some(CordonChange::Failed(_)))) {
+        stopped(&mut report, ScaleInStatus::Failed);
+        return Ok(report);
     }
-    for v in &plan.victims {
-        let sink = Tagged { node: v.node.clone(), inner: progress };
-        let drained = drain(cluster, &v.node, &params.drain, &sink).await?;
-        report.drains.push(drained);
-        backend.terminate_instance(group, &v.instance_id, true).await?;
-        progress.emit(ScaleInEvent::Terminated { node: v.node.clone(), instance_id: v.instance_id.clone() });
-        report.terminated.push(v.instance_id.clone());
+    let drain_params = DrainParams { dry_run: params.dry_run, cancel: Some(cancel.clone()), ..params.drain.clone() };
+    for i in 0..report.victims.len() {
+        let (node, id) = (report.victims[i].node.clone(), report.victims[i].instance_id.clone());
+        if cancel.is_cancelled() {
+            stopped(&mut report, ScaleInStatus::Cancelled);
+            return Ok(report);
+        }
+        let sink = Tagged { node: node.clone(), inner: progress };
+        let drained = match drain_with_progress(cluster, &node, &drain_params, &sink).await {
+            Ok(d) => d,
+            Err(e) => {
+                // The drain could not run; the scale-in has started, so the report says where it stopped.
+                report.victims[i].error = Some(Failure::new(e));
+                stopped(&mut report, ScaleInStatus::Failed);
+                return Ok(report);
+            }
+        };
+        let status = drained.status;
+        let empty = drained.node_is_empty();
+        report.victims[i].drain = Some(drained);
+        if status != DrainStatus::Completed {
+            // A failed, refused, timed-out or cancelled drain never leads to a termination.
+            let s = if status == DrainStatus::Cancelled { ScaleInStatus::Cancelled } else { ScaleInStatus::Failed };
+            stopped(&mut report, s);
+            return Ok(report);
+        }
+        if !empty {
+            // A dry-run drain completed: the instance would be terminated.
+            report.victims[i].termination = Termination::WouldTerminate;
+            continue;
+        }
+        if cancel.is_cancelled() {
+            stopped(&mut report, ScaleInStatus::Cancelled);
+            return Ok(report);
+        }
+        match backend.terminate_instance(group, &id, true).await {
+            Ok(()) => {
+                report.victims[i].termination = Termination::Terminated;
+                progress.emit(ScaleInEvent::Terminated { node: node.clone(), instance_id: id });
+            }
+            Err(e) => {
+                report.victims[i].termination = Termination::Failed(Failure::new(e));
+                stopped(&mut report, ScaleInStatus::Failed);
+                return Ok(report);
+            }
+        }
     }
     Ok(report)
 }

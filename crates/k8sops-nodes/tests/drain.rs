@@ -7,7 +7,10 @@ use std::time::Duration;
 use common::*;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8sops_core::{CancellationToken, ProgressSink, Recorder};
-use k8sops_nodes::{drain, DrainEvent, DrainParams, DrainStatus, DryRun, Error, PodOutcome, RefusalReason, SkipReason};
+use k8sops_nodes::{
+    drain, drain_with_progress, DrainEvent, DrainParams, DrainStatus, DryRun, Error, PodOutcome, RefusalReason,
+    SkipReason,
+};
 use k8sops_testkit::{Fault, KubeletOptions, TestServer};
 use kube::Api;
 use serde_json::{json, Value};
@@ -73,7 +76,7 @@ fn evictions(server: &TestServer) -> Vec<String> {
 #[tokio::test]
 async fn drain_refuses_daemonset_pods_without_ignore_daemonsets() {
     let c = cluster(kubelet()).await;
-    let err = drain(&c.server.cluster(), "n1", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap_err();
+    let err = drain(&c.server.cluster(), "n1", &DrainParams::default()).await.unwrap().ensure_completed().unwrap_err();
     match &err {
         Error::Refused { pods, .. } => assert_eq!(pods, &[("app/logs-n1".to_string(), RefusalReason::DaemonSet)]),
         other => panic!("expected a refusal, got {other:?}"),
@@ -98,7 +101,7 @@ async fn drain_refuses_emptydir_and_unreplicated_pods_naming_each() {
         ))))
         .unwrap();
     c.server.insert(&running(pod("app", "lonely", "n2", json!({})))).unwrap();
-    let err = drain(&c.server.cluster(), "n2", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap_err();
+    let err = drain(&c.server.cluster(), "n2", &DrainParams::default()).await.unwrap().ensure_completed().unwrap_err();
     let Error::Refused { pods, .. } = &err else { panic!("expected a refusal, got {err:?}") };
     assert_eq!(
         pods,
@@ -138,13 +141,14 @@ async fn drain_with_flags_removes_all_but_daemonset_and_mirror_pods() {
     c.server.insert(&done).unwrap();
 
     let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true).force(true);
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
+    let report = drain(&c.server.cluster(), "n1", &params).await.unwrap();
     assert_eq!(report.status, DrainStatus::Completed);
     let outcome = |name: &str| report.pods.iter().find(|p| p.pod == name).map(|p| p.outcome.clone()).unwrap();
     assert_eq!(outcome("app/web-1"), PodOutcome::Evicted);
     assert_eq!(outcome("app/cache"), PodOutcome::Evicted);
     assert_eq!(outcome("app/lonely"), PodOutcome::Evicted);
-    assert_eq!(outcome("app/finished"), PodOutcome::Deleted);
+    // kubectl evicts finished pods too (only --disable-eviction deletes).
+    assert_eq!(outcome("app/finished"), PodOutcome::Evicted);
     assert_eq!(outcome("app/logs-n1"), PodOutcome::Skipped(SkipReason::DaemonSet));
     assert_eq!(outcome("app/static-etcd"), PodOutcome::Skipped(SkipReason::MirrorPod));
     assert_eq!(pods_on(&c.server, "n1").await, ["logs-n1", "static-etcd"]);
@@ -154,13 +158,14 @@ async fn drain_with_flags_removes_all_but_daemonset_and_mirror_pods() {
         evicted,
         [
             "/api/v1/namespaces/app/pods/cache/eviction",
+            "/api/v1/namespaces/app/pods/finished/eviction",
             "/api/v1/namespaces/app/pods/lonely/eviction",
             "/api/v1/namespaces/app/pods/web-1/eviction"
         ]
     );
     assert!(
-        c.server.requests().iter().any(|r| r.method == "DELETE" && r.path == "/api/v1/namespaces/app/pods/finished"),
-        "a finished pod is deleted, not evicted"
+        !c.server.requests().iter().any(|r| r.method == "DELETE" && r.path.starts_with("/api/v1/namespaces/app/pods/")),
+        "no pod is deleted directly"
     );
 }
 
@@ -171,7 +176,7 @@ async fn budget_block_is_retried_until_a_replica_becomes_available() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DrainEvent>();
     let params = DrainParams::default().ignore_daemonsets(true);
     let cluster = c.server.cluster();
-    let run = tokio::spawn(async move { drain(&cluster, "n1", &params, &tx).await });
+    let run = tokio::spawn(async move { drain_with_progress(&cluster, "n1", &params, &tx).await });
     // Wait for the budget to refuse, then make a fourth replica Ready elsewhere.
     loop {
         match rx.recv().await.expect("events until the drain ends") {
@@ -195,7 +200,7 @@ async fn timeout_with_a_budget_that_never_allows_names_the_budget() {
     let c = cluster(kubelet()).await;
     c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
     let params = DrainParams::default().ignore_daemonsets(true).timeout(Duration::from_millis(1500));
-    let err = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap_err();
+    let err = drain(&c.server.cluster(), "n1", &params).await.unwrap().ensure_completed().unwrap_err();
     let Error::DrainTimedOut { report, .. } = &err else { panic!("expected a timeout, got {err:?}") };
     assert!(err.to_string().contains("blocked by PodDisruptionBudget web-pdb"), "{err}");
     let web1 = report.pods.iter().find(|p| p.pod == "app/web-1").unwrap();
@@ -212,7 +217,7 @@ async fn server_dry_run_respects_the_timeout_and_changes_nothing() {
     let c = cluster(kubelet()).await;
     c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
     let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Server).timeout(Duration::from_secs(1));
-    let err = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap_err();
+    let err = drain(&c.server.cluster(), "n1", &params).await.unwrap().ensure_completed().unwrap_err();
     assert!(matches!(err, Error::DrainTimedOut { .. }), "{err:?}");
     assert!(!cordoned(&c.server, "n1").await, "a server dry run does not cordon");
     assert_eq!(pods_on(&c.server, "n1").await, ["logs-n1", "web-1"]);
@@ -221,7 +226,7 @@ async fn server_dry_run_respects_the_timeout_and_changes_nothing() {
     let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = Api::namespaced(c.server.client(), "app");
     pdbs.delete("web-pdb", &Default::default()).await.unwrap();
     let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Server);
-    let report = drain(&c.server.cluster(), "n2", &params, &k8sops_core::NoProgress).await.unwrap();
+    let report = drain(&c.server.cluster(), "n2", &params).await.unwrap();
     assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-2").unwrap().outcome, PodOutcome::WouldEvict);
     assert_eq!(report.status, DrainStatus::Completed);
     assert_eq!(pods_on(&c.server, "n2").await, ["web-2"]);
@@ -232,7 +237,7 @@ async fn client_dry_run_sends_no_writes() {
     let c = cluster(kubelet()).await;
     c.server.clear_requests();
     let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Client);
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
+    let report = drain(&c.server.cluster(), "n1", &params).await.unwrap();
     assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-1").unwrap().outcome, PodOutcome::WouldEvict);
     let writes: Vec<_> = c.server.requests().into_iter().filter(|r| r.method != "GET").collect();
     assert!(writes.is_empty(), "{writes:?}");
@@ -256,7 +261,9 @@ async fn cancelling_mid_drain_reports_what_was_evicted_and_keeps_the_node_cordon
     }
     let sink = CancelOnGone(token.clone(), Recorder::default());
     let params = DrainParams::default().ignore_daemonsets(true).cancel(token);
-    let err = drain(&c.server.cluster(), "n1", &params, &sink).await.unwrap_err();
+    let report = drain_with_progress(&c.server.cluster(), "n1", &params, &sink).await.unwrap();
+    assert_eq!(report.status, DrainStatus::Cancelled);
+    let err = report.clone().ensure_completed().unwrap_err();
     let Error::DrainCancelled { report, .. } = &err else { panic!("expected cancellation, got {err:?}") };
     assert_eq!(report.removed(), ["app/api-1"]);
     assert!(matches!(report.pods.iter().find(|p| p.pod == "app/web-1").unwrap().outcome, PodOutcome::Blocked { .. }));
@@ -282,7 +289,7 @@ async fn injected_failures_are_retried_and_no_pod_is_lost() {
     c.server.add_fault(Fault::on("GET", "/api/v1/pods").status(503).times(1));
     let events = Recorder::default();
     let params = DrainParams::default().ignore_daemonsets(true).timeout(Duration::from_secs(60));
-    let report = drain(&c.server.cluster(), "n3", &params, &events).await.unwrap();
+    let report = drain_with_progress(&c.server.cluster(), "n3", &params, &events).await.unwrap();
     assert_eq!(report.status, DrainStatus::Completed);
     assert!(report.pods.iter().all(|p| p.outcome == PodOutcome::Evicted), "{}", report);
     assert_eq!(report.pods.len(), 7);
@@ -300,7 +307,7 @@ async fn waiting_for_deletion_uses_a_watch_not_a_poll() {
     };
     let c = cluster(Some(k)).await;
     c.server.clear_requests();
-    let report = drain(&c.server.cluster(), "n2", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap();
+    let report = drain(&c.server.cluster(), "n2", &DrainParams::default()).await.unwrap();
     assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-2").unwrap().outcome, PodOutcome::Evicted);
     let reqs = c.server.requests();
     assert!(reqs.iter().any(|r| r.query.contains("watch=true")), "a watch is opened");
@@ -313,7 +320,7 @@ async fn disable_eviction_deletes_pods_past_budgets() {
     let c = cluster(kubelet()).await;
     c.server.insert(&pdb("app", "web-pdb", 3, json!({"app": "web"}))).unwrap();
     let params = DrainParams::default().ignore_daemonsets(true).disable_eviction(true);
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
+    let report = drain(&c.server.cluster(), "n1", &params).await.unwrap();
     assert_eq!(report.pods.iter().find(|p| p.pod == "app/web-1").unwrap().outcome, PodOutcome::Deleted);
     assert!(evictions(&c.server).is_empty());
 }
@@ -323,7 +330,7 @@ async fn pod_selector_limits_the_drain() {
     let c = cluster(kubelet()).await;
     c.server.insert(&running(owned(pod("app", "api-1", "n1", json!({"app": "api"})), "ReplicaSet", &c.web))).unwrap();
     let params = DrainParams::default().pod_selector("app=api".parse().unwrap());
-    let report = drain(&c.server.cluster(), "n1", &params, &k8sops_core::NoProgress).await.unwrap();
+    let report = drain(&c.server.cluster(), "n1", &params).await.unwrap();
     assert_eq!(report.pods.iter().map(|p| p.pod.as_str()).collect::<Vec<_>>(), ["app/api-1"]);
     assert_eq!(pods_on(&c.server, "n1").await, ["logs-n1", "web-1"]);
 }
@@ -331,7 +338,7 @@ async fn pod_selector_limits_the_drain() {
 #[tokio::test]
 async fn unknown_node_is_a_typed_error() {
     let c = cluster(None).await;
-    let err = drain(&c.server.cluster(), "nope", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap_err();
+    let err = drain(&c.server.cluster(), "nope", &DrainParams::default()).await.unwrap_err();
     assert!(matches!(err, Error::NodeNotFound { ref name } if name == "nope"), "{err:?}");
 }
 
@@ -357,7 +364,7 @@ async fn evictions_fall_back_to_policy_v1beta1_where_only_that_is_served() {
     let err = server.client().request::<Value>(req).await.unwrap_err();
     assert!(matches!(err, kube::Error::Api(ref s) if s.code == 400), "{err:?}");
     // ...so the drain must discover and use policy/v1beta1.
-    let report = drain(&server.cluster(), "old", &DrainParams::default(), &k8sops_core::NoProgress).await.unwrap();
+    let report = drain(&server.cluster(), "old", &DrainParams::default()).await.unwrap();
     assert_eq!(report.pods[0].outcome, PodOutcome::Evicted);
     let statuses: Vec<u16> =
         server.requests().into_iter().filter(|r| r.path.ends_with("/eviction")).map(|r| r.status).collect();

@@ -12,8 +12,8 @@ use k8sops_core::{
 };
 use k8sops_nodes::{
     cordon, delete_node, describe_node, drain, drain_nodes, list_nodes, node_group, safe_scale_in, uncordon,
-    CordonChange, CordonParams, DeleteNodeParams, DrainManyEvent, DrainManyParams, DrainParams, DryRun, Error,
-    NodeListParams, NodeSelection, PodOutcome, ScaleInParams, VictimChoice,
+    CordonChange, CordonParams, DeleteNodeParams, DrainManyEvent, DrainManyParams, DrainParams, DrainStatus, DryRun,
+    Error, NodeListParams, NodeSelection, PodOutcome, ScaleInParams, ScaleInStatus, VictimChoice,
 };
 use k8sops_testkit::{DemoCluster, KubeletOptions, TestServer};
 use kube::Api;
@@ -91,7 +91,7 @@ async fn cordon_is_idempotent_reports_changes_and_supports_selectors_and_dry_run
     let server = demo(false).await;
     let cluster = server.cluster();
     let spot_and_general = NodeSelection::Selector("eks.amazonaws.com/nodegroup in (spot,general)".parse().unwrap());
-    let dry = cordon(&cluster, &spot_and_general, CordonParams { dry_run: true }).await.unwrap();
+    let dry = cordon(&cluster, &spot_and_general, CordonParams { dry_run: DryRun::Client }).await.unwrap();
     assert_eq!(dry.changed().count(), 4, "one general node is already cordoned:\n{dry}");
     let nodes: Api<Node> = Api::all(server.client());
     let cordoned_now = |n: Node| n.spec.and_then(|s| s.unschedulable).unwrap_or(false);
@@ -130,7 +130,7 @@ async fn client_dry_run_selects_and_refuses_the_same_pods_as_kubectl() {
             let mut args = vec!["drain", node, "--dry-run=client"];
             args.extend(flags.iter().copied());
             let (ok, out, err) = run_kubectl(&server, &args).await;
-            let ours = drain(&cluster, node, &params.clone().dry_run(DryRun::Client), &NoProgress).await;
+            let ours = drain(&cluster, node, &params.clone().dry_run(DryRun::Client)).await;
             match ours {
                 Ok(report) => {
                     assert!(ok, "kubectl refused what k8sops accepts on {node} {flags:?}: {err}");
@@ -171,6 +171,7 @@ async fn drain_nodes_cordons_all_then_drains_and_waits_for_replacements() {
         drain: DrainParams::default().ignore_daemonsets(true),
         max_unavailable: 1,
         wait_for_replacements: Some(std::time::Duration::from_secs(30)),
+        ..Default::default()
     };
     let report = drain_nodes(&server.cluster(), &selection, &params, &events).await.unwrap();
     assert!(report.is_success(), "{report:?}");
@@ -206,12 +207,14 @@ async fn drain_nodes_cordons_all_then_drains_and_waits_for_replacements() {
 async fn delete_node_after_a_refused_drain_keeps_the_node() {
     let server = demo(true).await;
     let cluster = server.cluster();
-    let params = DeleteNodeParams { drain: Some(DrainParams::default()), dry_run: false };
-    let err = delete_node(&cluster, "ip-10-0-0-3.ec2.internal", &params, &NoProgress).await.unwrap_err();
+    let params = DeleteNodeParams { drain: Some(DrainParams::default()), ..Default::default() };
+    let report = delete_node(&cluster, "ip-10-0-0-3.ec2.internal", &params, &NoProgress).await.unwrap();
+    assert!(!report.deleted);
+    let err = report.ensure_completed().unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "DaemonSet pods refuse the default drain: {err}");
     let nodes: Api<Node> = Api::all(server.client());
     assert!(nodes.get_opt("ip-10-0-0-3.ec2.internal").await.unwrap().is_some());
-    let params = DeleteNodeParams { drain: Some(DrainParams::default().ignore_daemonsets(true)), dry_run: false };
+    let params = DeleteNodeParams { drain: Some(DrainParams::default().ignore_daemonsets(true)), ..Default::default() };
     let report = delete_node(&cluster, "ip-10-0-0-3.ec2.internal", &params, &NoProgress).await.unwrap();
     assert!(report.deleted && report.drain.is_some());
     assert!(nodes.get_opt("ip-10-0-0-3.ec2.internal").await.unwrap().is_none());
@@ -240,7 +243,7 @@ async fn safe_scale_in_drains_then_terminates_exactly_those_instances() {
     let plan = safe_scale_in(
         &cluster,
         "general",
-        &ScaleInParams { dry_run: true, ..ScaleInParams::least_loaded(1) },
+        &ScaleInParams { dry_run: DryRun::Client, ..ScaleInParams::least_loaded(1) },
         &NoProgress,
     )
     .await
@@ -251,8 +254,9 @@ async fn safe_scale_in_drains_then_terminates_exactly_those_instances() {
     // Least loaded means no other schedulable general node has fewer CPU requests.
     let report = safe_scale_in(&cluster, "general", &ScaleInParams::least_loaded(1), &NoProgress).await.unwrap();
     assert_eq!(report.plan.victims[0].node, victim.node);
-    assert_eq!(report.terminated, std::slice::from_ref(&victim.instance_id));
-    assert_eq!(report.drains.len(), 1);
+    assert_eq!(report.status, ScaleInStatus::Completed);
+    assert_eq!(report.terminated(), [victim.instance_id.as_str()]);
+    assert!(report.victims[0].drain.as_ref().is_some_and(|d| d.status == DrainStatus::Completed));
     let g = groups.describe("general").await.unwrap();
     assert_eq!(g.scaling.desired, plan.desired_before - 1);
     assert!(g.instances.iter().all(|i| i.id != victim.instance_id));
@@ -275,7 +279,7 @@ async fn safe_scale_in_refuses_to_go_below_the_minimum() {
         ..ScaleInParams::least_loaded(0)
     };
     let err = safe_scale_in(&cluster, "general", &params, &NoProgress).await.unwrap_err();
-    assert!(err.to_string().contains("not in node group general"), "{err}");
+    assert!(err.to_string().contains("is not an instance of node group general"), "{err}");
     let no_backend = server.cluster();
     let err = safe_scale_in(&no_backend, "general", &ScaleInParams::least_loaded(1), &NoProgress).await.unwrap_err();
     assert!(err.to_string().contains("no NodeGroups backend"), "{err}");

@@ -8,7 +8,7 @@
 //!
 //! | module | crate | what |
 //! |---|---|---|
-//! | (root) | [`k8sops_core`] | [`Cluster`], [`Error`], quantities, versions, selectors, retry, progress |
+//! | (root) | [`k8sops_core`] | [`Cluster`], quantities, versions, selectors, retry, progress; [`Error`] wraps every crate's error |
 //! | [`nodes`] | `k8sops-nodes` | node status, cordon, drain, node groups (EKS, Auto Scaling with `aws`) |
 //! | [`metrics`] | `k8sops-metrics` | top, allocated resources, quotas, storage, cleanup |
 //! | [`diagnose`] | `k8sops-diagnose` | health, events, pod/service diagnosis, logs |
@@ -22,11 +22,20 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod checklist;
+mod error;
 
+pub use error::{Error, Result};
 pub use k8sops_audit as audit;
 pub use k8sops_backup as backup;
+/// `k8sops-core`'s own error (also reachable as [`Error::Core`]).
+pub use k8sops_core::Error as CoreError;
 pub use k8sops_core::*;
 pub use k8sops_diagnose as diagnose;
 pub use k8sops_metrics as metrics;
 pub use k8sops_nodes as nodes;
 pub use k8sops_upgrade as upgrade;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

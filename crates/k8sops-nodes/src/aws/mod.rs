@@ -17,8 +17,6 @@
 mod asg;
 mod eks;
 
-use std::time::Duration;
-
 pub use asg::AutoScalingNodeGroups;
 pub use aws_config;
 pub use aws_sdk_autoscaling;
@@ -58,16 +56,29 @@ where
     let code = err.code().unwrap_or("").to_string();
     let http_status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
     let message = err.message().unwrap_or("").to_string();
-    match &err {
-        SdkError::DispatchFailure(_) => {
-            return Error::Unreachable { url: backend.to_string(), message: format!("{:?}", err) };
-        }
-        SdkError::TimeoutError(_) => {
-            return Error::Timeout { during: format!("calling {backend}"), after: Duration::ZERO }
-        }
-        _ => {}
+    // Transport failures name the AWS service, never the Kubernetes API server.
+    if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+        let message = match std::error::Error::source(&err) {
+            Some(cause) => format!("{err}: {cause}"),
+            None => err.to_string(),
+        };
+        return Error::ServiceUnreachable { service: backend.to_string(), message, source: Some(Box::new(err)) };
     }
     match code.as_str() {
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "UnauthorizedOperation"
+        | "UnauthorizedException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "AuthFailure"
+        | "SignatureDoesNotMatch" => Error::AccessDenied {
+            service: backend.to_string(),
+            message: format!("{code}: {message}"),
+            source: Some(Box::new(err)),
+        },
         "ResourceNotFoundException" | "NotFoundException" => Error::NotFound { what: what.to_string() },
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             Error::Throttled { source_name: backend.to_string(), message, retry_after: None }
