@@ -5,110 +5,119 @@
 //! ```text
 //! cargo run --example drain_node -- ip-10-0-0-5.ec2.internal --ignore-daemonsets --delete-emptydir-data
 //! cargo run --example drain_node -- NODE --ignore-daemonsets --force --timeout 300 --dry-run=server
+//! cargo run --example drain_node -- NODE --ignore-daemonsets --timeout 5m --dry-run   # bare --dry-run: client
+//! cargo run --example drain_node -- --demo ip-10-0-0-5.ec2.internal --ignore-daemonsets --delete-emptydir-data
 //! ```
+//! Exit code: 0 the drain completed (every pod gone, or in a dry run would
+//! be), 1 it was refused, timed out, cancelled or failed (the report says
+//! which pods), 2 usage or cluster error — nothing was done.
 
 mod common;
 
-use std::{io::Write, process::ExitCode, time::Duration};
+use std::{process::ExitCode, time::Duration};
 
+use clap::Parser;
 use k8sops::{
-    nodes::{drain, DrainEvent, DrainParams, DryRun, Error},
-    CancellationToken,
+    nodes::{drain_with_progress, DrainParams, DrainStatus},
+    LabelSelector,
 };
+
+/// Drain a node as kubectl drain does: cordon it, then evict its pods, respecting disruption budgets
+#[derive(Parser)]
+#[command(name = "drain_node")]
+struct Cli {
+    #[command(flatten)]
+    cluster: common::ClusterArgs,
+
+    /// The node to drain
+    node: String,
+
+    /// Leave DaemonSet-managed pods alone (otherwise they refuse the drain)
+    #[arg(long)]
+    ignore_daemonsets: bool,
+
+    /// Evict pods with emptyDir volumes too (their data is lost)
+    #[arg(long)]
+    delete_emptydir_data: bool,
+
+    /// Also delete pods that no controller manages
+    #[arg(long)]
+    force: bool,
+
+    /// Delete pods directly instead of evicting them, bypassing disruption budgets
+    #[arg(long)]
+    disable_eviction: bool,
+
+    /// Give up after this long: seconds (300) or with a unit (300s, 5m, 1h); 0 waits forever
+    #[arg(long, value_name = "DURATION", value_parser = common::parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Seconds each pod gets to terminate (-1: the pod's own)
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    grace_period: Option<i64>,
+
+    /// Only evict pods matching this label selector
+    #[arg(long, value_name = "SELECTOR")]
+    pod_selector: Option<LabelSelector>,
+
+    /// Evictions in flight at once [default: 16]
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    concurrency: Option<usize>,
+
+    #[command(flatten)]
+    dry_run: common::DryRunArg,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flags = ["--timeout", "--grace-period", "--pod-selector", "--concurrency"];
-    let Some(node) = common::positional(&args, &flags).into_iter().next() else {
-        eprintln!("usage: drain_node NODE [--ignore-daemonsets] [--delete-emptydir-data] [--force] [--disable-eviction] [--timeout SECS] [--grace-period SECS] [--pod-selector SEL] [--dry-run=client|server]");
-        return ExitCode::from(2);
-    };
-    let has = |f: &str| args.iter().any(|a| a == f);
+    let cli = Cli::parse();
     let mut params = DrainParams::default()
-        .ignore_daemonsets(has("--ignore-daemonsets"))
-        .delete_emptydir_data(has("--delete-emptydir-data"))
-        .force(has("--force"))
-        .disable_eviction(has("--disable-eviction"));
-    if let Some(t) = common::flag_value(&args, "--timeout").and_then(|v| v.parse().ok()) {
-        params = params.timeout(Duration::from_secs(t));
+        .ignore_daemonsets(cli.ignore_daemonsets)
+        .delete_emptydir_data(cli.delete_emptydir_data)
+        .force(cli.force)
+        .disable_eviction(cli.disable_eviction)
+        .dry_run(cli.dry_run.dry_run);
+    if let Some(t) = cli.timeout {
+        params = params.timeout(t);
     }
-    if let Some(g) = common::flag_value(&args, "--grace-period").and_then(|v| v.parse().ok()) {
+    if let Some(g) = cli.grace_period {
         params = params.grace_period(g);
     }
-    if let Some(c) = common::flag_value(&args, "--concurrency").and_then(|v| v.parse().ok()) {
+    if let Some(c) = cli.concurrency {
         params = params.concurrency(c);
     }
-    if let Some(sel) = common::flag_value(&args, "--pod-selector").and_then(|v| v.parse().ok()) {
+    if let Some(sel) = cli.pod_selector {
         params = params.pod_selector(sel);
     }
-    params = params.dry_run(match common::flag_value(&args, "--dry-run").as_deref() {
-        Some("client") => DryRun::Client,
-        Some("server") => DryRun::Server,
-        _ => DryRun::None,
-    });
-    let cancel = CancellationToken::new();
-    params = params.cancel(cancel.clone());
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
 
-    let target = match common::connect().await {
+    let target = match common::connect(&cli.cluster).await {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DrainEvent>();
-    let render = tokio::spawn(async move {
-        let (mut total, mut gone) = (0usize, 0usize);
-        let mut status = String::new();
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                DrainEvent::Cordoned { node, change } => eprintln!("node/{node} cordoned ({change:?})"),
-                DrainEvent::PodsFound { to_remove, skipped, .. } => {
-                    total = to_remove;
-                    eprintln!("{to_remove} pod(s) to evict, {skipped} skipped");
-                }
-                DrainEvent::Skipped { pod, reason } => eprintln!("\r\x1b[2K  skipping {pod}: {reason}"),
-                DrainEvent::BlockedByBudget { pod, budget, retry_in, .. } => {
-                    status = format!(
-                        "{pod} blocked by {} (retry in {:.1}s)",
-                        budget.as_deref().unwrap_or("a disruption budget"),
-                        retry_in.as_secs_f64()
-                    );
-                }
-                DrainEvent::Retrying { pod, error, .. } => status = format!("{pod}: retrying after {error}"),
-                DrainEvent::Evicted { pod } => status = format!("{pod} evicted, waiting for it to go"),
-                DrainEvent::Gone { pod } => {
-                    gone += 1;
-                    status = format!("{pod} gone");
-                }
-                DrainEvent::Failed { pod, error } => eprintln!("\r\x1b[2K  {pod} failed: {error}"),
-                _ => {}
-            }
-            eprint!("\r\x1b[2K{} {status}", common::bar(gone, total, 30));
-            let _ = std::io::stderr().flush();
-        }
-        eprintln!();
-    });
-    let result = drain(&target.cluster, &node, &params, &tx).await;
-    drop(tx);
-    let _ = render.await;
+    params = params.cancel(common::cancel_on_ctrl_c());
+    let mode = if cli.dry_run.dry_run.is_dry_run() {
+        format!(" (dry run: {}, nothing is changed)", cli.dry_run.dry_run)
+    } else {
+        String::new()
+    };
+    target.announce(format!("Draining node/{}{mode}", cli.node));
+
+    let progress = common::DrainProgress::new();
+    let result = drain_with_progress(&target.cluster, &cli.node, &params, &progress).await;
+    progress.bar.finish_and_clear();
     match result {
         Ok(report) => {
             print!("{report}");
-            ExitCode::SUCCESS
+            if report.status == DrainStatus::Completed {
+                return ExitCode::SUCCESS;
+            }
+            if let Err(e) = report.ensure_completed() {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(1)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            if let Error::DrainTimedOut { report, .. }
-            | Error::DrainCancelled { report, .. }
-            | Error::Refused { report, .. } = &e
-            {
-                print!("{report}");
-            }
             ExitCode::from(1)
         }
     }

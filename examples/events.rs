@@ -10,32 +10,46 @@ mod common;
 
 use std::{process::ExitCode, time::Duration};
 
+use clap::Parser;
 use k8sops::diagnose::{events, events::EventTable, EventParams};
+
+/// Events across both event APIs, oldest first (kubectl get events -A --sort-by=.lastTimestamp)
+#[derive(Parser)]
+#[command(name = "events")]
+struct Cli {
+    #[command(flatten)]
+    cluster: common::ClusterArgs,
+
+    /// Only this namespace (default: all)
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    namespace: Option<String>,
+
+    /// Only Warning events
+    #[arg(long)]
+    warnings: bool,
+
+    /// Only events seen in the last this many minutes
+    #[arg(long, value_name = "MINUTES", value_parser = common::parse_minutes)]
+    since_minutes: Option<Duration>,
+
+    /// Only events with this reason (e.g. FailedScheduling)
+    #[arg(long, value_name = "REASON")]
+    reason: Option<String>,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = Cli::parse();
     let params = EventParams {
-        namespace: common::flag_value(&args, "-n"),
-        warnings_only: args.iter().any(|a| a == "--warnings"),
-        since: common::flag_value(&args, "--since-minutes")
-            .and_then(|m| m.parse::<u64>().ok())
-            .map(|m| Duration::from_secs(m * 60)),
+        namespace: cli.namespace,
+        warnings_only: cli.warnings,
+        since: cli.since_minutes,
         involved: None,
-        reason: common::flag_value(&args, "--reason"),
+        reason: cli.reason,
     };
-    let target = match common::connect().await {
+    let target = match common::connect(&cli.cluster).await {
         Ok(t) => t,
         Err(code) => return code,
     };
-    match events(&target.cluster, &params).await {
-        Ok(list) => {
-            print!("{}", EventTable(&list));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    common::print_or_fail(events(&target.cluster, &params).await.map(|list| EventTable(&list).to_string()))
 }

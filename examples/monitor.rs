@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --example monitor                    # every 5 s
-//! cargo run --example monitor -- --interval 300  # like the guide's CronJob
+//! cargo run --example monitor -- --interval 300  # like the guide's CronJob (also 5m)
 //! cargo run --example monitor -- --count 3
 //! ```
 
@@ -12,19 +12,38 @@ mod common;
 
 use std::{pin::pin, process::ExitCode, time::Duration};
 
+use clap::Parser;
 use futures::StreamExt;
 use k8sops::metrics::{monitor, MonitorParams};
 
+/// Snapshots of node and pod usage with threshold alerts, redrawn like `watch`; Ctrl-C to stop
+#[derive(Parser)]
+#[command(name = "monitor")]
+struct Cli {
+    #[command(flatten)]
+    cluster: common::ClusterArgs,
+
+    /// Time between snapshots: seconds, or with a unit (30s, 5m)
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = interval)]
+    interval: Duration,
+
+    /// Stop after this many snapshots
+    #[arg(long, value_name = "N")]
+    count: Option<usize>,
+}
+
+fn interval(s: &str) -> Result<Duration, String> {
+    common::parse_duration(s).and_then(|d| if d.is_zero() { Err("must be more than 0".into()) } else { Ok(d) })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let interval = common::flag_value(&args, "--interval").and_then(|v| v.parse().ok()).unwrap_or(5);
-    let count: Option<usize> = common::flag_value(&args, "--count").and_then(|v| v.parse().ok());
-    let target = match common::connect().await {
+    let cli = Cli::parse();
+    let target = match common::connect(&cli.cluster).await {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let params = MonitorParams { interval: Duration::from_secs(interval), ..Default::default() };
+    let params = MonitorParams { interval: cli.interval, ..Default::default() };
     let mut samples = pin!(monitor(&target.cluster, params));
     let mut seen = 0;
     loop {
@@ -57,7 +76,7 @@ async fn main() -> ExitCode {
             Err(e) => eprintln!("sample failed: {e}"),
         }
         seen += 1;
-        if count.is_some_and(|c| seen >= c) {
+        if cli.count.is_some_and(|c| seen >= c) {
             break;
         }
     }

@@ -11,32 +11,49 @@ mod common;
 
 use std::process::ExitCode;
 
-use k8sops::nodes::{describe_node, list_nodes, NodeListParams};
+use clap::{Parser, Subcommand};
+use k8sops::{
+    nodes::{describe_node, list_nodes, NodeListParams},
+    LabelSelector,
+};
+
+/// Nodes with their status and the conditions that need attention (kubectl get nodes -o wide)
+#[derive(Parser)]
+#[command(name = "nodes_status")]
+struct Cli {
+    #[command(flatten)]
+    cluster: common::ClusterArgs,
+
+    /// Only nodes matching this label selector
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    selector: Option<LabelSelector>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One node in detail (kubectl describe node NODE)
+    Describe {
+        /// The node
+        node: String,
+    },
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let target = match common::connect().await {
+    let cli = Cli::parse();
+    let target = match common::connect(&cli.cluster).await {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let pos = common::positional(&args, &["--selector", "-l"]);
-    if pos.first().map(String::as_str) == Some("describe") {
-        let Some(name) = pos.get(1) else {
-            eprintln!("usage: nodes_status describe NODE");
-            return ExitCode::from(2);
-        };
-        return common::print_or_fail(describe_node(&target.cluster, name).await);
+    if let Some(Command::Describe { node }) = &cli.command {
+        return common::print_or_fail(describe_node(&target.cluster, node).await);
     }
     let mut params = NodeListParams::default();
-    if let Some(sel) = common::flag_value(&args, "--selector").or_else(|| common::flag_value(&args, "-l")) {
-        match sel.parse() {
-            Ok(s) => params = params.labels(s),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    if let Some(sel) = cli.selector {
+        params = params.labels(sel);
     }
     match list_nodes(&target.cluster, &params).await {
         Ok(nodes) => {

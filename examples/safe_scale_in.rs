@@ -1,24 +1,54 @@
 //! Scale a node group in without ever terminating an undrained node: pick
-//! the least-loaded nodes (or given ones), cordon, drain, then terminate
-//! exactly those instances with a desired-capacity decrement.
+//! the least-loaded nodes, cordon, drain, then terminate exactly those
+//! instances with a desired-capacity decrement.
 //!
 //! ```text
-//! cargo run --example safe_scale_in -- general 1 --dry-run          # demo cluster, in-memory node groups
+//! cargo run --example safe_scale_in -- --demo general 1 --dry-run    # demo cluster, in-memory node groups
+//! cargo run --example safe_scale_in -- --demo general 1              # ... for real (on the demo)
 //! cargo run --example safe_scale_in --features aws -- workers 2 --eks prod
 //! ```
+//! Without `--eks` the node groups are in memory, built from the nodes'
+//! node-group labels: fine for the demo cluster, and for a dry run anywhere;
+//! a real scale-in of a real cluster needs `--eks CLUSTER`.
+//!
+//! Exit code: 0 completed, 1 failed or cancelled (the report says what was
+//! done and which nodes are left cordoned), 2 usage or cluster error.
 
 mod common;
 
 use std::{process::ExitCode, sync::Arc};
 
+use clap::Parser;
 use k8sops::{
     backend::{InMemoryNodeGroups, Instance, NodeGroup, ScalingConfig},
-    nodes::{node_group, safe_scale_in, ScaleInEvent, ScaleInParams},
-    Cluster,
+    nodes::{node_group, safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInStatus},
+    Cluster, ProgressSink,
 };
 
+/// Scale a node group in: cordon and drain the least-loaded nodes, then terminate exactly those instances
+#[derive(Parser)]
+#[command(name = "safe_scale_in")]
+struct Cli {
+    #[command(flatten)]
+    cluster: common::ClusterArgs,
+
+    /// The node group (its nodes' node-group label)
+    group: String,
+
+    /// How many nodes to remove
+    #[arg(value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    count: usize,
+
+    /// The EKS cluster whose node group this is (needs --features aws); without it node groups are in memory
+    #[arg(long, value_name = "CLUSTER")]
+    eks: Option<String>,
+
+    #[command(flatten)]
+    dry_run: common::DryRunArg,
+}
+
 /// Node groups for the demo cluster: one in-memory group per node-group label.
-async fn demo_groups(cluster: &Cluster, group: &str) -> Result<Cluster, Box<dyn std::error::Error>> {
+async fn in_memory_groups(cluster: &Cluster, group: &str) -> Result<Cluster, Box<dyn std::error::Error>> {
     let nodes = node_group::nodes_in_group(cluster, group).await?;
     let mut g = NodeGroup::new(group, ScalingConfig { min: 1, max: 20, desired: nodes.len() as i32 });
     g.instances = nodes
@@ -36,59 +66,72 @@ async fn demo_groups(cluster: &Cluster, group: &str) -> Result<Cluster, Box<dyn 
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let pos = common::positional(&args, &["--eks"]);
-    let (Some(group), Some(count)) = (pos.first().cloned(), pos.get(1).and_then(|n| n.parse::<usize>().ok())) else {
-        eprintln!("usage: safe_scale_in GROUP COUNT [--dry-run] [--eks CLUSTER]");
+    let cli = Cli::parse();
+    let dry_run = cli.dry_run.dry_run;
+    #[cfg(not(feature = "aws"))]
+    if cli.eks.is_some() {
+        eprintln!("error: --eks needs the example built with --features aws");
         return ExitCode::from(2);
-    };
-    let target = match common::connect().await {
+    }
+    let target = match common::connect(&cli.cluster).await {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let eks = common::flag_value(&args, "--eks");
-    let cluster = match eks {
+    let (cluster, groups) = match &cli.eks {
         #[cfg(feature = "aws")]
         Some(name) => {
             let sdk = k8sops::nodes::aws::sdk_config(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()).await;
-            target
-                .cluster
-                .to_builder()
-                .node_groups(Arc::new(k8sops::nodes::aws::EksNodeGroups::new(&sdk, name)))
-                .build()
+            let region = sdk.region().map_or("(no region set)".to_string(), |r| r.to_string());
+            let backend = Arc::new(k8sops::nodes::aws::EksNodeGroups::new(&sdk, name.as_str()));
+            (
+                target.cluster.to_builder().node_groups(backend).build(),
+                format!("EKS cluster {name} (AWS region {region})"),
+            )
         }
         #[cfg(not(feature = "aws"))]
-        Some(_) => {
-            eprintln!("--eks needs the example built with --features aws");
-            return ExitCode::from(2);
-        }
-        None => match demo_groups(&target.cluster, &group).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
+        Some(_) => unreachable!("refused above"),
+        None => {
+            if target.demo.is_none() && !dry_run.is_dry_run() {
+                eprintln!(
+                    "error: on {} the node groups must be named with --eks CLUSTER; \
+                     in-memory node groups are for the demo cluster and dry runs",
+                    target.name
+                );
+                return ExitCode::from(2);
             }
-        },
-    };
-    let params = ScaleInParams { dry_run: args.iter().any(|a| a == "--dry-run"), ..ScaleInParams::least_loaded(count) };
-    let progress = |e: ScaleInEvent| match e {
-        ScaleInEvent::Planned(plan) => print!("{plan}"),
-        ScaleInEvent::Drain { node, event: k8sops::nodes::DrainEvent::Gone { pod } } => {
-            eprintln!("  {node}: {pod} gone")
+            match in_memory_groups(&target.cluster, &cli.group).await {
+                Ok(c) => (c, "in-memory node groups".to_string()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
         }
+    };
+    let params =
+        ScaleInParams { dry_run, cancel: Some(common::cancel_on_ctrl_c()), ..ScaleInParams::least_loaded(cli.count) };
+    let mode = if dry_run.is_dry_run() { format!(" (dry run: {dry_run}, nothing is changed)") } else { String::new() };
+    target.announce(format!("Scaling node group {} ({groups}) in by {}{mode}", cli.group, cli.count));
+
+    let drains = common::DrainProgress::new();
+    let progress = |e: ScaleInEvent| match e {
+        ScaleInEvent::Planned(plan) => common::note(&drains.bar, format!("{plan}")),
+        ScaleInEvent::Drain { event, .. } => drains.emit(event),
         ScaleInEvent::Terminated { node, instance_id } => {
-            eprintln!("terminated {instance_id} ({node}), desired capacity lowered")
+            common::note(&drains.bar, format!("terminated {instance_id} ({node}), desired capacity lowered"))
         }
         _ => {}
     };
-    match safe_scale_in(&cluster, &group, &params, &progress).await {
+    let result = safe_scale_in(&cluster, &cli.group, &params, &progress).await;
+    drains.bar.finish_and_clear();
+    match result {
         Ok(report) => {
-            if params.dry_run {
-                println!("(dry run: nothing was changed)");
+            print!("{report}");
+            if report.status == ScaleInStatus::Completed {
+                ExitCode::SUCCESS
             } else {
-                println!("terminated: {}", report.terminated.join(", "));
+                ExitCode::from(1)
             }
-            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -5,14 +5,26 @@
 //! ```text
 //! cargo run --example storage_report
 //! ```
+//! Exit code: 0 nothing needs attention, 1 findings, 2 usage or cluster error.
 
 mod common;
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
+/// PersistentVolumes, claims and StorageClasses in one report, with what needs attention
+#[derive(Parser)]
+#[command(name = "storage_report")]
+struct Cli {
+    #[command(flatten)]
+    cluster: common::ClusterArgs,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let target = match common::connect().await {
+    let cli = Cli::parse();
+    let target = match common::connect(&cli.cluster).await {
         Ok(t) => t,
         Err(code) => return code,
     };

@@ -11,38 +11,74 @@ mod common;
 
 use std::process::ExitCode;
 
-use k8sops::metrics::{metrics_server_status, quotas, top_nodes, top_pods, SortBy, TopPodsParams};
+use clap::{Parser, Subcommand, ValueEnum};
+use k8sops::{
+    metrics::{metrics_server_status, quotas, top_nodes, top_pods, SortBy, TopPodsParams},
+    LabelSelector,
+};
+
+/// Resource usage of nodes or pods (kubectl top), or ResourceQuota usage
+#[derive(Parser)]
+#[command(name = "top")]
+struct Cli {
+    #[command(flatten)]
+    cluster: common::ClusterArgs,
+
+    /// Sort by this column (default: name)
+    #[arg(long, global = true, value_name = "COLUMN")]
+    sort_by: Option<Sort>,
+
+    /// What to show [default: nodes]
+    #[command(subcommand)]
+    view: Option<View>,
+}
+
+#[derive(Subcommand)]
+enum View {
+    /// Node usage (kubectl top nodes)
+    Nodes,
+    /// Pod usage (kubectl top pods)
+    Pods {
+        /// Only this namespace (default: all)
+        #[arg(short = 'n', long, value_name = "NAMESPACE")]
+        namespace: Option<String>,
+        /// Only pods matching this label selector
+        #[arg(short = 'l', long, value_name = "SELECTOR")]
+        selector: Option<LabelSelector>,
+        /// One line per container
+        #[arg(long)]
+        containers: bool,
+    },
+    /// ResourceQuota usage, flagging those at 80% or more
+    Quotas,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Sort {
+    Cpu,
+    Memory,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let pos = common::positional(&args, &["-n", "-l", "--sort-by"]);
-    let sort = match common::flag_value(&args, "--sort-by").as_deref() {
-        Some("cpu") => SortBy::Cpu,
-        Some("memory") => SortBy::Memory,
-        _ => SortBy::Name,
+    let cli = Cli::parse();
+    let sort = match cli.sort_by {
+        Some(Sort::Cpu) => SortBy::Cpu,
+        Some(Sort::Memory) => SortBy::Memory,
+        None => SortBy::Name,
     };
-    let target = match common::connect().await {
+    let target = match common::connect(&cli.cluster).await {
         Ok(t) => t,
         Err(code) => return code,
     };
     let cluster = &target.cluster;
-    let result = match pos.first().map(String::as_str).unwrap_or("nodes") {
-        "nodes" => top_nodes(cluster, None, sort).await.map(|t| t.to_string()),
-        "pods" => {
-            let params = TopPodsParams {
-                namespace: common::flag_value(&args, "-n"),
-                selector: common::flag_value(&args, "-l").and_then(|s| s.parse().ok()),
-                sort,
-                containers: args.iter().any(|a| a == "--containers"),
-            };
+    let result = match cli.view.unwrap_or(View::Nodes) {
+        View::Nodes => top_nodes(cluster, None, sort).await.map(|t| t.to_string()),
+        View::Pods { namespace, selector, containers } => {
+            let params = TopPodsParams { namespace, selector, sort, containers };
             top_pods(cluster, &params).await.map(|t| t.to_string())
         }
-        "quotas" => quotas(cluster, None, 80).await.map(|q| q.to_string()),
-        other => {
-            eprintln!("unknown view {other}: use nodes, pods or quotas");
-            return ExitCode::from(2);
-        }
+        View::Quotas => quotas(cluster, None, 80).await.map(|q| q.to_string()),
     };
     match result {
         Ok(text) => {

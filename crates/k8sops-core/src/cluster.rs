@@ -148,7 +148,8 @@ impl Cluster {
     /// (`None`: no limit).
     ///
     /// ```
-    /// # fn main() -> k8sops_core::Result<()> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
     /// use std::time::Duration;
     /// use k8sops_core::{Cluster, Timeouts};
     /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
@@ -366,7 +367,8 @@ impl Cluster {
     /// timeout applies; end such a stream with a cancellation token.
     ///
     /// ```
-    /// # fn main() -> k8sops_core::Result<()> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
     /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
     /// let cluster = k8sops_core::Cluster::from_config(config)?;
     /// let _logs: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(cluster.stream_client().clone(), "shop");
@@ -380,7 +382,8 @@ impl Cluster {
     /// (unknown, i.e. `None`, for a client passed to [`Cluster::from_client`]).
     ///
     /// ```
-    /// # fn main() -> k8sops_core::Result<()> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_core::Result<()> {
     /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
     /// let cluster = k8sops_core::Cluster::from_config(config)?;
     /// assert_eq!(cluster.timeouts(), k8sops_core::Cluster::DEFAULT_TIMEOUTS);

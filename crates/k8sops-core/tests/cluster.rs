@@ -67,3 +67,53 @@ async fn missing_backends_say_how_to_attach_them() {
     let err = cluster.node_groups().unwrap_err();
     assert!(err.to_string().contains("Cluster::builder().node_groups"), "{err}");
 }
+
+#[tokio::test]
+async fn unreachable_server_keeps_the_io_error_as_its_source() {
+    let (_d, path) = write(GOOD).await;
+    let cluster = Cluster::from_kubeconfig(&path, None).await.unwrap();
+    let cluster = cluster.to_builder().retry(k8sops_core::RetryPolicy::none()).build();
+    let err = cluster.server_version().await.unwrap_err();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
+    let mut refused = false;
+    while let Some(e) = cur {
+        refused |=
+            e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        cur = e.source();
+    }
+    assert!(refused, "the connection-refused io::Error is in the source chain: {err:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_naming_the_read_timeout() {
+    // Accepts connections and never writes a byte.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+        }
+    });
+    let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+    let read = std::time::Duration::from_millis(300);
+    let timeouts = k8sops_core::Timeouts { connect: Some(std::time::Duration::from_secs(2)), read: Some(read) };
+    let cluster = Cluster::from_config_with(config, timeouts).unwrap();
+    let cluster = cluster.to_builder().retry(k8sops_core::RetryPolicy::none()).build();
+    let started = std::time::Instant::now();
+    let err = cluster.server_version().await.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "bounded by the read timeout");
+    match &err {
+        Error::Timeout { after, .. } => assert_eq!(*after, read, "{err}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(err.to_string().contains("300ms"), "{err}");
+    hold.abort();
+}
+
+#[tokio::test]
+async fn default_clients_have_connect_and_read_timeouts() {
+    let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
+    let cluster = Cluster::from_config(config).unwrap();
+    assert!(cluster.timeouts().connect.is_some() && cluster.timeouts().read.is_some());
+}

@@ -1,0 +1,189 @@
+//! Runs the example binaries as a user would: input that does not parse is
+//! a usage error (exit code 2) naming the flag, before any cluster is
+//! touched; a configured cluster that does not answer is an error naming
+//! the context and the server, never a silent switch to the demo cluster;
+//! `--demo`, and no kubeconfig at all, use the demo cluster and say so on
+//! the first line of stderr.
+//!
+//! `cargo test` builds the examples of the package before it runs this.
+//! Every run gets an empty HOME and no KUBECONFIG (unless the test sets
+//! one), so no developer's real cluster is ever used.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+const NODE: &str = "ip-10-0-0-5.ec2.internal";
+
+/// `target/debug/examples/NAME`, next to this test's own `target/debug/deps/cli-*`.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
+    let path = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --all-features --examples` (cargo test builds it too)",
+        path.display()
+    );
+    path
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn first_line(&self) -> &str {
+        self.stderr.lines().next().unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs an example with an empty HOME, no KUBECONFIG and no K8SOPS_DEMO,
+/// then `env` on top.
+fn run(name: &str, args: &[&str], env: &[(&str, &Path)]) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(example(name));
+    cmd.args(args)
+        .env("HOME", home.path())
+        .env_remove("KUBECONFIG")
+        .env_remove("K8SOPS_DEMO")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let Output { status, stdout, stderr } = cmd.output().expect("run the example");
+    Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_selector_that_does_not_parse_is_a_usage_error_naming_the_flag_and_nothing_is_done() {
+    let r = run("drain_node", &["--demo", NODE, "--pod-selector", "app in (x"], &[]);
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.stderr.contains("--pod-selector"), "{r}");
+    assert!(!r.stderr.contains("demo cluster"), "fails before connecting: {r}");
+    assert!(r.stdout.is_empty(), "{r}");
+}
+
+#[test]
+fn durations_and_counts_that_do_not_parse_are_usage_errors_naming_the_flag() {
+    for (name, args, flag) in [
+        ("drain_node", &["--demo", NODE, "--timeout", "abc"][..], "--timeout"),
+        ("drain_node", &["--demo", NODE, "--timeout", "5x"][..], "--timeout"),
+        ("drain_node", &["--demo", NODE, "--dry-run=sometimes"][..], "--dry-run"),
+        ("cleanup", &["--demo", "--older-than-hours", "x"][..], "--older-than-hours"),
+        ("events", &["--demo", "--since-minutes", "3x"][..], "--since-minutes"),
+        ("nodes_status", &["--demo", "-l", "a=b,("][..], "--selector"),
+        ("monitor", &["--demo", "--interval", "0"][..], "--interval"),
+    ] {
+        let r = run(name, args, &[]);
+        assert_eq!(r.code, Some(2), "{name} {args:?}: {r}");
+        assert!(r.stderr.contains(flag), "{name} {args:?}: {r}");
+        assert!(!r.stderr.contains("demo cluster"), "{name} {args:?} fails before connecting: {r}");
+    }
+}
+
+#[test]
+fn a_configured_cluster_that_does_not_answer_is_an_error_naming_the_context_and_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("dead.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        r#"apiVersion: v1
+kind: Config
+clusters:
+- name: dead
+  cluster:
+    server: https://127.0.0.1:1
+    insecure-skip-tls-verify: true
+users:
+- name: someone
+  user:
+    token: expired-token
+contexts:
+- name: kind-dead
+  context:
+    cluster: dead
+    user: someone
+current-context: kind-dead
+"#,
+    )
+    .unwrap();
+    for (name, args) in [("nodes_status", &[][..]), ("drain_node", &[NODE, "--ignore-daemonsets"][..])] {
+        let r = run(name, args, &[("KUBECONFIG", &kubeconfig)]);
+        assert_eq!(r.code, Some(2), "{name}: {r}");
+        assert_eq!(r.first_line(), r#"Using context "kind-dead" at https://127.0.0.1:1"#, "{name}: {r}");
+        let error = r.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+        assert!(error.contains("kind-dead") && error.contains("https://127.0.0.1:1"), "{name}: {r}");
+        assert!(!r.stderr.contains("demo cluster at"), "{name} starts no demo: {r}");
+        assert!(!r.stderr.contains("Draining"), "{name} does nothing: {r}");
+        assert!(r.stdout.is_empty(), "{name}: {r}");
+    }
+}
+
+#[test]
+fn with_no_kubeconfig_at_all_the_demo_cluster_is_used_and_named() {
+    let r = run("nodes_status", &[], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.first_line().starts_with("No kubeconfig found: starting the embedded demo cluster"), "{r}");
+    assert!(r.stdout.contains(NODE), "{r}");
+}
+
+#[test]
+fn demo_runs_of_nodes_status_and_drain_node_print_their_key_lines() {
+    let r = run("nodes_status", &["--demo"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.first_line().starts_with("--demo: starting the embedded demo cluster"), "{r}");
+    assert!(r.stdout.contains("NAME") && r.stdout.contains(NODE), "{r}");
+
+    let r = run("nodes_status", &["describe", NODE, "--demo"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains(NODE), "{r}");
+
+    // A bare --dry-run is a client dry run, and the node after it is the node.
+    let args = ["--demo", "--dry-run", NODE, "--ignore-daemonsets", "--delete-emptydir-data", "--force"];
+    let r = run("drain_node", &args, &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.first_line().starts_with("--demo: starting the embedded demo cluster"), "{r}");
+    assert!(r.stderr.contains(&format!("Draining node/{NODE} (dry run: client")), "{r}");
+    assert!(r.stderr.contains("on the embedded demo cluster at http"), "{r}");
+    assert!(r.stdout.contains(&format!("node/{NODE} drain completed")), "{r}");
+    assert!(r.stdout.contains("(dry run)"), "{r}");
+}
+
+#[test]
+fn a_drain_that_does_not_complete_exits_1_and_prints_the_report() {
+    // kubectl's defaults refuse DaemonSet pods.
+    let r = run("drain_node", &["--demo", NODE, "--dry-run=client"], &[]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stdout.contains(&format!("node/{NODE} drain refused")), "{r}");
+    assert!(r.stderr.contains("error: cannot drain node"), "{r}");
+}
+
+#[test]
+fn cleanup_is_a_dry_run_unless_yes_is_given() {
+    let r = run("cleanup", &["--demo"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("would delete"), "{r}");
+    assert!(!r.stdout.contains("deleted"), "{r}");
+    assert!(r.stderr.contains("nothing was deleted"), "{r}");
+    assert!(r.stderr.contains("--yes"), "{r}");
+
+    let r = run("cleanup", &["--demo", "--yes"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stderr.contains("Deleting 3 pod(s) and 0 job(s) on the embedded demo cluster"), "{r}");
+    assert!(r.stdout.contains("deleted") && !r.stdout.contains("would delete"), "{r}");
+}
