@@ -5,6 +5,9 @@
 #      (when present) and moto's AWS emulator on 127.0.0.1,
 #   3. runs every test of every crate with all features,
 #   4. stops what it started.
+# When it starts the real API server it also sets K8SOPS_REQUIRE_E2E=1: an
+# end-to-end test whose real server, moto or kubectl is missing then fails
+# instead of reporting itself skipped (docs/testing.md).
 # Extra arguments go to `cargo test` (e.g. `./scripts/test.sh -p k8sops-core`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +29,9 @@ if [[ -x $K8S_DIR/start.sh ]]; then
   K8S_STARTED=1
   export K8SOPS_E2E_KUBECONFIG=$ROOT/target/k8s-e2e/admin.kubeconfig
   export K8SOPS_E2E_USER_KUBECONFIG=$ROOT/target/k8s-e2e/user.kubeconfig
-  echo "real API server: $K8SOPS_E2E_KUBECONFIG"
+  # Servers are up (moto is always started below): no end-to-end test may skip.
+  export K8SOPS_REQUIRE_E2E=1
+  echo "real API server: $K8SOPS_E2E_KUBECONFIG (K8SOPS_REQUIRE_E2E=1)"
 else
   echo "no ../shared/k8s: end-to-end tests against a real API server will report themselves skipped"
 fi

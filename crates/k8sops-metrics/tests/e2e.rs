@@ -1,6 +1,9 @@
 //! Capacity, cleanup and optimisation hints against a real kube-apiserver
 //! (`K8SOPS_E2E_KUBECONFIG`). That server has no metrics-server, so the
 //! capacity report comes without usage; `top` is covered in tests/top.rs.
+//! `kubectl describe node` on the same server is the oracle for the
+//! allocated resources. Without the server (or kubectl) the tests report
+//! themselves skipped, and fail when `K8SOPS_REQUIRE_E2E=1`.
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8sops_metrics::{capacity_report, cleanup, optimisation_hints, CleanupParams};
@@ -62,4 +65,31 @@ async fn capacity_cleanup_and_hints_on_a_real_server() {
     cleanup(&cluster, &CleanupParams { namespace: Some(ns.clone()), ..Default::default() }).await.unwrap();
     assert!(pods.get_opt("bare").await.unwrap().is_none());
     assert!(pods.get_opt("sized").await.unwrap().is_some());
+}
+
+/// The capacity report's per-node allocation against `kubectl describe node`
+/// on the real server, for the allocation fixture's node (init containers,
+/// defaulted requests, Pending and Terminating pods counted, finished ones
+/// not, truncated percentages).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_report_matches_kubectl_describe_node_on_a_real_server() {
+    let Some(real) = k8sops_testkit::e2e::real_oracle().await else { return };
+    let f = k8sops_testkit::e2e::allocation_fixture(&real.cluster, "capacity", &[]).await;
+    let report = capacity_report(&real.cluster, &Default::default()).await.unwrap();
+    let node = report.nodes.iter().find(|n| n.name == f.nodes[0]).unwrap();
+    let kubectl = real.kubectl_ok(&["describe", "node", &node.name]).await;
+    let mut ours = k8sops_core::Table::new(["resource", "requests", "limits"]);
+    for r in ["cpu", "memory", "ephemeral-storage"] {
+        ours.row([
+            r.to_string(),
+            format!("{} ({}%)", node.requests.get(r), node.requests_percent(r)),
+            format!("{} ({}%)", node.limits.get(r), node.limits_percent(r)),
+        ]);
+    }
+    k8sops_testkit::e2e::assert_same_cells(
+        &k8sops_testkit::e2e::table_cells(&ours.to_string()),
+        &k8sops_testkit::e2e::describe_section(&kubectl, "Allocated resources:"),
+        &format!("k8sops:\n{ours}\nkubectl:\n{kubectl}"),
+    );
+    assert!(kubectl.contains(&format!("({} in total)", node.pods)), "{} pods:\n{kubectl}", node.pods);
 }

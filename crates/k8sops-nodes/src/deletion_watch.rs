@@ -98,7 +98,11 @@ impl DeletionTracker {
                         Ok((new_rv, gone)) => {
                             failures = 0;
                             rv = new_rv;
-                            tx.send_if_modified(|s| gone.into_iter().fold(false, |m, uid| s.gone.insert(uid) || m));
+                            tx.send_if_modified(|s| {
+                                let before = s.gone.len();
+                                s.gone.extend(gone);
+                                s.gone.len() != before
+                            });
                         }
                         Err(e) => {
                             failures += 1;

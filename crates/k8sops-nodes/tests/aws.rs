@@ -18,10 +18,8 @@ use k8sops_core::{
 use k8sops_nodes::aws::{AutoScalingNodeGroups, EksNodeGroups};
 
 async fn moto() -> Option<aws_config::SdkConfig> {
-    let Ok(endpoint) = std::env::var("K8SOPS_MOTO_ENDPOINT") else {
-        eprintln!("skipped: K8SOPS_MOTO_ENDPOINT is not set (scripts/test.sh starts moto_server and sets it)");
-        return None;
-    };
+    // Skips, or fails under K8SOPS_REQUIRE_E2E=1, when moto is not running.
+    let endpoint = k8sops_testkit::e2e::moto_endpoint()?;
     Some(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)

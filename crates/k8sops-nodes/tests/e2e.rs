@@ -1,10 +1,14 @@
-//! Node status, cordon and the drain rules against a real kube-apiserver
-//! (`K8SOPS_E2E_KUBECONFIG`; scripts/test.sh starts one from ../shared/k8s).
+//! Node status, describe, cordon and the drain rules against a real
+//! kube-apiserver (`K8SOPS_E2E_KUBECONFIG`; scripts/test.sh starts one from
+//! ../shared/k8s), with kubectl as the oracle for what k8sops prints: there
+//! `kubectl get` shows the server's own Table, not one built by k8sops code
+//! as against the testkit. Without the server (or kubectl) the tests report
+//! themselves skipped, and fail when `K8SOPS_REQUIRE_E2E=1`.
 //! That server has no kubelet and no scheduler: the tests create Node
 //! objects, mark pods Running through `pods/status`, and play the kubelet by
 //! finishing pods that an eviction left Terminating.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
@@ -12,10 +16,10 @@ use k8s_openapi::api::{
     core::v1::{Namespace, Node, Pod},
     policy::v1::PodDisruptionBudget,
 };
-use k8sops_core::{Cluster, NoProgress};
+use k8sops_core::Cluster;
 use k8sops_nodes::{
-    cordon, drain, list_nodes, uncordon, CordonParams, DrainParams, DrainStatus, DryRun, Error, NodeListParams,
-    NodeSelection, PodOutcome, RefusalReason, SkipReason,
+    cordon, describe_node, drain, list_nodes, uncordon, CordonParams, DrainParams, DrainStatus, DryRun, Error,
+    NodeListParams, NodeSelection, PodOutcome, RefusalReason, SkipReason,
 };
 use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams},
@@ -25,7 +29,6 @@ use serde_json::json;
 
 struct Env {
     cluster: Cluster,
-    kubeconfig: PathBuf,
     ns: String,
     node: String,
 }
@@ -54,7 +57,7 @@ async fn env(test: &str) -> Option<Env> {
         "nodeInfo": {"kubeletVersion": "v1.24.0", "osImage": "Test Linux", "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.0",
             "machineID": "m", "systemUUID": "s", "bootID": "b", "kubeProxyVersion": "v1.24.0", "operatingSystem": "linux", "architecture": "amd64"}}});
     nodes.patch_status(&node, &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
-    Some(Env { cluster, kubeconfig, ns, node })
+    Some(Env { cluster, ns, node })
 }
 
 impl Env {
@@ -111,23 +114,98 @@ impl Env {
     }
 }
 
+/// `list_nodes(..).wide_table()` against `kubectl get nodes -o wide` on the
+/// real server, for the display fixture's nodes (cordoned, NotReady,
+/// Ready=Unknown, no conditions, no node info, several roles and addresses).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_columns_match_kubectl_on_a_real_server() {
-    let Some(e) = env("status").await else { return };
-    let sel = NodeListParams::default().labels(format!("e2e-node={}", e.node).parse().unwrap());
-    let ours = list_nodes(&e.cluster, &sel).await.unwrap();
-    assert_eq!(ours.nodes.len(), 1);
-    let n = &ours.nodes[0];
-    assert_eq!(
-        (n.status.as_str(), n.internal_ip.as_str(), n.os_image.as_str(), n.version.as_str()),
-        ("Ready", "10.9.0.1", "Test Linux", "v1.24.0")
+async fn list_nodes_prints_what_kubectl_get_nodes_wide_prints_on_a_real_server() {
+    let Some(real) = k8sops_testkit::e2e::real_oracle().await else { return };
+    let f = k8sops_testkit::e2e::display_fixture(&real.cluster, "nodes-wide").await;
+    let sel = NodeListParams::default().labels(f.selector().parse().unwrap());
+    let ours = list_nodes(&real.cluster, &sel).await.unwrap();
+    assert_eq!(ours.nodes.len(), f.nodes.len());
+    let kubectl = real.kubectl_ok(&["get", "nodes", "-o", "wide", "-l", &f.selector()]).await;
+    let table = ours.wide_table(k8s_openapi::jiff::Timestamp::now()).to_string();
+    k8sops_testkit::e2e::assert_same_table(&table, &kubectl);
+    // Without -o wide, kubectl prints the first five columns of the same table.
+    let kubectl = real.kubectl_ok(&["get", "nodes", "-l", &f.selector()]).await;
+    let narrow: Vec<Vec<String>> =
+        k8sops_testkit::e2e::table_cells(&table).into_iter().map(|r| r.into_iter().take(5).collect()).collect();
+    k8sops_testkit::e2e::assert_same_cells(&narrow, &k8sops_testkit::e2e::table_cells(&kubectl), &kubectl);
+}
+
+/// The "Non-terminated Pods" table of k8sops' `describe_node` output, split into cells.
+fn non_terminated_pods(ours: &str) -> Vec<Vec<String>> {
+    let text: String = ours
+        .lines()
+        .skip_while(|l| !l.starts_with("Non-terminated Pods:"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("Allocated resources:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    k8sops_testkit::e2e::table_cells(&text)
+}
+
+/// `describe_node` against `kubectl describe node` on the real server: the
+/// "Allocated resources" table and the "Non-terminated Pods" rows (without
+/// kubectl's AGE column), for the allocation fixture's node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_node_matches_kubectl_describe_node_on_a_real_server() {
+    let Some(real) = k8sops_testkit::e2e::real_oracle().await else { return };
+    let f = k8sops_testkit::e2e::allocation_fixture(&real.cluster, "nodes-describe", &[]).await;
+    let node = &f.nodes[0];
+    let d = describe_node(&real.cluster, node).await.unwrap();
+    let kubectl = real.kubectl_ok(&["describe", "node", node]).await;
+    let ours = d.to_string();
+
+    let allocated = k8sops_testkit::e2e::describe_section(&kubectl, "Allocated resources:");
+    k8sops_testkit::e2e::assert_same_cells(
+        &k8sops_testkit::e2e::table_cells(&d.allocated_table().to_string()),
+        &allocated,
+        &format!("k8sops:\n{}\nkubectl:\n{kubectl}", d.allocated_table()),
     );
-    let (_, line, _) =
-        k8sops_testkit::e2e::kubectl(&e.kubeconfig, &["get", "node", &e.node, "-o", "wide", "--no-headers"]).await;
-    let cols: Vec<&str> = line.split_whitespace().collect();
+
+    assert!(kubectl.contains(&format!("({} in total)", d.pods.len())), "{} pods:\n{kubectl}", d.pods.len());
+    let theirs: Vec<Vec<String>> = k8sops_testkit::e2e::describe_section(&kubectl, "Non-terminated Pods:")
+        .into_iter()
+        .map(|mut r| {
+            r.truncate(6);
+            r
+        })
+        .collect();
+    k8sops_testkit::e2e::assert_same_cells(
+        &non_terminated_pods(&ours),
+        &theirs,
+        &format!("k8sops:\n{ours}\nkubectl:\n{kubectl}"),
+    );
+}
+
+/// `describe_node` on a node with an extended resource and huge pages:
+/// kubectl lists huge pages (with percentages) after ephemeral-storage, then
+/// extended resources, sorted, *without* percentages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_node_extended_resources_match_kubectl_on_a_real_server() {
+    let Some(real) = k8sops_testkit::e2e::real_oracle().await else { return };
+    let f = k8sops_testkit::e2e::allocation_fixture(
+        &real.cluster,
+        "nodes-extended",
+        &[("example.com/gpu", "4", "1"), ("hugepages-2Mi", "1Gi", "256Mi")],
+    )
+    .await;
+    let node = &f.nodes[0];
+    let d = describe_node(&real.cluster, node).await.unwrap();
+    let kubectl = real.kubectl_ok(&["describe", "node", node]).await;
+    let allocated = k8sops_testkit::e2e::describe_section(&kubectl, "Allocated resources:");
+    let rows: Vec<&[String]> = allocated.iter().skip(4).map(Vec::as_slice).collect();
     assert_eq!(
-        [cols[0], cols[1], cols[2], cols[4], cols[5], cols[6]],
-        [n.name.as_str(), &n.status, &n.roles, &n.version, &n.internal_ip, &n.external_ip]
+        rows,
+        [&["hugepages-2Mi", "512Mi (50%)", "512Mi (50%)"][..], &["example.com/gpu", "2", "2"][..]],
+        "{kubectl}"
+    );
+    k8sops_testkit::e2e::assert_same_cells(
+        &k8sops_testkit::e2e::table_cells(&d.allocated_table().to_string()),
+        &allocated,
+        &format!("k8sops:\n{}\nkubectl:\n{kubectl}", d.allocated_table()),
     );
 }
 
@@ -151,7 +229,7 @@ async fn drain_rules_refuse_on_a_real_server() {
     e.pod("scratch", Some(("ConfigMap", &owner, &uid)), json!({"spec": {"volumes": [{"name": "s", "emptyDir": {}}]}}))
         .await;
     e.pod("orphan-ds", Some(("DaemonSet", "gone", "00000000-0000-0000-0000-000000000000")), json!({})).await;
-    let err = drain(&e.cluster, &e.node, &DrainParams::default(), &NoProgress).await.unwrap_err();
+    let err = drain(&e.cluster, &e.node, &DrainParams::default()).await.unwrap().ensure_completed().unwrap_err();
     let Error::Refused { mut pods, .. } = err else { panic!("expected a refusal, got {err:?}") };
     pods.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(pods[0], (format!("{}/lonely", e.ns), RefusalReason::Unreplicated));
@@ -190,7 +268,7 @@ async fn drain_skips_daemonset_pods_and_honours_budgets_on_a_real_server() {
     }
 
     // Without --ignore-daemonsets the DaemonSet pod refuses the drain.
-    let err = drain(&e.cluster, &e.node, &DrainParams::default(), &NoProgress).await.unwrap_err();
+    let err = drain(&e.cluster, &e.node, &DrainParams::default()).await.unwrap().ensure_completed().unwrap_err();
     assert!(
         matches!(&err, Error::Refused { pods, .. } if pods.iter().any(|(p, r)| p.ends_with("/agent-x") && *r == RefusalReason::DaemonSet)),
         "{err}"
@@ -198,7 +276,7 @@ async fn drain_skips_daemonset_pods_and_honours_budgets_on_a_real_server() {
 
     // The budget blocks; a server dry run times out naming it (kubectl's would loop forever).
     let params = DrainParams::default().ignore_daemonsets(true).dry_run(DryRun::Server).timeout(Duration::from_secs(2));
-    let err = drain(&e.cluster, &e.node, &params, &NoProgress).await.unwrap_err();
+    let err = drain(&e.cluster, &e.node, &params).await.unwrap().ensure_completed().unwrap_err();
     assert!(err.to_string().contains("web-pdb"), "{err}");
 
     // Relax the budget: the drain evicts both pods, the (played) kubelet finishes them.
@@ -210,7 +288,7 @@ async fn drain_skips_daemonset_pods_and_honours_budgets_on_a_real_server() {
     }
     let kubelet = e.kubelet();
     let params = DrainParams::default().ignore_daemonsets(true).timeout(Duration::from_secs(60));
-    let report = drain(&e.cluster, &e.node, &params, &NoProgress).await.unwrap();
+    let report = drain(&e.cluster, &e.node, &params).await.unwrap();
     kubelet.abort();
     assert_eq!(report.status, DrainStatus::Completed);
     let outcome = |n: &str| report.pods.iter().find(|p| p.pod.ends_with(n)).unwrap().outcome.clone();

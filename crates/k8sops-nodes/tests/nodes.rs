@@ -33,7 +33,10 @@ async fn run_kubectl(server: &TestServer, args: &[&str]) -> (bool, String, Strin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_nodes_prints_what_kubectl_get_nodes_wide_prints() {
+/// The testkit's server-side node Table (what kubectl prints here) agrees with
+/// `list_nodes`. Not an oracle: the testkit builds its Table with the code
+/// under test. The oracle, kubectl against the real API server, is in `e2e.rs`.
+async fn testkit_node_table_agrees_with_list_nodes() {
     let server = demo(false).await;
     let (ok, out, err) = run_kubectl(&server, &["get", "nodes", "-o", "wide"]).await;
     assert!(ok, "{err}");

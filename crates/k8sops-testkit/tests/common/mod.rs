@@ -49,7 +49,8 @@ pub async fn testkit() -> Target {
     }
 }
 
-/// The real API server, or `None` (with the reason printed) when not configured.
+/// The real API server, or `None` (with the reason printed) when not configured;
+/// a failure instead when `K8SOPS_REQUIRE_E2E=1` (see `k8sops_testkit::e2e::skip_or_fail`).
 pub async fn real() -> Option<Target> {
     let path = k8sops_testkit::e2e::kubeconfig()?;
     let cluster =
