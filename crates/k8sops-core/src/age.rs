@@ -52,8 +52,10 @@ pub fn human_duration(d: Duration) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
-/// The age of a timestamp relative to `now`, as kubectl prints it; `<unknown>`
-/// when there is no timestamp, `0s` for timestamps in the future.
+/// The age of a timestamp relative to `now`, as kubectl prints it
+/// (`translateTimestampSince` and `HumanDuration`): `<unknown>` when there is
+/// no timestamp, `<invalid>` for one two seconds or more in the future (one
+/// second ahead is clock skew and prints `0s`).
 ///
 /// ```
 /// use k8sops_core::age::age_since;
@@ -61,13 +63,21 @@ pub fn human_duration(d: Duration) -> String {
 /// let created = k8s_openapi::jiff::Timestamp::from_second(1_000_000 - 3700).unwrap();
 /// assert_eq!(age_since(Some(created), now), "61m");
 /// assert_eq!(age_since(None, now), "<unknown>");
+/// let later = k8s_openapi::jiff::Timestamp::from_second(1_000_000 + 60).unwrap();
+/// assert_eq!(age_since(Some(later), now), "<invalid>");
 /// ```
 pub fn age_since(ts: Option<k8s_openapi::jiff::Timestamp>, now: k8s_openapi::jiff::Timestamp) -> String {
     match ts {
         None => "<unknown>".into(),
         Some(ts) => {
-            let secs = now.as_second() - ts.as_second();
-            human_duration(Duration::from_secs(secs.max(0) as u64))
+            let elapsed = now.duration_since(ts);
+            // HumanDuration truncates to whole seconds toward zero, then
+            // tolerates one second of skew.
+            match elapsed.as_secs() {
+                s if s < -1 => "<invalid>".into(),
+                s if s < 0 => "0s".into(),
+                _ => human_duration(elapsed.unsigned_abs()),
+            }
         }
     }
 }
@@ -101,5 +111,18 @@ mod tests {
         for (secs, want) in cases {
             assert_eq!(human_duration(Duration::from_secs(secs)), want, "{secs}s");
         }
+    }
+
+    #[test]
+    fn a_future_timestamp_is_invalid_not_zero() {
+        let now = k8s_openapi::jiff::Timestamp::from_second(1_000_000).unwrap();
+        let at = |secs: i64, nanos: i32| k8s_openapi::jiff::Timestamp::new(1_000_000 + secs, nanos).unwrap();
+        assert_eq!(age_since(Some(at(3600, 0)), now), "<invalid>");
+        assert_eq!(age_since(Some(at(2, 0)), now), "<invalid>");
+        // Less than two seconds ahead is clock skew: "0s", like HumanDuration.
+        assert_eq!(age_since(Some(at(1, 900_000_000)), now), "0s");
+        assert_eq!(age_since(Some(at(1, 0)), now), "0s");
+        assert_eq!(age_since(Some(at(0, 0)), now), "0s");
+        assert_eq!(age_since(Some(at(-1, 0)), now), "1s");
     }
 }

@@ -2,10 +2,10 @@
 //! `CrashLoopBackOff`, `Init:0/1`, `Terminating`), computed exactly as kubectl does
 //! so that reports and `kubectl get` agree.
 
-use std::collections::BTreeSet;
+use std::{cmp::Ordering, collections::BTreeSet, fmt};
 
 use k8s_openapi::{
-    api::core::v1::{Node, Pod},
+    api::core::v1::{Event, Node, Pod},
     jiff::Timestamp,
 };
 
@@ -22,7 +22,8 @@ pub fn namespaced_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Ob
 }
 
 /// The STATUS column of `kubectl get nodes`: `Ready`, `NotReady` or `Unknown`,
-/// plus `,SchedulingDisabled` for cordoned nodes.
+/// plus `,SchedulingDisabled` for cordoned nodes. This is output: decide with
+/// [`node_is_ready`] and [`node_is_unschedulable`], not by reading it back.
 ///
 /// ```
 /// use k8s_openapi::api::core::v1::Node;
@@ -40,10 +41,40 @@ pub fn node_status(node: &Node) -> String {
         Some(_) => "NotReady".to_string(),
         None => "Unknown".to_string(),
     };
-    if node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false) {
+    if node_is_unschedulable(node) {
         out.push_str(",SchedulingDisabled");
     }
     out
+}
+
+/// Whether the node's `Ready` condition is `True`, cordoned or not.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Node;
+/// let node: Node = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "n"}, "spec": {"unschedulable": true},
+///     "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+/// })).unwrap();
+/// assert!(k8sops_core::object_status::node_is_ready(&node));
+/// ```
+pub fn node_is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .is_some_and(|c| c.status == "True")
+}
+
+/// Whether the node is cordoned (`spec.unschedulable`).
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Node;
+/// let node: Node = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "n"}, "spec": {"unschedulable": true}})).unwrap();
+/// assert!(k8sops_core::object_status::node_is_unschedulable(&node));
+/// ```
+pub fn node_is_unschedulable(node: &Node) -> bool {
+    node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false)
 }
 
 /// The ROLES column of `kubectl get nodes`: from `node-role.kubernetes.io/<role>`
@@ -131,6 +162,39 @@ impl PodDisplay {
     }
 }
 
+/// Ready containers of a pod, of how many ([`pod_ready_count`]); prints as
+/// kubectl's READY column (`1/2`).
+///
+/// ```
+/// let n = k8sops_core::object_status::ReadyCount { ready: 2, total: 2 };
+/// assert!(n.all_ready());
+/// assert_eq!(n.to_string(), "2/2");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ReadyCount {
+    /// Ready containers.
+    pub ready: usize,
+    /// Containers counted (app containers and sidecars).
+    pub total: usize,
+}
+
+impl ReadyCount {
+    /// Whether every counted container is ready.
+    ///
+    /// ```
+    /// assert!(!k8sops_core::object_status::ReadyCount { ready: 1, total: 2 }.all_ready());
+    /// ```
+    pub fn all_ready(&self) -> bool {
+        self.ready == self.total
+    }
+}
+
+impl fmt::Display for ReadyCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.ready, self.total)
+    }
+}
+
 /// Computes READY, STATUS and RESTARTS for a pod with kubectl's rules.
 ///
 /// ```
@@ -145,6 +209,31 @@ impl PodDisplay {
 /// assert_eq!((d.ready.as_str(), d.status.as_str(), d.restarts), ("0/1", "CrashLoopBackOff", 4));
 /// ```
 pub fn pod_display(pod: &Pod) -> PodDisplay {
+    pod_columns(pod).0
+}
+
+/// The READY column's numbers, typed: how many of the pod's containers
+/// (app containers and started sidecars) are ready, of how many, counted as
+/// kubectl counts them for `1/2`.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Pod;
+/// let pod: Pod = serde_json::from_value(serde_json::json!({
+///   "metadata": {"name": "p"},
+///   "spec": {"containers": [{"name": "app"}, {"name": "log"}]},
+///   "status": {"phase": "Running", "containerStatuses": [
+///     {"name": "app", "ready": true, "restartCount": 0, "image": "x", "imageID": "", "state": {"running": {}}},
+///     {"name": "log", "ready": false, "restartCount": 0, "image": "x", "imageID": "", "state": {"running": {}}}]}
+/// })).unwrap();
+/// let n = k8sops_core::object_status::pod_ready_count(&pod);
+/// assert_eq!((n.ready, n.total, n.all_ready()), (1, 2, false));
+/// assert_eq!(n.to_string(), "1/2");
+/// ```
+pub fn pod_ready_count(pod: &Pod) -> ReadyCount {
+    pod_columns(pod).1
+}
+
+fn pod_columns(pod: &Pod) -> (PodDisplay, ReadyCount) {
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
     let mut total = spec.map(|s| s.containers.len()).unwrap_or(0);
@@ -263,7 +352,8 @@ pub fn pod_display(pod: &Pod) -> PodDisplay {
             reason = "Terminating".into();
         }
     }
-    PodDisplay { ready: format!("{ready_count}/{total}"), status: reason, restarts, last_restart }
+    let count = ReadyCount { ready: ready_count, total };
+    (PodDisplay { ready: count.to_string(), status: reason, restarts, last_restart }, count)
 }
 
 /// Whether a pod has a `Ready=True` condition.
@@ -303,4 +393,154 @@ pub const NODE_GROUP_LABELS: [&str; 3] =
 pub fn node_group(node: &Node) -> Option<String> {
     let labels = node.metadata.labels.as_ref()?;
     NODE_GROUP_LABELS.iter().find_map(|l| labels.get(*l).cloned())
+}
+
+/// When an event last happened, as kubectl's LAST SEEN column takes it:
+/// `series.lastObservedTime` for a series, else `lastTimestamp`, else
+/// `firstTimestamp`, else `eventTime` (events.k8s.io writers set only the
+/// latter two). `None` when it has none of them: its age is unknown (kubectl
+/// prints `<unknown>`); the object's creationTimestamp is not a time of the
+/// event.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Event;
+/// let e: Event = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "e", "creationTimestamp": "2026-01-01T00:00:00Z"},
+///     "involvedObject": {"kind": "Pod", "name": "p"},
+///     "lastTimestamp": "2026-01-01T00:05:00Z",
+///     "series": {"count": 7, "lastObservedTime": "2026-01-01T00:09:00.000000Z"}})).unwrap();
+/// let seen = k8sops_core::object_status::event_last_seen(&e).unwrap();
+/// assert_eq!(seen.to_string(), "2026-01-01T00:09:00Z");
+/// let bare: Event = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "e", "creationTimestamp": "2026-01-01T00:00:00Z"},
+///     "involvedObject": {"kind": "Pod", "name": "p"}})).unwrap();
+/// assert_eq!(k8sops_core::object_status::event_last_seen(&bare), None);
+/// ```
+pub fn event_last_seen(e: &Event) -> Option<Timestamp> {
+    e.series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref())
+        .map(|t| t.0)
+        .or_else(|| e.last_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
+        .or_else(|| e.event_time.as_ref().map(|t| t.0))
+}
+
+/// How many times an event happened, as kubectl counts it: `series.count`
+/// for a series, else `count`, and 1 for a singleton (events.k8s.io writers
+/// leave `count` unset).
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Event;
+/// let e: Event = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "p"},
+///     "count": 0, "series": {"count": 12, "lastObservedTime": "2026-01-01T00:09:00.000000Z"}})).unwrap();
+/// assert_eq!(k8sops_core::object_status::event_count(&e), 12);
+/// ```
+pub fn event_count(e: &Event) -> i32 {
+    match (&e.series, e.count) {
+        (Some(s), _) => s.count.unwrap_or(1),
+        (None, Some(c)) if c > 0 => c,
+        _ => 1,
+    }
+}
+
+/// The order of `kubectl get events --sort-by=.lastTimestamp` (and of the
+/// events in `kubectl describe`): events without a `lastTimestamp` first,
+/// then by `lastTimestamp`; ties by [`event_last_seen`], then namespace and name.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Event;
+/// let ev = |name: &str, last: Option<&str>| -> Event {
+///     let mut v = serde_json::json!({"metadata": {"name": name}, "involvedObject": {"kind": "Pod", "name": "p"}});
+///     if let Some(t) = last { v["lastTimestamp"] = t.into(); }
+///     serde_json::from_value(v).unwrap()
+/// };
+/// let mut events = vec![ev("b", Some("2026-01-01T00:05:00Z")), ev("a", Some("2026-01-01T00:01:00Z")), ev("new-api", None)];
+/// events.sort_by(k8sops_core::object_status::event_order);
+/// let names: Vec<_> = events.iter().map(|e| e.metadata.name.as_deref().unwrap()).collect();
+/// assert_eq!(names, ["new-api", "a", "b"]);
+/// ```
+pub fn event_order(a: &Event, b: &Event) -> Ordering {
+    let last = |e: &Event| e.last_timestamp.as_ref().map(|t| t.0);
+    last(a)
+        .cmp(&last(b))
+        .then_with(|| event_last_seen(a).cmp(&event_last_seen(b)))
+        .then_with(|| a.metadata.namespace.cmp(&b.metadata.namespace))
+        .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+}
+
+/// Whether an event is about the object with this UID (its `involvedObject.uid`;
+/// events.k8s.io's `regarding` reads back as `involvedObject`). kubectl
+/// describe matches events by UID, so a new object that reuses a name does
+/// not inherit its predecessor's events. Kubelets report node events with the
+/// node's name as the UID: for a node, ask for its UID and for its name.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Event;
+/// let e: Event = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "web-0", "uid": "uid-2"}})).unwrap();
+/// assert!(k8sops_core::object_status::event_is_about(&e, "uid-2"));
+/// assert!(!k8sops_core::object_status::event_is_about(&e, "uid-1"));
+/// ```
+pub fn event_is_about(e: &Event, uid: &str) -> bool {
+    !uid.is_empty() && e.involved_object.uid.as_deref() == Some(uid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(v: serde_json::Value) -> Event {
+        let mut base = serde_json::json!({"metadata": {"name": "e", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "involvedObject": {"kind": "Pod", "name": "p"}});
+        for (k, x) in v.as_object().unwrap() {
+            base[k] = x.clone();
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn events_without_last_timestamp_sort_first() {
+        let old = ev(serde_json::json!({"metadata": {"name": "old"}, "lastTimestamp": "2026-01-01T00:01:00Z"}));
+        let new_api = ev(serde_json::json!({"metadata": {"name": "series"},
+            "eventTime": "2026-01-01T00:00:30.000000Z",
+            "series": {"count": 3, "lastObservedTime": "2026-01-01T00:30:00.000000Z"}}));
+        let recent = ev(serde_json::json!({"metadata": {"name": "recent"}, "lastTimestamp": "2026-01-01T00:10:00Z"}));
+        let mut events = [recent, old, new_api];
+        events.sort_by(event_order);
+        let names: Vec<_> = events.iter().map(|e| e.metadata.name.clone().unwrap()).collect();
+        assert_eq!(names, ["series", "old", "recent"]);
+    }
+
+    #[test]
+    fn series_count_and_last_observed_time_count() {
+        let e = ev(serde_json::json!({"count": 2, "lastTimestamp": "2026-01-01T00:05:00Z",
+            "series": {"count": 40, "lastObservedTime": "2026-01-01T00:20:00.000000Z"}}));
+        assert_eq!(event_count(&e), 40);
+        assert_eq!(event_last_seen(&e), Some("2026-01-01T00:20:00Z".parse().unwrap()));
+        let singleton = ev(serde_json::json!({"eventTime": "2026-01-01T00:03:00.000000Z"}));
+        assert_eq!(event_count(&singleton), 1);
+        assert_eq!(event_last_seen(&singleton), Some("2026-01-01T00:03:00Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_event_with_no_timestamp_has_no_last_seen() {
+        // Created at some time, but no time of the event itself: unknown age, not the creation's.
+        let e = ev(serde_json::json!({}));
+        assert_eq!(event_last_seen(&e), None);
+        assert_eq!(crate::age::age_since(event_last_seen(&e), Timestamp::now()), "<unknown>");
+    }
+
+    #[test]
+    fn readiness_and_schedulability_come_from_typed_fields() {
+        let node = |v: serde_json::Value| -> Node { serde_json::from_value(v).unwrap() };
+        let cordoned_ready = node(serde_json::json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}));
+        assert!(node_is_ready(&cordoned_ready) && node_is_unschedulable(&cordoned_ready));
+        let unknown = node(
+            serde_json::json!({"metadata": {"name": "n"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}),
+        );
+        assert!(!node_is_ready(&unknown) && !node_is_unschedulable(&unknown));
+    }
 }

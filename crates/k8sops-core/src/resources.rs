@@ -10,6 +10,11 @@ use crate::quantity::{ParseQuantityError, Quantity};
 
 /// A map from resource name to quantity, like a container's `requests`.
 ///
+/// Entries read from the API ([`ResourceList::from_k8s`]) remember how the
+/// server spelled them, so [`ResourceList::printed`] can show a value that
+/// was copied unchanged exactly as the server returned it, the way kubectl
+/// does; equality and serialization only look at the values.
+///
 /// ```
 /// use k8sops_core::ResourceList;
 /// let mut total = ResourceList::new().with("cpu", "250m".parse()?).with("memory", "64Mi".parse()?);
@@ -19,9 +24,12 @@ use crate::quantity::{ParseQuantityError, Quantity};
 /// assert_eq!(total.get("nvidia.com/gpu").to_string(), "0");
 /// # Ok::<(), k8sops_core::quantity::ParseQuantityError>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ResourceList(BTreeMap<String, Quantity>);
+#[derive(Clone, Default)]
+pub struct ResourceList {
+    values: BTreeMap<String, Quantity>,
+    /// The server's spelling of entries copied unchanged from the API.
+    spelled: BTreeMap<String, String>,
+}
 
 impl ResourceList {
     /// An empty list.
@@ -42,7 +50,7 @@ impl ResourceList {
     /// ```
     #[must_use]
     pub fn with(mut self, name: impl Into<String>, q: Quantity) -> Self {
-        self.0.insert(name.into(), q);
+        self.set(name, q);
         self
     }
 
@@ -54,7 +62,31 @@ impl ResourceList {
     /// assert_eq!(l.get("nvidia.com/gpu"), k8sops_core::Quantity::ZERO);
     /// ```
     pub fn get(&self, name: &str) -> Quantity {
-        self.0.get(name).copied().unwrap_or_default()
+        self.values.get(name).copied().unwrap_or_default()
+    }
+
+    /// `name`'s quantity as kubectl prints it: the string the API server
+    /// returned when the entry is one stored quantity copied unchanged (a
+    /// pod's only container's request, say), otherwise the canonical form of
+    /// the computed value; `0` when absent.
+    ///
+    /// ```
+    /// use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+    /// let stored = std::collections::BTreeMap::from([("cpu".to_string(), K8sQuantity("0.5".into()))]);
+    /// let l = k8sops_core::ResourceList::from_k8s(&stored)?;
+    /// assert_eq!(l.printed("cpu"), "0.5");
+    /// assert_eq!(l.get("cpu").to_string(), "500m");
+    /// let mut sum = l.clone();
+    /// sum += &l; // a computed value prints canonically
+    /// assert_eq!(sum.printed("cpu"), "1");
+    /// assert_eq!(sum.printed("memory"), "0");
+    /// # Ok::<(), k8sops_core::quantity::ParseQuantityError>(())
+    /// ```
+    pub fn printed(&self, name: &str) -> String {
+        match self.spelled.get(name) {
+            Some(s) => s.clone(),
+            None => self.get(name).to_string(),
+        }
     }
 
     /// Whether `name` is present.
@@ -63,7 +95,7 @@ impl ResourceList {
     /// assert!(!k8sops_core::ResourceList::new().contains("cpu"));
     /// ```
     pub fn contains(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.values.contains_key(name)
     }
 
     /// Sets `name` to `q`.
@@ -74,7 +106,9 @@ impl ResourceList {
     /// assert_eq!(l.get("pods").value(), 110);
     /// ```
     pub fn set(&mut self, name: impl Into<String>, q: Quantity) {
-        self.0.insert(name.into(), q);
+        let name = name.into();
+        self.spelled.remove(&name);
+        self.values.insert(name, q);
     }
 
     /// Iterates entries in name order.
@@ -83,7 +117,7 @@ impl ResourceList {
     /// assert_eq!(k8sops_core::ResourceList::new().iter().count(), 0);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Quantity)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Whether the list is empty.
@@ -92,7 +126,7 @@ impl ResourceList {
     /// assert!(k8sops_core::ResourceList::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.values.is_empty()
     }
 
     /// Entry-wise maximum, used for init containers (the larger of any one init
@@ -109,10 +143,9 @@ impl ResourceList {
     #[must_use]
     pub fn max(&self, other: &ResourceList) -> ResourceList {
         let mut out = self.clone();
-        for (k, v) in &other.0 {
-            let e = out.0.entry(k.clone()).or_default();
-            if *v > *e {
-                *e = *v;
+        for (k, v) in &other.values {
+            if out.values.get(k).is_none_or(|cur| v > cur) {
+                out.copy_entry(other, k);
             }
         }
         out
@@ -131,7 +164,8 @@ impl ResourceList {
         self.get(name).percent_of(of.get(name))
     }
 
-    /// Parses a Kubernetes `ResourceList` (`BTreeMap<String, Quantity>`).
+    /// Parses a Kubernetes `ResourceList` (`BTreeMap<String, Quantity>`),
+    /// remembering how each quantity was spelled (see [`ResourceList::printed`]).
     ///
     /// ```
     /// use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
@@ -142,34 +176,88 @@ impl ResourceList {
     pub fn from_k8s(
         map: &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
     ) -> Result<Self, ParseQuantityError> {
-        map.iter().map(|(k, v)| Ok((k.clone(), Quantity::try_from(v)?))).collect::<Result<_, _>>().map(ResourceList)
+        let mut out = ResourceList::new();
+        for (k, v) in map {
+            out.values.insert(k.clone(), Quantity::try_from(v)?);
+            out.spelled.insert(k.clone(), v.0.trim().to_string());
+        }
+        Ok(out)
+    }
+
+    /// Copies `name`'s value and spelling from `from` (Kubernetes' `DeepCopy`
+    /// of one quantity, which keeps its string).
+    fn copy_entry(&mut self, from: &ResourceList, name: &str) {
+        let Some(v) = from.values.get(name) else { return };
+        self.values.insert(name.to_string(), *v);
+        match from.spelled.get(name) {
+            Some(s) => self.spelled.insert(name.to_string(), s.clone()),
+            None => self.spelled.remove(name),
+        };
     }
 }
 
+impl PartialEq for ResourceList {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl Eq for ResourceList {}
+
+impl fmt::Debug for ResourceList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ResourceList").field(&self.values).finish()
+    }
+}
+
+impl Serialize for ResourceList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.values.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ResourceList { values: BTreeMap::deserialize(d)?, spelled: BTreeMap::new() })
+    }
+}
+
+/// Kubernetes' `addResourceList`: a new entry is copied (keeping its
+/// spelling), an existing one is summed.
 impl std::ops::AddAssign<&ResourceList> for ResourceList {
     fn add_assign(&mut self, rhs: &ResourceList) {
-        for (k, v) in &rhs.0 {
-            *self.0.entry(k.clone()).or_default() += *v;
+        for (k, v) in &rhs.values {
+            match self.values.get_mut(k) {
+                Some(cur) => {
+                    *cur += *v;
+                    self.spelled.remove(k);
+                }
+                None => self.copy_entry(rhs, k),
+            }
         }
     }
 }
 
 impl FromIterator<(String, Quantity)> for ResourceList {
     fn from_iter<T: IntoIterator<Item = (String, Quantity)>>(iter: T) -> Self {
-        ResourceList(iter.into_iter().collect())
+        ResourceList { values: iter.into_iter().collect(), spelled: BTreeMap::new() }
     }
 }
 
 impl fmt::Display for ResourceList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let parts: Vec<String> = self.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
         f.write_str(&parts.join(","))
     }
 }
 
 /// A pod's effective requests and limits, computed the way the scheduler and
-/// `kubectl describe node` do: the sum over app containers, raised to the
-/// largest init container, plus the pod overhead.
+/// `kubectl describe node` do (`PodRequests`/`PodLimits` of
+/// k8s.io/component-helpers): the sum over app containers and restartable
+/// init containers (sidecars), raised per resource to what any init
+/// container needs while it runs beside the sidecars started before it;
+/// pod-level `spec.resources` replaces that where set; the pod overhead is
+/// added to requests, and to limits that are set and non-zero.
 ///
 /// ```
 /// let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
@@ -197,11 +285,15 @@ impl PodResources {
     ///   "spec": {"containers": [
     ///     {"name": "a", "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "200m"}}},
     ///     {"name": "b", "resources": {"requests": {"cpu": "150m", "memory": "64Mi"}}}
-    ///   ], "initContainers": [{"name": "init", "resources": {"requests": {"cpu": "1"}}}]}
+    ///   ], "initContainers": [
+    ///     {"name": "init", "resources": {"requests": {"cpu": "1"}}},
+    ///     {"name": "proxy", "restartPolicy": "Always", "resources": {"requests": {"memory": "32Mi"}}}
+    ///   ]}
     /// })).unwrap();
     /// let r = k8sops_core::PodResources::of(&pod)?;
     /// assert_eq!(r.requests.get("cpu").to_string(), "1");
-    /// assert_eq!(r.requests.get("memory").to_string(), "64Mi");
+    /// // The sidecar runs beside the app containers: its memory is added.
+    /// assert_eq!(r.requests.get("memory").to_string(), "96Mi");
     /// assert_eq!(r.limits.get("cpu").to_string(), "200m");
     /// # Ok::<(), k8sops_core::quantity::ParseQuantityError>(())
     /// ```
@@ -216,17 +308,60 @@ impl PodResources {
             requests += &r;
             limits += &l;
         }
+        // Restartable init containers (sidecars) keep running: they add to the
+        // app containers, and each later init container runs beside them.
+        let (mut sidecar_requests, mut sidecar_limits) = (ResourceList::new(), ResourceList::new());
+        let (mut init_requests, mut init_limits) = (ResourceList::new(), ResourceList::new());
         for c in spec.init_containers.iter().flatten() {
             let (r, l) = container_resources(c)?;
-            requests = requests.max(&r);
-            limits = limits.max(&l);
+            let (while_running_r, while_running_l) = if c.restart_policy.as_deref() == Some("Always") {
+                requests += &r;
+                limits += &l;
+                sidecar_requests += &r;
+                sidecar_limits += &l;
+                (sidecar_requests.clone(), sidecar_limits.clone())
+            } else {
+                let (mut cr, mut cl) = (r, l);
+                cr += &sidecar_requests;
+                cl += &sidecar_limits;
+                (cr, cl)
+            };
+            init_requests = init_requests.max(&while_running_r);
+            init_limits = init_limits.max(&while_running_l);
         }
+        requests = requests.max(&init_requests);
+        limits = limits.max(&init_limits);
+
+        if let Some(pod_level) = spec.resources.as_ref() {
+            let pod_requests = pod_level.requests.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
+            let pod_limits = pod_level.limits.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
+            let supported = |l: &ResourceList| l.iter().any(|(k, _)| is_pod_level_resource(k));
+            // The API server defaults a pod-level request that is missing, for a
+            // resource with a pod-level limit and no container request, to the limit.
+            let mut effective_requests = pod_requests.clone();
+            for (k, _) in pod_limits.iter() {
+                if is_pod_level_resource(k) && !pod_requests.contains(k) && !requests.contains(k) {
+                    effective_requests.copy_entry(&pod_limits, k);
+                }
+            }
+            if supported(&effective_requests) {
+                for (k, _) in effective_requests.iter().filter(|(k, _)| is_pod_level_resource(k)) {
+                    requests.copy_entry(&effective_requests, k);
+                }
+            }
+            if supported(&effective_requests) || supported(&pod_limits) {
+                for (k, _) in pod_limits.iter().filter(|(k, _)| is_pod_level_resource(k)) {
+                    limits.copy_entry(&pod_limits, k);
+                }
+            }
+        }
+
         if let Some(overhead) = &spec.overhead {
             let o = ResourceList::from_k8s(overhead)?;
             requests += &o;
-            // Overhead only counts toward limits that are set.
+            // Overhead only counts toward limits that are set and non-zero.
             for (k, v) in o.iter() {
-                if limits.contains(k) {
+                if limits.contains(k) && !limits.get(k).is_zero() {
                     let cur = limits.get(k);
                     limits.set(k, cur + *v);
                 }
@@ -236,17 +371,146 @@ impl PodResources {
     }
 }
 
+/// Resources that pod-level `spec.resources` may set (component-helpers'
+/// `IsSupportedPodLevelResource`).
+fn is_pod_level_resource(name: &str) -> bool {
+    name == "cpu" || name == "memory" || name.starts_with("hugepages-")
+}
+
 fn container_resources(c: &Container) -> Result<(ResourceList, ResourceList), ParseQuantityError> {
     let Some(res) = c.resources.as_ref() else {
         return Ok(Default::default());
     };
     let limits = res.limits.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
     let mut requests = res.requests.as_ref().map(ResourceList::from_k8s).transpose()?.unwrap_or_default();
-    // A limit without a request defaults the request to the limit.
-    for (k, v) in limits.iter() {
+    // A limit without a request defaults the request to the limit (the API
+    // server's defaulting, done here too for objects that skipped it).
+    for (k, _) in limits.iter() {
         if !requests.contains(k) {
-            requests.set(k, *v);
+            requests.copy_entry(&limits, k);
         }
     }
     Ok((requests, limits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(spec: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "spec": spec})).unwrap()
+    }
+
+    fn q(s: &str) -> Quantity {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn restartable_init_containers_are_added_not_maxed() {
+        // Two app containers (200m), a sidecar (300m) and a plain init container (400m)
+        // that starts after the sidecar: it runs beside it, so the init phase needs 700m.
+        let p = pod(serde_json::json!({
+        "containers": [
+            {"name": "a", "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"memory": "200Mi"}}},
+            {"name": "b", "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"memory": "200Mi"}}}
+        ],
+        "initContainers": [
+            {"name": "mesh", "restartPolicy": "Always",
+             "resources": {"requests": {"cpu": "300m", "memory": "50Mi"}, "limits": {"memory": "60Mi"}}},
+            {"name": "migrate", "resources": {"requests": {"cpu": "400m", "memory": "100Mi"}, "limits": {"memory": "100Mi"}}}
+        ]}));
+        let r = PodResources::of(&p).unwrap();
+        // Steady state: 200m + 300m = 500m; init phase: 400m + 300m = 700m.
+        assert_eq!(r.requests.get("cpu"), q("700m"));
+        // Memory: 200Mi + 50Mi = 250Mi beats the init phase's 100Mi + 50Mi.
+        assert_eq!(r.requests.get("memory"), q("250Mi"));
+        assert_eq!(r.limits.get("memory"), q("460Mi"));
+
+        // A sidecar alone is added to the app containers: the old max gave 300m.
+        let p = pod(serde_json::json!({
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "200m"}}}],
+            "initContainers": [{"name": "mesh", "restartPolicy": "Always", "resources": {"requests": {"cpu": "300m"}}}]}));
+        assert_eq!(PodResources::of(&p).unwrap().requests.get("cpu"), q("500m"));
+
+        // An init container before the sidecar does not run beside it.
+        let p = pod(serde_json::json!({
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "100m"}}}],
+            "initContainers": [
+                {"name": "first", "resources": {"requests": {"cpu": "500m"}}},
+                {"name": "mesh", "restartPolicy": "Always", "resources": {"requests": {"cpu": "300m"}}}]}));
+        assert_eq!(PodResources::of(&p).unwrap().requests.get("cpu"), q("500m"));
+    }
+
+    #[test]
+    fn pod_level_resources_win_where_set() {
+        let p = pod(serde_json::json!({
+        "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+        "containers": [
+            {"name": "a", "resources": {"requests": {"cpu": "100m", "memory": "100Mi", "ephemeral-storage": "1Gi"},
+                                         "limits": {"cpu": "500m", "ephemeral-storage": "2Gi"}}}
+        ]}));
+        let r = PodResources::of(&p).unwrap();
+        assert_eq!(r.requests.get("cpu"), q("1"));
+        // No pod-level memory request: the containers' stands.
+        assert_eq!(r.requests.get("memory"), q("100Mi"));
+        assert_eq!(r.limits.get("cpu"), q("2"));
+        assert_eq!(r.limits.get("memory"), q("1Gi"));
+        // Not a pod-level resource: containers only.
+        assert_eq!(r.requests.get("ephemeral-storage"), q("1Gi"));
+        assert_eq!(r.limits.get("ephemeral-storage"), q("2Gi"));
+
+        // Pod-level limits only: requests default to them where no container asks.
+        let p = pod(serde_json::json!({
+            "resources": {"limits": {"cpu": "2", "memory": "1Gi"}},
+            "containers": [{"name": "a", "resources": {"requests": {"memory": "100Mi"}}}]}));
+        let r = PodResources::of(&p).unwrap();
+        assert_eq!(r.requests.get("cpu"), q("2"));
+        assert_eq!(r.requests.get("memory"), q("100Mi"));
+        assert_eq!(r.limits.get("memory"), q("1Gi"));
+    }
+
+    #[test]
+    fn overhead_is_not_added_to_a_zero_or_absent_limit() {
+        let p = pod(serde_json::json!({
+            "overhead": {"cpu": "250m", "memory": "120Mi"},
+            "containers": [{"name": "a", "resources": {
+                "requests": {"cpu": "100m", "memory": "64Mi"},
+                "limits": {"cpu": "0", "memory": "128Mi"}}}]}));
+        let r = PodResources::of(&p).unwrap();
+        assert_eq!(r.requests.get("cpu"), q("350m"));
+        assert_eq!(r.requests.get("memory"), q("184Mi"));
+        // A zero CPU limit means none: overhead is not added to it.
+        assert!(r.limits.get("cpu").is_zero());
+        assert_eq!(r.limits.get("memory"), q("248Mi"));
+
+        let p = pod(serde_json::json!({
+            "overhead": {"cpu": "250m"},
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "100m"}}}]}));
+        let r = PodResources::of(&p).unwrap();
+        assert!(!r.limits.contains("cpu"));
+    }
+
+    #[test]
+    fn printed_quantities_keep_the_servers_spelling() {
+        let p = pod(serde_json::json!({
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "0.5", "memory": "128974848"},
+                                                      "limits": {"memory": "1.5Gi"}}}]}));
+        let r = PodResources::of(&p).unwrap();
+        assert_eq!(r.requests.printed("cpu"), "0.5");
+        assert_eq!(r.requests.printed("memory"), "128974848");
+        assert_eq!(r.limits.printed("memory"), "1.5Gi");
+        assert_eq!(r.limits.printed("cpu"), "0");
+        // A sum is computed: printed canonically.
+        let p = pod(serde_json::json!({
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "0.5"}}},
+                           {"name": "b", "resources": {"requests": {"cpu": "0.25"}}}]}));
+        assert_eq!(PodResources::of(&p).unwrap().requests.printed("cpu"), "750m");
+        // Equality still compares values.
+        let spelled = ResourceList::from_k8s(&BTreeMap::from([(
+            "cpu".to_string(),
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity("0.5".into()),
+        )]))
+        .unwrap();
+        assert_eq!(spelled, ResourceList::new().with("cpu", q("500m")));
+    }
 }

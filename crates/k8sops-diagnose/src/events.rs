@@ -1,11 +1,13 @@
-//! Events across namespaces, sorted by when they last happened, whichever
-//! event API wrote them (`lastTimestamp` from core/v1 writers, `eventTime`
-//! and `series` from events.k8s.io writers), with kubectl's filters.
+//! Events across namespaces in the order of `kubectl get events
+//! --sort-by=.lastTimestamp` (events without a `lastTimestamp`, as
+//! events.k8s.io writers leave them, first), with LAST SEEN and the count
+//! taken as kubectl takes them whichever event API wrote the event
+//! (`series`, `lastTimestamp`, `firstTimestamp`, `eventTime`), and kubectl's filters.
 
 use std::{fmt, time::Duration};
 
 use k8s_openapi::{api::core::v1::Event, jiff::Timestamp};
-use k8sops_core::{age::age_since, paging, Cluster, FieldSelector, Table};
+use k8sops_core::{age::age_since, object_status, paging, Cluster, FieldSelector, Table};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
@@ -57,7 +59,8 @@ pub struct EventLine {
     pub namespace: String,
     /// Event name.
     pub name: String,
-    /// When it last happened.
+    /// When it last happened ([`object_status::event_last_seen`]); `None` when
+    /// the event carries no time at all (its age prints `<unknown>`).
     pub last_seen: Option<Timestamp>,
     /// `Normal` or `Warning`.
     pub type_: String,
@@ -67,19 +70,8 @@ pub struct EventLine {
     pub object: String,
     /// Message.
     pub message: String,
-    /// How many times.
+    /// How many times (`series.count` for a series, else `count`, at least 1).
     pub count: i32,
-}
-
-/// When an event last happened, from whichever field its writer set.
-fn last_seen(e: &Event) -> Option<Timestamp> {
-    e.last_timestamp
-        .as_ref()
-        .map(|t| t.0)
-        .or_else(|| e.series.as_ref().and_then(|s| s.last_observed_time.as_ref()).map(|t| t.0))
-        .or_else(|| e.event_time.as_ref().map(|t| t.0))
-        .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
-        .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
 }
 
 /// A printable list of events (`kubectl get events` columns).
@@ -114,7 +106,9 @@ impl fmt::Display for EventTable<'_> {
     }
 }
 
-/// Events, oldest first, filtered server-side where the API allows.
+/// Events in `kubectl get events --sort-by=.lastTimestamp` order (those
+/// without a `lastTimestamp` first, then oldest first), filtered server-side
+/// where the API allows.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -139,13 +133,15 @@ pub async fn events(cluster: &Cluster, params: &EventParams) -> Result<Vec<Event
     }
     let api: Api<Event> = cluster.api_in(params.namespace.as_deref());
     let now = Timestamp::now();
-    let mut out: Vec<EventLine> = paging::list_all(cluster, &api, ListParams::default().fields(&fields.to_string()))
-        .await?
+    let mut found = paging::list_all(cluster, &api, ListParams::default().fields(&fields.to_string())).await?;
+    found.sort_by(object_status::event_order);
+    let out: Vec<EventLine> = found
         .into_iter()
         .map(|e| EventLine {
             namespace: e.metadata.namespace.clone().unwrap_or_default(),
             name: e.metadata.name.clone().unwrap_or_default(),
-            last_seen: last_seen(&e),
+            last_seen: object_status::event_last_seen(&e),
+            count: object_status::event_count(&e),
             type_: e.type_.clone().unwrap_or_default(),
             reason: e.reason.clone().unwrap_or_default(),
             object: format!(
@@ -153,8 +149,7 @@ pub async fn events(cluster: &Cluster, params: &EventParams) -> Result<Vec<Event
                 e.involved_object.kind.clone().unwrap_or_default().to_lowercase(),
                 e.involved_object.name.clone().unwrap_or_default()
             ),
-            message: e.message.clone().unwrap_or_default(),
-            count: e.count.unwrap_or(1),
+            message: e.message.clone().unwrap_or_default().trim().to_string(),
         })
         .filter(|e| match (params.since, e.last_seen) {
             (Some(d), Some(t)) => now.as_second() - t.as_second() <= d.as_secs() as i64,
@@ -162,6 +157,5 @@ pub async fn events(cluster: &Cluster, params: &EventParams) -> Result<Vec<Event
             (None, _) => true,
         })
         .collect();
-    out.sort_by(|a, b| a.last_seen.cmp(&b.last_seen).then(a.name.cmp(&b.name)));
     Ok(out)
 }

@@ -107,7 +107,7 @@ pub struct ClusterHealth {
     pub component_statuses: Option<Vec<ComponentStatusLine>>,
     /// `kubectl cluster-info` services.
     pub cluster_services: Vec<ClusterService>,
-    /// Ready nodes.
+    /// Nodes whose `Ready` condition is `True` (cordoned or not).
     pub nodes_ready: usize,
     /// All nodes.
     pub nodes_total: usize,
@@ -282,7 +282,8 @@ pub async fn cluster_health(cluster: &Cluster) -> Result<ClusterHealth> {
     let (mut nodes_total, mut nodes_ready) = (0, 0);
     paging::for_each(cluster, &nodes_api, ListParams::default(), |n: Node| {
         nodes_total += 1;
-        nodes_ready += usize::from(object_status::node_status(&n).starts_with("Ready"));
+        // The Ready condition, not the STATUS word printed for it.
+        nodes_ready += usize::from(object_status::node_is_ready(&n));
         Ok::<_, crate::Error>(())
     })
     .await?;

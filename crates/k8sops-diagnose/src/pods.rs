@@ -6,7 +6,10 @@
 use std::fmt;
 
 use k8s_openapi::api::core::v1::{Event, Pod};
-use k8sops_core::{object_status::pod_display, paging, Cluster, FieldSelector, LabelSelector, Table};
+use k8sops_core::{
+    object_status::{self, pod_display},
+    paging, Cluster, FieldSelector, LabelSelector, Table,
+};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
@@ -196,13 +199,29 @@ fn scheduler_cause(message: &str) -> (String, String) {
     }
 }
 
-async fn latest_event(cluster: &Cluster, ns: &str, name: &str, reason: &str) -> Result<Option<String>> {
+/// The message of the most recent event with this reason about this pod
+/// object: matched by the pod's UID, as `kubectl describe pod` matches them,
+/// so a pod that reuses a name (a StatefulSet's, say) does not inherit its
+/// predecessor's events; most recent by kubectl's LAST SEEN.
+async fn latest_event(cluster: &Cluster, pod: &Pod, reason: &str) -> Result<Option<String>> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     let api: Api<Event> = cluster.api_namespaced(ns);
     let fields =
         FieldSelector::new().eq("involvedObject.kind", "Pod").eq("involvedObject.name", name).eq("reason", reason);
     let mut evs = paging::list_all(cluster, &api, ListParams::default().fields(&fields.to_string())).await?;
-    evs.sort_by_key(|e| e.last_timestamp.clone().map(|t| t.0).or(e.metadata.creation_timestamp.clone().map(|t| t.0)));
-    Ok(evs.last().and_then(|e| e.message.clone()))
+    if !uid.is_empty() {
+        evs.retain(|e| object_status::event_is_about(e, uid));
+    }
+    Ok(evs
+        .iter()
+        .max_by(|a, b| {
+            object_status::event_last_seen(a)
+                .cmp(&object_status::event_last_seen(b))
+                .then_with(|| object_status::event_order(a, b))
+        })
+        .and_then(|e| e.message.clone()))
 }
 
 /// Pods [`diagnose`] has nothing to say about, told without any request:
@@ -270,7 +289,7 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
         }
         if reason == "ImagePullBackOff" || reason == "ErrImagePull" || reason == "InvalidImageName" {
             let message = waiting.and_then(|w| w.message.clone()).unwrap_or_default();
-            let pulled = latest_event(cluster, &ns, &name, "Failed").await?.unwrap_or_else(|| message.clone());
+            let pulled = latest_event(cluster, pod, "Failed").await?.unwrap_or_else(|| message.clone());
             let image = &cs.image;
             return Ok(Some(make(
                 Problem::ImagePull { container: cs.name.clone(), reason: reason.clone(), message: pulled.clone() },
@@ -285,7 +304,7 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
             .and_then(|s| s.conditions.as_ref())
             .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"));
         if let Some(c) = sched {
-            let message = match latest_event(cluster, &ns, &name, "FailedScheduling").await? {
+            let message = match latest_event(cluster, pod, "FailedScheduling").await? {
                 Some(m) => m,
                 None => c.message.clone().unwrap_or_default(),
             };
@@ -319,7 +338,7 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
         .map(|c| c.name.clone())
         .collect();
     if phase == "Running" && !not_ready.is_empty() {
-        let probe_message = latest_event(cluster, &ns, &name, "Unhealthy").await?;
+        let probe_message = latest_event(cluster, pod, "Unhealthy").await?;
         let cause = format!(
             "container(s) {} run but are not ready{}",
             not_ready.join(", "),

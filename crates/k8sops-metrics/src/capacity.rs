@@ -69,7 +69,8 @@ pub struct NodeCapacity {
     pub name: String,
     /// Node group, from its labels.
     pub group: Option<String>,
-    /// `status.allocatable`.
+    /// `status.allocatable`, or `status.capacity` when the node reports no
+    /// allocatable at all (as `kubectl describe node` does).
     pub allocatable: ResourceList,
     /// Sum of the requests of its non-terminated pods.
     pub requests: ResourceList,
@@ -389,14 +390,32 @@ impl fmt::Display for CapacityReport {
     }
 }
 
+/// Ready, not cordoned, and without NoSchedule/NoExecute taints, from the
+/// node's typed fields (not from the STATUS word printed for it).
 fn schedulable(node: &Node) -> bool {
-    let ready = object_status::node_status(node) == "Ready";
+    let ready = object_status::node_is_ready(node) && !object_status::node_is_unschedulable(node);
     let tainted = node
         .spec
         .as_ref()
         .and_then(|s| s.taints.as_ref())
         .is_some_and(|t| t.iter().any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute"));
     ready && !tainted
+}
+
+/// What percentages and headroom are taken of: `status.allocatable`, or the
+/// capacity when the node reports no allocatable (kubectl's describe node).
+fn allocatable_or_capacity(
+    node: &Node,
+) -> std::result::Result<ResourceList, k8sops_core::quantity::ParseQuantityError> {
+    let status = node.status.as_ref();
+    match status.and_then(|s| s.allocatable.as_ref()).filter(|a| !a.is_empty()) {
+        Some(a) => ResourceList::from_k8s(a),
+        None => status
+            .and_then(|s| s.capacity.as_ref())
+            .map(ResourceList::from_k8s)
+            .transpose()
+            .map(Option::unwrap_or_default),
+    }
 }
 
 /// Builds the capacity report: allocated resources of every node (as
@@ -425,12 +444,12 @@ pub async fn capacity_report(cluster: &Cluster, params: &CapacityParams) -> Resu
     let nodes_api: Api<Node> = cluster.api_all();
     let mut nodes: BTreeMap<String, NodeCapacity> = BTreeMap::new();
     paging::for_each(cluster, &nodes_api, ListParams::default(), |n: Node| {
-        let alloc = n.status.as_ref().and_then(|s| s.allocatable.as_ref()).map(ResourceList::from_k8s).transpose();
+        let alloc = allocatable_or_capacity(&n).map_err(k8sops_core::Error::from)?;
         let name = n.metadata.name.clone().unwrap_or_default();
         let node = NodeCapacity {
             name: name.clone(),
             group: object_status::node_group(&n),
-            allocatable: alloc.map_err(k8sops_core::Error::from)?.unwrap_or_default(),
+            allocatable: alloc,
             requests: ResourceList::new(),
             limits: ResourceList::new(),
             pods: 0,

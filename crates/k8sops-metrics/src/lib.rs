@@ -66,6 +66,16 @@ pub enum Error {
         /// What was found instead.
         reason: String,
     },
+
+    /// A metrics object lacks a usage value (metrics-server has not scraped
+    /// it fully yet): its usage is unknown, and k8sops does not print a zero.
+    #[error("metrics.k8s.io reports no {resource} usage for {object}: metrics-server has not scraped it yet; try again after its next scrape (`--metric-resolution`, 15s by default)")]
+    IncompleteMetrics {
+        /// The pod and container (`namespace/pod container name`).
+        object: String,
+        /// The missing resource (`cpu`, `memory`).
+        resource: String,
+    },
 }
 
 /// Result alias of this crate.

@@ -410,8 +410,11 @@ pub async fn storage_report(cluster: &Cluster) -> Result<StorageReport> {
                 .eq("involvedObject.namespace", &ns);
             let mut events =
                 paging::list_all(cluster, &events_api, ListParams::default().fields(&fields.to_string())).await?;
-            events.sort_by_key(|e| {
-                e.last_timestamp.clone().map(|t| t.0).or(e.metadata.creation_timestamp.clone().map(|t| t.0))
+            // Most recent last, by kubectl's LAST SEEN (series, lastTimestamp, ...).
+            events.sort_by(|a, b| {
+                k8sops_core::object_status::event_last_seen(a)
+                    .cmp(&k8sops_core::object_status::event_last_seen(b))
+                    .then_with(|| k8sops_core::object_status::event_order(a, b))
             });
             let reason = events.last().map(|e| {
                 format!("{}: {}", e.reason.clone().unwrap_or_default(), e.message.clone().unwrap_or_default())

@@ -6,17 +6,104 @@ use std::{collections::BTreeMap, fmt};
 use futures::TryStreamExt;
 use k8s_openapi::{
     api::{apps::v1::Deployment, core::v1::Node},
+    apimachinery::pkg::{
+        api::resource::Quantity as K8sQuantity,
+        apis::meta::v1::{ObjectMeta, Time},
+    },
     jiff::Timestamp,
+    kube_aggregator::pkg::apis::apiregistration::v1::APIService,
 };
 use k8sops_core::{paging, Cluster, LabelSelector, Quantity, ResourceList, Table};
-use kube::{
-    api::{ApiResource, DynamicObject, GroupVersionKind, ListParams},
-    Api,
-};
-use serde::Serialize;
-use serde_json::Value;
+use kube::{api::ListParams, Api};
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+/// `metrics.k8s.io/v1beta1` NodeMetrics: the fields `kubectl top nodes` reads.
+#[derive(Clone, Debug, Deserialize)]
+struct NodeMetrics {
+    metadata: ObjectMeta,
+    #[serde(default)]
+    timestamp: Option<Time>,
+    #[serde(default)]
+    usage: BTreeMap<String, K8sQuantity>,
+}
+
+/// `metrics.k8s.io/v1beta1` PodMetrics: the fields `kubectl top pods` reads.
+#[derive(Clone, Debug, Deserialize)]
+struct PodMetrics {
+    metadata: ObjectMeta,
+    #[serde(default)]
+    containers: Vec<ContainerMetrics>,
+}
+
+/// One container of a [`PodMetrics`].
+#[derive(Clone, Debug, Deserialize)]
+struct ContainerMetrics {
+    name: String,
+    #[serde(default)]
+    usage: BTreeMap<String, K8sQuantity>,
+}
+
+impl k8s_openapi::Resource for NodeMetrics {
+    const API_VERSION: &'static str = "metrics.k8s.io/v1beta1";
+    const GROUP: &'static str = "metrics.k8s.io";
+    const KIND: &'static str = "NodeMetrics";
+    const VERSION: &'static str = "v1beta1";
+    const URL_PATH_SEGMENT: &'static str = "nodes";
+    type Scope = k8s_openapi::ClusterResourceScope;
+}
+
+impl k8s_openapi::Metadata for NodeMetrics {
+    type Ty = ObjectMeta;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl k8s_openapi::Resource for PodMetrics {
+    const API_VERSION: &'static str = "metrics.k8s.io/v1beta1";
+    const GROUP: &'static str = "metrics.k8s.io";
+    const KIND: &'static str = "PodMetrics";
+    const VERSION: &'static str = "v1beta1";
+    const URL_PATH_SEGMENT: &'static str = "pods";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for PodMetrics {
+    type Ty = ObjectMeta;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// A usage value, `None` when the metrics object does not report it.
+fn usage(usage: &BTreeMap<String, K8sQuantity>, resource: &str) -> Result<Option<Quantity>> {
+    usage.get(resource).map(|q| Quantity::try_from(q).map_err(|e| Error::Core(e.into()))).transpose()
+}
+
+/// The CPU and memory use of one container; an error naming what is missing
+/// when metrics-server did not report one (never a made-up zero).
+fn container_usage(pod: &ObjectMeta, c: &ContainerMetrics) -> Result<(Quantity, Quantity)> {
+    let need = |resource: &str| {
+        usage(&c.usage, resource)?.ok_or_else(|| Error::IncompleteMetrics {
+            object: format!(
+                "{}/{} container {}",
+                pod.namespace.as_deref().unwrap_or(""),
+                pod.name.as_deref().unwrap_or(""),
+                c.name
+            ),
+            resource: resource.to_string(),
+        })
+    };
+    Ok((need("cpu")?, need("memory")?))
+}
 
 /// How to order rows (`--sort-by`); both sort descending, like kubectl.
 ///
@@ -126,13 +213,15 @@ fn memory_column(q: Quantity) -> String {
 pub struct TopNodes {
     /// Nodes with metrics, in the requested order.
     pub nodes: Vec<NodeUsage>,
-    /// Nodes that exist but have no metrics yet (kubectl prints `<unknown>`).
+    /// Nodes that exist but have no metrics yet, or whose metrics lack CPU or
+    /// memory usage (kubectl prints `<unknown>`).
     pub missing: Vec<String>,
 }
 
 impl fmt::Display for TopNodes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut t = Table::verbatim(["NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"]);
+        // The headers of kubectl 1.32 and later.
+        let mut t = Table::verbatim(["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]);
         let pct = |p: Option<i64>| p.map(|p| format!("{p}%")).unwrap_or_else(|| "<unknown>".into());
         for n in &self.nodes {
             t.row([
@@ -148,20 +237,6 @@ impl fmt::Display for TopNodes {
         }
         write!(f, "{t}")
     }
-}
-
-fn metrics_api(cluster: &Cluster, kind: &str, plural: &str, ns: Option<&str>) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", kind);
-    let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
-    match ns {
-        Some(ns) => Api::namespaced_with(cluster.client().clone(), ns, &ar),
-        None => Api::all_with(cluster.client().clone(), &ar),
-    }
-}
-
-fn usage_of(v: &Value, key: &str) -> Result<Quantity> {
-    let s = v["usage"][key].as_str().unwrap_or("0");
-    Ok(s.parse::<Quantity>().map_err(k8sops_core::Error::from)?)
 }
 
 /// Whether the metrics API is served; a typed error that says how to fix it when not.
@@ -209,7 +284,7 @@ pub async fn top_nodes(cluster: &Cluster, selector: Option<&LabelSelector>, sort
     if let Some(s) = selector {
         lp = lp.labels(&s.to_string());
     }
-    let api = metrics_api(cluster, "NodeMetrics", "nodes", None);
+    let api: Api<NodeMetrics> = cluster.api_all();
     // metrics-server serves the whole list at once (kubectl top does not paginate either).
     let metrics = cluster
         .retry_policy()
@@ -225,20 +300,32 @@ pub async fn top_nodes(cluster: &Cluster, selector: Option<&LabelSelector>, sort
     })
     .await?;
     let mut out = Vec::new();
+    let mut incomplete = std::collections::BTreeSet::new();
     for m in metrics.items {
         let name = m.metadata.name.clone().unwrap_or_default();
+        let (Some(cpu), Some(memory)) = (usage(&m.usage, "cpu")?, usage(&m.usage, "memory")?) else {
+            // Usage not reported: unknown, not zero.
+            incomplete.insert(name);
+            continue;
+        };
         let a = alloc.get(&name);
         out.push(NodeUsage {
-            cpu: usage_of(&m.data, "cpu")?,
-            memory: usage_of(&m.data, "memory")?,
+            cpu,
+            memory,
             allocatable_cpu: a.filter(|a| a.contains("cpu")).map(|a| a.get("cpu")),
             allocatable_memory: a.filter(|a| a.contains("memory")).map(|a| a.get("memory")),
-            timestamp: m.data["timestamp"].as_str().and_then(|t| t.parse().ok()),
+            timestamp: m.timestamp.map(|t| t.0),
             name,
         });
     }
     let with: std::collections::BTreeSet<&str> = out.iter().map(|n| n.name.as_str()).collect();
-    let missing: Vec<String> = alloc.keys().filter(|n| !with.contains(n.as_str())).cloned().collect();
+    let mut missing: Vec<String> = alloc.keys().filter(|n| !with.contains(n.as_str())).cloned().collect();
+    for n in incomplete {
+        if !missing.contains(&n) {
+            missing.push(n);
+        }
+    }
+    missing.sort();
     match sort {
         SortBy::Name => out.sort_by(|a, b| a.name.cmp(&b.name)),
         SortBy::Cpu => out.sort_by(|a, b| b.cpu.cmp(&a.cpu).then(a.name.cmp(&b.name))),
@@ -274,6 +361,9 @@ pub struct ContainerUsage {
 
 /// One pod's usage (the sum of its containers).
 ///
+/// With `--containers`, its containers are listed as kubectl lists them: by
+/// name, or by the usage [`TopPodsParams::sort`] names, highest first.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -295,7 +385,7 @@ pub struct PodUsage {
     pub cpu: Quantity,
     /// Memory in use.
     pub memory: Quantity,
-    /// Per container.
+    /// Per container, in the requested order.
     pub containers: Vec<ContainerUsage>,
 }
 
@@ -376,7 +466,9 @@ impl fmt::Display for TopPods {
     }
 }
 
-/// `kubectl top pods`: usage per pod, optionally per container.
+/// `kubectl top pods`: usage per pod, optionally per container. A container
+/// whose metrics lack CPU or memory usage is an
+/// [`Error::IncompleteMetrics`], not a zero.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -394,19 +486,22 @@ pub async fn top_pods(cluster: &Cluster, params: &TopPodsParams) -> Result<TopPo
     if let Some(s) = &params.selector {
         lp = lp.labels(&s.to_string());
     }
-    let api = metrics_api(cluster, "PodMetrics", "pods", params.namespace.as_deref());
+    let api: Api<PodMetrics> = cluster.api_in(params.namespace.as_deref());
     let mut pods = Vec::new();
     let mut pages = std::pin::pin!(paging::pages(cluster, &api, lp, paging::DEFAULT_PAGE_SIZE));
     loop {
         let Some(page) = pages.try_next().await.map_err(metrics_err)? else { break };
         for m in page {
             let mut containers = Vec::new();
-            for c in m.data["containers"].as_array().into_iter().flatten() {
-                containers.push(ContainerUsage {
-                    name: c["name"].as_str().unwrap_or_default().to_string(),
-                    cpu: usage_of(c, "cpu")?,
-                    memory: usage_of(c, "memory")?,
-                });
+            for c in &m.containers {
+                let (cpu, memory) = container_usage(&m.metadata, c)?;
+                containers.push(ContainerUsage { name: c.name.clone(), cpu, memory });
+            }
+            // kubectl's ContainerMetricsSorter.
+            match params.sort {
+                SortBy::Name => containers.sort_by(|a, b| a.name.cmp(&b.name)),
+                SortBy::Cpu => containers.sort_by(|a, b| b.cpu.cmp(&a.cpu).then(a.name.cmp(&b.name))),
+                SortBy::Memory => containers.sort_by(|a, b| b.memory.cmp(&a.memory).then(a.name.cmp(&b.name))),
             }
             pods.push(PodUsage {
                 namespace: m.metadata.namespace.clone().unwrap_or_default(),
@@ -529,9 +624,7 @@ impl fmt::Display for MetricsServerStatus {
 /// # Ok(()) }
 /// ```
 pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerStatus> {
-    let gvk = GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService");
-    let ar = ApiResource::from_gvk_with_plural(&gvk, "apiservices");
-    let api: Api<DynamicObject> = Api::all_with(cluster.client().clone(), &ar);
+    let api: Api<APIService> = cluster.api_all();
     let svc = cluster
         .retry_policy()
         .run(|_| async {
@@ -541,9 +634,8 @@ pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerSta
         })
         .await?;
     let available = svc.as_ref().and_then(|s| {
-        s.data["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Available").map(|c| {
-            (c["status"].as_str().unwrap_or("Unknown").to_string(), c["message"].as_str().unwrap_or("").to_string())
-        })
+        let c = s.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Available")?;
+        Some((c.status.clone(), c.message.clone().unwrap_or_default()))
     });
     let deploys: Api<Deployment> = cluster.api_namespaced("kube-system");
     let found = cluster
@@ -564,23 +656,30 @@ pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerSta
 }
 
 /// Calls `each(namespace/name, cpu, memory)` with the usage of every pod,
-/// page by page as the metrics list streams in. Fails with
-/// [`Error::MetricsUnavailable`] when the metrics API is not served (possibly
-/// after some pages were seen).
+/// page by page as the metrics list streams in. A pod whose metrics lack a
+/// container's CPU or memory usage is skipped: its usage is unknown, not
+/// zero. Fails with [`Error::MetricsUnavailable`] when the metrics API is not
+/// served (possibly after some pages were seen).
 pub(crate) async fn for_each_pod_usage(
     cluster: &Cluster,
     mut each: impl FnMut(String, Quantity, Quantity),
 ) -> Result<()> {
     ensure_metrics_api(cluster).await?;
-    let api = metrics_api(cluster, "PodMetrics", "pods", None);
+    let api: Api<PodMetrics> = cluster.api_all();
     let mut pages = std::pin::pin!(paging::pages(cluster, &api, ListParams::default(), paging::DEFAULT_PAGE_SIZE));
     while let Some(page) = pages.try_next().await.map_err(metrics_err)? {
-        for m in page {
+        'pod: for m in page {
             let mut cpu = Quantity::ZERO;
             let mut mem = Quantity::ZERO;
-            for c in m.data["containers"].as_array().into_iter().flatten() {
-                cpu += usage_of(c, "cpu")?;
-                mem += usage_of(c, "memory")?;
+            for c in &m.containers {
+                match container_usage(&m.metadata, c) {
+                    Ok((c, m)) => {
+                        cpu += c;
+                        mem += m;
+                    }
+                    Err(Error::IncompleteMetrics { .. }) => continue 'pod,
+                    Err(e) => return Err(e),
+                }
             }
             each(k8sops_core::object_status::namespaced_name(&m.metadata), cpu, mem);
         }

@@ -32,7 +32,10 @@ fn cells(s: &str) -> Vec<Vec<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_nodes_prints_what_kubectl_top_nodes_prints() {
-    let server = demo().await;
+    // kubectl 1.32 and later print `CPU(%)`/`MEMORY(%)` (older ones `CPU%`);
+    // a version-dispatching kubectl picks the client matching the server.
+    let server = TestServer::builder().server_version("v1.32.4").start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
     let ours = top_nodes(&server.cluster(), None, SortBy::Name).await.unwrap();
     let theirs = kubectl(&server, &["top", "nodes"]).await;
     assert_eq!(cells(&ours.to_string()), cells(&theirs), "k8sops:\n{ours}\nkubectl:\n{theirs}");

@@ -160,10 +160,10 @@ pub type PodName = String;
 /// let server = k8sops_testkit::TestServer::builder().kubelet(Default::default()).start().await?;
 /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
 /// let cluster = server.cluster();
-/// use k8sops_nodes::{drain, DrainEvent, DrainParams};
+/// use k8sops_nodes::{drain_with_progress, DrainEvent, DrainParams};
 /// let events = k8sops_core::Recorder::default();
 /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-/// drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &events).await?;
+/// drain_with_progress(&cluster, "ip-10-0-0-5.ec2.internal", &params, &events).await?;
 /// let gone = events.events().iter().filter(|e| matches!(e, DrainEvent::Gone { .. })).count();
 /// assert!(gone > 0);
 /// # Ok(()) }
@@ -250,7 +250,7 @@ pub enum DrainEvent {
 /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
 /// let cluster = server.cluster();
 /// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params).await?;
 /// use k8sops_nodes::PodOutcome;
 /// for p in &report.pods {
 ///     match &p.outcome {
@@ -301,7 +301,7 @@ pub enum PodOutcome {
 /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
 /// let cluster = server.cluster();
 /// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params).await?;
 /// for p in &report.pods {
 ///     println!("{} after {} attempt(s)", p.pod, p.attempts);
 /// }
@@ -328,7 +328,7 @@ pub struct PodReport {
 /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
 /// let cluster = server.cluster();
 /// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params).await?;
 /// assert_eq!(report.status, k8sops_nodes::DrainStatus::Completed);
 /// # Ok(()) }
 /// ```
@@ -368,7 +368,7 @@ impl fmt::Display for DrainStatus {
 /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
 /// let cluster = server.cluster();
 /// let params = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+/// let report = k8sops_nodes::drain(&cluster, "ip-10-0-0-5.ec2.internal", &params).await?;
 /// println!("{} drained in {:?}", report.node, report.elapsed);
 /// print!("{report}");
 /// # Ok(()) }
@@ -477,7 +477,7 @@ impl DrainReport {
     /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
     /// use k8sops_nodes::{drain, DrainParams, PodOutcome};
     /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params).await?;
     /// let skipped = report.pods_where(|o| matches!(o, PodOutcome::Skipped(_)));
     /// assert!(!skipped.is_empty(), "DaemonSet pods are skipped");
     /// # Ok(()) }
@@ -495,7 +495,7 @@ impl DrainReport {
     /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
     /// use k8sops_nodes::{drain, DrainParams, PodOutcome};
     /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params).await?;
     /// assert!(!report.removed().is_empty());
     /// # Ok(()) }
     /// ```
@@ -517,7 +517,7 @@ impl DrainReport {
     /// server.load(&k8sops_testkit::DemoCluster::small().problems(false))?;
     /// use k8sops_nodes::{drain, DrainParams, PodOutcome};
     /// let params = DrainParams::default().ignore_daemonsets(true).delete_emptydir_data(true);
-    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params, &k8sops_core::NoProgress).await?;
+    /// let report = drain(&server.cluster(), "ip-10-0-0-5.ec2.internal", &params).await?;
     /// print!("{}", report.table());
     /// # Ok(()) }
     /// ```

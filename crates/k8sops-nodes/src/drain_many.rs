@@ -171,8 +171,10 @@ impl DrainManyReport {
     ///
     /// ```
     /// let report = k8sops_nodes::DrainManyReport {
+    ///     cordons: vec![],
     ///     nodes: vec![],
     ///     errors: Default::default(),
+    ///     not_started: vec![],
     ///     replacements_not_ready: vec!["ReplicaSet shop/api-68b80c716c".into()],
     /// };
     /// assert!(!report.is_success());

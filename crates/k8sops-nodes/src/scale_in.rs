@@ -97,7 +97,7 @@ impl ScaleInParams {
 /// # group.instances = nodes.iter().map(|n| Instance { id: k8sops_nodes::node_group::instance_id(n).unwrap(),
 /// #     lifecycle_state: "InService".into(), health_status: "Healthy".into(), availability_zone: None }).collect();
 /// # let cluster = server.cluster().to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(group))).build();
-/// let params = k8sops_nodes::ScaleInParams { dry_run: true, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
+/// let params = k8sops_nodes::ScaleInParams { dry_run: k8sops_nodes::DryRun::Client, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
 /// let report = k8sops_nodes::safe_scale_in(&cluster, "general", &params, &k8sops_core::NoProgress).await?;
 /// for v in &report.plan.victims {
 ///     println!("{} ({}): {} pods, {} CPU requested", v.node, v.instance_id, v.pods, v.cpu_requests);
@@ -130,7 +130,7 @@ pub struct Victim {
 /// # group.instances = nodes.iter().map(|n| Instance { id: k8sops_nodes::node_group::instance_id(n).unwrap(),
 /// #     lifecycle_state: "InService".into(), health_status: "Healthy".into(), availability_zone: None }).collect();
 /// # let cluster = server.cluster().to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(group))).build();
-/// let params = k8sops_nodes::ScaleInParams { dry_run: true, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
+/// let params = k8sops_nodes::ScaleInParams { dry_run: k8sops_nodes::DryRun::Client, ..k8sops_nodes::ScaleInParams::least_loaded(1) };
 /// let report = k8sops_nodes::safe_scale_in(&cluster, "general", &params, &k8sops_core::NoProgress).await?;
 /// assert_eq!(report.plan.victims.len(), 1);
 /// assert!(report.plan.desired_after >= report.plan.min);

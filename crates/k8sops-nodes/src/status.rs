@@ -10,8 +10,7 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 use k8sops_core::{
-    age::age_since, object_status, paging, Cluster, FieldSelector, LabelSelector, PodResources, Quantity, ResourceList,
-    Table,
+    age::age_since, object_status, paging, Cluster, FieldSelector, LabelSelector, PodResources, ResourceList, Table,
 };
 use kube::{api::ListParams, Api};
 use serde::Serialize;
@@ -468,9 +467,11 @@ pub struct NodeEvent {
     pub reason: String,
     /// Message.
     pub message: String,
-    /// Last time seen.
+    /// When it last happened, as kubectl's LAST SEEN takes it
+    /// ([`object_status::event_last_seen`]); `None` when the event carries no
+    /// time at all (its age prints `<unknown>`).
     pub last_seen: Option<Timestamp>,
-    /// Who reported it.
+    /// Who reported it (`source.component`, else `reportingComponent`).
     pub source: String,
 }
 
@@ -494,7 +495,8 @@ pub struct NodeDescription {
     pub status: NodeStatus,
     /// `status.capacity`.
     pub capacity: ResourceList,
-    /// `status.allocatable`.
+    /// `status.allocatable` (empty when the node reports none; percentages
+    /// then use [`NodeDescription::effective_allocatable`]).
     pub allocatable: ResourceList,
     /// Pods on the node that are not Succeeded or Failed.
     pub pods: Vec<NodePod>,
@@ -502,11 +504,33 @@ pub struct NodeDescription {
     pub allocated_requests: ResourceList,
     /// Sum of the pods' limits.
     pub allocated_limits: ResourceList,
-    /// Events whose involved object is the node, oldest first.
+    /// Events about this node (matched by its UID, or its name, which kubelets
+    /// use as the UID), in kubectl's order: those without a `lastTimestamp`
+    /// first, then oldest first.
     pub events: Vec<NodeEvent>,
 }
 
 impl NodeDescription {
+    /// What percentages are taken of: `status.allocatable`, or the node's
+    /// capacity when it reports no allocatable at all, as kubectl does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = k8sops_testkit::TestServer::start().await?;
+    /// server.load(&k8sops_testkit::DemoCluster::small())?;
+    /// let d = k8sops_nodes::describe_node(&server.cluster(), "ip-10-0-0-5.ec2.internal").await?;
+    /// assert_eq!(d.effective_allocatable(), &d.allocatable);
+    /// # Ok(()) }
+    /// ```
+    pub fn effective_allocatable(&self) -> &ResourceList {
+        if self.allocatable.is_empty() {
+            &self.capacity
+        } else {
+            &self.allocatable
+        }
+    }
+
     /// Requests of `resource` as a percentage of allocatable, truncated like kubectl.
     ///
     /// ```
@@ -519,7 +543,7 @@ impl NodeDescription {
     /// # Ok(()) }
     /// ```
     pub fn requests_percent(&self, resource: &str) -> i64 {
-        self.allocated_requests.percent_of(resource, &self.allocatable)
+        self.allocated_requests.percent_of(resource, self.effective_allocatable())
     }
 
     /// Limits of `resource` as a percentage of allocatable (may exceed 100: overcommitted).
@@ -536,11 +560,13 @@ impl NodeDescription {
     /// # Ok(()) }
     /// ```
     pub fn limits_percent(&self, resource: &str) -> i64 {
-        self.allocated_limits.percent_of(resource, &self.allocatable)
+        self.allocated_limits.percent_of(resource, self.effective_allocatable())
     }
 
-    /// The "Allocated resources" table: cpu, memory, ephemeral-storage and
-    /// any extended resource, with percentages.
+    /// The "Allocated resources" table in kubectl's order: cpu, memory,
+    /// ephemeral-storage, then huge pages (`hugepages-*`, sorted), all with
+    /// percentages of allocatable; then the other extended resources the node
+    /// offers (sorted), with requests and limits only, as kubectl prints them.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -553,13 +579,19 @@ impl NodeDescription {
     /// ```
     pub fn allocated_table(&self) -> Table {
         let mut t = Table::new(["resource", "requests", "limits"]);
-        let mut names: Vec<String> = vec!["cpu".into(), "memory".into(), "ephemeral-storage".into()];
-        for (k, _) in self.allocatable.iter() {
-            if !names.iter().any(|n| n == k) && k != "pods" {
-                names.push(k.to_string());
+        let allocatable = self.effective_allocatable();
+        let mut huge_pages = Vec::new();
+        let mut extended = Vec::new();
+        for (k, _) in allocatable.iter() {
+            if k.starts_with("hugepages-") {
+                huge_pages.push(k.to_string());
+            } else if !matches!(k, "cpu" | "memory" | "ephemeral-storage" | "pods") {
+                extended.push(k.to_string());
             }
         }
-        for name in names {
+        // ResourceList iterates in name order: both lists are sorted.
+        let with_percent = ["cpu", "memory", "ephemeral-storage"].into_iter().map(str::to_string).chain(huge_pages);
+        for name in with_percent {
             let req = self.allocated_requests.get(&name);
             let lim = self.allocated_limits.get(&name);
             t.row([
@@ -567,6 +599,11 @@ impl NodeDescription {
                 format!("{req} ({}%)", self.requests_percent(&name)),
                 format!("{lim} ({}%)", self.limits_percent(&name)),
             ]);
+        }
+        for name in extended {
+            let req = self.allocated_requests.get(&name);
+            let lim = self.allocated_limits.get(&name);
+            t.row([name, req.to_string(), lim.to_string()]);
         }
         t
     }
@@ -591,15 +628,19 @@ impl fmt::Display for NodeDescription {
         writeln!(f, "Allocatable: {}", self.allocatable)?;
         writeln!(f, "Non-terminated Pods: ({} in total)", self.pods.len())?;
         let mut t = Table::new(["namespace", "name", "cpu requests", "cpu limits", "memory requests", "memory limits"]);
+        let allocatable = self.effective_allocatable();
         for p in &self.pods {
-            let pct = |q: Quantity, r: &str| format!("{q} ({}%)", q.percent_of(self.allocatable.get(r)));
+            // Each quantity as the server stored it (kubectl prints the pod's
+            // own quantity when it is one container's), percent of allocatable.
+            let pct =
+                |l: &ResourceList, r: &str| format!("{} ({}%)", l.printed(r), l.get(r).percent_of(allocatable.get(r)));
             t.row([
                 p.namespace.clone(),
                 p.name.clone(),
-                pct(p.resources.requests.get("cpu"), "cpu"),
-                pct(p.resources.limits.get("cpu"), "cpu"),
-                pct(p.resources.requests.get("memory"), "memory"),
-                pct(p.resources.limits.get("memory"), "memory"),
+                pct(&p.resources.requests, "cpu"),
+                pct(&p.resources.limits, "cpu"),
+                pct(&p.resources.requests, "memory"),
+                pct(&p.resources.limits, "memory"),
             ]);
         }
         write!(f, "{t}")?;
@@ -609,9 +650,10 @@ impl fmt::Display for NodeDescription {
             writeln!(f, "Events: <none>")
         } else {
             writeln!(f, "Events:")?;
-            let mut t = Table::new(["type", "reason", "from", "message"]);
+            let now = Timestamp::now();
+            let mut t = Table::new(["type", "reason", "age", "from", "message"]);
             for e in &self.events {
-                t.row([e.type_.as_str(), &e.reason, &e.source, &e.message]);
+                t.row([e.type_.as_str(), &e.reason, &age_since(e.last_seen, now), &e.source, &e.message]);
             }
             write!(f, "{t}")
         }
@@ -672,25 +714,33 @@ pub async fn describe_node(cluster: &Cluster, name: &str) -> Result<NodeDescript
     pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
 
     let events_api: Api<Event> = cluster.api_all();
-    // Kubelets report node events with the node name as the object's uid.
     let ev_fields = FieldSelector::new().eq("involvedObject.kind", "Node").eq("involvedObject.name", name);
-    let mut events: Vec<NodeEvent> =
-        paging::list_all(cluster, &events_api, ListParams::default().fields(&ev_fields.to_string()))
-            .await?
-            .into_iter()
-            .map(|e| NodeEvent {
-                type_: e.type_.unwrap_or_default(),
-                reason: e.reason.unwrap_or_default(),
-                message: e.message.unwrap_or_default(),
-                last_seen: e
-                    .last_timestamp
-                    .map(|t| t.0)
-                    .or(e.event_time.map(|t| t.0))
-                    .or(e.metadata.creation_timestamp.map(|t| t.0)),
-                source: e.source.and_then(|s| s.component).unwrap_or_default(),
-            })
-            .collect();
-    events.sort_by_key(|e| e.last_seen);
+    let mut found =
+        paging::list_all(cluster, &events_api, ListParams::default().fields(&ev_fields.to_string())).await?;
+    // Like kubectl, events about this node object: controllers report them
+    // with the node's UID, kubelets with its name as the UID. A node that
+    // reuses the name of a deleted one does not inherit the old one's events.
+    let uid = node.metadata.uid.as_deref().unwrap_or("");
+    found.retain(|e| {
+        e.involved_object.namespace.as_deref().unwrap_or("").is_empty()
+            && (uid.is_empty() || object_status::event_is_about(e, uid) || object_status::event_is_about(e, name))
+    });
+    found.sort_by(object_status::event_order);
+    let events: Vec<NodeEvent> = found
+        .into_iter()
+        .map(|e| NodeEvent {
+            last_seen: object_status::event_last_seen(&e),
+            type_: e.type_.unwrap_or_default(),
+            reason: e.reason.unwrap_or_default(),
+            message: e.message.unwrap_or_default().trim().to_string(),
+            source: e
+                .source
+                .and_then(|s| s.component)
+                .filter(|c| !c.is_empty())
+                .or(e.reporting_component)
+                .unwrap_or_default(),
+        })
+        .collect();
     Ok(NodeDescription {
         status: NodeStatus::from_node(&node),
         capacity,
@@ -700,4 +750,140 @@ pub async fn describe_node(cluster: &Cluster, name: &str) -> Result<NodeDescript
         allocated_limits: limits,
         events,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use k8sops_testkit::TestServer;
+    use serde_json::json;
+
+    use super::*;
+
+    fn q(s: &str) -> k8sops_core::Quantity {
+        s.parse().unwrap()
+    }
+
+    fn node(name: &str, allocatable: serde_json::Value) -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"}, "allocatable": allocatable,
+                "conditions": [{"type": "Ready", "status": "True"}]}})
+    }
+
+    fn description(allocatable: ResourceList, capacity: ResourceList) -> NodeDescription {
+        let n: Node = serde_json::from_value(json!({"metadata": {"name": "n"}})).unwrap();
+        NodeDescription {
+            status: NodeStatus::from_node(&n),
+            capacity,
+            allocatable,
+            pods: Vec::new(),
+            allocated_requests: ResourceList::new()
+                .with("cpu", q("500m"))
+                .with("example.com/gpu", q("2"))
+                .with("hugepages-2Mi", q("512Mi"))
+                .with("a.example/fpga", q("1")),
+            allocated_limits: ResourceList::new()
+                .with("example.com/gpu", q("2"))
+                .with("hugepages-2Mi", q("512Mi"))
+                .with("a.example/fpga", q("1")),
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn allocated_resources_list_hugepages_before_extended_resources_without_percentages() {
+        let alloc = ResourceList::new()
+            .with("cpu", q("2"))
+            .with("memory", q("8Gi"))
+            .with("ephemeral-storage", q("100Gi"))
+            .with("pods", q("110"))
+            .with("a.example/fpga", q("2"))
+            .with("example.com/gpu", q("4"))
+            .with("hugepages-1Gi", q("0"))
+            .with("hugepages-2Mi", q("1Gi"));
+        let d = description(alloc, ResourceList::new());
+        let t = d.allocated_table().to_string();
+        let rows: Vec<Vec<&str>> = t.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+        let expected: Vec<Vec<&str>> = vec![
+            vec!["cpu", "500m", "(25%)", "0", "(0%)"],
+            vec!["memory", "0", "(0%)", "0", "(0%)"],
+            vec!["ephemeral-storage", "0", "(0%)", "0", "(0%)"],
+            vec!["hugepages-1Gi", "0", "(0%)", "0", "(0%)"],
+            vec!["hugepages-2Mi", "512Mi", "(50%)", "512Mi", "(50%)"],
+            vec!["a.example/fpga", "1", "1"],
+            vec!["example.com/gpu", "2", "2"],
+        ];
+        assert_eq!(rows, expected, "{t}");
+    }
+
+    #[test]
+    fn node_capacity_stands_in_for_a_missing_allocatable() {
+        let cap = ResourceList::new().with("cpu", q("4")).with("memory", q("16Gi")).with("example.com/gpu", q("8"));
+        let d = description(ResourceList::new(), cap);
+        assert_eq!(d.requests_percent("cpu"), 12);
+        let t = d.allocated_table().to_string();
+        assert!(t.contains("500m (12%)"), "{t}");
+        assert!(t.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["example.com/gpu", "2", "2"]), "{t}");
+    }
+
+    #[tokio::test]
+    async fn non_terminated_pod_rows_print_quantities_as_the_server_stored_them() {
+        let server = TestServer::start().await.unwrap();
+        server.insert(&node("n1", json!({"cpu": "2", "memory": "8Gi", "pods": "110"}))).unwrap();
+        server
+            .insert(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "nginx",
+                    "resources": {"requests": {"cpu": "0.5", "memory": "128974848"}, "limits": {"memory": "1.5Gi"}}}]},
+                "status": {"phase": "Running"}}))
+            .unwrap();
+        let d = describe_node(&server.cluster(), "n1").await.unwrap();
+        let out = d.to_string();
+        let row: Vec<&str> = out
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("web"))
+            .unwrap_or_else(|| panic!("no row for the pod:\n{out}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            row,
+            ["default", "web", "0.5", "(25%)", "0", "(0%)", "128974848", "(1%)", "1.5Gi", "(18%)"],
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn node_events_are_matched_by_uid_and_ordered_like_kubectl() {
+        let server = TestServer::start().await.unwrap();
+        let stored = server.insert(&node("n1", json!({"cpu": "2", "memory": "8Gi", "pods": "110"}))).unwrap();
+        let uid = stored["metadata"]["uid"].as_str().unwrap().to_string();
+        let event = |name: &str, uid: &str, extra: serde_json::Value| {
+            let mut e = json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": "default", "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "involvedObject": {"kind": "Node", "name": "n1", "uid": uid, "apiVersion": "v1"},
+                "reason": name, "message": name, "type": "Normal", "source": {"component": "kubelet"}});
+            for (k, v) in extra.as_object().unwrap() {
+                e[k] = v.clone();
+            }
+            server.insert(&e).unwrap();
+        };
+        // The node this name belonged to before: not this node's event.
+        event("Predecessor", "uid-of-a-deleted-node", json!({"lastTimestamp": "2026-01-01T00:00:30Z"}));
+        event("Controller", &uid, json!({"lastTimestamp": "2026-01-01T00:02:00Z"}));
+        event("Kubelet", "n1", json!({"lastTimestamp": "2026-01-01T00:01:00Z"}));
+        // events.k8s.io writers set no lastTimestamp: kubectl sorts these first.
+        event(
+            "Series",
+            &uid,
+            json!({"eventTime": "2026-01-01T00:00:10.000000Z", "reportingComponent": "node-controller",
+                "source": {}, "series": {"count": 5, "lastObservedTime": "2026-01-01T00:03:00.000000Z"}}),
+        );
+        event("Timeless", "n1", json!({}));
+        let d = describe_node(&server.cluster(), "n1").await.unwrap();
+        let reasons: Vec<&str> = d.events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["Timeless", "Series", "Kubelet", "Controller"]);
+        assert_eq!(d.events[0].last_seen, None, "no time of its own: not its creation time");
+        assert_eq!(d.events[1].last_seen, Some("2026-01-01T00:03:00Z".parse().unwrap()));
+        assert_eq!(d.events[1].source, "node-controller");
+        let out = d.to_string();
+        assert!(out.lines().any(|l| l.contains("Timeless") && l.contains("<unknown>")), "{out}");
+    }
 }

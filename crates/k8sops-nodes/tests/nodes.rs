@@ -133,7 +133,7 @@ async fn client_dry_run_selects_and_refuses_the_same_pods_as_kubectl() {
             let mut args = vec!["drain", node, "--dry-run=client"];
             args.extend(flags.iter().copied());
             let (ok, out, err) = run_kubectl(&server, &args).await;
-            let ours = drain(&cluster, node, &params.clone().dry_run(DryRun::Client)).await;
+            let ours = drain(&cluster, node, &params.clone().dry_run(DryRun::Client)).await.unwrap().ensure_completed();
             match ours {
                 Ok(report) => {
                     assert!(ok, "kubectl refused what k8sops accepts on {node} {flags:?}: {err}");

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fmt};
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8sops_core::{
-    object_status::{node_roles, node_status, pod_display},
+    object_status::{node_is_ready, node_is_unschedulable, node_roles, node_status, pod_display, pod_ready_count},
     paging, Cluster, KubeVersion, Result, Table,
 };
 use kube::Api;
@@ -30,8 +30,13 @@ use serde::Serialize;
 pub struct NodeLine {
     /// Node name.
     pub name: String,
-    /// `Ready`, `NotReady,SchedulingDisabled`, ...
+    /// `Ready`, `NotReady,SchedulingDisabled`, ... (output: decide with
+    /// [`NodeLine::ready`] and [`NodeLine::unschedulable`]).
     pub status: String,
+    /// Whether its `Ready` condition is `True`.
+    pub ready: bool,
+    /// Whether it is cordoned (`spec.unschedulable`).
+    pub unschedulable: bool,
     /// Roles.
     pub roles: String,
     /// Kubelet version.
@@ -111,7 +116,7 @@ impl DailyReport {
     /// # Ok(()) }
     /// ```
     pub fn not_ready(&self) -> impl Iterator<Item = &NodeLine> {
-        self.nodes.iter().filter(|n| !n.status.starts_with("Ready"))
+        self.nodes.iter().filter(|n| !n.ready)
     }
 
     /// Whether everything looks healthy: every node Ready and no unhealthy pod.
@@ -171,10 +176,18 @@ fn node_problems(node: &Node) -> Vec<String> {
     out
 }
 
-fn pod_is_fine(status: &str, ready: &str) -> bool {
-    match status {
-        "Completed" | "Succeeded" => true,
-        "Running" => ready.split_once('/').is_some_and(|(a, b)| a == b),
+/// Succeeded, or Running (not being deleted) with every container ready:
+/// from the pod's phase and container statuses, not its printed STATUS and
+/// READY columns.
+fn pod_is_fine(pod: &Pod) -> bool {
+    let status = pod.status.as_ref();
+    match status.and_then(|s| s.phase.as_deref()) {
+        Some("Succeeded") => true,
+        Some("Running") => {
+            pod.metadata.deletion_timestamp.is_none()
+                && status.and_then(|s| s.reason.as_deref()).is_none_or(str::is_empty)
+                && pod_ready_count(pod).all_ready()
+        }
         _ => false,
     }
 }
@@ -200,6 +213,8 @@ pub async fn daily(cluster: &Cluster) -> Result<DailyReport> {
         node_lines.push(NodeLine {
             name: n.metadata.name.clone().unwrap_or_default(),
             status: node_status(&n),
+            ready: node_is_ready(&n),
+            unschedulable: node_is_unschedulable(&n),
             roles: node_roles(&n),
             version: n
                 .status
@@ -209,7 +224,7 @@ pub async fn daily(cluster: &Cluster) -> Result<DailyReport> {
                 .unwrap_or_default(),
             problems: node_problems(&n),
         });
-        Ok::<_, crate::Error>(())
+        Ok::<_, k8sops_core::Error>(())
     })
     .await?;
     let pods_api: Api<Pod> = cluster.api_all();
@@ -222,7 +237,7 @@ pub async fn daily(cluster: &Cluster) -> Result<DailyReport> {
             total += 1;
             let d = pod_display(&pod);
             *by_status.entry(d.status.clone()).or_insert(0) += 1;
-            if !pod_is_fine(&d.status, &d.ready) {
+            if !pod_is_fine(&pod) {
                 unhealthy.push(PodLine {
                     namespace: pod.metadata.namespace.clone().unwrap_or_default(),
                     name: pod.metadata.name.clone().unwrap_or_default(),
@@ -241,4 +256,43 @@ pub async fn daily(cluster: &Cluster) -> Result<DailyReport> {
         unhealthy_pods: unhealthy,
         total_pods: total,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn health_is_decided_from_typed_fields_not_printed_words() {
+        let server = k8sops_testkit::TestServer::start().await.unwrap();
+        let node = |name: &str, ready: &str, cordoned: bool| {
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {"unschedulable": cordoned},
+                "status": {"conditions": [{"type": "Ready", "status": ready}], "nodeInfo": {"kubeletVersion": "v1.32.1",
+                    "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "", "osImage": "",
+                    "containerRuntimeVersion": "", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}}})
+        };
+        server.insert(&node("cordoned", "True", true)).unwrap();
+        server.insert(&node("down", "Unknown", false)).unwrap();
+        let terminated = |reason: &str, code: i32| json!({"terminated": {"reason": reason, "exitCode": code}});
+        let status = |name: &str, state: serde_json::Value| json!({"name": name, "ready": false, "restartCount": 0, "image": "x", "imageID": "", "state": state});
+        // Its second container failed, so the pod Failed; kubectl's STATUS
+        // still reads "Completed", from the first container.
+        server
+            .insert(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "half-done", "namespace": "default"},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x"}]},
+                "status": {"phase": "Failed", "containerStatuses": [
+                    status("a", terminated("Completed", 0)), status("b", terminated("Error", 1))]}}))
+            .unwrap();
+        let report = daily(&server.cluster()).await.unwrap();
+        let not_ready: Vec<&str> = report.not_ready().map(|n| n.name.as_str()).collect();
+        assert_eq!(not_ready, ["down"], "a cordoned Ready node is Ready");
+        let cordoned = report.nodes.iter().find(|n| n.name == "cordoned").unwrap();
+        assert!(cordoned.ready && cordoned.unschedulable);
+        assert_eq!(cordoned.status, "Ready,SchedulingDisabled");
+        let unhealthy: Vec<(&str, &str)> =
+            report.unhealthy_pods.iter().map(|p| (p.name.as_str(), p.status.as_str())).collect();
+        assert_eq!(unhealthy, [("half-done", "Completed")]);
+    }
 }
