@@ -101,7 +101,8 @@ pub async fn follow_logs(
     pod: &str,
     options: &LogOptions,
 ) -> Result<impl Stream<Item = Result<String>> + use<>> {
-    let api: Api<Pod> = cluster.api_namespaced(namespace);
+    // A quiet container may send nothing for minutes: no read timeout on this stream.
+    let api: Api<Pod> = Api::namespaced(cluster.stream_client().clone(), namespace);
     let lp = options.params(true);
     let reader = cluster
         .retry_policy()
