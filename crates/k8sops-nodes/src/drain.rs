@@ -749,7 +749,10 @@ pub async fn drain_with_progress(
     let unfinished = pods
         .iter()
         .any(|p| matches!(p.outcome, PodOutcome::NotAttempted | PodOutcome::Blocked { .. } | PodOutcome::Terminating));
-    let status = if stop.cancel.is_cancelled() && unfinished {
+    // Cancelled before the cordon was sent: not a completed drain, even with no pods to move.
+    let cordon_skipped =
+        matches!(&change, CordonChange::Failed(e) if matches!(**e, k8sops_core::Error::Cancelled { .. }));
+    let status = if stop.cancel.is_cancelled() && (unfinished || cordon_skipped) {
         DrainStatus::Cancelled
     } else if unfinished {
         DrainStatus::TimedOut

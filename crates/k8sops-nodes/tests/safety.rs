@@ -424,3 +424,16 @@ async fn the_skip_wait_timeout_counts_from_the_pods_deletion_timestamp() {
     assert_eq!(report.status, DrainStatus::TimedOut, "{report}");
     assert_eq!(report.pods[0].outcome, PodOutcome::Terminating);
 }
+
+#[tokio::test]
+async fn a_drain_cancelled_before_its_cordon_is_not_completed_even_with_nothing_to_evict() {
+    let (server, _) = workers(false, false).await;
+    server.insert(&node("empty")).unwrap();
+    let token = CancellationToken::new();
+    token.cancel();
+    let report = drain(&server.cluster(), "empty", &DrainParams::default().cancel(token)).await.unwrap();
+    assert!(report.pods.is_empty());
+    assert_eq!(report.status, DrainStatus::Cancelled, "{report}");
+    assert!(!report.node_is_empty());
+    assert!(writes(&server).iter().all(|w| !w.starts_with("PATCH")), "no cordon after the cancel");
+}
