@@ -279,22 +279,32 @@ async fn set_schedulable(
             continue;
         }
         // One failed node does not stop the others (kubectl prints the error and goes on).
-        let change = if params.dry_run.sends_requests() {
-            match set_unschedulable(cluster, &name, cordon, params.dry_run.server_side()).await {
-                Ok(()) => CordonChange::Changed,
-                Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
-                Err(Error::NodeNotFound { name: gone }) => {
-                    CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {gone}") }))
-                }
-                Err(other) => return Err(other),
-            }
-        } else {
-            CordonChange::Changed
-        };
+        let change = change_schedulability(cluster, &name, cordon, params.dry_run).await;
         out.push((name, change));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(CordonReport { cordon, dry_run: params.dry_run, nodes: out })
+}
+
+/// Cordons (or uncordons) one node as part of a larger operation: a failure
+/// is the node's outcome, not an error, so the caller goes on with the others.
+/// A client dry run sends nothing.
+pub(crate) async fn change_schedulability(
+    cluster: &Cluster,
+    name: &str,
+    cordon: bool,
+    dry_run: DryRun,
+) -> CordonChange {
+    if !dry_run.sends_requests() {
+        return CordonChange::Changed;
+    }
+    match set_unschedulable(cluster, name, cordon, dry_run.server_side()).await {
+        Ok(()) => CordonChange::Changed,
+        Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
+        Err(e) => {
+            CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {name} ({e})") }))
+        }
+    }
 }
 
 /// Patches `spec.unschedulable` like kubectl does (a strategic merge patch;

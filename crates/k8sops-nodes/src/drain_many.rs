@@ -16,7 +16,7 @@ use kube::{api::ListParams, Api};
 use serde::Serialize;
 
 use crate::{
-    cordon::{set_unschedulable, CordonChange},
+    cordon::{change_schedulability, CordonChange},
     drain_with_progress, DrainEvent, DrainParams, DrainReport, DrainStatus, DryRun, Error, NodeSelection, Result,
 };
 
@@ -287,17 +287,8 @@ pub async fn drain_nodes(
         let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
         let change = if cordoned {
             CordonChange::AlreadyInState
-        } else if !params.drain.dry_run.sends_requests() {
-            CordonChange::Changed
         } else {
-            match set_unschedulable(cluster, &name, true, params.drain.dry_run.server_side()).await {
-                Ok(()) => CordonChange::Changed,
-                Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
-                Err(Error::NodeNotFound { name: gone }) => {
-                    CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {gone}") }))
-                }
-                Err(other) => return Err(other),
-            }
+            change_schedulability(cluster, &name, true, params.drain.dry_run).await
         };
         report.cordons.push((name, change));
     }

@@ -14,7 +14,7 @@ use kube::{api::ListParams, Api};
 use serde::Serialize;
 
 use crate::{
-    cordon::{set_unschedulable, CordonChange},
+    cordon::{change_schedulability, CordonChange},
     drain_with_progress,
     node_group::{instance_id, nodes_in_group},
     DrainEvent, DrainParams, DrainReport, DrainStatus, Error, Result,
@@ -550,20 +550,7 @@ pub async fn safe_scale_in(
         if cancel.is_cancelled() {
             break;
         }
-        let change = if params.dry_run.sends_requests() {
-            match set_unschedulable(cluster, &v.node, true, params.dry_run.server_side()).await {
-                Ok(()) => CordonChange::Changed,
-                Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
-                Err(e) => {
-                    v.error = Some(Failure::new(e));
-                    CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound {
-                        what: format!("node {}", v.node),
-                    }))
-                }
-            }
-        } else {
-            CordonChange::Changed
-        };
+        let change = change_schedulability(cluster, &v.node, true, params.dry_run).await;
         progress.emit(ScaleInEvent::Cordoned { node: v.node.clone(), change: change.clone() });
         v.cordon = Some(change);
     }
