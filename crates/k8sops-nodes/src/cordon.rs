@@ -301,9 +301,8 @@ pub(crate) async fn change_schedulability(
     match set_unschedulable(cluster, name, cordon, dry_run.server_side()).await {
         Ok(()) => CordonChange::Changed,
         Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
-        Err(e) => {
-            CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {name} ({e})") }))
-        }
+        // set_unschedulable's only other error: the node is gone.
+        Err(_) => CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {name}") })),
     }
 }
 

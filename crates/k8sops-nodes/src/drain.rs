@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::{sync::Semaphore, time::Instant};
 
 use crate::{
-    cordon::{set_unschedulable, CordonChange},
+    cordon::{change_schedulability, CordonChange},
     deletion_watch::{DeletionTracker, Waited},
     eviction::{self, Attempt, EvictionApi},
     pod_filter::{Classifier, PodAction, RefusalReason, Rules, SkipReason},
@@ -651,15 +651,12 @@ pub async fn drain_with_progress(
         CordonChange::AlreadyInState
     } else if stop.now().is_some() {
         CordonChange::Failed(Failure::new(k8sops_core::Error::Cancelled { during: format!("cordoning node {node}") }))
-    } else if params.dry_run.sends_requests() {
-        match set_unschedulable(cluster, node, true, params.dry_run.server_side()).await {
-            Ok(()) => CordonChange::Changed,
-            Err(Error::NodeNotFound { name }) => return Err(Error::NodeNotFound { name }),
-            Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
-            Err(other) => return Err(other),
-        }
     } else {
-        CordonChange::Changed
+        match change_schedulability(cluster, node, true, params.dry_run).await {
+            // The node vanished since it was read: the drain cannot run.
+            CordonChange::Failed(e) if e.is_not_found() => return Err(Error::NodeNotFound { name: node.to_string() }),
+            other => other,
+        }
     };
     progress.emit(DrainEvent::Cordoned { node: node.to_string(), change: change.clone(), dry_run: params.dry_run });
 
