@@ -544,7 +544,6 @@ pub async fn safe_scale_in(
             })
             .collect(),
     };
-    let stopped = |report: &mut ScaleInReport, status| report.status = status;
     // Cordon every victim first so pods evicted from one do not land on the next.
     for v in &mut report.victims {
         if cancel.is_cancelled() {
@@ -555,18 +554,18 @@ pub async fn safe_scale_in(
         v.cordon = Some(change);
     }
     if cancel.is_cancelled() {
-        stopped(&mut report, ScaleInStatus::Cancelled);
+        report.status = ScaleInStatus::Cancelled;
         return Ok(report);
     }
     if report.victims.iter().any(|v| matches!(v.cordon, Some(CordonChange::Failed(_)))) {
-        stopped(&mut report, ScaleInStatus::Failed);
+        report.status = ScaleInStatus::Failed;
         return Ok(report);
     }
     let drain_params = DrainParams { dry_run: params.dry_run, cancel: Some(cancel.clone()), ..params.drain.clone() };
     for i in 0..report.victims.len() {
         let (node, id) = (report.victims[i].node.clone(), report.victims[i].instance_id.clone());
         if cancel.is_cancelled() {
-            stopped(&mut report, ScaleInStatus::Cancelled);
+            report.status = ScaleInStatus::Cancelled;
             return Ok(report);
         }
         let sink = Tagged { node: node.clone(), inner: progress };
@@ -575,7 +574,7 @@ pub async fn safe_scale_in(
             Err(e) => {
                 // The drain could not run; the scale-in has started, so the report says where it stopped.
                 report.victims[i].error = Some(Failure::new(e));
-                stopped(&mut report, ScaleInStatus::Failed);
+                report.status = ScaleInStatus::Failed;
                 return Ok(report);
             }
         };
@@ -585,7 +584,7 @@ pub async fn safe_scale_in(
         if status != DrainStatus::Completed {
             // A failed, refused, timed-out or cancelled drain never leads to a termination.
             let s = if status == DrainStatus::Cancelled { ScaleInStatus::Cancelled } else { ScaleInStatus::Failed };
-            stopped(&mut report, s);
+            report.status = s;
             return Ok(report);
         }
         if !empty {
@@ -594,7 +593,7 @@ pub async fn safe_scale_in(
             continue;
         }
         if cancel.is_cancelled() {
-            stopped(&mut report, ScaleInStatus::Cancelled);
+            report.status = ScaleInStatus::Cancelled;
             return Ok(report);
         }
         match backend.terminate_instance(group, &id, true).await {
@@ -604,7 +603,7 @@ pub async fn safe_scale_in(
             }
             Err(e) => {
                 report.victims[i].termination = Termination::Failed(Failure::new(e));
-                stopped(&mut report, ScaleInStatus::Failed);
+                report.status = ScaleInStatus::Failed;
                 return Ok(report);
             }
         }
