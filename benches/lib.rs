@@ -2,6 +2,8 @@
 //! kubectl command that does the same against the same server, and print
 //! both with their ratio.
 
+pub mod real_server;
+
 use std::{
     path::Path,
     process::{Command, Stdio},

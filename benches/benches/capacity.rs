@@ -35,12 +35,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8sops::{
     diagnose::{check_services, cluster_health, diagnose_pods},
     metrics::{capacity_report, top_nodes, SortBy},
     Cluster,
 };
-use k8sops_benches::{measure, mib, ProcessStats};
+use k8sops_benches::{measure, mib, real_server::RealServer, ProcessStats};
 use k8sops_testkit::{DemoCluster, TestServer};
 
 const ROLE: &str = "K8SOPS_BENCH_ROLE";
@@ -92,10 +94,38 @@ fn report() {
         let nodes = match op.as_str() {
             "capacity" => {
                 let report = capacity_report(&cluster, &Default::default()).await.expect("capacity report");
-                let top = top_nodes(&cluster, None, SortBy::Cpu).await.expect("top nodes");
-                std::hint::black_box((report.to_string(), top.to_string()));
-                assert!(report.usage_known(), "the testkit serves metrics.k8s.io");
+                // The real API server has no metrics-server: no usage and no `top nodes` there.
+                if std::env::var_os("K8SOPS_BENCH_NO_METRICS").is_none() {
+                    let top = top_nodes(&cluster, None, SortBy::Cpu).await.expect("top nodes");
+                    std::hint::black_box(top.to_string());
+                    assert!(report.usage_known(), "the testkit serves metrics.k8s.io");
+                }
+                std::hint::black_box(report.to_string());
                 report.nodes.len()
+            }
+            "fetch-sequential" => {
+                // The same fetch without prefetching: each page is asked for only after the last one is decoded.
+                let nodes: kube::Api<Node> = kube::Api::all(cluster.client().clone());
+                let pods: kube::Api<Pod> = kube::Api::all(cluster.client().clone());
+                let seen = sequential(&nodes).await;
+                sequential(&pods).await;
+                seen
+            }
+            "fetch" => {
+                // The floor: the same node and pod lists, paged and decoded, nothing else.
+                let size = env_usize("K8SOPS_BENCH_PAGE_SIZE", k8sops::paging::DEFAULT_PAGE_SIZE as usize) as u32;
+                let nodes: kube::Api<Node> = kube::Api::all(cluster.client().clone());
+                let pods: kube::Api<Pod> = kube::Api::all(cluster.client().clone());
+                let mut seen = 0;
+                let mut node_pages = std::pin::pin!(k8sops::paging::pages(&cluster, &nodes, Default::default(), size));
+                while let Some(page) = node_pages.try_next().await.expect("node page") {
+                    seen += page.len();
+                }
+                let mut pod_pages = std::pin::pin!(k8sops::paging::pages(&cluster, &pods, Default::default(), size));
+                while let Some(page) = pod_pages.try_next().await.expect("pod page") {
+                    std::hint::black_box(page);
+                }
+                seen
             }
             "diagnose" => {
                 let found = diagnose_pods(&cluster, &Default::default()).await.expect("diagnose pods");
@@ -117,6 +147,28 @@ fn report() {
         };
         println!("{} {}", start.elapsed().as_micros(), nodes);
     });
+}
+
+/// Lists every page of `api`, 500 at a time, one request after another; returns the item count.
+async fn sequential<K>(api: &kube::Api<K>) -> usize
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut token: Option<String> = None;
+    let mut seen = 0;
+    loop {
+        let mut lp = kube::api::ListParams::default().limit(k8sops::paging::DEFAULT_PAGE_SIZE);
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let page = api.list(&lp).await.expect("page");
+        seen += page.items.len();
+        std::hint::black_box(&page.items);
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => token = Some(c),
+            _ => return seen,
+        }
+    }
 }
 
 struct Server {
@@ -171,6 +223,117 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Runs the k8sops side `runs` times, each in its own process under GNU
+/// time: the median process stats, the median in-process time of the
+/// operation, and the nodes it saw.
+fn run_k8sops(kubeconfig: &str, op: &str, runs: usize, env: &[(&str, String)]) -> (ProcessStats, Duration, u64) {
+    let mut stats_runs = Vec::new();
+    let mut in_process = Vec::new();
+    let mut seen = 0;
+    for _ in 0..runs.max(1) {
+        let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+        cmd.env(ROLE, "report").env("K8SOPS_BENCH_OP", op).env("K8SOPS_BENCH_KUBECONFIG", kubeconfig);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let (stats, out) = measure(&cmd, true);
+        let fields: Vec<u64> = out.split_whitespace().map(|f| f.parse().expect("report child output")).collect();
+        in_process.push(Duration::from_micros(fields[0]));
+        seen = fields[1];
+        stats_runs.push(stats);
+    }
+    in_process.sort();
+    (median(stats_runs), in_process[in_process.len() / 2], seen)
+}
+
+/// The capacity report on the real API server, filled by this bench, beside
+/// its floor: a bare paged fetch of the same node and pod lists, at several
+/// page sizes, and `kubectl get pods -A -o json`, all in one run.
+fn drive_real(quick: bool, runs: usize) {
+    let size = std::env::var("K8SOPS_BENCH_REAL_SIZE")
+        .unwrap_or_else(|_| (if quick { "20x200" } else { "1000x30000" }).into());
+    let (n, p) = size.split_once('x').expect("K8SOPS_BENCH_REAL_SIZE looks like 1000x30000");
+    let (n, p): (usize, usize) = (n.trim().parse().expect("nodes"), p.trim().parse().expect("pods"));
+    let Some(real) = RealServer::connect_or_start() else {
+        println!(
+            "
+real API server: skipped (no K8SOPS_E2E_KUBECONFIG and no ../shared/k8s)"
+        );
+        return;
+    };
+    let started = Instant::now();
+    runtime().block_on(real.fill(&format!("cap-{n}x{p}"), n, p));
+    let kubeconfig = real.kubeconfig.display().to_string();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let kubectl_real = |args: &[&str]| {
+        let mut c = Command::new("kubectl");
+        c.arg("--kubeconfig").arg(&kubeconfig).arg("--cache-dir").arg(cache.path()).args(args);
+        c
+    };
+    let (_, names) = measure(&kubectl_real(&["get", "nodes", "-o", "name"]), true);
+    let (_, pod_names) = measure(&kubectl_real(&["get", "pods", "-A", "-o", "name"]), true);
+    println!(
+        "
+real kube-apiserver (../shared/k8s): {} nodes, {} pods (filled or checked in {:.1} s)",
+        names.lines().count(),
+        pod_names.lines().count(),
+        started.elapsed().as_secs_f64()
+    );
+    let no_metrics = [("K8SOPS_BENCH_NO_METRICS", "1".to_string())];
+    let (report, report_in, seen) = run_k8sops(&kubeconfig, "capacity", runs, &no_metrics);
+    assert_eq!(seen as usize, names.lines().count(), "the report covers every node");
+    let mut t = k8sops::Table::new(["operation", "wall (process)", "in process", "peak rss", "vs floor (500)"]);
+    let mut floor_500 = Duration::ZERO;
+    let mut fetches = Vec::new();
+    for size in [250u32, 500, 1000, 2000] {
+        let env = [("K8SOPS_BENCH_PAGE_SIZE", size.to_string())];
+        let (stats, in_process, _) = run_k8sops(&kubeconfig, "fetch", runs, &env);
+        if size == 500 {
+            floor_500 = in_process;
+        }
+        fetches.push((size, stats, in_process));
+    }
+    let (seq, seq_in, _) = run_k8sops(&kubeconfig, "fetch-sequential", runs, &[]);
+    let ratio = |d: Duration| format!("{:.2}x", d.as_secs_f64() / floor_500.as_secs_f64().max(1e-9));
+    t.row([
+        "k8sops capacity report (page 500)".to_string(),
+        ms(report.wall),
+        ms(report_in),
+        mib(report.max_rss_kib),
+        ratio(report_in),
+    ]);
+    t.row([
+        "paged fetch without prefetch, page 500".to_string(),
+        ms(seq.wall),
+        ms(seq_in),
+        mib(seq.max_rss_kib),
+        ratio(seq_in),
+    ]);
+    for (size, stats, in_process) in &fetches {
+        t.row([
+            format!("bare paged fetch of nodes + pods, page {size}"),
+            ms(stats.wall),
+            ms(*in_process),
+            mib(stats.max_rss_kib),
+            ratio(*in_process),
+        ]);
+    }
+    let get_pods = measure(&kubectl_real(&["get", "pods", "-A", "-o", "json"]), false).0;
+    t.row([
+        "kubectl get pods -A -o json".to_string(),
+        ms(get_pods.wall),
+        "-".into(),
+        mib(get_pods.max_rss_kib),
+        "-".into(),
+    ]);
+    print!("{t}");
+    println!(
+        "k8sops capacity report vs kubectl get pods -A -o json: {:.1}x faster, {:.1}x smaller (process wall and peak RSS)",
+        get_pods.wall.as_secs_f64() / report.wall.as_secs_f64(),
+        get_pods.max_rss_kib as f64 / report.max_rss_kib as f64
+    );
+}
+
 fn drive() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let sizes = std::env::var("K8SOPS_BENCH_SIZES").unwrap_or_else(|_| {
@@ -183,7 +346,7 @@ fn drive() {
     let runs = env_usize("K8SOPS_BENCH_RUNS", if quick { 1 } else { 3 }).max(1);
     let kubectl_runs = env_usize("K8SOPS_BENCH_KUBECTL_RUNS", 1).max(1);
     let sample = env_usize("K8SOPS_BENCH_DESCRIBE_SAMPLE", if quick { 5 } else { 50 }).max(2);
-    for size in sizes.split(',') {
+    for size in sizes.split(',').filter(|s| !s.trim().is_empty()) {
         let (n, p) = size.split_once('x').expect("sizes look like 1000x30000");
         let started = Instant::now();
         let server = Server::start(n.trim().parse().expect("nodes"), p.trim().parse().expect("pods"));
@@ -200,20 +363,9 @@ fn drive() {
         assert_eq!(names.len(), server.nodes);
 
         let k8sops_op = |op: &str, runs: usize| {
-            let mut stats_runs = Vec::new();
-            let mut in_process = Vec::new();
-            for _ in 0..runs {
-                let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-                cmd.env(ROLE, "report").env("K8SOPS_BENCH_OP", op).env("K8SOPS_BENCH_KUBECONFIG", &server.kubeconfig);
-                let (stats, out) = measure(&cmd, true);
-                let fields: Vec<u64> =
-                    out.split_whitespace().map(|f| f.parse().expect("report child output")).collect();
-                assert!(fields[1] == 0 || fields[1] as usize == server.nodes, "every node is seen");
-                in_process.push(Duration::from_micros(fields[0]));
-                stats_runs.push(stats);
-            }
-            in_process.sort();
-            (median(stats_runs), in_process[in_process.len() / 2])
+            let (stats, in_process, seen) = run_k8sops(&server.kubeconfig, op, runs, &[]);
+            assert!(seen == 0 || seen as usize == server.nodes, "every node is seen");
+            (stats, in_process)
         };
         let (ours, ours_in_process) = k8sops_op("capacity", runs);
 
@@ -274,4 +426,5 @@ fn drive() {
         }
         print!("{others}");
     }
+    drive_real(quick, runs);
 }

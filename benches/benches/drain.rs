@@ -6,11 +6,18 @@
 //! cargo bench -p k8sops-benches --bench drain
 //! K8SOPS_BENCH_PODS=110 K8SOPS_BENCH_RUNS=3 cargo bench -p k8sops-benches --bench drain
 //! ```
+//!
+//! Then the same drain on the real API server (`../shared/k8s`, the one of
+//! `K8SOPS_E2E_KUBECONFIG` or one this bench starts), filled by the bench:
+//! it has no kubelet, so both tools drain with `--force --grace-period=0`
+//! (unowned pods, deleted at once by the server) — the API server's own pace,
+//! without a kubelet's. `K8SOPS_BENCH_REAL_ONLY=1` runs only that part;
+//! `K8SOPS_BENCH_CONCURRENCY` sets k8sops' evictions in flight (default 16).
 
 use std::time::{Duration, Instant};
 
 use k8sops::nodes::{drain, DrainParams, DrainStatus};
-use k8sops_benches::{print, Comparison};
+use k8sops_benches::{print, real_server::RealServer, Comparison};
 use k8sops_testkit::{KubeletOptions, TestServer};
 use serde_json::{json, Value};
 
@@ -46,6 +53,9 @@ async fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let pods = env_usize("K8SOPS_BENCH_PODS", if quick { 20 } else { 110 });
     let runs = env_usize("K8SOPS_BENCH_RUNS", if quick { 1 } else { 3 });
+    if std::env::var_os("K8SOPS_BENCH_REAL_ONLY").is_some() {
+        return drain_real(pods, runs).await;
+    }
     let kubelet = KubeletOptions { recreate_controller_pods: false, ..Default::default() };
     let server = TestServer::builder().kubelet(kubelet).start().await.expect("start testkit");
     server.insert(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})).expect("namespace");
@@ -99,6 +109,82 @@ async fn main() {
     print(&[Comparison {
         name: format!("drain {pods} pods"),
         kubectl: "kubectl drain bench-node --ignore-daemonsets --delete-emptydir-data".into(),
+        k8sops: median(&ours),
+        kubectl_time: median(&theirs),
+    }]);
+    drain_real(pods, runs).await;
+}
+
+/// The drain on the real API server: k8sops and kubectl, alternating, each
+/// on a freshly filled node.
+async fn drain_real(pods: usize, runs: usize) {
+    let Some(real) = RealServer::connect_or_start() else {
+        println!("real API server: skipped (no K8SOPS_E2E_KUBECONFIG and no ../shared/k8s)");
+        return;
+    };
+    let ns = "drain-bench";
+    let node = format!("{ns}-node-0");
+    let cluster = k8sops::Cluster::from_kubeconfig(&real.kubeconfig, None).await.expect("connect");
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(cluster.client().clone());
+    let uncordon = || async {
+        let patch = kube::api::Patch::Merge(json!({"spec": {"unschedulable": null}}));
+        nodes.patch(&node, &kube::api::PatchParams::default(), &patch).await.expect("uncordon");
+    };
+    let cache = tempfile::tempdir().expect("temp dir");
+    let concurrency = env_usize("K8SOPS_BENCH_CONCURRENCY", DrainParams::default().concurrency);
+    let params = DrainParams::default()
+        .ignore_daemonsets(true)
+        .delete_emptydir_data(true)
+        .force(true)
+        .grace_period(0)
+        .concurrency(concurrency);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        real.fill(ns, 1, pods).await;
+        let start = Instant::now();
+        let report = drain(&cluster, &node, &params).await.expect("k8sops drain");
+        ours.push(start.elapsed());
+        assert_eq!(report.status, DrainStatus::Completed, "{report}");
+        assert_eq!(report.pods.len(), pods);
+        uncordon().await;
+
+        real.fill(ns, 1, pods).await;
+        let (kc, cache_dir, node) = (real.kubeconfig.clone(), cache.path().to_path_buf(), node.clone());
+        let elapsed = tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            let out = std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kc)
+                .arg("--cache-dir")
+                .arg(&cache_dir)
+                .args([
+                    "drain",
+                    &node,
+                    "--ignore-daemonsets",
+                    "--delete-emptydir-data",
+                    "--force",
+                    "--grace-period=0",
+                    "--timeout=600s",
+                ])
+                .output()
+                .expect("kubectl must be installed");
+            assert!(out.status.success(), "kubectl drain failed: {}", String::from_utf8_lossy(&out.stderr));
+            start.elapsed()
+        })
+        .await
+        .expect("kubectl run");
+        theirs.push(elapsed);
+        uncordon().await;
+    }
+    ours.sort();
+    theirs.sort();
+    let median = |v: &[Duration]| v[v.len() / 2];
+    println!(
+        "real kube-apiserver (../shared/k8s, no kubelet): drain of a node with {pods} unowned pods, {runs} run(s) each"
+    );
+    print(&[Comparison {
+        name: format!("drain {pods} pods (real API server)"),
+        kubectl: "kubectl drain NODE --ignore-daemonsets --delete-emptydir-data --force --grace-period=0".into(),
         k8sops: median(&ours),
         kubectl_time: median(&theirs),
     }]);

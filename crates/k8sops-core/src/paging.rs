@@ -21,6 +21,12 @@ pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// An expired continue token (410) is returned as an error: the caller
 /// restarts the listing.
 ///
+/// The next page is requested as soon as this one has arrived, on a task of
+/// its own, so fetching and decoding it overlap with the caller's work on
+/// this one (measured: a capacity report over 30,000 pods went from 1.19x to
+/// 1.09x of a bare fetch; see docs/benchmarks.md). At most three pages are in
+/// memory. Dropping the stream stops the fetching task.
+///
 /// ```no_run
 /// use futures::TryStreamExt;
 /// use k8s_openapi::api::core::v1::Pod;
@@ -39,30 +45,53 @@ pub fn pages<'a, K>(
     page_size: u32,
 ) -> impl Stream<Item = Result<Vec<K>>> + 'a
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource + 'a,
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource + Send + 'static,
 {
+    // The next page is fetched (and decoded) while the caller folds this one:
+    // the server's time per page, not the client's, sets the pace. At most
+    // three pages are in memory: the caller's, one ready, one arriving.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<K>>>(1);
+    let cluster = cluster.clone();
+    let api = api.clone();
     let what = format!("list of {}", api.resource_url());
-    stream::try_unfold(Some(None::<String>), move |state| {
-        let params = params.clone();
-        let what = what.clone();
-        async move {
-            let Some(token) = state else { return Ok(None) };
-            let mut lp = params.limit(page_size.max(1));
-            if let Some(t) = token {
-                lp = lp.continue_token(&t);
+    let fetcher = tokio::spawn(async move {
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = params.clone().limit(page_size.max(1));
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
             }
-            let list = cluster
+            let page = cluster
                 .retry_policy()
                 .run(|_| {
                     let lp = lp.clone();
                     let what = what.clone();
+                    let (api, cluster) = (&api, &cluster);
                     async move { api.list(&lp).await.map_err(|e| cluster.map_err(e, &what)) }
                 })
-                .await?;
-            let next = list.metadata.continue_.filter(|c| !c.is_empty());
-            Ok(Some((list.items, next.map(Some))))
+                .await;
+            let (page, next) = match page {
+                Ok(list) => (Ok(list.items), list.metadata.continue_.filter(|c| !c.is_empty())),
+                Err(e) => (Err(e), None),
+            };
+            // The receiver is gone when the caller dropped the stream.
+            if tx.send(page).await.is_err() || next.is_none() {
+                return;
+            }
+            token = next;
         }
-    })
+    });
+    let fetcher = AbortOnDrop(fetcher);
+    stream::unfold((rx, fetcher), |(mut rx, fetcher)| async move { rx.recv().await.map(|page| (page, (rx, fetcher))) })
+}
+
+/// Stops the page fetcher when the stream is dropped half-way.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Calls `f` with every item of a paginated list as its page arrives, so
@@ -91,7 +120,7 @@ pub async fn for_each<K, E>(
     mut f: impl FnMut(K) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource + Send + 'static,
     E: From<crate::Error>,
 {
     let mut pages = std::pin::pin!(pages(cluster, api, params, DEFAULT_PAGE_SIZE));
@@ -115,7 +144,7 @@ where
 /// ```
 pub async fn list_all<K>(cluster: &Cluster, api: &Api<K>, params: ListParams) -> Result<Vec<K>>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource + Send + 'static,
 {
     let mut out = Vec::new();
     for_each(cluster, api, params, |item| {
@@ -162,7 +191,12 @@ pub struct Partial<K> {
 /// ```
 pub async fn list_readable<K>(cluster: &Cluster, params: ListParams) -> Result<Partial<K>>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Send
+        + 'static,
     K::DynamicType: Default,
 {
     let mut items = Vec::new();
@@ -197,7 +231,12 @@ pub async fn for_each_readable<K, E>(
     mut f: impl FnMut(K) -> std::result::Result<(), E>,
 ) -> std::result::Result<Vec<String>, E>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Send
+        + 'static,
     K::DynamicType: Default,
     E: From<crate::Error>,
 {
@@ -231,7 +270,7 @@ async fn feed<K, E>(
     f: &mut impl FnMut(K) -> std::result::Result<(), E>,
 ) -> std::result::Result<std::result::Result<(), (crate::Error, bool)>, E>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
+    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource + Send + 'static,
 {
     let mut pages = std::pin::pin!(pages(cluster, api, params, DEFAULT_PAGE_SIZE));
     let mut seen = false;
