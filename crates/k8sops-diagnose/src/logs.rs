@@ -83,6 +83,12 @@ pub async fn logs(cluster: &Cluster, namespace: &str, pod: &str, options: &LogOp
 /// when the server closes it (container gone); drop it to stop. Opening the
 /// stream is retried like any request; a broken stream yields an error.
 ///
+/// # Cancel safety
+/// Read-only: dropping the stream closes the connection and changes
+/// nothing. The stream is read through [`Cluster::stream_client`], which has
+/// no read timeout (a quiet container may write nothing for minutes), so a
+/// caller that wants a limit drops the stream after it.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -195,6 +195,11 @@ pub async fn sample(cluster: &Cluster, params: &MonitorParams) -> Result<Snapsho
 /// never ends by itself; drop it to stop. A failed sample is yielded as an
 /// error and sampling goes on.
 ///
+/// # Cancel safety
+/// Read-only: dropping the stream at any point (or wrapping it in a
+/// `tokio::time::timeout`) stops sampling and leaves nothing behind; a sample
+/// in progress is discarded. Each request has the cluster's read timeout.
+///
 /// ```
 /// use futures::StreamExt;
 /// # #[tokio::main(flavor = "current_thread")]

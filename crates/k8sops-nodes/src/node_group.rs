@@ -120,6 +120,11 @@ pub struct UpdateProgress {
 /// until it finishes or `timeout` passes, reporting each poll. Transient
 /// errors (throttling) are retried per the cluster's retry policy.
 ///
+/// # Cancel safety
+/// Only polls: dropping the future stops the polling and leaves the update
+/// running in the cloud, where `describe_update` can still follow it. The
+/// timeout behaves the same (the error names it); it does not cancel the update.
+///
 /// ```
 /// use k8sops_core::backend::{InMemoryNodeGroups, NodeGroup, NodeGroups, ScalingConfig, ScalingUpdate, UpdateStatus};
 /// # #[tokio::main(flavor = "current_thread")]
