@@ -2,7 +2,8 @@
 # The whole k8sops test suite, from a fresh Debian machine:
 #   1. installs what is missing (scripts/install-deps.sh),
 #   2. starts the real kube-apiserver + controller manager from ../shared/k8s
-#      (when present) and moto's AWS emulator on 127.0.0.1,
+#      (when present), the real single node (../shared/k8s/node: scheduler,
+#      kubelet, containerd) and moto's AWS emulator on 127.0.0.1,
 #   3. runs every test of every crate with all features,
 #   4. stops what it started.
 # When it starts the real API server it also sets K8SOPS_REQUIRE_E2E=1: an
@@ -18,6 +19,7 @@ ROOT=$PWD
 cleanup() {
   [[ -n ${MOTO_PID:-} ]] && kill "$MOTO_PID" 2>/dev/null || true
   [[ -n ${K8S_STARTED:-} ]] && "$K8S_DIR/stop.sh" "$ROOT/target/k8s-e2e" >/dev/null 2>&1 || true
+  [[ -n ${NODE_STARTED:-} ]] && "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -32,6 +34,19 @@ if [[ -x $K8S_DIR/start.sh ]]; then
   # Servers are up (moto is always started below): no end-to-end test may skip.
   export K8SOPS_REQUIRE_E2E=1
   echo "real API server: $K8SOPS_E2E_KUBECONFIG (K8SOPS_REQUIRE_E2E=1)"
+  # A real single-node cluster (scheduler, kubelet, containerd) where pods run,
+  # crash and log; its own control plane on other ports. Stopped on exit, also on failure.
+  if [[ -x $K8S_DIR/node/start-node.sh ]]; then
+    "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
+    NODE_STARTED=1
+    if "$K8S_DIR/node/start-node.sh" "$ROOT/target/k8s-node" >"$ROOT/target/k8s-node.log" 2>&1; then
+      export K8SOPS_NODE_KUBECONFIG=$ROOT/target/k8s-node/admin.kubeconfig
+      echo "real node: $K8SOPS_NODE_KUBECONFIG"
+    else
+      echo "the real node did not start (see target/k8s-node.log); its tests will fail:" >&2
+      tail -20 "$ROOT/target/k8s-node.log" >&2
+    fi
+  fi
 else
   echo "no ../shared/k8s: end-to-end tests against a real API server will report themselves skipped"
 fi

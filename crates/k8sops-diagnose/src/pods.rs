@@ -5,7 +5,10 @@
 
 use std::fmt;
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::{
+    api::core::v1::{ContainerStateTerminated, ContainerStatus, Event, Pod},
+    jiff::Timestamp,
+};
 use k8sops_core::{
     object_status::{self, pod_display},
     paging, Cluster, FieldSelector, LabelSelector, Table,
@@ -232,12 +235,49 @@ fn surely_healthy(pod: &Pod, restart_threshold: i64) -> bool {
     match status.and_then(|s| s.phase.as_deref()) {
         Some("Succeeded") => true,
         Some("Running") => {
-            status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().all(|c| c.ready)
+            let containers = status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten();
+            let inits = status.and_then(|s| s.init_container_statuses.as_ref()).into_iter().flatten();
+            containers.clone().all(|c| c.ready)
+                && containers
+                    .map(|c| (c, false))
+                    .chain(inits.map(|c| (c, true)))
+                    .all(|(c, init)| crashing(c, init).is_none())
                 && pod_display(pod).restarts < restart_threshold
         }
         _ => false,
     }
 }
+
+/// Whether a container is crash-looping, whatever its state at this instant:
+/// waiting in `CrashLoopBackOff`, or terminated with an error and to be
+/// restarted, or restarted after its last run ended in an error (OOMKilled,
+/// non-zero exit). Returns the last termination's reason and exit code.
+fn crashing(cs: &ContainerStatus, is_init: bool) -> Option<(Option<String>, Option<i32>)> {
+    let state = cs.state.as_ref();
+    let waiting_reason = state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref());
+    let now_terminated = state.and_then(|s| s.terminated.as_ref());
+    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+    let failed = |t: &ContainerStateTerminated| t.exit_code != 0 || t.reason.as_deref() == Some("OOMKilled");
+    let info = |t: &ContainerStateTerminated| (t.reason.clone(), Some(t.exit_code));
+    if waiting_reason == Some("CrashLoopBackOff") {
+        return Some(last.map(info).unwrap_or((None, None)));
+    }
+    // An init container that failed is retried (Init:Error); the same for an app
+    // container that already restarted after a failure.
+    if let Some(t) = now_terminated.filter(|t| failed(t) && (is_init || cs.restart_count > 0)) {
+        return Some(info(t));
+    }
+    // Running again after a failed run: a crash loop while the failures are
+    // recent. The kubelet's back-off tops out at 5 minutes, so a container that
+    // keeps crashing has ended a run within the last 10; an old failure is history.
+    let recent = |t: &ContainerStateTerminated| {
+        t.finished_at.as_ref().is_none_or(|f| Timestamp::now().duration_since(f.0).as_secs() < RECENT_CRASH_SECS)
+    };
+    last.filter(|t| failed(t) && recent(t) && cs.restart_count > 0).map(info)
+}
+
+/// How long after a failed run a restarted container still counts as crash-looping.
+const RECENT_CRASH_SECS: i64 = 600;
 
 async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Result<Option<PodDiagnosis>> {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
@@ -257,28 +297,34 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
     if phase == "Succeeded" {
         return Ok(None);
     }
-    for cs in status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten() {
+    // Init containers first (kubectl shows `Init:Error`, `Init:CrashLoopBackOff`), then the app's.
+    let init = status.and_then(|s| s.init_container_statuses.as_ref()).into_iter().flatten().map(|c| (c, true));
+    let app = status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().map(|c| (c, false));
+    for (cs, is_init) in init.chain(app) {
         let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
         let reason = waiting.and_then(|w| w.reason.clone()).unwrap_or_default();
-        if reason == "CrashLoopBackOff" {
-            let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
-            let last_reason = last.and_then(|t| t.reason.clone());
-            let exit_code = last.map(|t| t.exit_code);
+        let kind = if is_init { "init container" } else { "container" };
+        // A crash loop is seen in the restarts and the last termination, not only in
+        // the waiting reason: between restarts the container is Running or Error.
+        if let Some((last_reason, exit_code)) = crashing(cs, is_init) {
             let (cause, next) = if last_reason.as_deref() == Some("OOMKilled") {
                 (
-                    format!("container {} is killed for using more memory than its limit (OOMKilled, exit {}) and restarted {} times", cs.name, exit_code.unwrap_or(137), cs.restart_count),
+                    format!("{kind} {} is killed for using more memory than its limit (OOMKilled, exit {}) and restarted {} times", cs.name, exit_code.unwrap_or(137), cs.restart_count),
                     "raise the container's memory limit or reduce its memory use; check `kubectl logs --previous`".to_string(),
                 )
             } else {
                 (
                     format!(
-                        "container {} exits ({}, exit code {}) and has restarted {} times",
+                        "{kind} {} exits ({}, exit code {}) and has restarted {} times",
                         cs.name,
                         last_reason.clone().unwrap_or_else(|| "no reason".into()),
                         exit_code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
                         cs.restart_count
                     ),
-                    "read the previous container's logs (`kubectl logs --previous`) for the error".to_string(),
+                    format!(
+                        "read the previous container's logs (`kubectl logs --previous {name} -c {}`) for the error",
+                        cs.name
+                    ),
                 )
             };
             return Ok(Some(make(
@@ -287,14 +333,37 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
                 next,
             )));
         }
+        if reason == "ErrImageNeverPull" {
+            let message = waiting.and_then(|w| w.message.clone()).unwrap_or_default();
+            return Ok(Some(make(
+                Problem::ImagePull { container: cs.name.clone(), reason: reason.clone(), message: message.clone() },
+                format!(
+                    "image {} of {kind} {} is not on the node and imagePullPolicy is Never: {message}",
+                    cs.image, cs.name
+                ),
+                "load the image onto the node, or set imagePullPolicy to IfNotPresent so it can be pulled".into(),
+            )));
+        }
         if reason == "ImagePullBackOff" || reason == "ErrImagePull" || reason == "InvalidImageName" {
             let message = waiting.and_then(|w| w.message.clone()).unwrap_or_default();
             let pulled = latest_event(cluster, pod, "Failed").await?.unwrap_or_else(|| message.clone());
             let image = &cs.image;
             return Ok(Some(make(
                 Problem::ImagePull { container: cs.name.clone(), reason: reason.clone(), message: pulled.clone() },
-                format!("image {image} of container {} cannot be pulled: {pulled}", cs.name),
+                format!("image {image} of {kind} {} cannot be pulled: {pulled}", cs.name),
                 "check the image name and tag, and that the registry is reachable and imagePullSecrets grant access"
+                    .into(),
+            )));
+        }
+        // Any other reason the kubelet gives for not starting a container
+        // (CreateContainerConfigError, RunContainerError, ...) is the cause itself.
+        if !reason.is_empty() && !matches!(reason.as_str(), "ContainerCreating" | "PodInitializing") {
+            let message = waiting.and_then(|w| w.message.clone()).unwrap_or_default();
+            let text = if message.is_empty() { reason.clone() } else { format!("{reason}: {message}") };
+            return Ok(Some(make(
+                Problem::Pending { message: format!("{kind} {} waiting: {text}", cs.name) },
+                format!("{kind} {} cannot start: {text}", cs.name),
+                "check the pod's events (`kubectl describe pod`) and the referenced ConfigMaps, Secrets and volumes"
                     .into(),
             )));
         }

@@ -114,6 +114,40 @@ pub fn kubeconfig() -> Option<PathBuf> {
     }
 }
 
+/// The variable naming the admin kubeconfig of the real single-node cluster
+/// (`../shared/k8s/node/`: API server, scheduler, kubelet, containerd).
+///
+/// ```
+/// assert_eq!(k8sops_testkit::e2e::NODE_KUBECONFIG_VAR, "K8SOPS_NODE_KUBECONFIG");
+/// ```
+pub const NODE_KUBECONFIG_VAR: &str = "K8SOPS_NODE_KUBECONFIG";
+
+/// A cluster on the real node, where pods really run, crash and log, or
+/// `None` with the reason printed (skip). Panics instead when
+/// `K8SOPS_REQUIRE_E2E=1` (see [`skip_or_fail`]).
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let Some(node) = k8sops_testkit::e2e::real_node().await else { return };
+/// println!("{}", node.kubeconfig.display());
+/// # }
+/// ```
+pub async fn real_node() -> Option<RealServer> {
+    match std::env::var_os(NODE_KUBECONFIG_VAR) {
+        Some(p) if !p.is_empty() => {
+            let kubeconfig = PathBuf::from(p);
+            Some(RealServer { cluster: connect(&kubeconfig).await, kubeconfig })
+        }
+        _ => {
+            skip_or_fail(&format!(
+                "{NODE_KUBECONFIG_VAR} is not set (scripts/test.sh starts a real node from ../shared/k8s/node)"
+            ));
+            None
+        }
+    }
+}
+
 /// moto's endpoint URL, or `None` with the reason printed (skip). Panics
 /// instead when `K8SOPS_REQUIRE_E2E=1` (see [`skip_or_fail`]).
 ///
