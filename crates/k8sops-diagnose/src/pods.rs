@@ -115,13 +115,38 @@ pub struct PodDiagnosis {
     pub cause: String,
     /// What to do next.
     pub next_step: String,
+    /// For a crashing container: the last lines its previous run printed
+    /// (`kubectl logs --previous --tail 10`), when they can be read.
+    pub previous_logs: Option<String>,
 }
 
 impl fmt::Display for PodDiagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} ({}): {}", self.pod, self.status, self.cause)?;
-        writeln!(f, "  next: {}", self.next_step)
+        writeln!(f, "  next: {}", self.next_step)?;
+        if let Some(logs) = self.previous_logs.as_deref().filter(|l| !l.trim().is_empty()) {
+            writeln!(f, "  last output before the crash:")?;
+            for line in logs.lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        Ok(())
     }
+}
+
+/// How many lines of a crashed container's previous run a diagnosis quotes.
+const PREVIOUS_LOG_LINES: i64 = 10;
+
+/// The tail of a container's previous run, or `None` when it cannot be read
+/// (no previous run kept, or `pods/log` forbidden): the diagnosis stands without it.
+async fn previous_logs(cluster: &Cluster, namespace: &str, pod: &str, container: &str) -> Option<String> {
+    let options = crate::LogOptions {
+        container: Some(container.to_string()),
+        previous: true,
+        tail_lines: Some(PREVIOUS_LOG_LINES),
+        ..Default::default()
+    };
+    crate::logs(cluster, namespace, pod, &options).await.ok()
 }
 
 /// A table of diagnoses: pod, status, cause and next step.
@@ -293,6 +318,7 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
         problem,
         cause,
         next_step: next,
+        previous_logs: None,
     };
     if phase == "Succeeded" {
         return Ok(None);
@@ -327,11 +353,13 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
                     ),
                 )
             };
-            return Ok(Some(make(
+            let mut d = make(
                 Problem::CrashLoop { container: cs.name.clone(), last_reason, exit_code, restarts: cs.restart_count },
                 cause,
                 next,
-            )));
+            );
+            d.previous_logs = previous_logs(cluster, &ns, &name, &cs.name).await;
+            return Ok(Some(d));
         }
         if reason == "ErrImageNeverPull" {
             let message = waiting.and_then(|w| w.message.clone()).unwrap_or_default();

@@ -85,6 +85,11 @@ async fn diagnose_pods_names_each_cause_the_kubelet_reports() {
         }
         assert!(!d.next_step.is_empty());
     }
+    // The crash loop's finding quotes what the previous run printed (`kubectl logs --previous`).
+    let crash = found.iter().find(|d| d.pod.ends_with("/crash")).unwrap();
+    let previous = node.kubectl_ok(&["logs", "-n", &ns, "crash", "--previous"]).await;
+    assert_eq!(crash.previous_logs.as_deref(), Some(previous.as_str()));
+    assert!(previous.contains("boom") && crash.to_string().contains("    boom"), "{crash}");
     let huge = found.iter().find(|d| d.pod.ends_with("/huge")).unwrap();
     assert!(huge.cause.contains("Insufficient cpu") || huge.cause.contains("cpu"), "{}", huge.cause);
 }

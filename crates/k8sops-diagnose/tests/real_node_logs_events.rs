@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use k8sops_diagnose::{events, logs, EventParams, LogOptions};
+use k8sops_diagnose::{events, follow_logs, logs, EventParams, LogOptions};
 use k8sops_testkit::e2e;
 use kube::{api::PostParams, Api};
 use serde_json::json;
@@ -49,6 +50,14 @@ async fn logs_match_kubectl_logs_on_a_real_kubelet() {
             vec!["-c", "app", "--previous", "--tail=2"],
         ),
         (LogOptions { container: Some("side".into()), ..Default::default() }, vec!["-c", "side"]),
+        (
+            LogOptions { container: Some("side".into()), timestamps: true, ..Default::default() },
+            vec!["-c", "side", "--timestamps"],
+        ),
+        (
+            LogOptions { container: Some("side".into()), since: Some(Duration::from_secs(3600)), ..Default::default() },
+            vec!["-c", "side", "--since=1h"],
+        ),
     ];
     for (options, flags) in cases {
         let ours = logs(&node.cluster, &ns, "talker", &options).await.unwrap();
@@ -67,6 +76,23 @@ async fn logs_match_kubectl_logs_on_a_real_kubelet() {
     .await
     .unwrap();
     assert_eq!(previous, "line 1\nline 2\nline 3\nline 4\nline 5\n");
+
+    // Follow ends when the container ends, with what `kubectl logs` then prints.
+    let once: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "once"}, "spec": {"restartPolicy": "Never", "containers": [
+        {"name": "c", "image": "localhost/busybox:1.35", "imagePullPolicy": "Never",
+         "command": ["sh", "-c", "sleep 2; for i in 1 2 3; do echo tick $i; sleep 1; done"]}]}}))
+        .unwrap();
+    api.create(&PostParams::default(), &once).await.unwrap();
+    wait_for(&api, "once", "running", |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
+    let stream = follow_logs(&node.cluster, &ns, "once", &LogOptions::default()).await.unwrap();
+    let followed: Vec<String> = tokio::time::timeout(Duration::from_secs(60), stream.try_collect())
+        .await
+        .expect("the follow ends when the container ends")
+        .unwrap();
+    let after = node.kubectl_ok(&["logs", "-n", &ns, "once"]).await;
+    assert_eq!(followed.iter().map(|l| format!("{}\n", l.trim_end_matches('\n'))).collect::<String>(), after);
+    assert_eq!(after, "tick 1\ntick 2\ntick 3\n");
 
     // A container that never started: kubectl's error and ours both say so.
     let never: Pod = serde_json::from_value(json!({"metadata": {"name": "never"}, "spec": {"containers": [
