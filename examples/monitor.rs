@@ -55,15 +55,25 @@ async fn main() -> ExitCode {
         match sample {
             Ok(s) => {
                 // Clear the screen and redraw, like `watch`.
-                print!("\x1b[2J\x1b[H=== {} ===\n{}\n", s.at, s.nodes);
-                let top: Vec<String> = s
-                    .pods
-                    .pods
-                    .iter()
-                    .take(10)
-                    .map(|p| format!("{}/{} {}m {}Mi", p.namespace, p.name, p.cpu.millis(), p.memory.value() >> 20))
-                    .collect();
-                println!("Top pods by CPU:\n  {}", top.join("\n  "));
+                print!("\x1b[2J\x1b[H=== {} ===\n", s.at);
+                match (&s.nodes, &s.pods) {
+                    (Some(nodes), Some(pods)) => {
+                        println!("{nodes}");
+                        let top: Vec<String> = pods
+                            .pods
+                            .iter()
+                            .take(10)
+                            .map(|p| {
+                                format!("{}/{} {}m {}Mi", p.namespace, p.name, p.cpu.millis(), p.memory.value() >> 20)
+                            })
+                            .collect();
+                        println!("Top pods by CPU:\n  {}", top.join("\n  "));
+                    }
+                    _ => println!(
+                        "No usage: {}",
+                        s.usage_unavailable.as_deref().unwrap_or("metrics.k8s.io is not served")
+                    ),
+                }
                 if s.alerts.is_empty() {
                     println!("\nNo alerts.");
                 } else {

@@ -13,6 +13,10 @@
 //! (unowned pods, deleted at once by the server) — the API server's own pace,
 //! without a kubelet's. `K8SOPS_BENCH_REAL_ONLY=1` runs only that part;
 //! `K8SOPS_BENCH_CONCURRENCY` sets k8sops' evictions in flight (default 16).
+//!
+//! With `K8SOPS_NODE_KUBECONFIG` (the real node of `../shared/k8s/node/`),
+//! also a drain of 10 pods that exit on SIGTERM, on a real kubelet:
+//! `K8SOPS_BENCH_NODE_ONLY=1` runs only that part.
 
 use std::time::{Duration, Instant};
 
@@ -53,8 +57,12 @@ async fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let pods = env_usize("K8SOPS_BENCH_PODS", if quick { 20 } else { 110 });
     let runs = env_usize("K8SOPS_BENCH_RUNS", if quick { 1 } else { 3 });
+    if std::env::var_os("K8SOPS_BENCH_NODE_ONLY").is_some() {
+        return drain_real_node(runs).await;
+    }
     if std::env::var_os("K8SOPS_BENCH_REAL_ONLY").is_some() {
-        return drain_real(pods, runs).await;
+        drain_real(pods, runs).await;
+        return drain_real_node(runs).await;
     }
     let kubelet = KubeletOptions { recreate_controller_pods: false, ..Default::default() };
     let server = TestServer::builder().kubelet(kubelet).start().await.expect("start testkit");
@@ -185,6 +193,96 @@ async fn drain_real(pods: usize, runs: usize) {
     print(&[Comparison {
         name: format!("drain {pods} pods (real API server)"),
         kubectl: "kubectl drain NODE --ignore-daemonsets --delete-emptydir-data --force --grace-period=0".into(),
+        k8sops: median(&ours),
+        kubectl_time: median(&theirs),
+    }]);
+}
+
+/// The drain on a real node: 10 pods whose container exits on SIGTERM, by
+/// k8sops and by `kubectl drain`, alternating, each on freshly started pods.
+/// Here the kubelet sets the pace (stopping containers, then deleting pods).
+async fn drain_real_node(runs: usize) {
+    let Some(kubeconfig) = std::env::var_os("K8SOPS_NODE_KUBECONFIG").map(std::path::PathBuf::from) else {
+        println!("real node: skipped (no K8SOPS_NODE_KUBECONFIG; start ../shared/k8s/node/start-node.sh)");
+        return;
+    };
+    const NODE: &str = "node-1";
+    const PODS: usize = 10;
+    let cluster = k8sops::Cluster::from_kubeconfig(&kubeconfig, None).await.expect("connect to the real node");
+    let client = cluster.client().clone();
+    let ns = "drain-node-bench";
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let _ = namespaces
+        .create(&Default::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).expect("ns"))
+        .await;
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client.clone(), ns);
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
+    let uncordon = || async {
+        let patch = kube::api::Patch::Merge(json!({"spec": {"unschedulable": null}}));
+        nodes.patch(NODE, &kube::api::PatchParams::default(), &patch).await.expect("uncordon");
+    };
+    let start_pods = |round: usize| {
+        let pods = pods.clone();
+        async move {
+            for i in 0..PODS {
+                let pod = serde_json::from_value(json!({"metadata": {"name": format!("p{round}-{i}"), "labels": {"bench": "drain"}},
+                    "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "localhost/busybox:1.35",
+                        "imagePullPolicy": "Never", "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]}]}}))
+                .expect("pod");
+                pods.create(&Default::default(), &pod).await.expect("create pod");
+            }
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let list = pods.list(&kube::api::ListParams::default().labels("bench=drain")).await.expect("list");
+                let running =
+                    list.items.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+                if running.count() == PODS {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{PODS} pods running on the real node within 120 s");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let selector = "bench=drain";
+    let params = DrainParams::default().force(true).pod_selector(selector.parse().expect("selector"));
+    let cache = tempfile::tempdir().expect("temp dir");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..runs {
+        start_pods(2 * round).await;
+        let start = Instant::now();
+        let report = drain(&cluster, NODE, &params).await.expect("k8sops drain");
+        ours.push(start.elapsed());
+        assert_eq!(report.status, DrainStatus::Completed, "{report}");
+        uncordon().await;
+
+        start_pods(2 * round + 1).await;
+        let (kc, cache_dir) = (kubeconfig.clone(), cache.path().to_path_buf());
+        let elapsed = tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            let out = std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kc)
+                .arg("--cache-dir")
+                .arg(&cache_dir)
+                .args(["drain", NODE, "--force", "--pod-selector=bench=drain", "--timeout=600s"])
+                .output()
+                .expect("kubectl must be installed");
+            assert!(out.status.success(), "kubectl drain failed: {}", String::from_utf8_lossy(&out.stderr));
+            start.elapsed()
+        })
+        .await
+        .expect("kubectl run");
+        theirs.push(elapsed);
+        uncordon().await;
+    }
+    ours.sort();
+    theirs.sort();
+    let median = |v: &[Duration]| v[v.len() / 2];
+    println!("real node (../shared/k8s/node, kubelet + containerd): drain of {PODS} pods that exit on SIGTERM, {runs} run(s) each");
+    print(&[Comparison {
+        name: format!("drain {PODS} pods (real node)"),
+        kubectl: "kubectl drain node-1 --force --pod-selector=bench=drain".into(),
         k8sops: median(&ours),
         kubectl_time: median(&theirs),
     }]);

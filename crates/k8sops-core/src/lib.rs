@@ -22,6 +22,7 @@ mod cluster;
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
+pub mod describe;
 mod dry_run;
 mod error;
 mod failure;

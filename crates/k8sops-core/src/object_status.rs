@@ -5,7 +5,7 @@
 use std::{cmp::Ordering, collections::BTreeSet, fmt};
 
 use k8s_openapi::{
-    api::core::v1::{Event, Node, Pod},
+    api::core::v1::{ContainerStateTerminated, ContainerStatus, Event, Node, Pod},
     jiff::Timestamp,
 };
 
@@ -369,6 +369,82 @@ pub fn pod_is_ready(pod: &Pod) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The failed run behind a crash loop: its reason (`Error`, `OOMKilled`, or
+/// none when the kubelet did not say) and exit code.
+///
+/// ```
+/// let failure = k8sops_core::object_status::CrashLoop { reason: Some("OOMKilled".into()), exit_code: Some(137) };
+/// assert!(failure.is_oom_killed());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CrashLoop {
+    /// The last termination's reason.
+    pub reason: Option<String>,
+    /// The last termination's exit code.
+    pub exit_code: Option<i32>,
+}
+
+impl CrashLoop {
+    /// Whether the last run was killed for exceeding its memory limit.
+    ///
+    /// ```
+    /// assert!(!k8sops_core::object_status::CrashLoop::default().is_oom_killed());
+    /// ```
+    pub fn is_oom_killed(&self) -> bool {
+        self.reason.as_deref() == Some("OOMKilled")
+    }
+}
+
+/// How long after a failed run a restarted container still counts as
+/// crash-looping. The kubelet's back-off tops out at 5 minutes, so a container
+/// that keeps crashing has ended a run within the last 10; an older failure is
+/// history.
+///
+/// ```
+/// assert_eq!(k8sops_core::object_status::RECENT_CRASH_SECS, 600);
+/// ```
+pub const RECENT_CRASH_SECS: i64 = 600;
+
+/// Whether a container is crash-looping, whatever its state at this instant:
+/// waiting in `CrashLoopBackOff`, terminated with an error and about to be
+/// restarted, or running again after a recent failed run (OOMKilled, non-zero
+/// exit). kubectl shows the first as the pod's status; the other two only in
+/// the RESTARTS column and `describe`'s "Last State", and a check that reads
+/// the waiting reason alone misses them between restarts.
+///
+/// `is_init` says the status belongs to an init container (a failed init
+/// container is retried without a restart count of its own showing yet).
+///
+/// ```
+/// use k8s_openapi::api::core::v1::ContainerStatus;
+/// let cs: ContainerStatus = serde_json::from_value(serde_json::json!({
+///     "name": "app", "image": "busybox", "imageID": "", "ready": false, "restartCount": 4,
+///     "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+///     "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}})).unwrap();
+/// let crash = k8sops_core::object_status::crash_loop(&cs, false).unwrap();
+/// assert_eq!(crash.exit_code, Some(1));
+/// ```
+pub fn crash_loop(cs: &ContainerStatus, is_init: bool) -> Option<CrashLoop> {
+    let state = cs.state.as_ref();
+    let waiting_reason = state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref());
+    let now_terminated = state.and_then(|s| s.terminated.as_ref());
+    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+    let failed = |t: &ContainerStateTerminated| t.exit_code != 0 || t.reason.as_deref() == Some("OOMKilled");
+    let info = |t: &ContainerStateTerminated| CrashLoop { reason: t.reason.clone(), exit_code: Some(t.exit_code) };
+    if waiting_reason == Some("CrashLoopBackOff") {
+        return Some(last.map(info).unwrap_or_default());
+    }
+    // An init container that failed is retried (Init:Error); the same for an app
+    // container that already restarted after a failure.
+    if let Some(t) = now_terminated.filter(|t| failed(t) && (is_init || cs.restart_count > 0)) {
+        return Some(info(t));
+    }
+    let recent = |t: &ContainerStateTerminated| {
+        t.finished_at.as_ref().is_none_or(|f| Timestamp::now().duration_since(f.0).as_secs() < RECENT_CRASH_SECS)
+    };
+    last.filter(|t| failed(t) && recent(t) && cs.restart_count > 0).map(info)
 }
 
 /// Labels that name a node's group, most specific first: EKS managed node

@@ -6,8 +6,11 @@
 
 use std::{fmt, time::Duration};
 
-use k8s_openapi::{api::core::v1::Event, jiff::Timestamp};
-use k8sops_core::{age::age_since, object_status, paging, Cluster, FieldSelector, Table};
+use k8s_openapi::{
+    api::core::v1::{Event, Pod},
+    jiff::Timestamp,
+};
+use k8sops_core::{age::age_since, describe::DescribedEvent, object_status, paging, Cluster, FieldSelector, Table};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
@@ -158,4 +161,41 @@ pub async fn events(cluster: &Cluster, params: &EventParams) -> Result<Vec<Event
         })
         .collect();
     Ok(out)
+}
+
+/// The events `kubectl describe pod NAME -n NAMESPACE` shows in its
+/// `Events:` section: those about this pod (matched by UID, so a new pod
+/// that reuses the name does not inherit the old one's), oldest
+/// `lastTimestamp` first, each with its count and first and last time.
+/// Print them with [`k8sops_core::describe::events_section`].
+///
+/// A pod that does not exist is [`k8sops_core::Error::NotFound`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = k8sops_testkit::TestServer::start().await?;
+/// server.load(&k8sops_testkit::DemoCluster::small())?;
+/// let cluster = server.cluster();
+/// let pods = k8sops_diagnose::diagnose_pods(&cluster, &Default::default()).await?;
+/// let (ns, name) = pods.pods[0].pod.split_once('/').unwrap();
+/// let found = k8sops_diagnose::events::pod_events(&cluster, ns, name).await?;
+/// print!("{}", k8sops_core::describe::events_section(&found, k8s_openapi::jiff::Timestamp::now()));
+/// # Ok(()) }
+/// ```
+pub async fn pod_events(cluster: &Cluster, namespace: &str, name: &str) -> Result<Vec<DescribedEvent>> {
+    let pods: Api<Pod> = cluster.api_namespaced(namespace);
+    let what = format!("pod {namespace}/{name}");
+    let pod =
+        cluster.retry_policy().run(|_| async { pods.get(name).await.map_err(|e| cluster.map_err(e, &what)) }).await?;
+    let uid = pod.metadata.uid.unwrap_or_default();
+    let mut fields = FieldSelector::new().eq("involvedObject.kind", "Pod").eq("involvedObject.name", name);
+    if !uid.is_empty() {
+        fields = fields.eq("involvedObject.uid", &uid);
+    }
+    let api: Api<Event> = cluster.api_in(Some(namespace));
+    let mut found = paging::list_all(cluster, &api, ListParams::default().fields(&fields.to_string())).await?;
+    found.retain(|e| uid.is_empty() || object_status::event_is_about(e, &uid));
+    found.sort_by(object_status::event_order);
+    Ok(found.iter().map(DescribedEvent::from_event).collect())
 }

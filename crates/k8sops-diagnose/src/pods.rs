@@ -5,12 +5,9 @@
 
 use std::fmt;
 
-use k8s_openapi::{
-    api::core::v1::{ContainerStateTerminated, ContainerStatus, Event, Pod},
-    jiff::Timestamp,
-};
+use k8s_openapi::api::core::v1::{Event, Pod};
 use k8sops_core::{
-    object_status::{self, pod_display},
+    object_status::{self, crash_loop, pod_display, CrashLoop},
     paging, Cluster, FieldSelector, LabelSelector, Table,
 };
 use kube::{api::ListParams, Api};
@@ -266,43 +263,12 @@ fn surely_healthy(pod: &Pod, restart_threshold: i64) -> bool {
                 && containers
                     .map(|c| (c, false))
                     .chain(inits.map(|c| (c, true)))
-                    .all(|(c, init)| crashing(c, init).is_none())
+                    .all(|(c, init)| crash_loop(c, init).is_none())
                 && pod_display(pod).restarts < restart_threshold
         }
         _ => false,
     }
 }
-
-/// Whether a container is crash-looping, whatever its state at this instant:
-/// waiting in `CrashLoopBackOff`, or terminated with an error and to be
-/// restarted, or restarted after its last run ended in an error (OOMKilled,
-/// non-zero exit). Returns the last termination's reason and exit code.
-fn crashing(cs: &ContainerStatus, is_init: bool) -> Option<(Option<String>, Option<i32>)> {
-    let state = cs.state.as_ref();
-    let waiting_reason = state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref());
-    let now_terminated = state.and_then(|s| s.terminated.as_ref());
-    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
-    let failed = |t: &ContainerStateTerminated| t.exit_code != 0 || t.reason.as_deref() == Some("OOMKilled");
-    let info = |t: &ContainerStateTerminated| (t.reason.clone(), Some(t.exit_code));
-    if waiting_reason == Some("CrashLoopBackOff") {
-        return Some(last.map(info).unwrap_or((None, None)));
-    }
-    // An init container that failed is retried (Init:Error); the same for an app
-    // container that already restarted after a failure.
-    if let Some(t) = now_terminated.filter(|t| failed(t) && (is_init || cs.restart_count > 0)) {
-        return Some(info(t));
-    }
-    // Running again after a failed run: a crash loop while the failures are
-    // recent. The kubelet's back-off tops out at 5 minutes, so a container that
-    // keeps crashing has ended a run within the last 10; an old failure is history.
-    let recent = |t: &ContainerStateTerminated| {
-        t.finished_at.as_ref().is_none_or(|f| Timestamp::now().duration_since(f.0).as_secs() < RECENT_CRASH_SECS)
-    };
-    last.filter(|t| failed(t) && recent(t) && cs.restart_count > 0).map(info)
-}
-
-/// How long after a failed run a restarted container still counts as crash-looping.
-const RECENT_CRASH_SECS: i64 = 600;
 
 async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Result<Option<PodDiagnosis>> {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
@@ -332,7 +298,7 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
         let kind = if is_init { "init container" } else { "container" };
         // A crash loop is seen in the restarts and the last termination, not only in
         // the waiting reason: between restarts the container is Running or Error.
-        if let Some((last_reason, exit_code)) = crashing(cs, is_init) {
+        if let Some(CrashLoop { reason: last_reason, exit_code }) = crash_loop(cs, is_init) {
             let (cause, next) = if last_reason.as_deref() == Some("OOMKilled") {
                 (
                     format!("{kind} {} is killed for using more memory than its limit (OOMKilled, exit {}) and restarted {} times", cs.name, exit_code.unwrap_or(137), cs.restart_count),

@@ -1,17 +1,22 @@
 //! A monitoring stream: the ops guide runs `kubectl top nodes`, `kubectl top
 //! pods -A --sort-by=cpu` and `kubectl get pv` from a CronJob every five
 //! minutes; [`monitor`] samples usage and quotas at an interval and yields
-//! snapshots with threshold alerts.
+//! snapshots with threshold alerts, and it alerts on containers that start
+//! crash-looping (which needs no metrics API: without metrics-server the
+//! snapshots still carry quotas and crash loops, and say why usage is missing).
 
 use std::{collections::BTreeMap, fmt, time::Duration};
 
 use futures::{stream, Stream};
 use k8s_openapi::{api::core::v1::Pod, jiff::Timestamp};
-use k8sops_core::{paging, Cluster, Quantity};
+use k8sops_core::{
+    object_status::{crash_loop, namespaced_name},
+    paging, Cluster, Quantity,
+};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
-use crate::{quotas, top_nodes, top_pods, QuotaReport, Result, SortBy, TopNodes, TopPods, TopPodsParams};
+use crate::{quotas, top_nodes, top_pods, Error, QuotaReport, Result, SortBy, TopNodes, TopPods, TopPodsParams};
 
 /// Thresholds and interval for [`monitor`].
 ///
@@ -85,6 +90,19 @@ pub enum Alert {
         /// Percent used.
         percent: i64,
     },
+    /// A container is crash-looping: waiting in `CrashLoopBackOff`, or
+    /// restarted after a recent failed run (see
+    /// [`k8sops_core::object_status::crash_loop`]). Needs no metrics API.
+    CrashLooping {
+        /// `namespace/pod/container`.
+        container: String,
+        /// The container's restart count.
+        restarts: i32,
+        /// The last failed run's reason (`Error`, `OOMKilled`), when known.
+        reason: Option<String>,
+        /// The last failed run's exit code, when known.
+        exit_code: Option<i32>,
+    },
 }
 
 impl fmt::Display for Alert {
@@ -96,6 +114,16 @@ impl fmt::Display for Alert {
                 write!(f, "{container} memory at {percent}% of its limit")
             }
             Alert::QuotaNearFull { quota, resource, percent } => write!(f, "quota {quota} {resource} at {percent}%"),
+            Alert::CrashLooping { container, restarts, reason, exit_code } => {
+                write!(f, "{container} is crash-looping ({restarts} restarts")?;
+                if let Some(r) = reason {
+                    write!(f, ", last run {r}")?;
+                }
+                if let Some(c) = exit_code {
+                    write!(f, ", exit code {c}")?;
+                }
+                write!(f, ")")
+            }
         }
     }
 }
@@ -109,40 +137,67 @@ impl fmt::Display for Alert {
 /// server.load(&k8sops_testkit::DemoCluster::small())?;
 /// let cluster = server.cluster();
 /// let snapshot = k8sops_metrics::sample(&cluster, &Default::default()).await?;
-/// println!("{} nodes, {} pods, {} alerts at {}", snapshot.nodes.nodes.len(), snapshot.pods.pods.len(), snapshot.alerts.len(), snapshot.at);
+/// let nodes = snapshot.nodes.as_ref().map_or(0, |n| n.nodes.len());
+/// println!("{nodes} nodes, {} alerts at {}", snapshot.alerts.len(), snapshot.at);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
     /// When it was taken.
     pub at: Timestamp,
-    /// Node usage.
-    pub nodes: TopNodes,
-    /// Pod usage, highest CPU first.
-    pub pods: TopPods,
+    /// Node usage; `None` when metrics.k8s.io is not served (the reason is in
+    /// [`Snapshot::usage_unavailable`]).
+    pub nodes: Option<TopNodes>,
+    /// Pod usage, highest CPU first; `None` when metrics.k8s.io is not served.
+    pub pods: Option<TopPods>,
+    /// Why usage is missing: the [`Error::MetricsUnavailable`] message. Usage
+    /// alerts are then not evaluated; quota and crash-loop alerts still are.
+    pub usage_unavailable: Option<String>,
     /// Quota usage.
     pub quotas: QuotaReport,
     /// Thresholds crossed.
     pub alerts: Vec<Alert>,
 }
 
-async fn memory_limits(cluster: &Cluster) -> Result<BTreeMap<String, Quantity>> {
+/// One pass over every pod: memory limits of running containers (for the
+/// usage alerts) and the containers that are crash-looping.
+async fn scan_pods(cluster: &Cluster) -> Result<(BTreeMap<String, Quantity>, Vec<Alert>)> {
     let api: Api<Pod> = cluster.api_all();
-    let mut out = BTreeMap::new();
-    paging::for_each(cluster, &api, ListParams::default().fields("status.phase=Running"), |p: Pod| {
-        for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
-            if let Some(l) = c.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")) {
-                let q = Quantity::try_from(l).map_err(k8sops_core::Error::from)?;
-                out.insert(format!("{}/{}", k8sops_core::object_status::namespaced_name(&p.metadata), c.name), q);
+    let mut limits = BTreeMap::new();
+    let mut crashing = Vec::new();
+    paging::for_each(cluster, &api, ListParams::default(), |p: Pod| {
+        let key = namespaced_name(&p.metadata);
+        let status = p.status.as_ref();
+        if status.and_then(|s| s.phase.as_deref()) == Some("Running") {
+            for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
+                if let Some(l) = c.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")) {
+                    let q = Quantity::try_from(l).map_err(k8sops_core::Error::from)?;
+                    limits.insert(format!("{key}/{}", c.name), q);
+                }
+            }
+        }
+        let init = status.and_then(|s| s.init_container_statuses.as_ref()).into_iter().flatten().map(|c| (c, true));
+        let app = status.and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().map(|c| (c, false));
+        for (cs, is_init) in init.chain(app) {
+            if let Some(crash) = crash_loop(cs, is_init) {
+                crashing.push(Alert::CrashLooping {
+                    container: format!("{key}/{}", cs.name),
+                    restarts: cs.restart_count,
+                    reason: crash.reason,
+                    exit_code: crash.exit_code,
+                });
             }
         }
         Ok::<_, crate::Error>(())
     })
     .await?;
-    Ok(out)
+    Ok((limits, crashing))
 }
 
-/// Takes one snapshot: node and pod usage, quotas, and the alerts they raise.
+/// Takes one snapshot: node and pod usage, quotas, crash-looping containers,
+/// and the alerts they raise. When metrics.k8s.io is not served the snapshot
+/// has no usage and says why ([`Snapshot::usage_unavailable`]); any other
+/// failure is an error.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -153,16 +208,24 @@ async fn memory_limits(cluster: &Cluster) -> Result<BTreeMap<String, Quantity>> 
 /// for alert in &snapshot.alerts {
 ///     println!("{alert}");
 /// }
-/// # assert_eq!(snapshot.nodes.nodes.len(), 7);
+/// # assert_eq!(snapshot.nodes.map(|n| n.nodes.len()), Some(7));
 /// # Ok(()) }
 /// ```
 pub async fn sample(cluster: &Cluster, params: &MonitorParams) -> Result<Snapshot> {
-    let nodes = top_nodes(cluster, None, SortBy::Cpu).await?;
-    let pods = top_pods(cluster, &TopPodsParams { sort: SortBy::Cpu, ..Default::default() }).await?;
+    let usage = async {
+        let nodes = top_nodes(cluster, None, SortBy::Cpu).await?;
+        let pods = top_pods(cluster, &TopPodsParams { sort: SortBy::Cpu, ..Default::default() }).await?;
+        Ok::<_, Error>((nodes, pods))
+    };
+    let (nodes, pods, usage_unavailable) = match usage.await {
+        Ok((nodes, pods)) => (Some(nodes), Some(pods), None),
+        Err(e @ Error::MetricsUnavailable { .. }) => (None, None, Some(e.to_string())),
+        Err(e) => return Err(e),
+    };
     let quotas = quotas(cluster, None, params.quota_percent).await?;
-    let limits = memory_limits(cluster).await?;
+    let (limits, crashing) = scan_pods(cluster).await?;
     let mut alerts = Vec::new();
-    for n in &nodes.nodes {
+    for n in nodes.iter().flat_map(|n| &n.nodes) {
         if let Some(p) = n.cpu_percent().filter(|p| *p >= params.node_cpu_percent) {
             alerts.push(Alert::NodeCpu { node: n.name.clone(), percent: p });
         }
@@ -170,7 +233,7 @@ pub async fn sample(cluster: &Cluster, params: &MonitorParams) -> Result<Snapsho
             alerts.push(Alert::NodeMemory { node: n.name.clone(), percent: p });
         }
     }
-    for p in &pods.pods {
+    for p in pods.iter().flat_map(|p| &p.pods) {
         for c in &p.containers {
             let key = format!("{}/{}/{}", p.namespace, p.name, c.name);
             if let Some(limit) = limits.get(&key) {
@@ -188,7 +251,8 @@ pub async fn sample(cluster: &Cluster, params: &MonitorParams) -> Result<Snapsho
             percent: l.percent(),
         });
     }
-    Ok(Snapshot { at: Timestamp::now(), nodes, pods, quotas, alerts })
+    alerts.extend(crashing);
+    Ok(Snapshot { at: Timestamp::now(), nodes, pods, usage_unavailable, quotas, alerts })
 }
 
 /// Samples every `params.interval`, the first sample at once. The stream
@@ -210,7 +274,7 @@ pub async fn sample(cluster: &Cluster, params: &MonitorParams) -> Result<Snapsho
 /// let cluster = server.cluster();
 /// let mut samples = std::pin::pin!(k8sops_metrics::monitor(&cluster, params));
 /// let first = samples.next().await.unwrap()?;
-/// assert_eq!(first.nodes.nodes.len(), 7);
+/// assert_eq!(first.nodes.map(|n| n.nodes.len()), Some(7));
 /// # Ok(()) }
 /// ```
 pub fn monitor(cluster: &Cluster, params: MonitorParams) -> impl Stream<Item = Result<Snapshot>> + '_ {

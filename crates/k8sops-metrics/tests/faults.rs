@@ -139,5 +139,5 @@ async fn monitor_yields_a_failed_sample_as_an_error_and_goes_on() {
     let err = second.unwrap_err();
     assert!(matches!(err, Error::Core(k8sops_core::Error::Api { code: 500, .. })), "{err:?}");
     let third = samples.next().await.unwrap().unwrap();
-    assert_eq!(third.nodes.nodes.len(), first.nodes.nodes.len());
+    assert_eq!(third.nodes.map(|n| n.nodes.len()), first.nodes.map(|n| n.nodes.len()));
 }

@@ -33,3 +33,30 @@ async fn snapshots_carry_threshold_alerts_and_follow_changes() {
     );
     assert!(second.at >= first.at);
 }
+
+#[tokio::test]
+async fn a_crash_looping_container_is_an_alert() {
+    let server = TestServer::start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    let snapshot = k8sops_metrics::sample(&server.cluster(), &MonitorParams::default()).await.unwrap();
+    let crashing: Vec<&Alert> = snapshot.alerts.iter().filter(|a| matches!(a, Alert::CrashLooping { .. })).collect();
+    assert_eq!(crashing.len(), 1, "{:?}", snapshot.alerts);
+    let Alert::CrashLooping { container, restarts, reason, exit_code } = crashing[0] else { unreachable!() };
+    assert!(container.starts_with("legacy/report-worker-"), "{container}");
+    assert!(container.ends_with("/report-worker"), "{container}");
+    assert_eq!((*restarts, reason.as_deref(), *exit_code), (14, Some("OOMKilled"), Some(137)));
+    assert!(crashing[0].to_string().contains("crash-looping (14 restarts, last run OOMKilled, exit code 137)"));
+}
+
+#[tokio::test]
+async fn without_metrics_server_a_snapshot_says_why_and_still_alerts_on_crash_loops_and_quotas() {
+    let server = TestServer::builder().metrics_api(false).start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    let snapshot = k8sops_metrics::sample(&server.cluster(), &MonitorParams::default()).await.unwrap();
+    assert!(snapshot.nodes.is_none() && snapshot.pods.is_none());
+    let why = snapshot.usage_unavailable.as_deref().unwrap();
+    assert!(why.contains("metrics.k8s.io is not available"), "{why}");
+    assert!(snapshot.alerts.iter().any(|a| matches!(a, Alert::CrashLooping { .. })), "{:?}", snapshot.alerts);
+    assert!(snapshot.alerts.iter().any(|a| matches!(a, Alert::QuotaNearFull { .. })), "{:?}", snapshot.alerts);
+    assert!(!snapshot.alerts.iter().any(|a| matches!(a, Alert::NodeCpu { .. } | Alert::PodNearMemoryLimit { .. })));
+}

@@ -10,7 +10,9 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 use k8sops_core::{
-    age::age_since, object_status, paging, Cluster, FieldSelector, LabelSelector, PodResources, ResourceList, Table,
+    age::age_since,
+    describe::{events_section, DescribedEvent},
+    object_status, paging, Cluster, FieldSelector, LabelSelector, PodResources, ResourceList, Table,
 };
 use kube::{api::ListParams, Api};
 use serde::Serialize;
@@ -445,7 +447,7 @@ pub struct NodePod {
     pub created: Option<Timestamp>,
 }
 
-/// A recent event about the node.
+/// A recent event about the node, as `kubectl describe node` shows it.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -459,21 +461,7 @@ pub struct NodePod {
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeEvent {
-    /// `Normal` or `Warning`.
-    pub type_: String,
-    /// Reason.
-    pub reason: String,
-    /// Message.
-    pub message: String,
-    /// When it last happened, as kubectl's LAST SEEN takes it
-    /// ([`object_status::event_last_seen`]); `None` when the event carries no
-    /// time at all (its age prints `<unknown>`).
-    pub last_seen: Option<Timestamp>,
-    /// Who reported it (`source.component`, else `reportingComponent`).
-    pub source: String,
-}
+pub type NodeEvent = DescribedEvent;
 
 /// `kubectl describe node`: status, capacity vs allocatable, the
 /// non-terminated pods and the "Allocated resources" totals, and events.
@@ -646,17 +634,7 @@ impl fmt::Display for NodeDescription {
         write!(f, "{t}")?;
         writeln!(f, "Allocated resources:")?;
         write!(f, "{}", self.allocated_table())?;
-        if self.events.is_empty() {
-            writeln!(f, "Events: <none>")
-        } else {
-            writeln!(f, "Events:")?;
-            let now = Timestamp::now();
-            let mut t = Table::new(["type", "reason", "age", "from", "message"]);
-            for e in &self.events {
-                t.row([e.type_.as_str(), &e.reason, &age_since(e.last_seen, now), &e.source, &e.message]);
-            }
-            write!(f, "{t}")
-        }
+        write!(f, "{}", events_section(&self.events, Timestamp::now()))
     }
 }
 
@@ -726,21 +704,7 @@ pub async fn describe_node(cluster: &Cluster, name: &str) -> Result<NodeDescript
             && (uid.is_empty() || object_status::event_is_about(e, uid) || object_status::event_is_about(e, name))
     });
     found.sort_by(object_status::event_order);
-    let events: Vec<NodeEvent> = found
-        .into_iter()
-        .map(|e| NodeEvent {
-            last_seen: object_status::event_last_seen(&e),
-            type_: e.type_.unwrap_or_default(),
-            reason: e.reason.unwrap_or_default(),
-            message: e.message.unwrap_or_default().trim().to_string(),
-            source: e
-                .source
-                .and_then(|s| s.component)
-                .filter(|c| !c.is_empty())
-                .or(e.reporting_component)
-                .unwrap_or_default(),
-        })
-        .collect();
+    let events: Vec<NodeEvent> = found.iter().map(DescribedEvent::from_event).collect();
     Ok(NodeDescription {
         status: NodeStatus::from_node(&node),
         capacity,

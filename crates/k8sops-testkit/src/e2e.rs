@@ -455,10 +455,29 @@ fn short_age_secs(s: &str) -> Option<u64> {
     Some(m * 60 + secs)
 }
 
+/// Whether two AGE cells printed moments apart agree: short ages within
+/// five seconds, and describe's repeated-event ages (`5s (x3 over 2m)`) with
+/// the same count and both times within five seconds.
+fn ages_agree(x: &str, y: &str) -> bool {
+    let close =
+        |a: &str, b: &str| matches!((short_age_secs(a), short_age_secs(b)), (Some(p), Some(q)) if p.abs_diff(q) <= 5);
+    let split = |s: &str| -> Option<(String, String, String)> {
+        let (last, rest) = s.split_once(" (x")?;
+        let (count, first) = rest.strip_suffix(')')?.split_once(" over ")?;
+        Some((last.into(), count.into(), first.into()))
+    };
+    match (split(x), split(y)) {
+        (Some((l1, c1, f1)), Some((l2, c2, f2))) => c1 == c2 && close(&l1, &l2) && close(&f1, &f2),
+        (None, None) => close(x, y),
+        _ => false,
+    }
+}
+
 /// Asserts that two printed tables (k8sops' and kubectl's) have the same
 /// headers (case-insensitive) and the same cells, row for row. Cells in a
 /// column headed `AGE` may differ by up to five seconds (the two were
-/// printed moments apart); every other cell must be equal.
+/// printed moments apart; a repeated event's `(xN over …)` count must be
+/// equal); every other cell must be equal.
 ///
 /// ```
 /// let ours = "NAME   STATUS   AGE\nn1     Ready    61s\n";
@@ -491,11 +510,7 @@ pub fn assert_same_cells(ours: &[Vec<String>], kubectl: &[Vec<String>], context:
     assert_eq!(ours.len(), kubectl.len(), "different number of rows\n{context}");
     for (row, (a, b)) in ours.iter().zip(kubectl).enumerate().skip(1) {
         let same = a.len() == b.len()
-            && a.iter().zip(b).enumerate().all(|(i, (x, y))| {
-                x == y
-                    || (age_cols.contains(&i)
-                        && matches!((short_age_secs(x), short_age_secs(y)), (Some(p), Some(q)) if p.abs_diff(q) <= 5))
-            });
+            && a.iter().zip(b).enumerate().all(|(i, (x, y))| x == y || (age_cols.contains(&i) && ages_agree(x, y)));
         assert!(same, "row {row} differs:\n  k8sops:  {a:?}\n  kubectl: {b:?}\n{context}");
     }
 }
