@@ -55,7 +55,7 @@ async fn main() -> ExitCode {
         match sample {
             Ok(s) => {
                 // Clear the screen and redraw, like `watch`.
-                print!("\x1b[2J\x1b[H=== {} ===\n", s.at);
+                println!("\x1b[2J\x1b[H=== {} ===", s.at);
                 match (&s.nodes, &s.pods) {
                     (Some(nodes), Some(pods)) => {
                         println!("{nodes}");

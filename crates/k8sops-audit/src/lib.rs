@@ -7,6 +7,15 @@
 //! Status: skeleton. The typed API arrives with the audit issue.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod can_i;
+pub mod inventory;
+pub mod pod_security;
+pub mod psp;
+pub mod psp_report;
+pub mod pss;
+pub mod rbac;
+pub mod risk;
+
 /// Errors of this crate.
 ///
 /// ```
@@ -23,6 +32,11 @@ pub enum Error {
     /// A cluster or backend operation failed.
     #[error(transparent)]
     Core(#[from] k8sops_core::Error),
+
+    /// A client-side dry run was asked of an operation whose answer only the
+    /// server can give (the Pod Security warnings of a label change).
+    #[error("a client-side dry run cannot show what the API server would answer: use a server-side dry run (--dry-run=server)")]
+    ClientDryRun,
 }
 
 /// Result alias of this crate.

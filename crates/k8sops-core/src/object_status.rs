@@ -620,3 +620,74 @@ mod tests {
         assert!(!node_is_ready(&unknown) && !node_is_unschedulable(&unknown));
     }
 }
+
+/// A list field read the same way whichever Kubernetes version `k8s-openapi`
+/// was built for: some fields are `Vec<T>` in one version and
+/// `Option<Vec<T>>` in another (e.g. `EndpointSlice::endpoints`), and library
+/// code must compile with every version a binary may pick.
+///
+/// ```
+/// use k8sops_core::object_status::ListField;
+/// let some: Option<Vec<u8>> = Some(vec![1, 2]);
+/// let none: Option<Vec<u8>> = None;
+/// assert_eq!(some.items(), [1, 2]);
+/// assert!(none.items().is_empty());
+/// assert_eq!(vec![3u8].items(), [3]);
+/// ```
+pub trait ListField<T> {
+    /// The items, empty when the field is absent.
+    fn items(&self) -> &[T];
+}
+
+impl<T> ListField<T> for Vec<T> {
+    fn items(&self) -> &[T] {
+        self
+    }
+}
+
+impl<T> ListField<T> for Option<Vec<T>> {
+    fn items(&self) -> &[T] {
+        self.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A workload's `spec` read the same way whichever Kubernetes version
+/// `k8s-openapi` was built for: `spec` is `Option<DeploymentSpec>` up to
+/// 1.35 and a required `DeploymentSpec` from 1.36 (likewise for
+/// StatefulSets, DaemonSets, ReplicaSets and CronJobs).
+///
+/// ```
+/// use k8s_openapi::api::apps::v1::Deployment;
+/// use k8sops_core::object_status::SpecField;
+/// let d: Deployment = serde_json::from_value(serde_json::json!({"metadata": {"name": "web"},
+///     "spec": {"replicas": 3, "selector": {}, "template": {}}})).unwrap();
+/// assert_eq!(d.spec.spec().and_then(|s| s.replicas), Some(3));
+/// ```
+pub trait SpecField<T> {
+    /// The spec, `None` when the field is optional and absent.
+    fn spec(&self) -> Option<&T>;
+}
+
+impl<T> SpecField<T> for Option<T> {
+    fn spec(&self) -> Option<&T> {
+        self.as_ref()
+    }
+}
+
+macro_rules! required_specs {
+    ($($t:ty),*) => {$(
+        impl SpecField<$t> for $t {
+            fn spec(&self) -> Option<&$t> {
+                Some(self)
+            }
+        }
+    )*};
+}
+
+required_specs!(
+    k8s_openapi::api::apps::v1::DeploymentSpec,
+    k8s_openapi::api::apps::v1::StatefulSetSpec,
+    k8s_openapi::api::apps::v1::DaemonSetSpec,
+    k8s_openapi::api::apps::v1::ReplicaSetSpec,
+    k8s_openapi::api::batch::v1::CronJobSpec
+);

@@ -13,7 +13,7 @@ use k8s_openapi::{
     },
     apimachinery::pkg::util::intstr::IntOrString,
 };
-use k8sops_core::{paging, Cluster, LabelSelector, Table};
+use k8sops_core::{object_status::ListField, paging, Cluster, LabelSelector, Table};
 use kube::api::ListParams;
 use serde::Serialize;
 
@@ -206,8 +206,8 @@ pub async fn check_services(cluster: &Cluster, namespace: Option<&str>) -> Resul
         let Some(svc) = s.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) else { continue };
         let ready = s
             .endpoints
+            .items()
             .iter()
-            .flatten()
             .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
             .map(|e| e.addresses.len())
             .sum::<usize>();

@@ -10,7 +10,7 @@ use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     core::v1::{Node, Pod, PodSpec},
 };
-use k8sops_core::{paging, Cluster, Table};
+use k8sops_core::{object_status::SpecField, paging, Cluster, Table};
 use kube::{api::ListParams, Api};
 use serde::Serialize;
 
@@ -115,7 +115,7 @@ pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> R
     if !node_taints.is_empty() {
         let deploys: Api<Deployment> = cluster.api_in(namespace);
         for d in paging::list_all(cluster, &deploys, ListParams::default()).await? {
-            if !targets_nodes(d.spec.template.spec.as_ref()) {
+            if !targets_nodes(d.spec.spec().and_then(|s| s.template.spec.as_ref())) {
                 untargeted_workloads.push(format!(
                     "Deployment {}/{}",
                     d.metadata.namespace.unwrap_or_default(),
@@ -125,7 +125,7 @@ pub async fn optimisation_hints(cluster: &Cluster, namespace: Option<&str>) -> R
         }
         let sts: Api<StatefulSet> = cluster.api_in(namespace);
         for s in paging::list_all(cluster, &sts, ListParams::default()).await? {
-            if !targets_nodes(s.spec.template.spec.as_ref()) {
+            if !targets_nodes(s.spec.spec().and_then(|s| s.template.spec.as_ref())) {
                 untargeted_workloads.push(format!(
                     "StatefulSet {}/{}",
                     s.metadata.namespace.unwrap_or_default(),

@@ -13,7 +13,7 @@ use k8s_openapi::{
     jiff::Timestamp,
     kube_aggregator::pkg::apis::apiregistration::v1::APIService,
 };
-use k8sops_core::{paging, Cluster, LabelSelector, Quantity, ResourceList, Table};
+use k8sops_core::{object_status::SpecField, paging, Cluster, LabelSelector, Quantity, ResourceList, Table};
 use kube::{api::ListParams, Api};
 use serde::{Deserialize, Serialize};
 
@@ -648,7 +648,7 @@ pub async fn metrics_server_status(cluster: &Cluster) -> Result<MetricsServerSta
         })
         .await?;
     let deployment = found.as_ref().map(|d| {
-        let desired = d.spec.replicas.unwrap_or(1);
+        let desired = d.spec.spec().and_then(|s| s.replicas).unwrap_or(1);
         let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
         (ready, desired)
     });
