@@ -7,6 +7,8 @@
 //! ```text
 //! cargo run --example rbac_audit
 //! cargo run --example rbac_audit -- --json
+//! cargo run --example rbac_audit -- --full           # plus Pod Security, PSP and a score per namespace
+//! cargo run --example rbac_audit -- --full --sarif   # SARIF 2.1.0 for code-scanning tools
 //! ```
 
 mod common;
@@ -27,9 +29,17 @@ struct Cli {
     #[command(flatten)]
     cluster: common::ClusterArgs,
 
-    /// Print JSON ({inventory, findings}) instead of tables
-    #[arg(long)]
+    /// Print JSON instead of tables
+    #[arg(long, conflicts_with = "sarif")]
     json: bool,
+
+    /// The whole audit: also Pod Security per namespace, PodSecurityPolicy, and a score per namespace
+    #[arg(long)]
+    full: bool,
+
+    /// With --full: print SARIF 2.1.0
+    #[arg(long, requires = "full")]
+    sarif: bool,
 }
 
 #[tokio::main]
@@ -40,6 +50,18 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let cluster = &target.cluster;
+    if cli.full {
+        let report = k8sops::audit::report::audit(cluster, &Default::default()).await;
+        return common::print_or_fail(report.map(|r| {
+            if cli.sarif {
+                format!("{}\n", serde_json::to_string_pretty(&r.sarif()).unwrap_or_default())
+            } else if cli.json {
+                format!("{}\n", serde_json::to_string_pretty(&r).unwrap_or_default())
+            } else {
+                r.to_string()
+            }
+        }));
+    }
     let result = async {
         let inventory = fetch_rbac(cluster).await?;
         let pods: Vec<Pod> = k8sops::paging::list_all(cluster, &cluster.api_all(), Default::default()).await?;

@@ -111,7 +111,7 @@ fn pods(n: usize) -> Vec<Pod> {
             serde_json::from_value(json!({"metadata": {"name": format!("pod-{i}"), "namespace": format!("ns-{}", i % 100)},
                 "spec": {"securityContext": sc, "hostNetwork": i.is_multiple_of(97), "serviceAccountName": "default",
                     "volumes": [{"name": "v", "emptyDir": {}}],
-                    "containers": [{"name": "app", "image": "x", "securityContext": csc}, {"name": "sidecar", "image": "y"}]}}))
+                    "containers": [{"name": "app", "image": "x", "securityContext": csc}, {"name": "sidecar", "image": "y", "securityContext": csc}]}}))
             .unwrap()
         })
         .collect()

@@ -187,3 +187,50 @@ fn cleanup_is_a_dry_run_unless_yes_is_given() {
     assert!(r.stderr.contains("Deleting 3 pod(s) and 0 job(s) on the embedded demo cluster"), "{r}");
     assert!(r.stdout.contains("deleted") && !r.stdout.contains("would delete"), "{r}");
 }
+
+#[test]
+fn demo_runs_of_the_audit_examples_print_their_key_lines() {
+    let r = run("rbac_audit", &["--demo"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("ClusterRoleBindings") && r.stdout.contains("Risk findings ("), "{r}");
+    let r = run("rbac_audit", &["--demo", "--full", "--sarif"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    let sarif: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+
+    // can_i: kubectl's lines and exit codes (0 yes, 1 no).
+    let r = run(
+        "can_i",
+        &["--demo", "delete", "nodes", "--as", "system:masters-member", "--as-group", "system:masters"],
+        &[],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "yes\n"), "{r}");
+    assert!(r.stderr.contains("Warning: resource 'nodes' is not namespace scoped"), "{r}");
+    let r = run("can_i", &["--demo", "create", "pods", "--as", "nobody", "-n", "shop"], &[]);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(1), "no\n"), "{r}");
+    let r = run("can_i", &["--demo", "--list", "--as", "nobody"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.starts_with("Resources"), "{r}");
+    let r = run("can_i", &["--demo", "--list", "pods", "--as", "nobody"], &[]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("error: list option must be specified with no arguments"), "{r}");
+
+    let r = run("who_can", &["--demo", "get", "secrets", "-n", "shop"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("SUBJECT") && r.stdout.contains("grant(s)"), "{r}");
+
+    let r = run("pss_report", &["--demo"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("NAMESPACE") && r.stdout.contains("STRICTEST POSSIBLE"), "{r}");
+    let r = run("pss_report", &["--demo", "--level", "strict"], &[]);
+    assert_eq!(r.code, Some(2), "a level that does not parse is a usage error: {r}");
+
+    let r = run("apply_pss_labels", &["--demo", "shop", "--enforce", "restricted", "--dry-run=server"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(
+        r.stdout.contains("namespace/shop labeled (server dry run): pod-security.kubernetes.io/enforce=restricted"),
+        "{r}"
+    );
+    let r = run("apply_pss_labels", &["--demo", "shop", "--enforce", "restricted", "--dry-run=client"], &[]);
+    assert_eq!(r.code, Some(2), "{r}");
+}

@@ -1659,12 +1659,42 @@ pub fn run_offline(
     match resolve(args, default_namespace, discovery) {
         Err(e) => CanIOutput::from_error(&e),
         Ok(Resolved::List { namespace }) => {
+            if let Some(refused) =
+                review_refused(user, "selfsubjectrulesreviews", |a| snapshot.authorize_as_apiserver(user, a).allowed)
+            {
+                return refused;
+            }
             CanIOutput::from_rules(&snapshot.rules_for(user, &namespace), args.no_headers)
         }
         Ok(Resolved::Check(request)) => {
+            if let Some(refused) =
+                review_refused(user, "selfsubjectaccessreviews", |a| snapshot.authorize_as_apiserver(user, a).allowed)
+            {
+                return CanIOutput { stderr: format!("{}{}", request.stderr(), refused.stderr), ..refused };
+            }
             CanIOutput::from_answer(&request, &answer_offline(snapshot, user, &request), args.quiet)
         }
     }
+}
+
+/// kubectl sends its review as the impersonated user, so a user who may not
+/// create the review (`system:anonymous`, or anyone without the
+/// `system:basic-user` grant every authenticated user has) gets the server's
+/// Forbidden error instead of an answer: what kubectl prints then.
+fn review_refused(user: &UserInfo, reviews: &str, allowed: impl Fn(&Attributes) -> bool) -> Option<CanIOutput> {
+    let create = Attributes::resource("create", "authorization.k8s.io", reviews, "");
+    if allowed(&create) {
+        return None;
+    }
+    Some(CanIOutput {
+        stdout: String::new(),
+        stderr: format!(
+            "Error from server (Forbidden): {reviews}.authorization.k8s.io is forbidden: User {} cannot create resource {} in API group \"authorization.k8s.io\" at the cluster scope\n",
+            go_quote(&user.name),
+            go_quote(reviews)
+        ),
+        exit_code: 1,
+    })
 }
 
 /// `kubectl auth can-i` against the cluster: discovery when a resource type
@@ -1689,9 +1719,28 @@ pub async fn run(cluster: &Cluster, user: Option<&UserInfo>, args: &CanIArgs) ->
     Ok(match resolve(args, cluster.default_namespace(), &discovered) {
         Err(e) => CanIOutput::from_error(&e),
         Ok(Resolved::List { namespace }) => {
+            if let Some(u) = user {
+                let create = Attributes::resource("create", "authorization.k8s.io", "selfsubjectrulesreviews", "");
+                if !answer_server(cluster, Some(u), &CanIRequest { attributes: create, warnings: vec![] })
+                    .await?
+                    .allowed
+                {
+                    return Ok(review_refused(u, "selfsubjectrulesreviews", |_| false).unwrap_or_default());
+                }
+            }
             CanIOutput::from_rules(&rules_server(cluster, user, &namespace).await?, args.no_headers)
         }
         Ok(Resolved::Check(request)) => {
+            if let Some(u) = user {
+                let create = Attributes::resource("create", "authorization.k8s.io", "selfsubjectaccessreviews", "");
+                if !answer_server(cluster, Some(u), &CanIRequest { attributes: create, warnings: vec![] })
+                    .await?
+                    .allowed
+                {
+                    let refused = review_refused(u, "selfsubjectaccessreviews", |_| false).unwrap_or_default();
+                    return Ok(CanIOutput { stderr: format!("{}{}", request.stderr(), refused.stderr), ..refused });
+                }
+            }
             let answer = answer_server(cluster, user, &request).await?;
             CanIOutput::from_answer(&request, &answer, args.quiet)
         }

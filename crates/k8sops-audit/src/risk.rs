@@ -394,6 +394,13 @@ fn automount(inv: &RbacInventory, pods: &[Pod], service_accounts: &[ServiceAccou
             (key, s.automount_service_account_token)
         })
         .collect();
+    // Bindings to every service account, or to those of one namespace.
+    let all_sas_bound = bound.iter().any(|b| b.kind == SubjectKind::Group && b.name == "system:serviceaccounts");
+    let ns_groups_bound: std::collections::HashSet<&str> = bound
+        .iter()
+        .filter(|b| b.kind == SubjectKind::Group)
+        .filter_map(|b| b.name.strip_prefix("system:serviceaccounts:"))
+        .collect();
     let mut out = Vec::new();
     for p in pods {
         let Some(spec) = &p.spec else { continue };
@@ -408,10 +415,7 @@ fn automount(inv: &RbacInventory, pods: &[Pod], service_accounts: &[ServiceAccou
             .or_else(|| sa_automount.get(&(ns.clone(), sa.clone())).copied().flatten())
             .unwrap_or(true);
         let subject = Subject::service_account(ns.clone(), sa.clone());
-        let group_bound = bound.iter().any(|b| {
-            b.kind == SubjectKind::Group
-                && (b.name == "system:serviceaccounts" || b.name == format!("system:serviceaccounts:{ns}"))
-        });
+        let group_bound = all_sas_bound || ns_groups_bound.contains(ns.as_str());
         if mounted && !bound.contains(&subject) && !group_bound {
             out.push(RiskFinding {
                 id: AUTOMOUNT.id,
