@@ -197,6 +197,15 @@ fn demo_runs_of_the_audit_examples_print_their_key_lines() {
     assert_eq!(r.code, Some(0), "{r}");
     let sarif: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+    let r = run("rbac_audit", &["--demo", "--access", "root", "--as-group", "system:masters", "-n", "shop"], &[]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["pods", "yes", "yes", "yes", "yes", "yes", "yes", "yes"]),
+        "{r}"
+    );
 
     // can_i: kubectl's lines and exit codes (0 yes, 1 no).
     let r = run(

@@ -299,7 +299,25 @@ async fn diagnose(cluster: &Cluster, pod: &Pod, restart_threshold: i64) -> Resul
         // A crash loop is seen in the restarts and the last termination, not only in
         // the waiting reason: between restarts the container is Running or Error.
         if let Some(CrashLoop { reason: last_reason, exit_code }) = crash_loop(cs, is_init) {
-            let (cause, next) = if last_reason.as_deref() == Some("OOMKilled") {
+            // A container the kubelet kills for a failing liveness probe ends with
+            // SIGKILL (137) or, if it exits on SIGTERM, 143, reason Error.
+            let liveness = !is_init
+                && matches!(exit_code, Some(137 | 143))
+                && last_reason.as_deref() != Some("OOMKilled")
+                && pod.spec.iter().flat_map(|s| &s.containers).any(|c| c.name == cs.name && c.liveness_probe.is_some());
+            let (cause, next) = if liveness {
+                (
+                    format!(
+                        "{kind} {} is killed by the kubelet when its liveness probe fails (exit code {}) and has restarted {} times",
+                        cs.name,
+                        exit_code.unwrap_or(137),
+                        cs.restart_count
+                    ),
+                    format!(
+                        "check the liveness probe (command or path, port, initialDelaySeconds, failureThreshold) and the app's health; `kubectl describe pod {name}` shows the probe's failures"
+                    ),
+                )
+            } else if last_reason.as_deref() == Some("OOMKilled") {
                 (
                     format!("{kind} {} is killed for using more memory than its limit (OOMKilled, exit {}) and restarted {} times", cs.name, exit_code.unwrap_or(137), cs.restart_count),
                     "raise the container's memory limit or reduce its memory use; check `kubectl logs --previous`".to_string(),

@@ -84,3 +84,18 @@ async fn a_single_failure_long_ago_is_history_not_a_crash_loop() {
     p["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
     assert!(diagnosed(p).await.is_none());
 }
+
+#[tokio::test]
+async fn a_container_killed_for_a_failing_liveness_probe_is_told_apart_from_a_crash() {
+    let statuses = json!([{"name": "c", "ready": false, "restartCount": 4, "image": "localhost/busybox:1.35", "imageID": "",
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": ago(5), "startedAt": ago(30)}}}]);
+    let mut p = pod("dying", "Running", statuses.clone(), None);
+    p["spec"]["containers"][0]["livenessProbe"] = json!({"exec": {"command": ["false"]}, "periodSeconds": 1});
+    let d = diagnosed(p).await.expect("diagnosed");
+    assert!(d.cause.contains("liveness probe fails (exit code 137)"), "{}", d.cause);
+    assert!(d.next_step.contains("kubectl describe pod dying"), "{}", d.next_step);
+    // The same exit without a liveness probe is a crash of the program itself.
+    let d = diagnosed(pod("killed", "Running", statuses, None)).await.expect("diagnosed");
+    assert!(d.cause.contains("exits (Error, exit code 137)"), "{}", d.cause);
+}

@@ -141,6 +141,18 @@ async fn kubelet_and_scheduler_events_match_kubectl_describe() {
     for name in ["crash", "unready", "dying", "huge"] {
         assert_describe_events_match(&node, &ns, name).await;
     }
+    // The diagnosis tells the liveness kill from a crash.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let diagnosed = k8sops_diagnose::diagnose_pods(&node.cluster, &Default::default()).await.unwrap();
+        let dying = diagnosed.pods.into_iter().find(|d| d.pod == format!("{ns}/dying"));
+        if let Some(d) = dying.filter(|d| matches!(d.problem, k8sops_diagnose::Problem::CrashLoop { .. })) {
+            assert!(d.cause.contains("liveness probe fails"), "{d}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the liveness kill diagnosed within 60 s");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     // A repeated event shows its count: the probe fails every second.
     let unready = pod_events(&node.cluster, &ns, "unready").await.unwrap();
     assert!(unready.iter().any(|e| e.reason == "Unhealthy" && e.count > 1 && e.age(Timestamp::now()).contains(" (x")));
