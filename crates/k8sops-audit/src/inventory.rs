@@ -41,7 +41,9 @@ impl fmt::Display for Unreadable {
     }
 }
 
-/// Lists `api`, or records it as unreadable when the server answers 401/403.
+/// Lists `api`, or records it as unreadable when the server answers 403.
+/// A 401 (credentials rejected) is an error: an empty inventory would read
+/// as "nobody may do anything".
 pub(crate) async fn list_or_note<K>(
     cluster: &Cluster,
     api: &Api<K>,
@@ -51,13 +53,37 @@ pub(crate) async fn list_or_note<K>(
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug + kube::Resource + Send + 'static,
 {
-    match paging::list_all(cluster, api, ListParams::default()).await {
-        Ok(items) => Ok(items),
-        Err(e) if e.is_permission_denied() => {
-            unreadable.push(Unreadable { resource: resource.into(), reason: e.to_string() });
-            Ok(Vec::new())
+    let mut out = Vec::new();
+    for_each_or_note(cluster, api, resource, unreadable, |item| {
+        out.push(item);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Pages through `api` calling `f` on each object, or records the list as
+/// unreadable when the server answers 403 (nothing is seen then). Keeps
+/// memory bounded by a page whatever the cluster's size.
+pub(crate) async fn for_each_or_note<K>(
+    cluster: &Cluster,
+    api: &Api<K>,
+    resource: &str,
+    unreadable: &mut Vec<Unreadable>,
+    f: impl FnMut(K) -> Result<()>,
+) -> Result<()>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug + kube::Resource + Send + 'static,
+{
+    match paging::for_each(cluster, api, ListParams::default(), f).await {
+        Ok(()) => Ok(()),
+        Err(crate::Error::Core(e @ k8sops_core::Error::Forbidden { .. })) => {
+            if !unreadable.iter().any(|u| u.resource == resource) {
+                unreadable.push(Unreadable { resource: resource.into(), reason: e.to_string() });
+            }
+            Ok(())
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

@@ -20,9 +20,10 @@ use k8sops_core::{Cluster, DryRun, Table};
 use serde::Serialize;
 
 use crate::{
-    inventory::{list_or_note, Unreadable},
+    inventory::{for_each_or_note, list_or_note, Unreadable},
     pss::{
-        evaluate_pod, highest_level_allowed, Level, LevelVersion, NamespaceLabels, Policy, PolicyVersion, Violation,
+        evaluate_pod_on_server, highest_level_allowed_on_server, Level, LevelVersion, NamespaceLabels, Policy,
+        PolicyVersion, ServerVersion, Violation,
     },
     Error, Result,
 };
@@ -115,8 +116,13 @@ pub struct NamespacePss {
     pub policy: Policy,
     /// Invalid label values (each message says which and why).
     pub invalid_labels: Vec<String>,
-    /// Pods, then pod templates, each evaluated.
+    /// Pods not controlled by a listed workload, then workload pod
+    /// templates, each evaluated.
     pub pods: Vec<PodVerdict>,
+    /// Pods controlled by a ReplicaSet, StatefulSet, DaemonSet, Job or
+    /// ReplicationController: their workload's template stands for them
+    /// (as upstream's namespace check groups pods by controller).
+    pub pods_of_workloads: usize,
 }
 
 impl NamespacePss {
@@ -127,7 +133,7 @@ impl NamespacePss {
     /// ```
     /// # use k8sops_audit::{pod_security::NamespacePss, pss::Policy};
     /// let ns = NamespacePss { namespace: "x".into(), labels: Default::default(), policy: Policy::default(),
-    ///     invalid_labels: vec![], pods: vec![] };
+    ///     invalid_labels: vec![], pods: vec![], pods_of_workloads: 0 };
     /// assert!(ns.would_break().is_empty());
     /// ```
     pub fn would_break(&self) -> Vec<&PodVerdict> {
@@ -139,7 +145,7 @@ impl NamespacePss {
     /// ```
     /// # use k8sops_audit::{pod_security::NamespacePss, pss::{Level, Policy}};
     /// let ns = NamespacePss { namespace: "x".into(), labels: Default::default(), policy: Policy::default(),
-    ///     invalid_labels: vec![], pods: vec![] };
+    ///     invalid_labels: vec![], pods: vec![], pods_of_workloads: 0 };
     /// assert_eq!(ns.strictest_level_possible(), Level::Restricted);
     /// ```
     pub fn strictest_level_possible(&self) -> Level {
@@ -225,13 +231,23 @@ fn templates<K>(
     kind: &str,
     spec: impl Fn(&K) -> serde_json::Value,
     pointer: &str,
+    evaluated_owner: Option<&str>,
 ) -> Vec<(String, ObjectMeta, PodTemplateSpec)>
 where
     K: kube::Resource,
 {
     items
         .iter()
-        .filter(|o| !o.meta().owner_references.iter().flatten().any(|r| r.controller == Some(true)))
+        // A Deployment's ReplicaSets and a CronJob's Jobs are evaluated through their
+        // owner's template; one owned by anything else (an operator, a rollout
+        // controller) is evaluated itself.
+        .filter(|o| {
+            !o.meta()
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.controller == Some(true) && Some(r.kind.as_str()) == evaluated_owner)
+        })
         .filter_map(|o| {
             let template = spec(o).pointer(pointer).cloned()?;
             let template: PodTemplateSpec = serde_json::from_value(template).ok()?;
@@ -244,7 +260,11 @@ where
 /// enforced Pod Security level and against `params.target`.
 ///
 /// Versions: `latest` (written or defaulted) evaluates as the server's own
-/// minor version, as the admission plugin does.
+/// minor version, as the admission plugin does. Pods and templates are
+/// evaluated as that server's admission plugin evaluates them
+/// ([`evaluate_pod_on_server`]): its wording, whether restricted checks
+/// replace baseline ones, the fields it drops before admission, and (before
+/// v1.26) `warn` not following `enforce`.
 ///
 /// # RBAC
 /// list on namespaces and pods, and (with `workloads`) deployments,
@@ -264,55 +284,31 @@ where
 /// ```
 pub async fn pss_report(cluster: &Cluster, params: &PssParams) -> Result<PssReport> {
     let server = cluster.server_version().await?;
+    let on_server = ServerVersion::from(&server);
+    let target = LevelVersion::new(params.target, params.target_version.on_server(&server));
     let mut unreadable = Vec::new();
     let namespaces: Vec<Namespace> = match &params.namespace {
         Some(ns) => {
             let api: kube::Api<Namespace> = cluster.api_all();
             let what = format!("namespace {ns}");
-            vec![
-                cluster
-                    .retry_policy()
-                    .run(|_| async { api.get(ns).await.map_err(|e| cluster.map_err(e, &what)) })
-                    .await?,
-            ]
+            match cluster
+                .retry_policy()
+                .run(|_| async { api.get(ns).await.map_err(|e| cluster.map_err(e, &what)) })
+                .await
+            {
+                Ok(n) => vec![n],
+                // A namespace-scoped user often may not read its namespace: evaluate with
+                // the default policy and say the labels are unknown.
+                Err(e @ k8sops_core::Error::Forbidden { .. }) => {
+                    unreadable.push(Unreadable { resource: "namespaces".into(), reason: e.to_string() });
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         None => list_or_note(cluster, &cluster.api_all(), "namespaces", &mut unreadable).await?,
     };
-    let scope = params.namespace.as_deref();
-    let pods: Vec<Pod> = list_or_note(cluster, &cluster.api_in(scope), "pods", &mut unreadable).await?;
-    let mut objects: Vec<(String, ObjectMeta, PodTemplateSpec)> = pods
-        .into_iter()
-        .filter_map(|p| {
-            let spec = p.spec?;
-            Some((
-                "Pod".to_string(),
-                p.metadata.clone(),
-                PodTemplateSpec { metadata: Some(p.metadata), spec: Some(spec) },
-            ))
-        })
-        .collect();
-    if params.workloads {
-        let d: Vec<Deployment> =
-            list_or_note(cluster, &cluster.api_in(scope), "deployments.apps", &mut unreadable).await?;
-        objects.extend(templates(d, "Deployment", |o| json(&o.spec), "/template"));
-        let s: Vec<StatefulSet> =
-            list_or_note(cluster, &cluster.api_in(scope), "statefulsets.apps", &mut unreadable).await?;
-        objects.extend(templates(s, "StatefulSet", |o| json(&o.spec), "/template"));
-        let ds: Vec<DaemonSet> =
-            list_or_note(cluster, &cluster.api_in(scope), "daemonsets.apps", &mut unreadable).await?;
-        objects.extend(templates(ds, "DaemonSet", |o| json(&o.spec), "/template"));
-        let rs: Vec<ReplicaSet> =
-            list_or_note(cluster, &cluster.api_in(scope), "replicasets.apps", &mut unreadable).await?;
-        objects.extend(templates(rs, "ReplicaSet", |o| json(&o.spec), "/template"));
-        let j: Vec<Job> = list_or_note(cluster, &cluster.api_in(scope), "jobs.batch", &mut unreadable).await?;
-        objects.extend(templates(j, "Job", |o| json(&o.spec), "/template"));
-        let cj: Vec<CronJob> = list_or_note(cluster, &cluster.api_in(scope), "cronjobs.batch", &mut unreadable).await?;
-        objects.extend(templates(cj, "CronJob", |o| json(&o.spec), "/jobTemplate/spec/template"));
-        let rc: Vec<ReplicationController> =
-            list_or_note(cluster, &cluster.api_in(scope), "replicationcontrollers", &mut unreadable).await?;
-        objects.extend(templates(rc, "ReplicationController", |o| json(&o.spec), "/template"));
-    }
-    let target = LevelVersion::new(params.target, params.target_version.on_server(&server));
+    let labels_unreadable = unreadable.iter().any(|u| u.resource == "namespaces");
     let mut by_ns: BTreeMap<String, NamespacePss> = namespaces
         .into_iter()
         .filter_map(|n| {
@@ -323,29 +319,122 @@ pub async fn pss_report(cluster: &Cluster, params: &PssParams) -> Result<PssRepo
                 .filter(|(k, _)| k.starts_with("pod-security.kubernetes.io/"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            let (mut policy, invalid) = Policy::from_labels(&labels, &Policy::default());
+            let (mut policy, invalid) = Policy::from_labels_on_server(&labels, &Policy::default(), on_server);
             for lv in [&mut policy.enforce, &mut policy.audit, &mut policy.warn] {
                 lv.version = lv.version.on_server(&server);
             }
             let invalid_labels = invalid.iter().map(ToString::to_string).collect();
-            Some((name.clone(), NamespacePss { namespace: name, labels, policy, invalid_labels, pods: Vec::new() }))
+            let entry = NamespacePss {
+                namespace: name.clone(),
+                labels,
+                policy,
+                invalid_labels,
+                pods: Vec::new(),
+                pods_of_workloads: 0,
+            };
+            Some((name, entry))
         })
         .collect();
-    for (kind, meta, template) in objects {
-        let ns = meta.namespace.clone().unwrap_or_default();
-        let Some(entry) = by_ns.get_mut(&ns) else { continue };
-        let Some(spec) = template.spec.as_ref() else { continue };
-        let tmeta = template.metadata.clone().unwrap_or_default();
+    let verdict = |entry: &NamespacePss,
+                   kind: &str,
+                   name: &str,
+                   meta: &ObjectMeta,
+                   spec: &k8s_openapi::api::core::v1::PodSpec| {
         let enforce = entry.policy.enforce;
-        entry.pods.push(PodVerdict {
-            kind,
-            name: meta.name.clone().unwrap_or_default(),
-            highest_level: highest_level_allowed(&tmeta, spec, enforce.version),
-            enforced_violations: evaluate_pod(&tmeta, spec, enforce.level, enforce.version).violations,
-            target_violations: evaluate_pod(&tmeta, spec, target.level, target.version).violations,
-        });
+        PodVerdict {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            highest_level: highest_level_allowed_on_server(meta, spec, enforce.version, on_server),
+            enforced_violations: evaluate_pod_on_server(meta, spec, enforce.level, enforce.version, on_server)
+                .violations,
+            target_violations: evaluate_pod_on_server(meta, spec, target.level, target.version, on_server).violations,
+        }
+    };
+    let scope = params.namespace.as_deref();
+    // Pods stream page by page; a pod that a listed workload controls is
+    // counted, its template stands for it.
+    let workloads = params.workloads;
+    for_each_or_note(cluster, &cluster.api_in::<Pod>(scope), "pods", &mut unreadable, |p: Pod| {
+        let ns = p.metadata.namespace.clone().unwrap_or_default();
+        let Some(e) = entry_mut(&mut by_ns, &ns, labels_unreadable, &server) else { return Ok(()) };
+        let controlled = workloads
+            && p.metadata.owner_references.iter().flatten().any(|r| {
+                r.controller == Some(true)
+                    && matches!(
+                        r.kind.as_str(),
+                        "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController"
+                    )
+            });
+        if controlled {
+            e.pods_of_workloads += 1;
+        } else if let Some(spec) = &p.spec {
+            let v = verdict(e, "Pod", p.metadata.name.as_deref().unwrap_or(""), &p.metadata, spec);
+            e.pods.push(v);
+        }
+        Ok(())
+    })
+    .await?;
+    if params.workloads {
+        let mut objects: Vec<(String, ObjectMeta, PodTemplateSpec)> = Vec::new();
+        let d: Vec<Deployment> =
+            list_or_note(cluster, &cluster.api_in(scope), "deployments.apps", &mut unreadable).await?;
+        objects.extend(templates(d, "Deployment", |o| json(&o.spec), "/template", None));
+        let s: Vec<StatefulSet> =
+            list_or_note(cluster, &cluster.api_in(scope), "statefulsets.apps", &mut unreadable).await?;
+        objects.extend(templates(s, "StatefulSet", |o| json(&o.spec), "/template", None));
+        let ds: Vec<DaemonSet> =
+            list_or_note(cluster, &cluster.api_in(scope), "daemonsets.apps", &mut unreadable).await?;
+        objects.extend(templates(ds, "DaemonSet", |o| json(&o.spec), "/template", None));
+        let rs: Vec<ReplicaSet> =
+            list_or_note(cluster, &cluster.api_in(scope), "replicasets.apps", &mut unreadable).await?;
+        objects.extend(templates(rs, "ReplicaSet", |o| json(&o.spec), "/template", Some("Deployment")));
+        let j: Vec<Job> = list_or_note(cluster, &cluster.api_in(scope), "jobs.batch", &mut unreadable).await?;
+        objects.extend(templates(j, "Job", |o| json(&o.spec), "/template", Some("CronJob")));
+        let cj: Vec<CronJob> = list_or_note(cluster, &cluster.api_in(scope), "cronjobs.batch", &mut unreadable).await?;
+        objects.extend(templates(cj, "CronJob", |o| json(&o.spec), "/jobTemplate/spec/template", None));
+        let rc: Vec<ReplicationController> =
+            list_or_note(cluster, &cluster.api_in(scope), "replicationcontrollers", &mut unreadable).await?;
+        objects.extend(templates(rc, "ReplicationController", |o| json(&o.spec), "/template", None));
+        for (kind, meta, template) in objects {
+            let ns = meta.namespace.clone().unwrap_or_default();
+            let Some(e) = entry_mut(&mut by_ns, &ns, labels_unreadable, &server) else { continue };
+            let Some(spec) = template.spec.as_ref() else { continue };
+            let tmeta = template.metadata.clone().unwrap_or_default();
+            let v = verdict(e, &kind, meta.name.as_deref().unwrap_or(""), &tmeta, spec);
+            e.pods.push(v);
+        }
     }
     Ok(PssReport { target, namespaces: by_ns.into_values().collect(), unreadable })
+}
+
+/// The entry of namespace `ns`; when the namespaces could not be read, one
+/// with the default policy is made for it.
+fn entry_mut<'a>(
+    by_ns: &'a mut BTreeMap<String, NamespacePss>,
+    ns: &str,
+    labels_unreadable: bool,
+    server: &k8sops_core::KubeVersion,
+) -> Option<&'a mut NamespacePss> {
+    if !by_ns.contains_key(ns) && labels_unreadable {
+        let mut policy = Policy::default();
+        for lv in [&mut policy.enforce, &mut policy.audit, &mut policy.warn] {
+            lv.version = lv.version.on_server(server);
+        }
+        by_ns.insert(
+            ns.to_string(),
+            NamespacePss {
+                namespace: ns.to_string(),
+                labels: BTreeMap::new(),
+                policy,
+                invalid_labels: vec![
+                    "the namespace's labels could not be read: evaluated with the default policy (privileged)".into(),
+                ],
+                pods: Vec::new(),
+                pods_of_workloads: 0,
+            },
+        );
+    }
+    by_ns.get_mut(ns)
 }
 
 /// The outcome of [`apply_pss_labels`].
@@ -380,18 +469,53 @@ impl fmt::Display for LabelChange {
     }
 }
 
-/// Parses `Warning` headers (`299 - "text"`, RFC 7234) into their texts.
+/// Parses `Warning` headers into their texts, as client-go does
+/// (`ParseWarningHeaders`): each value may hold several comma-separated
+/// warnings `CODE AGENT "TEXT" ["DATE"]`; only code 299 is kept; quoted
+/// text has `\"` and `\\` escapes; values are read as UTF-8 (the API server
+/// sends non-ASCII text raw).
 fn warning_texts(headers: &http::HeaderMap) -> Vec<String> {
-    headers
-        .get_all(http::header::WARNING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| {
-            let text = v.splitn(3, ' ').nth(2).unwrap_or(v).trim();
-            let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
-            text.replace("\\\"", "\"").replace("\\\\", "\\")
-        })
-        .collect()
+    let mut out = Vec::new();
+    for value in headers.get_all(http::header::WARNING) {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let mut rest = value.trim();
+        while !rest.is_empty() {
+            let Some((code, after)) = rest.split_once(' ') else { break };
+            let Some((_agent, after)) = after.trim_start().split_once(' ') else { break };
+            let Some((text, after)) = quoted(after.trim_start()) else { break };
+            let mut after = after.trim_start();
+            // An optional quoted date.
+            if after.starts_with('"') {
+                match quoted(after) {
+                    Some((_, a)) => after = a.trim_start(),
+                    None => break,
+                }
+            }
+            if code == "299" {
+                out.push(text);
+            }
+            rest = after.strip_prefix(',').unwrap_or(after).trim_start();
+            if !after.starts_with(',') && !after.is_empty() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// A quoted string at the start of `s`, unescaped, and what follows it.
+fn quoted(s: &str) -> Option<(String, &str)> {
+    let body = s.strip_prefix('"')?;
+    let mut text = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => text.push(chars.next()?.1),
+            '"' => return Some((text, &body[i + 1..])),
+            c => text.push(c),
+        }
+    }
+    None
 }
 
 /// Sets a namespace's Pod Security labels (a merge patch: the six labels
@@ -423,6 +547,19 @@ pub async fn apply_pss_labels(
 ) -> Result<LabelChange> {
     if dry_run == DryRun::Client {
         return Err(Error::ClientDryRun);
+    }
+    // The name goes into the request path: only a valid namespace name (a
+    // DNS-1123 label) may, so no subresource or query can ride along.
+    let valid = !namespace.is_empty()
+        && namespace.len() <= 63
+        && namespace.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !namespace.starts_with('-')
+        && !namespace.ends_with('-');
+    if !valid {
+        return Err(k8sops_core::Error::InvalidInput {
+            message: format!("{namespace:?} is not a namespace name (lower-case letters, digits and '-', at most 63)"),
+        }
+        .into());
     }
     let patch = serde_json::json!({"metadata": {"labels": labels.to_labels()}});
     let mut uri = format!("/api/v1/namespaces/{namespace}?fieldManager=k8sops");
@@ -468,6 +605,18 @@ pub async fn apply_pss_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warning_headers_with_dates_commas_and_other_codes() {
+        let mut h = http::HeaderMap::new();
+        h.append(
+            http::header::WARNING,
+            r#"299 - "first" "Tue, 15 Nov 1994 08:12:31 GMT", 299 - "second, with a comma""#.parse().unwrap(),
+        );
+        h.append(http::header::WARNING, r#"199 - "not a 299""#.parse().unwrap());
+        h.append(http::header::WARNING, http::HeaderValue::from_bytes("299 - \"caf\u{e9}\"".as_bytes()).unwrap());
+        assert_eq!(warning_texts(&h), ["first", "second, with a comma", "caf\u{e9}"]);
+    }
 
     #[test]
     fn warning_headers_are_unquoted() {

@@ -132,7 +132,7 @@ pub async fn psp_report(cluster: &Cluster) -> Result<PspReport> {
             .await
         {
             Ok(p) => p,
-            Err(e) if e.is_permission_denied() => {
+            Err(e @ k8sops_core::Error::Forbidden { .. }) => {
                 report
                     .unreadable
                     .push(Unreadable { resource: "podsecuritypolicies.policy".into(), reason: e.to_string() });

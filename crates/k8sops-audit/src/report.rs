@@ -5,13 +5,16 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::{
+    api::core::v1::{Pod, PodSpec, ServiceAccount},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 use k8sops_core::{Cluster, Table};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::{
-    inventory::{fetch_rbac, list_or_note, InventoryReport},
+    inventory::{fetch_rbac, for_each_or_note, list_or_note, InventoryReport},
     pod_security::{pss_report, PssParams, PssReport},
     psp_report::{psp_report, PspReport},
     risk::{findings_table, risk_findings, RiskFinding, Severity, RISK_CHECKS},
@@ -19,9 +22,9 @@ use crate::{
 };
 
 /// A namespace's score: 100 minus points per finding scoped to it (critical
-/// 25, high 10, medium 5, low 1) and per pod or template that violates its
-/// enforced Pod Security level (5) or fails the target level (1), never
-/// below 0. Cluster-wide findings are in [`AuditReport::cluster_score`].
+/// 25, high 10, medium 5, low 1), 5 per pod or template that violates its
+/// enforced Pod Security level and 1 per pod or template that fails the
+/// target level (a pod can cost both), never below 0. Cluster-wide findings are in [`AuditReport::cluster_score`].
 ///
 /// ```
 /// let s = k8sops_audit::report::NamespaceScore { namespace: "shop".into(), score: 90, critical: 0, high: 1,
@@ -102,10 +105,21 @@ pub struct AuditReport {
 /// ```
 pub async fn audit(cluster: &Cluster, params: &PssParams) -> Result<AuditReport> {
     let mut inventory = fetch_rbac(cluster).await?;
-    let pods: Vec<Pod> = list_or_note(cluster, &cluster.api_all(), "pods", &mut inventory.unreadable).await?;
+    // Only what the automount check reads is kept of each pod, page by page.
+    let mut pods: Vec<Pod> = Vec::new();
+    for_each_or_note(cluster, &cluster.api_all(), "pods", &mut inventory.unreadable, |p: Pod| {
+        let spec = p.spec.map(|s| PodSpec {
+            service_account_name: s.service_account_name,
+            automount_service_account_token: s.automount_service_account_token,
+            ..Default::default()
+        });
+        let metadata = ObjectMeta { name: p.metadata.name, namespace: p.metadata.namespace, ..Default::default() };
+        pods.push(Pod { metadata, spec, status: None });
+        Ok(())
+    })
+    .await?;
     let sas: Vec<ServiceAccount> =
         list_or_note(cluster, &cluster.api_all(), "serviceaccounts", &mut inventory.unreadable).await?;
-    inventory.unreadable.dedup();
     let findings = risk_findings(&inventory, &pods, &sas);
     let pod_security = pss_report(cluster, params).await?;
     let psp = psp_report(cluster).await?;

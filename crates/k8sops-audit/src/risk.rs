@@ -157,23 +157,45 @@ checks! {
         "set automountServiceAccountToken: false on the pod or its service account (it has no RBAC grants)";
 }
 
-/// Whether a role or binding is one the API server bootstraps.
+/// Whether a role or binding is one the API server bootstraps: named
+/// `system:*` (or one of the default user-facing roles) AND marked for
+/// reconciliation (`rbac.authorization.kubernetes.io/autoupdate: "true"`),
+/// as the API server writes them. A name alone is not enough: anyone may
+/// create a `system:x` binding.
 fn bootstrap(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
-    meta.name.as_deref().is_some_and(|n| n.starts_with("system:"))
-        || meta
+    let name = meta.name.as_deref().unwrap_or("");
+    let default_name = name.starts_with("system:") || matches!(name, "cluster-admin" | "admin" | "edit" | "view");
+    default_name
+        && meta
             .annotations
             .as_ref()
             .and_then(|a| a.get("rbac.authorization.kubernetes.io/autoupdate"))
             .is_some_and(|v| v == "true")
 }
 
-/// Whether a subject is the control plane's own.
+/// Default bindings (upstream bootstrap policy and kubeadm) that grant broad
+/// groups or anonymous users something harmless: `(namespace, binding,
+/// role)`. They are what a stock cluster has and are not reported.
+const DEFAULT_BROAD_BINDINGS: &[(&str, &str, &str)] = &[
+    ("", "system:basic-user", "system:basic-user"),
+    ("", "system:discovery", "system:discovery"),
+    ("", "system:public-info-viewer", "system:public-info-viewer"),
+    ("", "system:service-account-issuer-discovery", "system:service-account-issuer-discovery"),
+    ("kube-public", "kubeadm:bootstrap-signer-clusterinfo", "kubeadm:bootstrap-signer-clusterinfo"),
+    ("kube-public", "system:controller:bootstrap-signer", "system:controller:bootstrap-signer"),
+];
+
+/// Whether a subject is the control plane's own: `system:` users and groups
+/// other than the broad groups (`system:authenticated`,
+/// `system:unauthenticated`, `system:serviceaccounts[:ns]`) and anonymous,
+/// and the controllers' service accounts in `kube-system`.
 fn system_subject(s: &Subject) -> bool {
     match s.kind {
         SubjectKind::ServiceAccount => s.namespace.as_deref() == Some("kube-system"),
         _ => {
             s.name.starts_with("system:")
                 && !matches!(s.name.as_str(), "system:anonymous" | "system:unauthenticated" | "system:authenticated")
+                && !s.name.starts_with("system:serviceaccounts")
         }
     }
 }
@@ -182,7 +204,10 @@ fn system_subject(s: &Subject) -> bool {
 struct Probe {
     check: RiskCheck,
     what: &'static str,
-    requests: &'static [(&'static str, &'static str, &'static str, &'static str)],
+    /// `(verb, group, resource, subresource, cluster-scoped)`: a RoleBinding
+    /// cannot grant a cluster-scoped request, so those are only asked of
+    /// ClusterRoleBindings.
+    requests: &'static [(&'static str, &'static str, &'static str, &'static str, bool)],
 }
 
 const PROBES: &[Probe] = &[
@@ -190,53 +215,57 @@ const PROBES: &[Probe] = &[
         check: ESCALATE,
         what: "escalate or bind roles",
         requests: &[
-            ("escalate", "rbac.authorization.k8s.io", "roles", ""),
-            ("escalate", "rbac.authorization.k8s.io", "clusterroles", ""),
-            ("bind", "rbac.authorization.k8s.io", "roles", ""),
-            ("bind", "rbac.authorization.k8s.io", "clusterroles", ""),
+            ("escalate", "rbac.authorization.k8s.io", "roles", "", false),
+            ("escalate", "rbac.authorization.k8s.io", "clusterroles", "", true),
+            ("bind", "rbac.authorization.k8s.io", "roles", "", false),
+            ("bind", "rbac.authorization.k8s.io", "clusterroles", "", false),
         ],
     },
     Probe {
         check: IMPERSONATE,
         what: "impersonate other identities",
         requests: &[
-            ("impersonate", "", "users", ""),
-            ("impersonate", "", "groups", ""),
-            ("impersonate", "", "serviceaccounts", ""),
+            ("impersonate", "", "users", "", true),
+            ("impersonate", "", "groups", "", true),
+            ("impersonate", "", "serviceaccounts", "", false),
         ],
     },
     Probe {
         check: NODES_PROXY,
         what: "reach the kubelet API through nodes/proxy",
-        requests: &[("get", "", "nodes", "proxy"), ("create", "", "nodes", "proxy")],
+        requests: &[("get", "", "nodes", "proxy", true), ("create", "", "nodes", "proxy", true)],
     },
     Probe {
         check: TOKEN_CREATE,
         what: "create service account tokens",
-        requests: &[("create", "", "serviceaccounts", "token")],
+        requests: &[("create", "", "serviceaccounts", "token", false)],
     },
     Probe {
         check: EXEC,
         what: "exec or attach into pods",
-        requests: &[("create", "", "pods", "exec"), ("create", "", "pods", "attach")],
+        requests: &[("create", "", "pods", "exec", false), ("create", "", "pods", "attach", false)],
     },
     Probe {
         check: SECRETS,
         what: "read secrets",
-        requests: &[("get", "", "secrets", ""), ("list", "", "secrets", ""), ("watch", "", "secrets", "")],
+        requests: &[
+            ("get", "", "secrets", "", false),
+            ("list", "", "secrets", "", false),
+            ("watch", "", "secrets", "", false),
+        ],
     },
     Probe {
         check: WORKLOADS,
         what: "create pods or workloads",
         requests: &[
-            ("create", "", "pods", ""),
-            ("create", "apps", "deployments", ""),
-            ("create", "apps", "daemonsets", ""),
-            ("create", "apps", "statefulsets", ""),
-            ("create", "apps", "replicasets", ""),
-            ("create", "batch", "jobs", ""),
-            ("create", "batch", "cronjobs", ""),
-            ("create", "", "replicationcontrollers", ""),
+            ("create", "", "pods", "", false),
+            ("create", "apps", "deployments", "", false),
+            ("create", "apps", "daemonsets", "", false),
+            ("create", "apps", "statefulsets", "", false),
+            ("create", "apps", "replicasets", "", false),
+            ("create", "batch", "jobs", "", false),
+            ("create", "batch", "cronjobs", "", false),
+            ("create", "", "replicationcontrollers", "", false),
         ],
     },
 ];
@@ -330,10 +359,13 @@ pub fn risk_findings(inv: &RbacInventory, pods: &[Pod], service_accounts: &[Serv
         None => "in all namespaces".to_string(),
     };
     for r in resolved(&inv.snapshot) {
+        let default_broad = DEFAULT_BROAD_BINDINGS.iter().any(|(ns, binding, role)| {
+            r.binding.namespace.as_deref().unwrap_or("") == *ns && r.binding.name == *binding && r.role_name == *role
+        });
         for s in &r.subjects {
             if matches!(s.name.as_str(), "system:anonymous" | "system:unauthenticated")
                 && matches!(s.kind, SubjectKind::User | SubjectKind::Group)
-                && !r.binding_is_bootstrap
+                && !default_broad
             {
                 out.push(finding(
                     ANONYMOUS,
@@ -342,7 +374,7 @@ pub fn risk_findings(inv: &RbacInventory, pods: &[Pod], service_accounts: &[Serv
                     format!("(unauthenticated callers) are granted {} {}", r.role, scope(&r)),
                 ));
             }
-            if s.kind == SubjectKind::Group && s.name == "system:authenticated" && !r.binding_is_bootstrap {
+            if s.kind == SubjectKind::Group && s.name == "system:authenticated" && !default_broad {
                 out.push(finding(
                     AUTHENTICATED,
                     s,
@@ -353,11 +385,16 @@ pub fn risk_findings(inv: &RbacInventory, pods: &[Pod], service_accounts: &[Serv
             if s.kind == SubjectKind::ServiceAccount && s.name == "default" && !system_subject(s) {
                 out.push(finding(DEFAULT_SA, s, &r, format!("is granted {} {}", r.role, scope(&r))));
             }
-            if system_subject(s) || r.binding_is_bootstrap && s.name.starts_with("system:") {
+            if system_subject(s) || default_broad || (r.binding_is_bootstrap && s.name.starts_with("system:")) {
                 continue;
             }
             if r.role_name == "cluster-admin" {
-                out.push(finding(CLUSTER_ADMIN, s, &r, format!("is cluster-admin {}", scope(&r))));
+                let mut f = finding(CLUSTER_ADMIN, s, &r, format!("is cluster-admin {}", scope(&r)));
+                if r.binding.namespace.is_some() {
+                    // A RoleBinding makes it admin of one namespace, not of the cluster.
+                    f.severity = Severity::High;
+                }
+                out.push(f);
                 // Everything below is implied.
                 continue;
             }
@@ -365,19 +402,27 @@ pub fn risk_findings(inv: &RbacInventory, pods: &[Pod], service_accounts: &[Serv
                 out.push(finding(WILDCARD, s, &r, format!("is granted wildcard verbs or resources {}", scope(&r))));
             }
             for p in PROBES {
-                let hit = p.requests.iter().any(|(verb, group, resource, sub)| {
-                    let ns = r.binding.namespace.clone().unwrap_or_default();
-                    let attrs = Attributes::resource(*verb, *group, *resource, ns);
-                    let attrs = if sub.is_empty() { attrs } else { attrs.subresource(*sub) };
-                    rules_allow(&attrs, r.rules)
-                });
+                let namespaced_binding = r.binding.namespace.is_some();
+                let hit = p.requests.iter().filter(|q| !(namespaced_binding && q.4)).any(
+                    |(verb, group, resource, sub, _)| {
+                        let ns = r.binding.namespace.clone().unwrap_or_default();
+                        let attrs = Attributes::resource(*verb, *group, *resource, ns);
+                        let attrs = if sub.is_empty() { attrs } else { attrs.subresource(*sub) };
+                        rules_allow(&attrs, r.rules)
+                    },
+                );
                 if hit {
                     out.push(finding(p.check, s, &r, format!("can {} {}", p.what, scope(&r))));
                 }
             }
         }
     }
-    out.extend(automount(inv, pods, service_accounts));
+    // Without every binding, a service account may have grants we cannot see: no guessing.
+    let bindings_read =
+        !inv.unreadable.iter().any(|u| u.resource.contains("bindings.") || u.resource == "serviceaccounts");
+    if bindings_read {
+        out.extend(automount(inv, pods, service_accounts));
+    }
     out.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then_with(|| a.id.cmp(b.id)).then_with(|| a.subject.cmp(&b.subject))
     });

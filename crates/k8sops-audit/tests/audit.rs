@@ -60,6 +60,9 @@ fn find<'a>(findings: &'a [RiskFinding], id: &str, subject: &Subject) -> Option<
 async fn every_risk_check_is_raised_by_the_grant_made_for_it_and_not_by_bootstrap_objects() {
     let objects = vec![
         crb("ops-admin", "cluster-admin", json!([user("ops-alice")])),
+        // A system-looking name does not make a binding harmless.
+        crb("system:sneaky", "cluster-admin", json!([user("system:anonymous"), group("system:serviceaccounts:other")])),
+        rb("team", "team-admin", "ClusterRole", "cluster-admin", json!([user("team-lead")])),
         cluster_role("wild", json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]}])),
         crb("wild", "wild", json!([user("wild-will")])),
         cluster_role(
@@ -121,6 +124,15 @@ async fn every_risk_check_is_raised_by_the_grant_made_for_it_and_not_by_bootstra
         let f = find(&findings, id, &subject).unwrap_or_else(|| panic!("{id} for {subject}: {findings:#?}"));
         assert_eq!(f.severity, severity, "{f}");
     }
+    let sneaky: Vec<&RiskFinding> =
+        findings.iter().filter(|f| f.binding.as_ref().is_some_and(|b| b.name == "system:sneaky")).collect();
+    assert!(sneaky.iter().any(|f| f.id == "anonymous-access"), "{sneaky:#?}");
+    assert!(
+        sneaky.iter().any(|f| f.id == "cluster-admin" && f.subject == Subject::group("system:serviceaccounts:other")),
+        "{sneaky:#?}"
+    );
+    // cluster-admin through a RoleBinding is admin of one namespace: high, not critical.
+    assert_eq!(find(&findings, "cluster-admin", &u("team-lead")).unwrap().severity, Severity::High);
     // Scope is the binding's: a RoleBinding's finding is about its namespace.
     assert_eq!(find(&findings, "secrets-read", &u("sec-sam")).unwrap().namespace.as_deref(), Some("team"));
     assert!(find(&findings, "cluster-admin", &u("ops-alice"))
@@ -249,4 +261,18 @@ async fn the_pss_report_evaluates_pods_and_templates_against_each_namespaces_lab
     assert_eq!(typo.policy.enforce.level, Level::Restricted);
     assert_eq!(typo.invalid_labels.len(), 1, "{:?}", typo.invalid_labels);
     assert!(report.to_string().contains("typo: invalid label"));
+}
+
+#[tokio::test]
+async fn a_namespace_name_that_is_not_one_is_refused_before_any_request() {
+    let server = server_with(&[]).await;
+    let labels = k8sops_audit::pss::NamespaceLabels { enforce: Some(Level::Baseline), ..Default::default() };
+    for bad in ["team/status", "team?dryRun=All", "Team", ""] {
+        let err =
+            k8sops_audit::pod_security::apply_pss_labels(&server.cluster(), bad, &labels, k8sops_core::DryRun::Server)
+                .await
+                .unwrap_err();
+        assert!(err.to_string().contains("is not a namespace name"), "{bad}: {err}");
+    }
+    assert!(server.requests().iter().all(|r| r.method != "PATCH"));
 }

@@ -39,3 +39,8 @@ pub use k8sops_upgrade as upgrade;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+/// The examples of docs/audit.md, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/audit.md")]
+struct AuditDocDoctests;

@@ -203,20 +203,50 @@ pub(super) fn app_armor_profile_1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option
     ))
 }
 
+/// `appArmorProfile` 1.0 as servers before v1.30.0-beta.0 word it: they
+/// have no `appArmorProfile` fields, and the detail lists the forbidden
+/// annotations alone, sorted.
+pub(super) fn app_armor_profile_1_0_annotations_only(meta: &ObjectMeta, _spec: &PodSpec) -> Option<Forbidden> {
+    let mut forbidden: Vec<String> = meta
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, v)| k.starts_with(APPARMOR_ANNOTATION_PREFIX) && !allowed_apparmor_annotation(v))
+        .map(|(k, v)| format!("{k}={}", go_quote(v)))
+        .collect();
+    if forbidden.is_empty() {
+        return None;
+    }
+    forbidden.sort();
+    Some(Forbidden::new(
+        pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", forbidden.len()),
+        forbidden.join(", "),
+    ))
+}
+
 // --- seLinuxOptions (1.0, 1.31) ---
 
 const SELINUX_TYPES_1_0: &[&str] = &["", "container_t", "container_init_t", "container_kvm_t"];
 const SELINUX_TYPES_1_31: &[&str] = &["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
 
 pub(super) fn se_linux_options_1_0(_meta: &ObjectMeta, spec: &PodSpec) -> Option<Forbidden> {
-    se_linux_options(spec, SELINUX_TYPES_1_0)
+    se_linux_options(spec, SELINUX_TYPES_1_0, true)
 }
 
 pub(super) fn se_linux_options_1_31(_meta: &ObjectMeta, spec: &PodSpec) -> Option<Forbidden> {
-    se_linux_options(spec, SELINUX_TYPES_1_31)
+    se_linux_options(spec, SELINUX_TYPES_1_31, true)
 }
 
-fn se_linux_options(spec: &PodSpec, allowed_types: &[&str]) -> Option<Forbidden> {
+/// `seLinuxOptions` 1.0 as servers before v1.26.0-alpha.3 word it: `user`
+/// and `role` are only named next to a forbidden type.
+pub(super) fn se_linux_options_1_0_user_role_with_type_only(_meta: &ObjectMeta, spec: &PodSpec) -> Option<Forbidden> {
+    se_linux_options(spec, SELINUX_TYPES_1_0, false)
+}
+
+/// `user_role_alone`: name a forbidden user or role even when no type is
+/// forbidden (servers since v1.26.0-alpha.3); before, they were only named
+/// next to a forbidden type and the detail otherwise ended empty.
+fn se_linux_options(spec: &PodSpec, allowed_types: &[&str], user_role_alone: bool) -> Option<Forbidden> {
     let mut bad_types = BTreeSet::new();
     let mut set_user = false;
     let mut set_role = false;
@@ -261,11 +291,13 @@ fn se_linux_options(spec: &PodSpec, allowed_types: &[&str]) -> Option<Forbidden>
     if !bad_types.is_empty() {
         data.push(format!("{} {}", pluralize("type", "types", bad_types.len()), join_quote(&bad_types)));
     }
-    if set_user {
-        data.push("user may not be set".to_owned());
-    }
-    if set_role {
-        data.push("role may not be set".to_owned());
+    if user_role_alone || !bad_types.is_empty() {
+        if set_user {
+            data.push("user may not be set".to_owned());
+        }
+        if set_role {
+            data.push("role may not be set".to_owned());
+        }
     }
     Some(Forbidden::new(
         "seLinuxOptions",

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Serialize, Serializer};
 
-use super::{baseline as b, restricted as r, Level, PolicyVersion};
+use super::{baseline as b, restricted as r, Level, PolicyVersion, ServerVersion};
 
 /// A failed check: upstream's `ForbiddenReason` and `ForbiddenDetail`.
 #[derive(Debug)]
@@ -61,7 +61,8 @@ pub struct CheckInfo {
     /// How to make a pod pass.
     pub remediation: &'static str,
     /// The baseline check this restricted check replaces when both apply
-    /// (upstream's `OverrideCheckIDs`).
+    /// (upstream's `OverrideCheckIDs`, on servers since v1.24.0-alpha.3; see
+    /// [`ServerVersion::overrides_baseline_checks`]).
     pub overrides: Option<&'static str>,
     #[serde(rename = "revisions", serialize_with = "serialize_revisions")]
     revisions: &'static [Revision],
@@ -135,13 +136,20 @@ impl CheckInfo {
 /// assert!(checks_for(Level::Privileged, PolicyVersion::Latest).is_empty());
 /// ```
 pub fn checks_for(level: Level, version: PolicyVersion) -> Vec<&'static CheckInfo> {
-    active(level, version).map(|(info, _)| info).collect()
+    active(level, version, ServerVersion::NEWEST).map(|(info, _)| info).collect()
 }
 
-/// The checks and the revision each runs for `level` at `version`.
-pub(super) fn active(level: Level, version: PolicyVersion) -> impl Iterator<Item = (&'static CheckInfo, CheckFn)> {
+/// The checks and the function each runs for `level` at `version` on
+/// `server`: the revision in force at `version`, worded as `server` words
+/// it; the overridden baseline checks are left out only on servers that
+/// have overrides.
+pub(super) fn active(
+    level: Level,
+    version: PolicyVersion,
+    server: ServerVersion,
+) -> impl Iterator<Item = (&'static CheckInfo, CheckFn)> {
     let minor = version.effective_minor();
-    let runs_restricted = level == Level::Restricted;
+    let runs_restricted = level == Level::Restricted && server.overrides_baseline_checks();
     let overridden: BTreeSet<&str> = CHECKS
         .iter()
         .filter(|c| runs_restricted && c.level == Level::Restricted && c.revision_at(minor).is_some())
@@ -155,7 +163,20 @@ pub(super) fn active(level: Level, version: PolicyVersion) -> impl Iterator<Item
             (Level::Restricted, Level::Restricted) => true,
             _ => false,
         })
-        .filter_map(move |c| c.revision_at(minor).map(|r| (c, r.check)))
+        .filter_map(move |c| c.revision_at(minor).map(|r| (c, worded_on(c.id, r, server))))
+}
+
+/// The function `server` runs for `revision` of check `id`: servers older
+/// than a wording change run the revision as they worded it.
+fn worded_on(id: &str, revision: &Revision, server: ServerVersion) -> CheckFn {
+    match id {
+        "appArmorProfile" if !server.knows_app_armor_fields() => b::app_armor_profile_1_0_annotations_only,
+        // Servers that old evaluate at most policy v1.25, so only revision 1.0.
+        "seLinuxOptions" if !server.names_selinux_user_and_role_alone() && revision.since == 0 => {
+            b::se_linux_options_1_0_user_role_with_type_only
+        }
+        _ => revision.check,
+    }
 }
 
 /// Every check, in upstream's evaluation order (baseline IDs sorted, then restricted IDs sorted).

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fmt};
 use serde::{Deserialize, Serialize};
 
 use super::format::go_quote;
-use super::{Level, LevelVersion, ParseLevelError, ParseVersionError, PolicyVersion};
+use super::{Level, LevelVersion, ParseLevelError, ParseVersionError, PolicyVersion, ServerVersion};
 
 /// `pod-security.kubernetes.io/enforce`: the level whose violations reject a pod.
 pub const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
@@ -331,6 +331,28 @@ impl Policy {
     /// assert_eq!(invalid.len(), 1);
     /// ```
     pub fn from_labels(labels: &BTreeMap<String, String>, defaults: &Policy) -> (Policy, Vec<InvalidLabel>) {
+        Policy::from_labels_on_server(labels, defaults, ServerVersion::NEWEST)
+    }
+
+    /// [`Policy::from_labels`] as an API server of version `server` derives
+    /// it: before v1.26.0-beta.0 an `enforce` label does not also set `warn`
+    /// ([`ServerVersion::warns_at_enforce_level`]). `server` is a
+    /// [`ServerVersion`] or a `&k8sops_core::KubeVersion`.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use k8sops_audit::pss::{Level, Policy, ServerVersion};
+    /// let labels = BTreeMap::from([("pod-security.kubernetes.io/enforce".to_owned(), "baseline".to_owned())]);
+    /// let (old, _) = Policy::from_labels_on_server(&labels, &Policy::default(), ServerVersion::new(25));
+    /// assert_eq!(old.warn.level, Level::Privileged);
+    /// let (new, _) = Policy::from_labels_on_server(&labels, &Policy::default(), ServerVersion::new(26));
+    /// assert_eq!(new.warn.level, Level::Baseline);
+    /// ```
+    pub fn from_labels_on_server(
+        labels: &BTreeMap<String, String>,
+        defaults: &Policy,
+        server: impl Into<ServerVersion>,
+    ) -> (Policy, Vec<InvalidLabel>) {
         let mut p = *defaults;
         let mut invalid = Vec::new();
         let mut has_enforce_level = false;
@@ -358,11 +380,13 @@ impl Policy {
         if let Some(value) = labels.get(WARN_VERSION_LABEL) {
             p.warn.version = parse_version(WARN_VERSION_LABEL, value, &mut invalid).unwrap_or_default();
         }
-        p.default_warn_to_enforce(
-            has_enforce_level,
-            labels.contains_key(WARN_LABEL),
-            labels.contains_key(WARN_VERSION_LABEL),
-        );
+        if server.into().warns_at_enforce_level() {
+            p.default_warn_to_enforce(
+                has_enforce_level,
+                labels.contains_key(WARN_LABEL),
+                labels.contains_key(WARN_VERSION_LABEL),
+            );
+        }
         (p, invalid)
     }
 

@@ -105,7 +105,7 @@ impl FromStr for Level {
 
 /// The newest policy minor version that has its own check definitions
 /// (upstream's maximum `MinimumVersion`, currently `v1.37` for the sysctls check).
-const NEWEST_MINOR: u32 = 37;
+pub(super) const NEWEST_MINOR: u32 = 37;
 
 /// A Pod Security policy version: `latest` or `v1.<minor>`.
 ///

@@ -9,6 +9,14 @@
 //! warning, [`NamespaceLabels`] parses and writes the namespace labels, and
 //! [`CHECKS`] describes every check for reports.
 //!
+//! The policy version chooses what the checks forbid; the version of the API
+//! server running the admission plugin chooses the rest: older servers word
+//! some details differently, list a baseline check next to the restricted
+//! check that newer ones replace it with, and drop some pod fields before
+//! admission. [`evaluate_pod`] answers as the newest server does;
+//! [`evaluate_pod_on_server`] and the other `*_on_server` functions answer
+//! as a given [`ServerVersion`] does.
+//!
 //! ```
 //! use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
 //! use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -44,6 +52,7 @@ mod format;
 mod labels;
 mod level;
 mod restricted;
+mod server;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +62,7 @@ pub use labels::{
     ENFORCE_VERSION_LABEL, WARN_LABEL, WARN_VERSION_LABEL,
 };
 pub use level::{Level, LevelVersion, ParseLevelError, ParseVersionError, PolicyVersion};
+pub use server::ServerVersion;
 
 /// The outcome of one check on one pod (upstream's `CheckResult`, with the check's ID and level).
 ///
@@ -233,7 +243,40 @@ fn quoted(level: Level, version: PolicyVersion) -> String {
 /// assert_eq!(results.len(), 15);
 /// ```
 pub fn check_pod(meta: &ObjectMeta, spec: &PodSpec, level: Level, version: PolicyVersion) -> Vec<CheckResult> {
-    checks::active(level, version)
+    check_pod_on_server(meta, spec, level, version, ServerVersion::NEWEST)
+}
+
+/// Runs every check of `level` at `version` on a pod as an API server of
+/// version `server` does: `version` is capped at the server's minor
+/// ([`ServerVersion::policy_version`]), the fields the server drops before
+/// admission are ignored, servers before v1.24.0-alpha.3 run the baseline
+/// checks at restricted without overrides, and details are worded as the
+/// server words them. `server` is a [`ServerVersion`] or a
+/// `&k8sops_core::KubeVersion`.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::PodSpec;
+/// use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+/// use k8sops_audit::pss::{check_pod_on_server, Level, PolicyVersion, ServerVersion};
+/// let (meta, spec) = (ObjectMeta::default(), PodSpec::default());
+/// let ids = |server| -> Vec<&str> {
+///     check_pod_on_server(&meta, &spec, Level::Restricted, PolicyVersion::Latest, server)
+///         .iter().map(|r| r.id).collect()
+/// };
+/// assert!(ids(ServerVersion::new(23)).contains(&"hostPathVolumes"));
+/// assert!(!ids(ServerVersion::new(24)).contains(&"hostPathVolumes"));
+/// ```
+pub fn check_pod_on_server(
+    meta: &ObjectMeta,
+    spec: &PodSpec,
+    level: Level,
+    version: PolicyVersion,
+    server: impl Into<ServerVersion>,
+) -> Vec<CheckResult> {
+    let server = server.into();
+    let admitted = server.admitted_spec(spec);
+    let spec = admitted.as_ref().unwrap_or(spec);
+    checks::active(level, server.policy_version(version), server)
         .map(|(info, check)| {
             let (allowed, reason, detail) = match check(meta, spec) {
                 None => (true, String::new(), String::new()),
@@ -244,8 +287,9 @@ pub fn check_pod(meta: &ObjectMeta, spec: &PodSpec, level: Level, version: Polic
         .collect()
 }
 
-/// Evaluates a pod against `level` at `version`, as the admission plugin does
-/// for a namespace's `enforce`, `audit` or `warn` mode.
+/// Evaluates a pod against `level` at `version`, as the admission plugin of
+/// the newest API server does for a namespace's `enforce`, `audit` or `warn`
+/// mode ([`evaluate_pod_on_server`] with [`ServerVersion::NEWEST`]).
 ///
 /// ```
 /// use k8s_openapi::api::core::v1::{Container, PodSpec};
@@ -258,7 +302,46 @@ pub fn check_pod(meta: &ObjectMeta, spec: &PodSpec, level: Level, version: Polic
 /// assert!(evaluate_pod(&ObjectMeta::default(), &spec, Level::Baseline, PolicyVersion::Latest).allowed());
 /// ```
 pub fn evaluate_pod(meta: &ObjectMeta, spec: &PodSpec, level: Level, version: PolicyVersion) -> Evaluation {
-    let violations = check_pod(meta, spec, level, version)
+    evaluate_pod_on_server(meta, spec, level, version, ServerVersion::NEWEST)
+}
+
+/// Evaluates a pod against `level` at `version` as the admission plugin of
+/// an API server of version `server` does (see [`check_pod_on_server`]).
+/// The evaluation keeps `version` as requested, so its messages print the
+/// label as written (`restricted:latest`), as the server prints them.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::{Container, HostPathVolumeSource, PodSpec, Volume};
+/// use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+/// use k8sops_audit::pss::{evaluate_pod_on_server, Level, PolicyVersion};
+/// use k8sops_core::KubeVersion;
+/// let spec = PodSpec {
+///     containers: vec![Container { name: "app".into(), ..Default::default() }],
+///     volumes: Some(vec![Volume {
+///         name: "root".into(),
+///         host_path: Some(HostPathVolumeSource { path: "/".into(), type_: None }),
+///         ..Default::default()
+///     }]),
+///     ..Default::default()
+/// };
+/// let reasons = |server: &str| -> Vec<String> {
+///     let server: KubeVersion = server.parse().unwrap();
+///     let eval = evaluate_pod_on_server(&ObjectMeta::default(), &spec, Level::Restricted, PolicyVersion::Latest, &server);
+///     assert_eq!(eval.version, PolicyVersion::Latest);
+///     eval.violations.into_iter().map(|v| v.reason).collect()
+/// };
+/// // v1.24.0-alpha.1 still reports the baseline check that restrictedVolumes replaces in v1.24.0.
+/// assert_eq!(reasons("v1.24.0-alpha.1")[0], "hostPath volumes");
+/// assert!(!reasons("v1.24.0").contains(&"hostPath volumes".to_string()));
+/// ```
+pub fn evaluate_pod_on_server(
+    meta: &ObjectMeta,
+    spec: &PodSpec,
+    level: Level,
+    version: PolicyVersion,
+    server: impl Into<ServerVersion>,
+) -> Evaluation {
+    let violations = check_pod_on_server(meta, spec, level, version, server)
         .into_iter()
         .filter(|r| !r.allowed)
         .map(|r| Violation { check: r.id, reason: r.reason, detail: r.detail })
@@ -277,9 +360,39 @@ pub fn evaluate_pod(meta: &ObjectMeta, spec: &PodSpec, level: Level, version: Po
 /// assert_eq!(highest_level_allowed(&ObjectMeta::default(), &spec, PolicyVersion::Latest), Level::Baseline);
 /// ```
 pub fn highest_level_allowed(meta: &ObjectMeta, spec: &PodSpec, version: PolicyVersion) -> Level {
+    highest_level_allowed_on_server(meta, spec, version, ServerVersion::NEWEST)
+}
+
+/// The strictest level whose admission at `version` on an API server of
+/// version `server` would allow the pod (see [`check_pod_on_server`]).
+///
+/// ```
+/// use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
+/// use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+/// use k8sops_audit::pss::{highest_level_allowed_on_server, Level, PolicyVersion, ServerVersion};
+/// let spec = PodSpec {
+///     containers: vec![Container {
+///         name: "app".into(),
+///         security_context: Some(SecurityContext { proc_mount: Some("Unmasked".into()), ..Default::default() }),
+///         ..Default::default()
+///     }],
+///     ..Default::default()
+/// };
+/// let meta = ObjectMeta::default();
+/// // Before v1.33 the server drops procMount (feature gate ProcMountType off by default).
+/// assert_eq!(highest_level_allowed_on_server(&meta, &spec, PolicyVersion::Latest, ServerVersion::new(32)), Level::Baseline);
+/// assert_eq!(highest_level_allowed_on_server(&meta, &spec, PolicyVersion::Latest, ServerVersion::new(33)), Level::Privileged);
+/// ```
+pub fn highest_level_allowed_on_server(
+    meta: &ObjectMeta,
+    spec: &PodSpec,
+    version: PolicyVersion,
+    server: impl Into<ServerVersion>,
+) -> Level {
+    let server = server.into();
     [Level::Restricted, Level::Baseline]
         .into_iter()
-        .find(|level| evaluate_pod(meta, spec, *level, version).allowed())
+        .find(|level| evaluate_pod_on_server(meta, spec, *level, version, server).allowed())
         .unwrap_or(Level::Privileged)
 }
 
@@ -391,4 +504,49 @@ pub fn namespace_warnings<'a>(
         quoted(enforce.level, enforce.version)
     );
     std::iter::once(header).chain(pod_warnings).collect()
+}
+
+/// The warnings an API server of version `server` returns when a namespace's
+/// `enforce` label is changed to `enforce` while these pods run in it: each
+/// pod is evaluated as [`evaluate_pod_on_server`] does, then grouped as
+/// [`namespace_warnings`] does. Pods are `(name, metadata, spec)`.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
+/// use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+/// use k8sops_audit::pss::{namespace_warnings_on_server, Level, LevelVersion, PolicyVersion, ServerVersion};
+/// let spec = PodSpec {
+///     containers: vec![Container {
+///         name: "app".into(),
+///         security_context: Some(SecurityContext {
+///             capabilities: Some(k8s_openapi::api::core::v1::Capabilities {
+///                 add: Some(vec!["SYS_ADMIN".into()]),
+///                 drop: None,
+///             }),
+///             ..Default::default()
+///         }),
+///         ..Default::default()
+///     }],
+///     ..Default::default()
+/// };
+/// let meta = ObjectMeta::default();
+/// let enforce = LevelVersion::new(Level::Restricted, PolicyVersion::Latest);
+/// let warnings = namespace_warnings_on_server("shop", enforce, [("web-0", &meta, &spec)], ServerVersion::new(23));
+/// assert_eq!(warnings, [
+///     r#"existing pods in namespace "shop" violate the new PodSecurity enforce level "restricted:latest""#,
+///     "web-0: non-default capabilities, allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile",
+/// ]);
+/// ```
+pub fn namespace_warnings_on_server<'a>(
+    namespace: &str,
+    enforce: LevelVersion,
+    pods: impl IntoIterator<Item = (&'a str, &'a ObjectMeta, &'a PodSpec)>,
+    server: impl Into<ServerVersion>,
+) -> Vec<String> {
+    let server = server.into();
+    let evaluations: Vec<(&str, Evaluation)> = pods
+        .into_iter()
+        .map(|(name, meta, spec)| (name, evaluate_pod_on_server(meta, spec, enforce.level, enforce.version, server)))
+        .collect();
+    namespace_warnings(namespace, enforce, evaluations.iter().map(|(name, eval)| (*name, eval)))
 }

@@ -908,3 +908,253 @@ fn check_results_serialize_for_reports() {
         Some(serde_json::json!(["v1.0", "v1.27", "v1.29", "v1.32", "v1.37"]))
     );
 }
+
+// ---------------------------------------------------------------- server versions
+
+fn server(version: &str) -> ServerVersion {
+    ServerVersion::from(&version.parse::<k8sops_core::KubeVersion>().expect("a version"))
+}
+
+/// The reasons of the failed checks on `server`.
+fn reasons_on(meta: &ObjectMeta, spec: &PodSpec, level: Level, on: ServerVersion) -> Vec<String> {
+    evaluate_pod_on_server(meta, spec, level, LATEST, on).violations.into_iter().map(|v| v.reason).collect()
+}
+
+#[test]
+fn server_versions_order_pre_releases_before_the_release() {
+    assert!(server("v1.24.0-alpha.1") < server("v1.24.0-alpha.3"));
+    assert!(server("v1.24.0-alpha.3") < server("v1.24.0-beta.0"));
+    assert!(server("v1.24.0-rc.1") < server("v1.24.0"));
+    assert!(server("v1.24.0") < server("v1.24.1"));
+    assert_eq!(server("v1.29.3-eks-4f4795d"), server("1.29.3"));
+    assert_eq!(server("v1.24.0-alpha.1").to_string(), "v1.24.0-alpha.1");
+    assert_eq!(server("v1.24.0-alpha.1.12+0123abcd").minor(), 24);
+    assert_eq!(server("v2.0.0"), ServerVersion::NEWEST);
+    assert_eq!(ServerVersion::default(), ServerVersion::NEWEST);
+    assert_eq!(serde_json::to_string(&server("v1.26.0-beta.0")).ok().as_deref(), Some(r#""v1.26.0-beta.0""#));
+}
+
+#[test]
+fn newest_server_answers_like_evaluate_pod() {
+    let specs = [
+        restricted_pod(),
+        PodSpec { containers: vec![container("app")], ..Default::default() },
+        with_app_sc(|sc| sc.proc_mount = Some("Unmasked".into())),
+        with_pod_sc(|sc| {
+            sc.seccomp_profile = Some(SeccompProfile { type_: "Unconfined".into(), localhost_profile: None })
+        }),
+    ];
+    for spec in &specs {
+        for level in Level::ALL {
+            for version in [LATEST, v(0), v(24), v(99)] {
+                let newest = evaluate_pod_on_server(&meta(), spec, level, version, ServerVersion::NEWEST);
+                assert_eq!(newest, evaluate_pod(&meta(), spec, level, version));
+                assert_eq!(
+                    check_pod_on_server(&meta(), spec, level, version, ServerVersion::NEWEST),
+                    check_pod(&meta(), spec, level, version)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn servers_before_v1_24_0_alpha_3_report_overridden_baseline_checks_too() {
+    // The texts a v1.24.0-alpha.1 kube-apiserver returned for these pods.
+    let host_path = PodSpec {
+        containers: vec![container("app")],
+        volumes: Some(vec![Volume {
+            name: "root".into(),
+            host_path: Some(HostPathVolumeSource { path: "/".into(), type_: None }),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let alpha1 = server("v1.24.0-alpha.1");
+    assert_eq!(
+        evaluate_pod_on_server(&meta(), &host_path, Level::Restricted, LATEST, alpha1).warning().as_deref(),
+        Some(concat!(
+            r#"would violate PodSecurity "restricted:latest": hostPath volumes (volume "root"), "#,
+            r#"allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false), "#,
+            r#"unrestricted capabilities (container "app" must set securityContext.capabilities.drop=["ALL"]), "#,
+            r#"restricted volume types (volume "root" uses restricted volume type "hostPath"), "#,
+            r#"runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true), "#,
+            r#"seccompProfile (pod or container "app" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")"#
+        ))
+    );
+    let caps = PodSpec {
+        containers: vec![Container {
+            security_context: Some(SecurityContext {
+                capabilities: Some(Capabilities {
+                    add: Some(vec!["SYS_ADMIN".into(), "NET_BIND_SERVICE".into()]),
+                    drop: None,
+                }),
+                ..Default::default()
+            }),
+            ..container("app")
+        }],
+        ..Default::default()
+    };
+    assert_eq!(
+        reasons_on(&meta(), &caps, Level::Restricted, alpha1)[..3],
+        ["non-default capabilities", "allowPrivilegeEscalation != false", "unrestricted capabilities"]
+    );
+    let unconfined = with_pod_sc(|sc| {
+        sc.seccomp_profile = Some(SeccompProfile { type_: "Unconfined".into(), localhost_profile: None })
+    });
+    let checks = |on| -> Vec<&str> {
+        evaluate_pod_on_server(&meta(), &unconfined, Level::Restricted, LATEST, on)
+            .violations
+            .iter()
+            .map(|v| v.check)
+            .collect()
+    };
+    assert_eq!(checks(alpha1), ["seccompProfile_baseline", "seccompProfile_restricted"]);
+    assert_eq!(checks(server("v1.23.17")), ["seccompProfile_baseline", "seccompProfile_restricted"]);
+    // Overrides arrived in v1.24.0-alpha.3.
+    assert_eq!(checks(server("v1.24.0-alpha.2")), ["seccompProfile_baseline", "seccompProfile_restricted"]);
+    assert_eq!(checks(server("v1.24.0-alpha.3")), ["seccompProfile_restricted"]);
+    assert_eq!(checks(server("v1.24.0")), ["seccompProfile_restricted"]);
+    // Baseline itself is unchanged.
+    assert_eq!(reasons_on(&meta(), &unconfined, Level::Baseline, alpha1), ["seccompProfile"]);
+}
+
+#[test]
+fn servers_before_v1_30_list_forbidden_app_armor_annotations_and_ignore_the_fields() {
+    let meta = annotated(&[
+        ("container.apparmor.security.beta.kubernetes.io/app", "unconfined"),
+        ("container.apparmor.security.beta.kubernetes.io/b", "localhost/x"),
+        ("container.apparmor.security.beta.kubernetes.io/c", "unconfined"),
+    ]);
+    let unconfined = || Some(AppArmorProfile { type_: "Unconfined".into(), localhost_profile: None });
+    let mut spec = with_app_sc(|sc| sc.app_armor_profile = unconfined());
+    spec.security_context = Some(PodSecurityContext { app_armor_profile: unconfined(), ..Default::default() });
+    let on = |s| {
+        let eval = evaluate_pod_on_server(&meta, &spec, Level::Baseline, LATEST, server(s));
+        eval.violations.into_iter().find(|v| v.check == "appArmorProfile").map(|v| (v.reason, v.detail))
+    };
+    let old = pair(
+        "forbidden AppArmor profiles",
+        r#"container.apparmor.security.beta.kubernetes.io/app="unconfined", container.apparmor.security.beta.kubernetes.io/c="unconfined""#,
+    );
+    assert_eq!(on("v1.24.0-alpha.1"), Some(old.clone()));
+    assert_eq!(on("v1.30.0-alpha.3"), Some(old));
+    let new = pair(
+        "forbidden AppArmor profiles",
+        r#"pod and container "app" and annotations must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/app="unconfined"", "container.apparmor.security.beta.kubernetes.io/c="unconfined"""#,
+    );
+    assert_eq!(on("v1.30.0-beta.0"), Some(new));
+    // The fields alone: unknown to a v1.29 server, forbidden from v1.30.
+    let fields_only = |s| evaluate_pod_on_server(&ObjectMeta::default(), &spec, Level::Baseline, LATEST, server(s));
+    assert!(fields_only("v1.29.9").allowed());
+    assert!(!fields_only("v1.30.0").allowed());
+}
+
+#[test]
+fn servers_before_v1_33_drop_proc_mount_before_admission() {
+    let unmasked = |name: &str| {
+        let mut c = hardened(name);
+        if let Some(sc) = c.security_context.as_mut() {
+            sc.proc_mount = Some("Unmasked".into());
+        }
+        c
+    };
+    let mut spec = PodSpec { containers: vec![unmasked("app")], ..Default::default() };
+    spec.init_containers = Some(vec![unmasked("init")]);
+    let debug = unmasked("debug");
+    spec.ephemeral_containers = Some(vec![EphemeralContainer {
+        name: debug.name,
+        security_context: debug.security_context,
+        ..Default::default()
+    }]);
+    for old in ["v1.24.0-alpha.1", "v1.31.4", "v1.32.0"] {
+        assert!(evaluate_pod_on_server(&meta(), &spec, Level::Restricted, LATEST, server(old)).allowed(), "{old}");
+        assert_eq!(highest_level_allowed_on_server(&meta(), &spec, LATEST, server(old)), Level::Restricted);
+    }
+    assert_eq!(
+        evaluate_pod_on_server(&meta(), &spec, Level::Baseline, LATEST, server("v1.33.0")).violations[0].detail,
+        r#"containers "init", "app", "debug" must not set securityContext.procMount to "Unmasked""#
+    );
+    // The caller's spec is not changed.
+    assert_eq!(spec.containers[0].security_context.as_ref().and_then(|sc| sc.proc_mount.as_deref()), Some("Unmasked"));
+}
+
+#[test]
+fn servers_before_v1_26_name_selinux_user_and_role_only_next_to_a_forbidden_type() {
+    let user_only = with_app_sc(|sc| {
+        sc.se_linux_options = Some(SELinuxOptions { user: Some("root".into()), ..Default::default() })
+    });
+    let detail = |spec: &PodSpec, s| {
+        let eval = evaluate_pod_on_server(&meta(), spec, Level::Baseline, LATEST, server(s));
+        eval.violations.into_iter().find(|v| v.check == "seLinuxOptions").map(|v| v.detail)
+    };
+    // What a v1.24.0-alpha.1 kube-apiserver answered.
+    assert_eq!(
+        detail(&user_only, "v1.24.0-alpha.1").as_deref(),
+        Some(r#"container "app" set forbidden securityContext.seLinuxOptions: "#)
+    );
+    assert_eq!(
+        detail(&user_only, "v1.26.0-alpha.3").as_deref(),
+        Some(r#"container "app" set forbidden securityContext.seLinuxOptions: user may not be set"#)
+    );
+    let type_and_role = with_app_sc(|sc| {
+        sc.se_linux_options =
+            Some(SELinuxOptions { type_: Some("spc_t".into()), role: Some("r".into()), ..Default::default() })
+    });
+    let expected = r#"container "app" set forbidden securityContext.seLinuxOptions: type "spc_t"; role may not be set"#;
+    assert_eq!(detail(&type_and_role, "v1.25.0").as_deref(), Some(expected));
+    assert_eq!(detail(&type_and_role, "v1.26.0").as_deref(), Some(expected));
+}
+
+#[test]
+fn the_server_caps_the_policy_version_but_messages_keep_the_label() {
+    let spec = with_pod_sc(|sc| {
+        sc.sysctls = Some(vec![Sysctl { name: "net.ipv4.ip_local_reserved_ports".into(), value: "1".into() }])
+    });
+    // Allowed from policy v1.27, but a v1.24 server evaluates v1.30 as v1.24.
+    assert!(evaluate_pod(&meta(), &spec, Level::Baseline, v(30)).allowed());
+    let eval = evaluate_pod_on_server(&meta(), &spec, Level::Baseline, v(30), ServerVersion::new(24));
+    assert_eq!(
+        eval.warning().as_deref(),
+        Some(r#"would violate PodSecurity "baseline:v1.30": forbidden sysctls (net.ipv4.ip_local_reserved_ports)"#)
+    );
+    assert_eq!(ServerVersion::new(24).policy_version(LATEST), v(24));
+}
+
+#[test]
+fn namespace_warnings_on_an_old_server_list_the_overridden_checks() {
+    let host_path = PodSpec {
+        volumes: Some(vec![Volume {
+            name: "root".into(),
+            host_path: Some(HostPathVolumeSource { path: "/".into(), type_: None }),
+            ..Default::default()
+        }]),
+        ..restricted_pod()
+    };
+    let (m, ok) = (meta(), restricted_pod());
+    let pods = [("host-path", &m, &host_path), ("ok", &m, &ok)];
+    let enforce = LevelVersion::new(Level::Restricted, LATEST);
+    let header = r#"existing pods in namespace "x" violate the new PodSecurity enforce level "restricted:latest""#;
+    assert_eq!(
+        namespace_warnings_on_server("x", enforce, pods, server("v1.24.0-alpha.1")),
+        [header, "host-path: hostPath volumes, restricted volume types"]
+    );
+    assert_eq!(
+        namespace_warnings_on_server("x", enforce, pods, server("v1.24.0")),
+        [header, "host-path: restricted volume types"]
+    );
+}
+
+#[test]
+fn servers_before_v1_26_do_not_warn_at_the_enforce_level() {
+    let labels = labels(&[
+        ("pod-security.kubernetes.io/enforce", "baseline"),
+        ("pod-security.kubernetes.io/enforce-version", "v1.24"),
+    ]);
+    let (old, invalid) = Policy::from_labels_on_server(&labels, &Policy::default(), server("v1.26.0-alpha.3"));
+    assert!(invalid.is_empty());
+    assert_eq!(old.warn.to_string(), "privileged:latest");
+    let (new, _) = Policy::from_labels_on_server(&labels, &Policy::default(), server("v1.26.0-beta.0"));
+    assert_eq!(new.warn.to_string(), "baseline:v1.24");
+    assert_eq!(Policy::from_labels(&labels, &Policy::default()).0, new);
+}
