@@ -90,23 +90,8 @@ async fn main() {
         uncordon(&server).await;
 
         populate(&server, &rs, pods, round * 2 + 1);
-        let kc = server.kubeconfig_path().to_path_buf();
-        let cache_dir = cache.path().to_path_buf();
-        let elapsed = tokio::task::spawn_blocking(move || {
-            let start = Instant::now();
-            let out = std::process::Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(&kc)
-                .arg("--cache-dir")
-                .arg(&cache_dir)
-                .args(["drain", "bench-node", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=600s"])
-                .output()
-                .expect("kubectl must be installed");
-            assert!(out.status.success(), "kubectl drain failed: {}", String::from_utf8_lossy(&out.stderr));
-            start.elapsed()
-        })
-        .await
-        .expect("kubectl run");
+        let args = ["drain", "bench-node", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=600s"];
+        let elapsed = kubectl_drain(server.kubeconfig_path(), cache.path(), args.map(String::from).to_vec()).await;
         theirs.push(elapsed);
         uncordon(&server).await;
     }
@@ -157,30 +142,17 @@ async fn drain_real(pods: usize, runs: usize) {
         uncordon().await;
 
         real.fill(ns, 1, pods).await;
-        let (kc, cache_dir, node) = (real.kubeconfig.clone(), cache.path().to_path_buf(), node.clone());
-        let elapsed = tokio::task::spawn_blocking(move || {
-            let start = Instant::now();
-            let out = std::process::Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(&kc)
-                .arg("--cache-dir")
-                .arg(&cache_dir)
-                .args([
-                    "drain",
-                    &node,
-                    "--ignore-daemonsets",
-                    "--delete-emptydir-data",
-                    "--force",
-                    "--grace-period=0",
-                    "--timeout=600s",
-                ])
-                .output()
-                .expect("kubectl must be installed");
-            assert!(out.status.success(), "kubectl drain failed: {}", String::from_utf8_lossy(&out.stderr));
-            start.elapsed()
-        })
-        .await
-        .expect("kubectl run");
+        let args = [
+            "drain",
+            &node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+            "--grace-period=0",
+            "--timeout=600s",
+        ]
+        .map(String::from);
+        let elapsed = kubectl_drain(&real.kubeconfig, cache.path(), args.to_vec()).await;
         theirs.push(elapsed);
         uncordon().await;
     }
@@ -257,22 +229,8 @@ async fn drain_real_node(runs: usize) {
         uncordon().await;
 
         start_pods(2 * round + 1).await;
-        let (kc, cache_dir) = (kubeconfig.clone(), cache.path().to_path_buf());
-        let elapsed = tokio::task::spawn_blocking(move || {
-            let start = Instant::now();
-            let out = std::process::Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(&kc)
-                .arg("--cache-dir")
-                .arg(&cache_dir)
-                .args(["drain", NODE, "--force", "--pod-selector=bench=drain", "--timeout=600s"])
-                .output()
-                .expect("kubectl must be installed");
-            assert!(out.status.success(), "kubectl drain failed: {}", String::from_utf8_lossy(&out.stderr));
-            start.elapsed()
-        })
-        .await
-        .expect("kubectl run");
+        let args = ["drain", NODE, "--force", "--pod-selector=bench=drain", "--timeout=600s"].map(String::from);
+        let elapsed = kubectl_drain(&kubeconfig, cache.path(), args.to_vec()).await;
         theirs.push(elapsed);
         uncordon().await;
     }
@@ -286,4 +244,25 @@ async fn drain_real_node(runs: usize) {
         k8sops: median(&ours),
         kubectl_time: median(&theirs),
     }]);
+}
+
+/// Times one `kubectl drain ...` run (it must succeed: a comparison against a
+/// failing command means nothing).
+async fn kubectl_drain(kubeconfig: &std::path::Path, cache_dir: &std::path::Path, args: Vec<String>) -> Duration {
+    let (kc, cache_dir) = (kubeconfig.to_path_buf(), cache_dir.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .arg("--cache-dir")
+            .arg(&cache_dir)
+            .args(&args)
+            .output()
+            .expect("kubectl must be installed");
+        assert!(out.status.success(), "kubectl drain failed: {}", String::from_utf8_lossy(&out.stderr));
+        start.elapsed()
+    })
+    .await
+    .expect("kubectl run")
 }

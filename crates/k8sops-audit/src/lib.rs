@@ -35,6 +35,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod can_i;
+mod go_fmt;
 pub mod inventory;
 pub mod pod_security;
 pub mod psp;

@@ -1382,21 +1382,7 @@ fn host_port_ranges(ranges: &[HostPortRange]) -> String {
 }
 
 /// Capabilities the Baseline level allows containers to add.
-const BASELINE_CAPABILITIES: [&str; 13] = [
-    "AUDIT_WRITE",
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "MKNOD",
-    "NET_BIND_SERVICE",
-    "SETFCAP",
-    "SETGID",
-    "SETPCAP",
-    "SETUID",
-    "SYS_CHROOT",
-];
+use crate::pss::BASELINE_CAPABILITIES;
 
 /// Volume types the Restricted level allows.
 const RESTRICTED_VOLUMES: [&str; 8] =

@@ -56,7 +56,7 @@ pub(super) fn privileged_1_0(_meta: &ObjectMeta, spec: &PodSpec) -> Option<Forbi
 // --- capabilities_baseline (1.0) ---
 
 /// The capabilities baseline allows adding (upstream's `capabilities_allowed_1_0`).
-pub(super) const BASELINE_CAPABILITIES: [&str; 13] = [
+pub(crate) const BASELINE_CAPABILITIES: [&str; 13] = [
     "AUDIT_WRITE",
     "CHOWN",
     "DAC_OVERRIDE",

@@ -47,6 +47,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 mod baseline;
+pub(crate) use baseline::BASELINE_CAPABILITIES;
 mod checks;
 mod format;
 mod labels;

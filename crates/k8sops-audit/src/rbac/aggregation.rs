@@ -8,9 +8,9 @@ use std::fmt;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::go_fmt::{items, quote};
 use super::snapshot::{meta_name, RbacSnapshot};
 use super::validation::{is_qualified_name, is_valid_label_value};
+use crate::go_fmt::{items, quote};
 
 /// Why the aggregated rules of a ClusterRole cannot be computed.
 ///

@@ -5,9 +5,9 @@
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
-use super::go_fmt::{items, list};
 use super::rules_review::RulesReview;
 use super::tabwriter::kubectl_tabwrite;
+use crate::go_fmt::{items, list};
 
 /// `BreakdownRule`: one rule per API group, resource, verb and resource name
 /// (resource rules, in that nesting order), then one per non-resource URL

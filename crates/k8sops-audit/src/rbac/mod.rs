@@ -45,7 +45,6 @@ mod access_matrix;
 mod aggregation;
 mod attributes;
 mod can_i_list;
-mod go_fmt;
 mod rules;
 mod rules_review;
 mod snapshot;

@@ -5,7 +5,7 @@
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
 use super::attributes::Attributes;
-use super::go_fmt::items;
+use crate::go_fmt::items;
 
 /// `VerbMatches`: a rule verb equal to the verb, or `*`.
 ///

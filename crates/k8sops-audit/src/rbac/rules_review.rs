@@ -6,9 +6,9 @@
 use k8s_openapi::api::authorization::v1::{NonResourceRule, ResourceRule, SubjectRulesReviewStatus};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
-use super::go_fmt::aggregate;
 use super::snapshot::{RbacSnapshot, Visit};
 use super::user::UserInfo;
+use crate::go_fmt::aggregate;
 
 /// The status of a SelfSubjectRulesReview.
 ///

@@ -11,10 +11,10 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::attributes::Attributes;
-use super::go_fmt::{aggregate, quote};
 use super::rules::rule_allows;
 use super::subject::{indexed_user_name, subject_applies, Subject};
 use super::user::UserInfo;
+use crate::go_fmt::{aggregate, quote};
 
 /// The kind of a binding.
 ///

@@ -6,8 +6,8 @@ use std::fmt;
 
 use k8s_openapi::api::rbac::v1 as rbacv1;
 
-use super::go_fmt::quote;
 use super::user::{service_account_username, UserInfo};
+use crate::go_fmt::quote;
 
 /// The kind of a binding subject.
 ///
