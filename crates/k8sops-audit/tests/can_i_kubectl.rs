@@ -11,6 +11,8 @@
 //! `kubectl/v1.32.4`), the behaviour the library targets, so plain
 //! `kubectl` is the oracle.
 
+mod common;
+
 use std::{
     fmt::{self, Write as _},
     path::{Path, PathBuf},
@@ -20,7 +22,7 @@ use std::{
 
 use futures::{stream, StreamExt};
 use k8s_openapi::api::{
-    authorization::v1::{NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec},
+    authorization::v1::SubjectAccessReview,
     core::v1::{Namespace, ServiceAccount},
     rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
 };
@@ -293,32 +295,7 @@ async fn kubectl_can_i(kubeconfig: &Path, args: Vec<String>) -> Outcome {
 /// A SubjectAccessReview as the admin, for waiting until the authorizer's
 /// caches hold the fixture.
 async fn review(cluster: &Cluster, user: &UserInfo, a: &Attributes) -> (bool, String) {
-    let spec = if a.resource_request {
-        SubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                namespace: Some(a.namespace.clone()),
-                verb: Some(a.verb.clone()),
-                group: Some(a.api_group.clone()),
-                resource: Some(a.resource.clone()),
-                subresource: Some(a.subresource.clone()),
-                name: Some(a.name.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    } else {
-        SubjectAccessReviewSpec {
-            non_resource_attributes: Some(NonResourceAttributes {
-                path: Some(a.path.clone()),
-                verb: Some(a.verb.clone()),
-            }),
-            ..Default::default()
-        }
-    };
-    let review = SubjectAccessReview {
-        spec: SubjectAccessReviewSpec { user: Some(user.name.clone()), groups: Some(user.groups.clone()), ..spec },
-        ..Default::default()
-    };
+    let review = common::subject_access_review(user, a);
     let api: Api<SubjectAccessReview> = Api::all(cluster.client().clone());
     let status = api.create(&PostParams::default(), &review).await.expect("subjectaccessreview").status;
     let status = status.unwrap_or_default();

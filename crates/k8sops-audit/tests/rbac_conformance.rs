@@ -6,10 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::{
-    authorization::v1::{NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec},
-    rbac::v1::ClusterRole,
-};
+mod common;
+
+use k8s_openapi::api::{authorization::v1::SubjectAccessReview, rbac::v1::ClusterRole};
 use k8sops_audit::{
     inventory::fetch_rbac,
     rbac::{Attributes, UserInfo},
@@ -128,35 +127,6 @@ fn requests(ns: &str, ns2: &str) -> Vec<Attributes> {
     out
 }
 
-fn review(user: &UserInfo, a: &Attributes) -> SubjectAccessReview {
-    let spec = if a.resource_request {
-        SubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                namespace: Some(a.namespace.clone()),
-                verb: Some(a.verb.clone()),
-                group: Some(a.api_group.clone()),
-                resource: Some(a.resource.clone()),
-                subresource: Some(a.subresource.clone()),
-                name: Some(a.name.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    } else {
-        SubjectAccessReviewSpec {
-            non_resource_attributes: Some(NonResourceAttributes {
-                path: Some(a.path.clone()),
-                verb: Some(a.verb.clone()),
-            }),
-            ..Default::default()
-        }
-    };
-    SubjectAccessReview {
-        spec: SubjectAccessReviewSpec { user: Some(user.name.clone()), groups: Some(user.groups.clone()), ..spec },
-        ..Default::default()
-    }
-}
-
 async fn create_all(cluster: &Cluster, objects: &[Value]) {
     for o in objects {
         let (kind, ns) = (o["kind"].as_str().unwrap(), o["metadata"]["namespace"].as_str());
@@ -201,7 +171,8 @@ async fn conformance(cluster: &Cluster, ns: &str, ns2: &str) -> usize {
     for user in subjects(ns, ns2) {
         for a in requests(ns, ns2) {
             let ours = snapshot.authorize_as_apiserver(&user, &a);
-            let theirs = reviews.create(&PostParams::default(), &review(&user, &a)).await.unwrap();
+            let theirs =
+                reviews.create(&PostParams::default(), &common::subject_access_review(&user, &a)).await.unwrap();
             let status = theirs.status.unwrap_or_default();
             cases += 1;
             if ours.allowed != status.allowed {

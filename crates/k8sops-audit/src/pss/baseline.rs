@@ -161,26 +161,12 @@ fn allowed_apparmor_type(profile_type: &str) -> bool {
 }
 
 pub(super) fn app_armor_profile_1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option<Forbidden> {
-    let mut setters = Vec::new();
-    let mut bad_values = BTreeSet::new();
-    if let Some(profile) = spec.security_context.as_ref().and_then(|sc| sc.app_armor_profile.as_ref()) {
-        if !allowed_apparmor_type(&profile.type_) {
-            setters.push("pod".to_owned());
-            bad_values.insert(profile.type_.clone());
-        }
-    }
-    let mut bad_containers = Vec::new();
-    for c in containers(spec) {
-        if let Some(profile) = c.security_context.and_then(|sc| sc.app_armor_profile.as_ref()) {
-            if !allowed_apparmor_type(&profile.type_) {
-                bad_containers.push(c.name);
-                bad_values.insert(profile.type_.clone());
-            }
-        }
-    }
-    if !bad_containers.is_empty() {
-        setters.push(containers_phrase(&bad_containers));
-    }
+    let (mut setters, bad_values) = forbidden_profile_types(
+        spec,
+        spec.security_context.as_ref().and_then(|sc| sc.app_armor_profile.as_ref()).map(|p| p.type_.as_str()),
+        |sc| sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
+        allowed_apparmor_type,
+    );
     let mut annotations: Vec<String> = meta
         .annotations
         .iter()
@@ -188,7 +174,7 @@ pub(super) fn app_armor_profile_1_0(meta: &ObjectMeta, spec: &PodSpec) -> Option
         .filter(|(k, v)| k.starts_with(APPARMOR_ANNOTATION_PREFIX) && !allowed_apparmor_annotation(v))
         .map(|(k, v)| format!("{k}={}", go_quote(v)))
         .collect();
-    let mut values: Vec<String> = bad_values.into_iter().collect();
+    let mut values: Vec<String> = bad_values.into_iter().map(str::to_owned).collect();
     if !annotations.is_empty() {
         annotations.sort();
         setters.push(pluralize("annotation", "annotations", annotations.len()).to_owned());
@@ -374,27 +360,41 @@ pub(super) fn seccomp_profile_baseline_1_0(meta: &ObjectMeta, spec: &PodSpec) ->
     ))
 }
 
-pub(super) fn seccomp_profile_baseline_1_19(_meta: &ObjectMeta, spec: &PodSpec) -> Option<Forbidden> {
+/// Who sets a profile type that `allowed` refuses — `pod` for the pod's own
+/// security context, then the containers that do, as one phrase — and the
+/// refused types. AppArmor's and seccomp's field checks share this shape.
+fn forbidden_profile_types<'a>(
+    spec: &'a PodSpec,
+    pod_type: Option<&'a str>,
+    container_type: impl Fn(&'a k8s_openapi::api::core::v1::SecurityContext) -> Option<&'a str>,
+    allowed: impl Fn(&str) -> bool,
+) -> (Vec<String>, BTreeSet<&'a str>) {
     let mut setters = Vec::new();
     let mut bad_values = BTreeSet::new();
-    if let Some(profile) = spec.security_context.as_ref().and_then(|sc| sc.seccomp_profile.as_ref()) {
-        if !valid_seccomp_type(&profile.type_) {
-            setters.push("pod".to_owned());
-            bad_values.insert(profile.type_.as_str());
-        }
+    if let Some(t) = pod_type.filter(|t| !allowed(t)) {
+        setters.push("pod".to_owned());
+        bad_values.insert(t);
     }
     let mut bad_containers = Vec::new();
     for c in containers(spec) {
-        if let Some(profile) = c.security_context.and_then(|sc| sc.seccomp_profile.as_ref()) {
-            if !valid_seccomp_type(&profile.type_) {
-                bad_containers.push(c.name);
-                bad_values.insert(profile.type_.as_str());
-            }
+        if let Some(t) = c.security_context.and_then(&container_type).filter(|t| !allowed(t)) {
+            bad_containers.push(c.name);
+            bad_values.insert(t);
         }
     }
     if !bad_containers.is_empty() {
         setters.push(containers_phrase(&bad_containers));
     }
+    (setters, bad_values)
+}
+
+pub(super) fn seccomp_profile_baseline_1_19(_meta: &ObjectMeta, spec: &PodSpec) -> Option<Forbidden> {
+    let (setters, bad_values) = forbidden_profile_types(
+        spec,
+        spec.security_context.as_ref().and_then(|sc| sc.seccomp_profile.as_ref()).map(|p| p.type_.as_str()),
+        |sc| sc.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+        valid_seccomp_type,
+    );
     if setters.is_empty() {
         return None;
     }
