@@ -3,7 +3,7 @@
 #   1. installs what is missing (scripts/install-deps.sh),
 #   2. starts the real kube-apiserver + controller manager from ../shared/k8s
 #      (when present), the real single node (../shared/k8s/node: scheduler,
-#      kubelet, containerd) and moto's AWS emulator on 127.0.0.1,
+#      kubelet, containerd), moto's AWS emulator and etcd (TLS) on 127.0.0.1,
 #   3. runs every test of every crate with all features,
 #   4. stops what it started.
 # When it starts the real API server it also sets K8SOPS_REQUIRE_E2E=1: an
@@ -18,6 +18,7 @@ ROOT=$PWD
 
 cleanup() {
   [[ -n ${MOTO_PID:-} ]] && kill "$MOTO_PID" 2>/dev/null || true
+  [[ -n ${ETCD_STARTED:-} ]] && "$ROOT/scripts/etcd.sh" stop "$ROOT/target/etcd" >/dev/null 2>&1 || true
   [[ -n ${K8S_STARTED:-} ]] && "$K8S_DIR/stop.sh" "$ROOT/target/k8s-e2e" >/dev/null 2>&1 || true
   [[ -n ${NODE_STARTED:-} ]] && "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
 }
@@ -62,5 +63,12 @@ for _ in $(seq 1 50); do
 done
 export K8SOPS_MOTO_ENDPOINT=http://127.0.0.1:$MOTO_PORT
 echo "moto: $K8SOPS_MOTO_ENDPOINT"
+
+# A real etcd with TLS and client-certificate auth (snapshot save and status).
+ETCD_STARTED=1
+"$ROOT/scripts/etcd.sh" start "$ROOT/target/etcd" >/dev/null
+# shellcheck disable=SC1091
+. "$ROOT/target/etcd/env"
+echo "etcd: $K8SOPS_ETCD_ENDPOINT"
 
 cargo test --workspace --all-features --no-fail-fast "$@"

@@ -165,6 +165,80 @@ pub fn moto_endpoint() -> Option<String> {
     }
 }
 
+/// A real etcd the test script started on 127.0.0.1 with TLS and
+/// client-certificate auth (`scripts/etcd.sh`).
+///
+/// ```no_run
+/// let Some(etcd) = k8sops_testkit::e2e::real_etcd() else { return };
+/// println!("etcd at {} (CA {})", etcd.endpoint, etcd.cacert.display());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RealEtcd {
+    /// The client URL, `https://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// The CA certificate that signed the server and client certificates.
+    pub cacert: PathBuf,
+    /// The client certificate.
+    pub cert: PathBuf,
+    /// The client certificate's key.
+    pub key: PathBuf,
+    /// A certificate and key from another CA, which etcd must refuse.
+    pub other_cert: PathBuf,
+    /// The key of [`other_cert`](Self::other_cert).
+    pub other_key: PathBuf,
+}
+
+impl RealEtcd {
+    /// The `etcdctl` arguments that reach this etcd with its client certificate.
+    ///
+    /// ```no_run
+    /// let Some(etcd) = k8sops_testkit::e2e::real_etcd() else { return };
+    /// let out = std::process::Command::new("etcdctl").args(etcd.etcdctl_args()).args(["endpoint", "health"]).output().unwrap();
+    /// assert!(out.status.success());
+    /// ```
+    pub fn etcdctl_args(&self) -> Vec<String> {
+        vec![
+            format!("--endpoints={}", self.endpoint),
+            format!("--cacert={}", self.cacert.display()),
+            format!("--cert={}", self.cert.display()),
+            format!("--key={}", self.key.display()),
+        ]
+    }
+}
+
+/// The real etcd of the test script, or `None` with the reason printed
+/// (skip). Panics instead when `K8SOPS_REQUIRE_E2E=1` (see [`skip_or_fail`]).
+///
+/// ```no_run
+/// let Some(etcd) = k8sops_testkit::e2e::real_etcd() else { return };
+/// assert!(etcd.endpoint.starts_with("https://"));
+/// ```
+pub fn real_etcd() -> Option<RealEtcd> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    match (
+        var("K8SOPS_ETCD_ENDPOINT"),
+        var("K8SOPS_ETCD_CACERT"),
+        var("K8SOPS_ETCD_CERT"),
+        var("K8SOPS_ETCD_KEY"),
+        var("K8SOPS_ETCD_OTHER_CERT"),
+        var("K8SOPS_ETCD_OTHER_KEY"),
+    ) {
+        (Some(endpoint), Some(cacert), Some(cert), Some(key), Some(other_cert), Some(other_key)) => Some(RealEtcd {
+            endpoint: endpoint.to_string_lossy().into_owned(),
+            cacert: cacert.into(),
+            cert: cert.into(),
+            key: key.into(),
+            other_cert: other_cert.into(),
+            other_key: other_key.into(),
+        }),
+        _ => {
+            skip_or_fail("K8SOPS_ETCD_ENDPOINT and its certificates are not set (scripts/test.sh starts etcd with scripts/etcd.sh)");
+            None
+        }
+    }
+}
+
 /// Whether `kubectl` runs (`kubectl version --client`); checked once per process.
 ///
 /// ```no_run

@@ -6,10 +6,12 @@
 //! `describe-update`, `update-nodegroup-version`) through the
 //! [`k8sops_core::backend::ControlPlane`] and `NodeGroups` backends.
 //!
-//! Status: skeleton. The typed API arrives with the upgrade issue;
-//! [`k8sops_core::KubeVersion`] already parses and orders versions. The `aws`
-//! feature brings the EKS SDK ([`aws`]).
+//! Removed and deprecated APIs are found the way kubent and pluto find them
+//! ([`rules`], [`removed_apis`]). The `aws` feature brings the EKS SDK ([`aws`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod removed_apis;
+pub mod rules;
 
 /// Errors of this crate.
 ///
@@ -27,6 +29,15 @@ pub enum Error {
     /// A cluster or backend operation failed.
     #[error(transparent)]
     Core(#[from] k8sops_core::Error),
+
+    /// A manifest file or directory could not be read or parsed.
+    #[error("{path}: {reason}")]
+    Manifest {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Result alias of this crate.

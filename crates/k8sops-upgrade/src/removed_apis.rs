@@ -1,0 +1,1 @@
+//! (in progress) removed_apis
