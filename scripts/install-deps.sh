@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the k8sops tests need on a Debian machine, skipping what is
 # already there: protoc (etcd-client's build), etcd and etcdctl, the tools the
-# real API server's start script uses, and moto's AWS emulator.
+# real API server's start script uses, moto's AWS emulator and the AWS CLI.
 set -euo pipefail
 
 missing=()
@@ -24,6 +24,12 @@ fi
 if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
   echo "installing: moto[server]"
   python3 -m pip install -q 'moto[server]>=5,<6'
+fi
+
+# The AWS CLI: the oracle for the EKS configuration backup.
+if ! command -v aws >/dev/null; then
+  echo "installing: awscli"
+  python3 -m pip install -q 'awscli>=1.30'
 fi
 
 command -v kubectl >/dev/null || echo "warning: kubectl is not installed; the kubectl oracle tests will fail" >&2
