@@ -152,6 +152,10 @@ where
     let message = match (err.code(), err.message()) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (Some(code), None) => code.to_string(),
+        _ if err.raw_response().is_some() => {
+            let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or_default();
+            format!("HTTP {status} without an AWS error code (the endpoint may not serve {operation})")
+        }
         _ => match std::error::Error::source(&err) {
             Some(cause) => format!("{err}: {cause}"),
             None => err.to_string(),
