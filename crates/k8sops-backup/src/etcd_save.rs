@@ -524,3 +524,117 @@ fn describe(what: &str, e: &etcd_client::Error) -> String {
     };
     format!("{what}: {chain}{hint}")
 }
+
+/// The core [`EtcdSnapshots`](k8sops_core::backend::EtcdSnapshots) backend
+/// over a real etcd (`etcdctl snapshot save`, `member list`,
+/// `endpoint status`), to attach to a [`Cluster`](k8sops_core::Cluster) with
+/// `Cluster::builder(..).etcd(..)`.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use k8sops_backup::etcd_save::{EtcdClientBackend, EtcdConnection};
+/// # async fn main_(client: kube::Client) -> k8sops_core::Result<()> {
+/// let etcd = EtcdClientBackend::new(EtcdConnection::default());
+/// let cluster = k8sops_core::Cluster::builder(client).etcd(Arc::new(etcd)).build();
+/// let members = cluster.etcd()?.members().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct EtcdClientBackend {
+    conn: EtcdConnection,
+}
+
+impl EtcdClientBackend {
+    /// A backend that connects with `conn` for each call.
+    ///
+    /// ```
+    /// let b = k8sops_backup::etcd_save::EtcdClientBackend::new(Default::default());
+    /// # let _ = b;
+    /// ```
+    pub fn new(conn: EtcdConnection) -> Self {
+        EtcdClientBackend { conn }
+    }
+
+    async fn client(&self, conn: &EtcdConnection) -> k8sops_core::Result<Client> {
+        conn.connect().await.map_err(to_core)
+    }
+}
+
+/// Maps this crate's error to the core error the backend traits return,
+/// keeping the source.
+fn to_core(e: Error) -> k8sops_core::Error {
+    match e {
+        Error::Core(core) => core,
+        other => k8sops_core::Error::Backend {
+            backend: "etcd".into(),
+            message: other.to_string(),
+            // gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4), and transport failures.
+            transient: matches!(&other, Error::Etcd { source: etcd_client::Error::GRpcStatus(s), .. }
+                if matches!(i32::from(s.code()), 4 | 14))
+                || matches!(&other, Error::Etcd { source: etcd_client::Error::TransportError(_), .. }),
+            source: Some(Box::new(other)),
+        },
+    }
+}
+
+#[async_trait::async_trait]
+impl k8sops_core::backend::EtcdSnapshots for EtcdClientBackend {
+    fn backend_name(&self) -> String {
+        format!("etcd at {}", self.conn.endpoints.join(","))
+    }
+
+    async fn snapshot(&self) -> k8sops_core::Result<k8sops_core::backend::SnapshotStream> {
+        if self.conn.endpoints.len() != 1 {
+            return Err(to_core(invalid("a snapshot must be requested from exactly one endpoint")));
+        }
+        let mut client = self.client(&self.conn).await?;
+        let conn = self.conn.clone();
+        let stream =
+            client.snapshot().await.map_err(|e| to_core(conn.etcd_error("cannot open the snapshot stream", e)))?;
+        let chunks = futures::stream::unfold(Some((stream, conn, client)), |state| async move {
+            let (mut stream, conn, client) = state?;
+            match stream.message().await {
+                Ok(Some(msg)) => Some((Ok(bytes::Bytes::copy_from_slice(msg.blob())), Some((stream, conn, client)))),
+                Ok(None) => None,
+                Err(e) => Some((Err(to_core(conn.etcd_error("the snapshot stream failed", e))), None)),
+            }
+        });
+        Ok(Box::pin(chunks))
+    }
+
+    async fn members(&self) -> k8sops_core::Result<Vec<k8sops_core::backend::EtcdMember>> {
+        let mut client = self.client(&self.conn).await?;
+        let list = client.member_list().await.map_err(|e| to_core(self.conn.etcd_error("member list failed", e)))?;
+        Ok(list
+            .members()
+            .iter()
+            .map(|m| k8sops_core::backend::EtcdMember {
+                id: m.id(),
+                name: m.name().to_string(),
+                peer_urls: m.peer_urls().to_vec(),
+                client_urls: m.client_urls().to_vec(),
+                is_learner: m.is_learner(),
+            })
+            .collect())
+    }
+
+    async fn status(&self) -> k8sops_core::Result<Vec<k8sops_core::backend::EtcdEndpointStatus>> {
+        let mut out = Vec::with_capacity(self.conn.endpoints.len());
+        for endpoint in &self.conn.endpoints {
+            let one = EtcdConnection { endpoints: vec![endpoint.clone()], ..self.conn.clone() };
+            let mut client = self.client(&one).await?;
+            let s = client.status().await.map_err(|e| to_core(one.etcd_error("endpoint status failed", e)))?;
+            out.push(k8sops_core::backend::EtcdEndpointStatus {
+                endpoint: endpoint.clone(),
+                member_id: s.header().map(|h| h.member_id()).unwrap_or_default(),
+                version: s.version().to_string(),
+                db_size: s.db_size(),
+                leader: s.leader(),
+                raft_index: s.raft_index(),
+                raft_term: s.raft_term(),
+                errors: s.errors().to_vec(),
+            });
+        }
+        Ok(out)
+    }
+}

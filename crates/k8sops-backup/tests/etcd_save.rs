@@ -273,3 +273,51 @@ async fn a_cancel_during_the_stream_removes_the_part_file() {
     assert!(matches!(err, Error::Core(k8sops_core::Error::Cancelled { .. })), "{err:?}");
     nothing_left(&path);
 }
+
+#[tokio::test]
+async fn the_etcd_backend_answers_like_etcdctl_member_list_and_endpoint_status() {
+    use futures::StreamExt;
+    use k8sops_backup::etcd_save::EtcdClientBackend;
+    use k8sops_core::backend::EtcdSnapshots;
+    let Some(etcd) = real_etcd() else { return };
+    let backend = EtcdClientBackend::new(conn(&etcd));
+
+    let members = backend.members().await.unwrap();
+    let theirs: serde_json::Value = serde_json::from_str(&etcdctl(&etcd, &["member", "list", "-w", "json"])).unwrap();
+    let their_members = theirs["members"].as_array().unwrap();
+    assert_eq!(members.len(), their_members.len());
+    for (ours, theirs) in members.iter().zip(their_members) {
+        assert_eq!(ours.id, theirs["ID"].as_u64().unwrap());
+        assert_eq!(ours.name, theirs["name"].as_str().unwrap());
+        assert_eq!(serde_json::json!(ours.client_urls), theirs["clientURLs"]);
+        assert_eq!(serde_json::json!(ours.peer_urls), theirs["peerURLs"]);
+    }
+
+    let status = backend.status().await.unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(&etcdctl(&etcd, &["endpoint", "status", "-w", "json"])).unwrap();
+    let theirs = &theirs[0]["Status"];
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].endpoint, etcd.endpoint);
+    assert_eq!(status[0].version, theirs["version"].as_str().unwrap());
+    assert_eq!(status[0].member_id, theirs["header"]["member_id"].as_u64().unwrap());
+    assert_eq!(status[0].leader, theirs["leader"].as_u64().unwrap());
+
+    // The stream is the snapshot: database pages plus the 32-byte trailer.
+    let mut stream = backend.snapshot().await.unwrap();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        total += chunk.unwrap().len();
+    }
+    assert_eq!(total % 512, 32, "{total} bytes");
+
+    // A refused certificate is a backend error that keeps its source.
+    let refused = EtcdClientBackend::new(EtcdConnection {
+        cert: Some(etcd.other_cert.clone()),
+        key: Some(etcd.other_key.clone()),
+        ..conn(&etcd)
+    });
+    let err = refused.members().await.unwrap_err();
+    assert!(matches!(err, k8sops_core::Error::Backend { .. }), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
+}
