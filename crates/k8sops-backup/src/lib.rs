@@ -27,6 +27,7 @@ pub mod snapshot;
 pub mod etcd_save;
 
 pub mod export;
+pub mod layout;
 pub mod restore;
 pub mod store;
 pub mod velero;
@@ -105,9 +106,38 @@ pub enum Error {
         reason: String,
     },
 
+    /// A restore ran, but some objects could not be restored (from
+    /// [`restore::RestoreReport::ensure_completed`]; the report names them).
+    #[error("restore from {location}: {failed} object(s) could not be restored; see the report")]
+    RestoreIncomplete {
+        /// Where the backup was read from.
+        location: String,
+        /// Objects that failed.
+        failed: usize,
+        /// The whole report.
+        report: Box<restore::RestoreReport>,
+    },
+
     /// The cluster does not serve the `velero.io/v1` API.
     #[error("Velero is not installed in this cluster: the API server does not serve velero.io/v1 (install Velero, e.g. `velero install`)")]
     VeleroNotInstalled,
+
+    /// A Velero backup or restore finished in a phase other than
+    /// `Completed` (from `ensure_completed` on [`velero::Backup`] or
+    /// [`velero::Restore`]).
+    #[error("Velero {kind} {namespace}/{name} finished {phase}{detail}; see `velero {kind} describe {name} --details` and `velero {kind} logs {name}`")]
+    VeleroNotCompleted {
+        /// `backup` or `restore`.
+        kind: &'static str,
+        /// Velero's namespace.
+        namespace: String,
+        /// The object's name.
+        name: String,
+        /// The phase it ended in, e.g. `PartiallyFailed`.
+        phase: String,
+        /// Counts and reasons from its status, starting with `: ` (empty when there are none).
+        detail: String,
+    },
 
     /// An AWS API call failed.
     #[cfg(feature = "aws")]

@@ -5,7 +5,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::{
-    backend::{DynBackupStore, DynControlPlane, DynEtcdSnapshots, DynNodeGroups},
+    backend::{BackupStore, DynControlPlane, DynEtcdSnapshots, DynNodeGroups},
     error::{Error, Result, Timeouts},
     retry::RetryPolicy,
     version::KubeVersion,
@@ -43,7 +43,7 @@ struct Inner {
     node_groups: Option<DynNodeGroups>,
     control_plane: Option<DynControlPlane>,
     etcd: Option<DynEtcdSnapshots>,
-    backup_store: Option<DynBackupStore>,
+    backup_store: Option<BackupStore>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -204,9 +204,9 @@ impl Cluster {
     ///
     /// ```no_run
     /// use std::sync::Arc;
-    /// use k8sops_core::{Cluster, backend::InMemoryBackupStore};
+    /// use k8sops_core::{Cluster, backend::object_store::memory::InMemory};
     /// # fn f(client: kube::Client) {
-    /// let cluster = Cluster::builder(client).backup_store(Arc::new(InMemoryBackupStore::new())).build();
+    /// let cluster = Cluster::builder(client).backup_store(Arc::new(InMemory::new())).build();
     /// assert!(cluster.backup_store().is_ok());
     /// # }
     /// ```
@@ -490,12 +490,12 @@ impl Cluster {
     /// # async fn main() -> k8sops_core::Result<()> {
     /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
     /// let cluster = k8sops_core::Cluster::from_config(config)?;
-    /// let store = k8sops_core::backend::InMemoryBackupStore::new();
+    /// let store = k8sops_core::backend::object_store::memory::InMemory::new();
     /// let with = cluster.to_builder().backup_store(std::sync::Arc::new(store)).build();
     /// assert!(with.backup_store().is_ok() && cluster.backup_store().is_err());
     /// # Ok(()) }
     /// ```
-    pub fn backup_store(&self) -> Result<&DynBackupStore> {
+    pub fn backup_store(&self) -> Result<&BackupStore> {
         self.inner.backup_store.as_ref().ok_or(Error::BackendMissing { backend: "BackupStore", setter: "backup_store" })
     }
 }
@@ -506,14 +506,14 @@ impl Cluster {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> k8sops_core::Result<()> {
 /// use std::sync::Arc;
-/// use k8sops_core::{backend::InMemoryBackupStore, Cluster, RetryPolicy};
+/// use k8sops_core::{backend::object_store::memory::InMemory, Cluster, RetryPolicy};
 /// // from_config also picks the TLS crypto provider, which a bare kube::Client
 /// // needs when both of rustls' providers are compiled in (feature `aws`).
 /// let base = Cluster::from_config(kube::Config::new("https://10.0.0.1:6443".parse().unwrap()))?;
 /// let cluster = Cluster::builder(base.client().clone())
 ///     .url("https://10.0.0.1:6443")
 ///     .retry(RetryPolicy::default().max_attempts(3))
-///     .backup_store(Arc::new(InMemoryBackupStore::new()))
+///     .backup_store(Arc::new(InMemory::new()))
 ///     .build();
 /// assert!(cluster.backup_store().is_ok());
 /// # Ok(()) }
@@ -604,18 +604,19 @@ impl ClusterBuilder {
         self
     }
 
-    /// Attaches a backup store.
+    /// Attaches a backup store: any [`object_store::ObjectStore`] in an `Arc`
+    /// (see [`BackupStore`]).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> k8sops_core::Result<()> {
     /// let config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
     /// let cluster = k8sops_core::Cluster::from_config(config)?;
-    /// let store = k8sops_core::backend::InMemoryBackupStore::new();
+    /// let store = k8sops_core::backend::object_store::memory::InMemory::new();
     /// assert!(cluster.to_builder().backup_store(std::sync::Arc::new(store)).build().backup_store().is_ok());
     /// # Ok(()) }
     /// ```
-    pub fn backup_store(mut self, backend: DynBackupStore) -> Self {
+    pub fn backup_store(mut self, backend: BackupStore) -> Self {
         self.inner.backup_store = Some(backend);
         self
     }

@@ -8,10 +8,26 @@
 //!
 //! Removed and deprecated APIs are found the way kubent and pluto find them
 //! ([`rules`], [`removed_apis`]). The `aws` feature brings the EKS SDK ([`aws`]).
+//!
+//! Before an upgrade: every version in the cluster ([`versions`]: `kubectl
+//! version`, the nodes' kubelet, kube-proxy and runtime versions, kubeadm's
+//! static pods), the version skew policy as data and its violations now and
+//! after the upgrade ([`skew`]), the preflight checks ([`preflight`]: nodes
+//! not Ready, blocking PodDisruptionBudgets, unreplicated pods, removed APIs,
+//! PodSecurityPolicies, add-ons) and a `kubeadm upgrade plan`-style plan,
+//! hop by hop, with the commands and API calls of each step ([`plan`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub mod eks;
+pub mod plan;
+pub mod preflight;
 pub mod removed_apis;
+pub mod rolling;
 pub mod rules;
+pub mod skew;
+pub mod versions;
 
 /// Errors of this crate.
 ///
@@ -37,6 +53,49 @@ pub enum Error {
         path: std::path::PathBuf,
         /// What is wrong with it.
         reason: String,
+    },
+
+    /// An upgrade preflight found checks that must be fixed first. Made by
+    /// [`preflight::PreflightReport::ensure_passed`].
+    #[error("upgrade preflight for {target} failed: {}", failed.join("; "))]
+    PreflightFailed {
+        /// The target version.
+        target: String,
+        /// Each failed check: `id: explanation`.
+        failed: Vec<String>,
+    },
+
+    /// A node operation (drain, cordon, listing a group's nodes) failed.
+    #[error(transparent)]
+    Nodes(#[from] k8sops_nodes::Error),
+
+    /// A cloud update (an EKS cluster or node-group version update) ended
+    /// `Failed` or `Cancelled`; `errors` are the update's own errors.
+    #[error("update {id} ({kind}) of {target} ended {status:?}: {}; see `aws eks describe-update`", if errors.is_empty() { "no errors reported".to_string() } else { errors.join("; ") })]
+    UpdateFailed {
+        /// What was updated, e.g. `EKS cluster prod`.
+        target: String,
+        /// The update's id.
+        id: String,
+        /// Its type, e.g. `VersionUpdate`.
+        kind: String,
+        /// How it ended.
+        status: k8sops_core::backend::UpdateStatus,
+        /// The errors the update reported (`code: message`).
+        errors: Vec<String>,
+    },
+
+    /// A rolling node upgrade stopped before every node was upgraded; the
+    /// report says which nodes were, where it stopped and which nodes are
+    /// left cordoned. Made by [`rolling::RollingReport::ensure_completed`].
+    #[error("rolling upgrade of node group {group} {status}: {}", report.summary())]
+    RollingIncomplete {
+        /// The node group.
+        group: String,
+        /// How it ended.
+        status: rolling::RollingStatus,
+        /// What was done.
+        report: Box<rolling::RollingReport>,
     },
 }
 

@@ -8,13 +8,16 @@
 //! implementations (EKS, Auto Scaling, etcd) live in the area crates behind
 //! the `aws` and `etcd` features. All implementations pass the same
 //! [`conformance`](crate::conformance) suite (feature `conformance`).
+//!
+//! Backups are kept in an [`object_store::ObjectStore`] ([`BackupStore`]),
+//! re-exported here as [`object_store`] so that callers use the same version.
 
 mod backup_store;
 mod control_plane;
 mod etcd;
 mod node_groups;
 
-pub use backup_store::{validate_key, BackupStore, DynBackupStore, InMemoryBackupStore, LocalDirStore, ObjectInfo};
+pub use backup_store::{parse_key, BackupStore};
 pub use control_plane::{ControlPlane, DynControlPlane, InMemoryControlPlane};
 pub use etcd::{DynEtcdSnapshots, EtcdEndpointStatus, EtcdMember, EtcdSnapshots, InMemoryEtcd, SnapshotStream};
 pub use node_groups::{
@@ -22,6 +25,9 @@ pub use node_groups::{
     ScalingUpdate,
 };
 
+/// The object store crate backups are kept in, re-exported so that callers
+/// use the same version.
+pub use object_store;
 use serde::{Deserialize, Serialize};
 
 /// The state of an asynchronous change made through a backend (an EKS update,

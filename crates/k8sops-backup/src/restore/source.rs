@@ -1,0 +1,155 @@
+//! Reading a backup: its manifest, and its files from a store (one request
+//! each, several at once) or from an archive (one sequential pass per
+//! restore tier on a thread of its own, so memory holds a few files, not the
+//! archive).
+
+use std::{
+    collections::HashMap,
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use bytes::Bytes;
+use object_store::ObjectStoreExt;
+use tokio::sync::mpsc;
+
+use crate::{
+    layout::{Location, Manifest, MANIFEST_FILE},
+    Error, Result,
+};
+
+fn invalid(location: &Location, reason: impl Into<String>) -> Error {
+    Error::InvalidBackup { location: location.to_string(), reason: reason.into() }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    k8sops_core::Error::Io { path: path.display().to_string(), source }.into()
+}
+
+/// Reads and checks the manifest of the backup at `from`.
+pub(crate) async fn read_manifest(from: &Location) -> Result<Manifest> {
+    let bytes = match from {
+        Location::Store { store, prefix } => {
+            match store.get(&prefix.clone().join(MANIFEST_FILE)).await {
+                Ok(got) => got.bytes().await?,
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Err(invalid(
+                        from,
+                        format!("no {MANIFEST_FILE}: not a k8sops export, or an incomplete one (an export that failed or was cancelled)"),
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Location::Archive(path) => {
+            let path = path.clone();
+            let found = tokio::task::spawn_blocking(move || find_in_archive(&path, MANIFEST_FILE))
+                .await
+                .map_err(|e| invalid(from, format!("reading the archive failed: {e}")))?;
+            match found {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => {
+                    return Err(invalid(
+                        from,
+                        format!("the archive has no {MANIFEST_FILE}: not a k8sops export, or an incomplete one"),
+                    ))
+                }
+                Err(ArchiveError::Open(e)) => return Err(io_error(&archive_path(from), e)),
+                Err(ArchiveError::Damaged(e)) => {
+                    return Err(invalid(from, format!("not a readable gzip-compressed tar archive: {e}")))
+                }
+            }
+        }
+    };
+    Manifest::parse(&bytes, &from.to_string())
+}
+
+fn archive_path(from: &Location) -> PathBuf {
+    match from {
+        Location::Archive(p) => p.clone(),
+        Location::Store { .. } => PathBuf::new(),
+    }
+}
+
+/// Why an archive could not be read.
+#[derive(Debug)]
+pub(crate) enum ArchiveError {
+    /// The file could not be opened.
+    Open(std::io::Error),
+    /// It is not gzip, not tar, or truncated.
+    Damaged(std::io::Error),
+}
+
+fn open_archive(
+    path: &Path,
+) -> std::result::Result<tar::Archive<flate2::read::GzDecoder<std::io::BufReader<std::fs::File>>>, ArchiveError> {
+    let file = std::fs::File::open(path).map_err(ArchiveError::Open)?;
+    Ok(tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file))))
+}
+
+fn find_in_archive(path: &Path, name: &str) -> std::result::Result<Option<Bytes>, ArchiveError> {
+    let mut archive = open_archive(path)?;
+    for entry in archive.entries().map_err(ArchiveError::Damaged)? {
+        let mut entry = entry.map_err(ArchiveError::Damaged)?;
+        if entry.path_bytes().as_ref() == name.as_bytes() {
+            let mut buf = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut buf).map_err(ArchiveError::Damaged)?;
+            return Ok(Some(Bytes::from(buf)));
+        }
+    }
+    Ok(None)
+}
+
+/// One file of the archive, by its index in the caller's list.
+pub(crate) type ArchiveFile = (usize, std::result::Result<Bytes, String>);
+
+/// Streams the files named in `wanted` (relative path → index) out of the
+/// archive, in archive order, on a blocking thread. Files the archive does
+/// not hold are sent last with an error; a damaged archive ends the stream
+/// with an error for every file not yet sent. Dropping the receiver stops
+/// the thread.
+pub(crate) fn archive_files(
+    path: PathBuf,
+    mut wanted: HashMap<String, usize>,
+    queue: usize,
+) -> mpsc::Receiver<ArchiveFile> {
+    let (tx, rx) = mpsc::channel(queue.max(1));
+    tokio::task::spawn_blocking(move || {
+        let failure = match scan(&path, &mut wanted, &tx) {
+            Ok(true) => return,
+            Ok(false) => "listed in the manifest but missing from the archive".to_string(),
+            Err(ArchiveError::Open(e) | ArchiveError::Damaged(e)) => format!("the archive could not be read: {e}"),
+        };
+        let mut left: Vec<usize> = wanted.into_values().collect();
+        left.sort_unstable();
+        for i in left {
+            if tx.blocking_send((i, Err(failure.clone()))).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Sends every wanted file; `Ok(true)` when the receiver went away.
+fn scan(
+    path: &Path,
+    wanted: &mut HashMap<String, usize>,
+    tx: &mpsc::Sender<ArchiveFile>,
+) -> std::result::Result<bool, ArchiveError> {
+    let mut archive = open_archive(path)?;
+    for entry in archive.entries().map_err(ArchiveError::Damaged)? {
+        if wanted.is_empty() {
+            break;
+        }
+        let mut entry = entry.map_err(ArchiveError::Damaged)?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let Some(i) = wanted.remove(&name) else { continue };
+        let mut buf = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut buf).map_err(ArchiveError::Damaged)?;
+        if tx.blocking_send((i, Ok(Bytes::from(buf)))).is_err() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,1 +1,0 @@
-//! (in progress) removed_apis
