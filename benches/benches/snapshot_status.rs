@@ -126,8 +126,7 @@ async fn fill(etcd: &BenchEtcd, keys: usize) {
         .map(|range| {
             let mut kv = client.kv_client();
             async move {
-                let ops: Vec<TxnOp> =
-                    range.map(|i| TxnOp::put(format!("{PREFIX}k{i:06}"), value(i), None)).collect();
+                let ops: Vec<TxnOp> = range.map(|i| TxnOp::put(format!("{PREFIX}k{i:06}"), value(i), None)).collect();
                 kv.txn(Txn::new().and_then(ops)).await.map(|_| ())
             }
         })
@@ -178,6 +177,8 @@ fn main() {
         .expect("etcdctl runs");
     assert!(out.status.success(), "etcdctl snapshot save: {}", String::from_utf8_lossy(&out.stderr));
     drop(etcd);
+    // Wait for the snapshot to reach the disk: writeback would otherwise run during the timings.
+    std::fs::File::open(&path).and_then(|f| f.sync_all()).expect("sync the snapshot");
     let size = std::fs::metadata(&path).expect("snapshot").len();
     println!(
         "snapshot: {} ({}) saved in {:.1} s",
@@ -192,25 +193,18 @@ fn main() {
     assert_eq!(ours.render(OutputFormat::Json), theirs, "k8sops and etcdctl disagree");
     print!("status: {}", ours.render(OutputFormat::Table));
 
-    let etcdctl_time = median(
-        (0..RUNS)
-            .map(|_| {
-                let start = Instant::now();
-                let out = etcdctl_status(&path).output().expect("etcdctl runs");
-                assert!(out.status.success());
-                start.elapsed()
-            })
-            .collect(),
-    );
-    let k8sops_time = median(
-        (0..RUNS)
-            .map(|_| {
-                let start = Instant::now();
-                snapshot::status(&path).expect("snapshot status");
-                start.elapsed()
-            })
-            .collect(),
-    );
+    // Alternate the two so that load from elsewhere on the machine falls on both alike.
+    let (mut etcdctl_times, mut k8sops_times) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let out = etcdctl_status(&path).output().expect("etcdctl runs");
+        assert!(out.status.success());
+        etcdctl_times.push(start.elapsed());
+        let start = Instant::now();
+        snapshot::status(&path).expect("snapshot status");
+        k8sops_times.push(start.elapsed());
+    }
+    let (etcdctl_time, k8sops_time) = (median(etcdctl_times), median(k8sops_times));
     let command = format!("etcdctl snapshot status {} -w json", path.display());
     print(&[Comparison {
         name: format!("snapshot status, {} keys, {}", ours.total_key, snapshot::humanize_bytes(ours.total_size)),

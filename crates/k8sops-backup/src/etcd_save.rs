@@ -326,6 +326,7 @@ pub async fn save(conn: &EtcdConnection, path: impl AsRef<Path>, params: &SavePa
     if outcome.is_err() {
         // The stream future is dropped on timeout or cancel: remove what it wrote.
         let _ = tokio::fs::remove_file(&part).await;
+        let _ = tokio::fs::remove_file(part_path(&sidecar_path(&path))).await;
     }
     outcome
 }
@@ -356,7 +357,15 @@ async fn stream_to(conn: &EtcdConnection, path: &Path, part: &Path, params: &Sav
         }
         let blob = msg.blob();
         if db_total.is_none() {
-            db_total = Some(msg.remaining_bytes() + blob.len() as u64);
+            let announced = msg
+                .remaining_bytes()
+                .checked_add(blob.len() as u64)
+                .filter(|t| t.checked_add(TRAILER_LEN).is_some())
+                .ok_or_else(|| Error::CorruptSnapshot {
+                    path: path.to_path_buf(),
+                    reason: format!("etcd announced an impossible size ({} remaining bytes)", msg.remaining_bytes()),
+                })?;
+            db_total = Some(announced);
         }
         let total = db_total.unwrap_or_default();
         // Bytes up to `total` are the database; what follows is the trailer.
@@ -401,14 +410,25 @@ async fn stream_to(conn: &EtcdConnection, path: &Path, part: &Path, params: &Sav
     let file = out.into_inner();
     file.sync_all().await.map_err(|e| io(part, e))?;
     drop(file);
-    tokio::fs::rename(part, path).await.map_err(|e| io(path, e))?;
+    // The sidecar is written (to its own .part) before the snapshot is renamed,
+    // so an error here leaves the previous FILE and FILE.sha256 as they were.
     let file_sha256 = hex(&file_hash.finalize());
-    let checksum_file = if params.checksum_sidecar {
-        let sidecar = sidecar_path(path);
+    let sidecar = sidecar_path(path);
+    let sidecar_part = part_path(&sidecar);
+    if params.checksum_sidecar {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        write_private(&sidecar, format!("{file_sha256}  {name}\n").as_bytes()).await?;
+        write_synced(&sidecar_part, format!("{file_sha256}  {name}\n").as_bytes()).await?;
+    }
+    if let Err(e) = tokio::fs::rename(part, path).await {
+        let _ = tokio::fs::remove_file(&sidecar_part).await;
+        return Err(io(path, e));
+    }
+    let checksum_file = if params.checksum_sidecar {
+        tokio::fs::rename(&sidecar_part, &sidecar).await.map_err(|e| io(&sidecar, e))?;
         Some(sidecar)
     } else {
+        // A sidecar from an earlier snapshot would no longer match this one.
+        let _ = tokio::fs::remove_file(&sidecar).await;
         None
     };
     sync_dir(path).await;
@@ -459,19 +479,19 @@ async fn open_part(part: &Path) -> Result<tokio::fs::File> {
     options.open(part).await.map_err(|e| io(part, e))
 }
 
-async fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = part_path(path);
-    let mut f = open_part(&tmp).await?;
+/// Writes `data` to `tmp` (mode 0600) and fsyncs it; removes it on error.
+async fn write_synced(tmp: &Path, data: &[u8]) -> Result<()> {
+    let mut f = open_part(tmp).await?;
     let written = async {
         f.write_all(data).await?;
         f.sync_all().await
     }
     .await;
     if let Err(e) = written {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(io(&tmp, e));
+        let _ = tokio::fs::remove_file(tmp).await;
+        return Err(io(tmp, e));
     }
-    tokio::fs::rename(&tmp, path).await.map_err(|e| io(path, e))
+    Ok(())
 }
 
 async fn sync_dir(path: &Path) {
@@ -593,7 +613,12 @@ impl k8sops_core::backend::EtcdSnapshots for EtcdClientBackend {
             client.snapshot().await.map_err(|e| to_core(conn.etcd_error("cannot open the snapshot stream", e)))?;
         let chunks = futures::stream::unfold(Some((stream, conn, client)), |state| async move {
             let (mut stream, conn, client) = state?;
-            match stream.message().await {
+            let idle = SaveParams::default().idle_timeout;
+            let Ok(next) = tokio::time::timeout(idle, stream.message()).await else {
+                let during = format!("waiting for snapshot data from etcd at {}", conn.endpoints.join(","));
+                return Some((Err(k8sops_core::Error::Timeout { during, after: idle }), None));
+            };
+            match next {
                 Ok(Some(msg)) => Some((Ok(bytes::Bytes::copy_from_slice(msg.blob())), Some((stream, conn, client)))),
                 Ok(None) => None,
                 Err(e) => Some((Err(to_core(conn.etcd_error("the snapshot stream failed", e))), None)),
@@ -620,10 +645,35 @@ impl k8sops_core::backend::EtcdSnapshots for EtcdClientBackend {
 
     async fn status(&self) -> k8sops_core::Result<Vec<k8sops_core::backend::EtcdEndpointStatus>> {
         let mut out = Vec::with_capacity(self.conn.endpoints.len());
+        let mut failed = Vec::new();
         for endpoint in &self.conn.endpoints {
             let one = EtcdConnection { endpoints: vec![endpoint.clone()], ..self.conn.clone() };
-            let mut client = self.client(&one).await?;
-            let s = client.status().await.map_err(|e| to_core(one.etcd_error("endpoint status failed", e)))?;
+            let answer = match self.client(&one).await {
+                Ok(mut client) => {
+                    client.status().await.map_err(|e| to_core(one.etcd_error("endpoint status failed", e)))
+                }
+                Err(e) => Err(e),
+            };
+            // Like `etcdctl endpoint status`, one endpoint that does not answer
+            // is reported with its error and the others are still asked.
+            let s = match answer {
+                Ok(s) => s,
+                Err(e) if self.conn.endpoints.len() > 1 => {
+                    failed.push(e.to_string());
+                    out.push(k8sops_core::backend::EtcdEndpointStatus {
+                        endpoint: endpoint.clone(),
+                        member_id: 0,
+                        version: String::new(),
+                        db_size: 0,
+                        leader: 0,
+                        raft_index: 0,
+                        raft_term: 0,
+                        errors: vec![e.to_string()],
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             out.push(k8sops_core::backend::EtcdEndpointStatus {
                 endpoint: endpoint.clone(),
                 member_id: s.header().map(|h| h.member_id()).unwrap_or_default(),
@@ -633,6 +683,14 @@ impl k8sops_core::backend::EtcdSnapshots for EtcdClientBackend {
                 raft_index: s.raft_index(),
                 raft_term: s.raft_term(),
                 errors: s.errors().to_vec(),
+            });
+        }
+        if !out.is_empty() && failed.len() == out.len() {
+            return Err(k8sops_core::Error::Backend {
+                backend: self.backend_name(),
+                message: format!("no endpoint answered: {}", failed.join("; ")),
+                transient: true,
+                source: None,
             });
         }
         Ok(out)

@@ -117,6 +117,13 @@ async fn a_saved_snapshot_is_verified_private_and_usable_by_etcdctl() {
     let restore = etcdutl(&["snapshot", "restore", path.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()]);
     assert!(restore.status.success(), "etcdctl snapshot restore: {}", String::from_utf8_lossy(&restore.stderr));
     assert!(restored.join("member/snap/db").exists());
+
+    // Saved again without a sidecar, the old one (which no longer matches) is removed.
+    let params = SaveParams { checksum_sidecar: false, ..Default::default() };
+    let again = save(&conn(&etcd), &path, &params).await.unwrap();
+    assert!(again.checksum_file.is_none());
+    assert!(!sidecar_path(&path).exists(), "a stale sidecar is removed");
+    assert!(!part_path(&sidecar_path(&path)).exists());
 }
 
 #[tokio::test]

@@ -215,7 +215,8 @@ fn truncated_snapshots_are_refused_at_every_page_boundary_and_between() {
     let db_size = base.status.total_size as usize;
     let pages = base.bytes.len() / PAGE;
     assert!(pages < 200, "the base snapshot is small: {pages} pages");
-    let mut cuts: Vec<usize> = (0..=pages).flat_map(|p| [p * PAGE, p * PAGE + 1, p * PAGE + 16, p * PAGE + 100]).collect();
+    let mut cuts: Vec<usize> =
+        (0..=pages).flat_map(|p| [p * PAGE, p * PAGE + 1, p * PAGE + 16, p * PAGE + 100]).collect();
     cuts.extend((0..base.bytes.len()).step_by(997));
     cuts.extend(db_size..base.bytes.len());
     cuts.sort_unstable();

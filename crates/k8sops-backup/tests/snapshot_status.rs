@@ -98,14 +98,21 @@ fn assert_status_matches_etcdctl(path: &Path) -> SnapshotStatus {
     assert_eq!(ours.revision, theirs["revision"].as_i64().unwrap(), "revision");
     assert_eq!(ours.total_key, theirs["totalKey"].as_u64().unwrap(), "totalKey");
     assert_eq!(ours.total_size, theirs["totalSize"].as_u64().unwrap(), "totalSize");
-    for (format, name) in
-        [(OutputFormat::Json, "json"), (OutputFormat::Table, "table"), (OutputFormat::Simple, "simple"), (OutputFormat::Fields, "fields")]
-    {
+    for (format, name) in [
+        (OutputFormat::Json, "json"),
+        (OutputFormat::Table, "table"),
+        (OutputFormat::Simple, "simple"),
+        (OutputFormat::Fields, "fields"),
+    ] {
         assert_eq!(ours.render(format), etcdctl_status(path, name), "-w {name}");
     }
     // The same result on one thread and on more threads than cores.
     for threads in [1, 3, 8] {
-        assert_eq!(snapshot::status_with(path, &ReadParams::default().threads(threads)).unwrap(), ours, "{threads} threads");
+        assert_eq!(
+            snapshot::status_with(path, &ReadParams::default().threads(threads)).unwrap(),
+            ours,
+            "{threads} threads"
+        );
     }
     ours
 }
@@ -147,8 +154,12 @@ fn status_matches_etcdctl_after_overwrites_deletes_leases_and_a_physical_compact
     let kvs: Vec<(String, String)> = (0..400).map(|i| (format!("{prefix}/k{i:04}"), value(20 + i % 300, i))).collect();
     put_many(&etcd, &kvs);
     // Overwrite every third key twice, some with values that need overflow pages.
-    let over: Vec<(String, String)> =
-        kvs.iter().step_by(3).enumerate().map(|(n, (k, _))| (k.clone(), value(if n % 10 == 0 { 9_000 } else { 40 }, n + 1))).collect();
+    let over: Vec<(String, String)> = kvs
+        .iter()
+        .step_by(3)
+        .enumerate()
+        .map(|(n, (k, _))| (k.clone(), value(if n % 10 == 0 { 9_000 } else { 40 }, n + 1)))
+        .collect();
     put_many(&etcd, &over);
     put_many(&etcd, &over.iter().map(|(k, v)| (k.clone(), format!("{v}2"))).collect::<Vec<_>>());
     // Deletes: single keys and a range.
@@ -185,9 +196,11 @@ fn status_matches_etcdctl_after_overwrites_deletes_leases_and_a_physical_compact
     // Our prefix's live keys, as etcd serves them now (nobody else writes there).
     let counts = snapshot::prefix_counts(&path).unwrap();
     assert_eq!(counts.revision, ours.revision);
-    let served: Value =
-        serde_json::from_str(&etcdctl(&etcd, &["get", &format!("{prefix}/"), "--prefix", "--keys-only", "--limit=1", "-w", "json"]))
-            .unwrap();
+    let served: Value = serde_json::from_str(&etcdctl(
+        &etcd,
+        &["get", &format!("{prefix}/"), "--prefix", "--keys-only", "--limit=1", "-w", "json"],
+    ))
+    .unwrap();
     let live_served = served["count"].as_u64().unwrap();
     let top = format!("{}/", prefix.split('/').nth(1).unwrap());
     assert_eq!(counts.get(&format!("/{top}")), live_served, "{counts}");
@@ -241,22 +254,28 @@ fn restore(path: &Path) -> Restored {
     let restored = Restored { child, endpoint, _dir: dir };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = run(Command::new("etcdctl").arg(format!("--endpoints={}", restored.endpoint)).args(["endpoint", "health"]));
+        let out =
+            run(Command::new("etcdctl").arg(format!("--endpoints={}", restored.endpoint)).args(["endpoint", "health"]));
         if out.status.success() {
             return restored;
         }
-        assert!(Instant::now() < deadline, "restored etcd did not become healthy: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            Instant::now() < deadline,
+            "restored etcd did not become healthy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// Keys in `[from, to)` (or under the prefix `from` when `to` is `None`) that the restored etcd serves.
 fn restored_count(r: &Restored, args: &[&str]) -> u64 {
-    let out = run(Command::new("etcdctl")
-        .arg(format!("--endpoints={}", r.endpoint))
-        .arg("get")
-        .args(args)
-        .args(["--keys-only", "--limit=1", "-w", "json"]));
+    let out = run(Command::new("etcdctl").arg(format!("--endpoints={}", r.endpoint)).arg("get").args(args).args([
+        "--keys-only",
+        "--limit=1",
+        "-w",
+        "json",
+    ]));
     assert!(out.status.success(), "etcdctl get {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["count"].as_u64().unwrap_or(0)
@@ -313,7 +332,9 @@ fn prefix_counts_equal_the_keys_a_restored_etcd_serves() {
     // The whole file: every row that is not a prefix of another row counts
     // exactly the keys under it, and all rows add up to every key.
     for p in &counts.prefixes {
-        if p.prefix.is_empty() || counts.prefixes.iter().any(|q| q.prefix != p.prefix && q.prefix.starts_with(&p.prefix)) {
+        if p.prefix.is_empty()
+            || counts.prefixes.iter().any(|q| q.prefix != p.prefix && q.prefix.starts_with(&p.prefix))
+        {
             continue;
         }
         assert_eq!(p.keys, expect(&p.prefix), "{}", p.prefix);

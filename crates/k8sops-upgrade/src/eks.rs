@@ -1264,3 +1264,40 @@ fn into_core(e: Error) -> k8sops_core::Error {
         },
     }
 }
+
+/// An EKS upgrade insight as a preflight finding
+/// ([`PreflightParams::insights`](crate::preflight::PreflightParams::insights)):
+/// `ERROR` fails the preflight, `WARNING` and `UNKNOWN` warn, `PASSING` passes.
+///
+/// ```no_run
+/// # async fn main_(eks: k8sops_upgrade::eks::EksControlPlane, cluster: k8sops_core::Cluster) -> k8sops_upgrade::Result<()> {
+/// use k8sops_upgrade::preflight::{preflight, PreflightParams};
+/// let target: k8sops_core::KubeVersion = "v1.30".parse()?;
+/// let insights = eks.insights(&target).await?;
+/// let params = PreflightParams::new(target).insights(insights.iter().map(Into::into).collect());
+/// println!("{}", preflight(&cluster, &params).await?);
+/// # Ok(()) }
+/// ```
+impl From<&Insight> for crate::preflight::UpgradeInsight {
+    fn from(i: &Insight) -> Self {
+        use crate::preflight::CheckStatus;
+        let status = match i.status {
+            InsightStatus::Passing => CheckStatus::Pass,
+            InsightStatus::Warning | InsightStatus::Unknown => CheckStatus::Warn,
+            InsightStatus::Error => CheckStatus::Fail,
+        };
+        let mut explanation = i.reason.clone();
+        if let Some(r) = &i.recommendation {
+            if !r.is_empty() {
+                explanation = format!("{explanation} ({r})");
+            }
+        }
+        let objects = i
+            .resources
+            .iter()
+            .filter(|r| r.status != InsightStatus::Passing)
+            .filter_map(|r| r.kubernetes_resource_uri.clone().or_else(|| r.arn.clone()))
+            .collect();
+        crate::preflight::UpgradeInsight { name: format!("EKS: {}", i.name), status, explanation, objects }
+    }
+}

@@ -108,6 +108,8 @@ pub enum CheckId {
     PodSecurityPolicies,
     /// Add-on versions.
     Addons,
+    /// Readiness findings from the platform, e.g. EKS upgrade insights.
+    UpgradeInsights,
 }
 
 impl CheckId {
@@ -127,6 +129,7 @@ impl CheckId {
             CheckId::RemovedApis => "removed-apis",
             CheckId::PodSecurityPolicies => "pod-security-policies",
             CheckId::Addons => "addons",
+            CheckId::UpgradeInsights => "upgrade-insights",
         }
     }
 }
@@ -179,6 +182,7 @@ impl PreflightCheck {
             CheckId::RemovedApis => "No removed APIs in use",
             CheckId::PodSecurityPolicies => "No PodSecurityPolicies (removed in 1.25)",
             CheckId::Addons => "Add-on versions",
+            CheckId::UpgradeInsights => "Platform upgrade insights",
         };
         PreflightCheck { id, title: title.into(), status, explanation: explanation.into(), objects: Vec::new() }
     }
@@ -242,6 +246,37 @@ pub struct PreflightParams {
     pub versions: VersionParams,
     /// The removed-API check (default: scan the cluster).
     pub removed_apis: RemovedApiCheck,
+    /// Readiness findings the platform reports for the target, e.g. EKS
+    /// upgrade insights (`EksControlPlane::insights`, converted with `.into()`
+    /// under feature `aws`). Surfaced as the `upgrade-insights` check when
+    /// not empty.
+    pub insights: Vec<UpgradeInsight>,
+}
+
+/// A readiness finding from the platform that runs the control plane (EKS
+/// upgrade insights), surfaced in the preflight.
+///
+/// ```
+/// use k8sops_upgrade::preflight::{CheckStatus, UpgradeInsight};
+/// let i = UpgradeInsight {
+///     name: "Deprecated APIs removed in Kubernetes v1.32".into(),
+///     status: CheckStatus::Fail,
+///     explanation: "flowcontrol.apiserver.k8s.io/v1beta3 is still called".into(),
+///     objects: vec!["flowschemas.v1beta3.flowcontrol.apiserver.k8s.io".into()],
+/// };
+/// assert_eq!(i.status, CheckStatus::Fail);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpgradeInsight {
+    /// The insight's name.
+    pub name: String,
+    /// Its status as a preflight status (EKS `ERROR` is Fail; `WARNING` and
+    /// `UNKNOWN` are Warn; `PASSING` is Pass).
+    pub status: CheckStatus,
+    /// Why, and what to do.
+    pub explanation: String,
+    /// What it names.
+    pub objects: Vec<String>,
 }
 
 impl PreflightParams {
@@ -252,7 +287,26 @@ impl PreflightParams {
     /// assert_eq!(p.versions.system_namespace, "kube-system");
     /// ```
     pub fn new(target: KubeVersion) -> Self {
-        PreflightParams { target, versions: VersionParams::default(), removed_apis: RemovedApiCheck::default() }
+        PreflightParams {
+            target,
+            versions: VersionParams::default(),
+            removed_apis: RemovedApiCheck::default(),
+            insights: Vec::new(),
+        }
+    }
+
+    /// Sets [`insights`](Self::insights).
+    ///
+    /// ```
+    /// use k8sops_upgrade::preflight::{CheckStatus, PreflightParams, UpgradeInsight};
+    /// let insight = UpgradeInsight { name: "Kubelet version skew".into(), status: CheckStatus::Pass, explanation: String::new(), objects: vec![] };
+    /// let p = PreflightParams::new("v1.30".parse().unwrap()).insights(vec![insight]);
+    /// assert_eq!(p.insights.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn insights(mut self, insights: Vec<UpgradeInsight>) -> Self {
+        self.insights = insights;
+        self
     }
 
     /// Sets [`versions`](Self::versions).
@@ -431,6 +485,21 @@ impl fmt::Display for PreflightReport {
     }
 }
 
+/// One check from the platform's insights: the worst status, each insight
+/// that is not passing explained.
+fn insights_check(insights: &[UpgradeInsight]) -> PreflightCheck {
+    let worst = insights.iter().map(|i| i.status).max().unwrap_or(CheckStatus::Pass);
+    let open: Vec<&UpgradeInsight> = insights.iter().filter(|i| i.status != CheckStatus::Pass).collect();
+    let explanation = if open.is_empty() {
+        format!("All {} insights pass.", insights.len())
+    } else {
+        open.iter().map(|i| format!("{} {}: {}", i.status, i.name, i.explanation)).collect::<Vec<_>>().join("; ")
+    };
+    let mut check = PreflightCheck::new(CheckId::UpgradeInsights, worst, explanation);
+    check.objects = open.iter().flat_map(|i| i.objects.iter().cloned()).collect();
+    check
+}
+
 /// Runs every check for an upgrade to [`PreflightParams::target`]; see the
 /// [module docs](self).
 ///
@@ -485,6 +554,9 @@ pub async fn preflight(cluster: &Cluster, params: &PreflightParams) -> Result<Pr
     checks.push(removed_apis(cluster, &params.removed_apis, &target).await);
     checks.push(pod_security_policies(cluster, &current, &target).await);
     checks.push(addons(&versions, &target));
+    if !params.insights.is_empty() {
+        checks.push(insights_check(&params.insights));
+    }
 
     Ok(PreflightReport { current, target, hops, checks, versions, skew })
 }

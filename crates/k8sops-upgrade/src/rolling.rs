@@ -836,9 +836,15 @@ impl Run<'_> {
     }
 
     async fn uncordon(&self, rec: &mut NodeRecord) {
-        match uncordon(self.cluster, &NodeSelection::name(rec.node.clone()), CordonParams::default()).await {
+        // Nothing is sent after a cancel; a dry run only asks (client) or sends dryRun=All (server).
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        let dry_run = self.params.dry_run;
+        match uncordon(self.cluster, &NodeSelection::name(rec.node.clone()), CordonParams { dry_run }).await {
             Ok(report) => match report.failed().next() {
                 Some((_, e)) => rec.uncordon_error = Some(e.to_string()),
+                None if dry_run.is_dry_run() => {}
                 None => {
                     rec.uncordoned = true;
                     self.progress.emit(RollingEvent::Uncordoned { node: rec.node.clone() });

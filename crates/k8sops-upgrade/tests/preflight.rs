@@ -325,3 +325,31 @@ async fn the_report_serializes_every_check_with_its_id_and_status() {
     assert_eq!((nodes["status"].as_str(), nodes["objects"][0].as_str()), (Some("fail"), Some("bad (NotReady)")));
     assert_eq!(json["versions"]["server"]["gitVersion"], "v1.29.4");
 }
+
+#[tokio::test]
+async fn platform_insights_surface_as_one_check_with_the_worst_status() {
+    use k8sops_upgrade::preflight::UpgradeInsight;
+    let server = TestServer::builder().server_version("v1.29.4").start().await.unwrap();
+    server.insert_all([node("n1", "v1.29.4", true)]).unwrap();
+    let none = preflight(&server.cluster(), &params("v1.30")).await.unwrap();
+    assert!(none.check(CheckId::UpgradeInsights).is_none(), "no insights, no check");
+
+    let insight = |name: &str, status, objects: &[&str]| UpgradeInsight {
+        name: name.into(),
+        status,
+        explanation: format!("{name} explained"),
+        objects: objects.iter().map(|s| s.to_string()).collect(),
+    };
+    let with = params("v1.30").insights(vec![
+        insight("Kubelet version skew", CheckStatus::Pass, &[]),
+        insight("Deprecated APIs removed in v1.30", CheckStatus::Fail, &["/apis/x/v1beta1/things/a"]),
+        insight("Add-on compatibility", CheckStatus::Warn, &["vpc-cni"]),
+    ]);
+    let report = preflight(&server.cluster(), &with).await.unwrap();
+    let check = report.check(CheckId::UpgradeInsights).expect("an upgrade-insights check");
+    assert_eq!(check.status, CheckStatus::Fail);
+    assert_eq!(check.objects, ["/apis/x/v1beta1/things/a", "vpc-cni"]);
+    assert!(check.explanation.contains("FAIL Deprecated APIs removed in v1.30"), "{}", check.explanation);
+    assert!(!check.explanation.contains("Kubelet version skew"), "passing insights are not listed");
+    assert!(report.ensure_passed().is_err());
+}

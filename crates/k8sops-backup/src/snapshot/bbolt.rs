@@ -226,8 +226,10 @@ impl Db {
         let needed = meta.pgid.checked_mul(page_size);
         if needed.is_none_or(|n| n > file_len) {
             let needed = needed.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
-            let reason =
-                corrupt!("truncated: {} pages of {page_size} bytes need {needed} bytes, the file has {file_len}", meta.pgid);
+            let reason = corrupt!(
+                "truncated: {} pages of {page_size} bytes need {needed} bytes, the file has {file_len}",
+                meta.pgid
+            );
             return unusable(reason, metas);
         }
         if meta.root < 2 || meta.root >= meta.pgid {

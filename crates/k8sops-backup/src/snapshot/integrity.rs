@@ -319,7 +319,11 @@ fn trailer(
     }
     let computed = hex(&hasher.finalize());
     let recorded = hex(&recorded);
-    Ok(Some(if computed == recorded { Trailer::Matches { sha256: computed } } else { Trailer::Mismatch { recorded, computed } }))
+    Ok(Some(if computed == recorded {
+        Trailer::Matches { sha256: computed }
+    } else {
+        Trailer::Mismatch { recorded, computed }
+    }))
 }
 
 fn hex(bytes: &[u8]) -> String {

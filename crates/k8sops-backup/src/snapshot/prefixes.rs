@@ -41,7 +41,6 @@ fn varint(b: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
-
 /// Live keys per prefix at the snapshot's revision ([`prefix_counts`](super::prefix_counts)).
 ///
 /// A key's prefix follows the API server's storage layout:
@@ -194,9 +193,8 @@ pub(super) fn count(revision: i64, revisions: u64, live: HashMap<Vec<u8>, Latest
         }
         live_keys += 1;
         let c = classify(key);
-        let entry = by_prefix
-            .entry(c.prefix.to_vec())
-            .or_insert_with(|| (0, c.group.map(lossy), c.resource.map(lossy)));
+        let entry =
+            by_prefix.entry(c.prefix.to_vec()).or_insert_with(|| (0, c.group.map(lossy), c.resource.map(lossy)));
         entry.0 += 1;
     }
     let prefixes = by_prefix

@@ -19,11 +19,11 @@ use std::{
 use k8sops_core::CancellationToken;
 
 use super::{
-    crc,
     bbolt::{
         branch_child, bucket_root, corrupt, leaf_element, page_kind, BucketRoot, Corrupt, Db, ReadError, BRANCH_PAGE,
         BUCKET_LEAF_FLAG, NO_FREELIST,
     },
+    crc,
     pages::PageReader,
     prefixes::key_of_key_value,
 };

@@ -571,10 +571,23 @@ pub async fn prune(
         let outcome = match decision {
             Decision::Keep(reason) => PruneOutcome::Kept { reason },
             Decision::Delete(reason) if dry_run => PruneOutcome::WouldDelete { reason },
-            Decision::Delete(reason) => match delete_backup(store, &root.clone().join(backup.name.as_str())).await {
-                Ok(_) => PruneOutcome::Deleted { reason },
-                Err((deleted_objects, e)) => PruneOutcome::Failed { reason, error: e.to_string(), deleted_objects },
-            },
+            Decision::Delete(reason) => {
+                // `backup.name` is the listed (already encoded) segment: parse, do not join (join encodes again).
+                let prefix = if root.as_ref().is_empty() {
+                    Path::parse(&backup.name)
+                } else {
+                    Path::parse(format!("{root}/{}", backup.name))
+                };
+                match prefix {
+                    Err(e) => PruneOutcome::Failed { reason, error: e.to_string(), deleted_objects: 0 },
+                    Ok(prefix) => match delete_backup(store, &prefix).await {
+                        Ok(_) => PruneOutcome::Deleted { reason },
+                        Err((deleted_objects, e)) => {
+                            PruneOutcome::Failed { reason, error: e.to_string(), deleted_objects }
+                        }
+                    },
+                }
+            }
         };
         out.push(PrunedBackup { backup, outcome });
     }

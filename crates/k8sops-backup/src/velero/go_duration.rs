@@ -130,7 +130,7 @@ pub fn parse(input: &str) -> Result<Duration> {
         let whole: u128 =
             if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| invalid("a number is too large"))? };
         let mut value = whole.checked_mul(scale).ok_or_else(|| invalid("it is too long"))?;
-        value += go_fraction(frac_part, scale);
+        value = value.checked_add(go_fraction(frac_part, scale)).ok_or_else(|| invalid("it is too long"))?;
         total = total.checked_add(value).ok_or_else(|| invalid("it is too long"))?;
         if total > MAX.as_nanos() {
             return Err(invalid("it is longer than Go can hold (about 292 years)"));

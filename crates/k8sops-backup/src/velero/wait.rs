@@ -309,6 +309,7 @@ async fn watch_until_finished<K: Followed>(
             }
         };
         let mut stream = pin!(stream);
+        let opened = std::time::Instant::now();
         loop {
             match stream.try_next().await {
                 Ok(Some(WatchEvent::Added(obj) | WatchEvent::Modified(obj))) => {
@@ -323,9 +324,32 @@ async fn watch_until_finished<K: Followed>(
                     )
                 }
                 Ok(Some(WatchEvent::Bookmark(_))) => {}
-                // 410 Gone (the resourceVersion is too old) or the server
-                // ended the watch at its timeout: read the object again.
-                Ok(Some(WatchEvent::Error(_))) | Ok(None) => break,
+                // 410 Gone (the resourceVersion is too old): read the object again at once.
+                Ok(Some(WatchEvent::Error(e))) if e.code == 410 => break,
+                // The server ended the watch at its timeout: read the object again.
+                Ok(None) if opened.elapsed() >= std::time::Duration::from_secs(1) => break,
+                // Any other error event, or a watch that ends at once: back off
+                // like a failed request, so a broken watch cannot spin.
+                Ok(Some(WatchEvent::Error(e))) => {
+                    failures += 1;
+                    let err = k8sops_core::Error::Api {
+                        code: e.code,
+                        reason: e.reason.clone(),
+                        message: e.message.clone(),
+                        retry_after: None,
+                    };
+                    tokio::time::sleep(pause(err, failures)?).await;
+                    break;
+                }
+                Ok(None) => {
+                    failures += 1;
+                    let err = k8sops_core::Error::Timeout {
+                        during: format!("watching {what} (the watch ended at once)"),
+                        after: opened.elapsed(),
+                    };
+                    tokio::time::sleep(pause(err, failures)?).await;
+                    break;
+                }
                 Err(e) => {
                     failures += 1;
                     let retry_in = pause(cluster.map_err(e, what), failures)?;
