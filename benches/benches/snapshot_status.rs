@@ -144,6 +144,23 @@ fn etcdctl_status(path: &Path) -> Command {
     cmd
 }
 
+/// User plus system CPU time of one run of `command`, as GNU time reports it.
+fn cpu_time(command: &Command) -> Duration {
+    let stats = tempfile::NamedTempFile::new().expect("temp file");
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "%U %S", "-o"]).arg(stats.path()).arg(command.get_program()).args(command.get_args());
+    for (k, v) in command.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.stdout(std::process::Stdio::null()).output().expect("GNU time runs");
+    assert!(out.status.success(), "{:?} failed", command.get_program());
+    let text = std::fs::read_to_string(stats.path()).expect("GNU time's output");
+    let secs: f64 = text.lines().last().unwrap_or("").split_whitespace().filter_map(|t| t.parse::<f64>().ok()).sum();
+    Duration::from_secs_f64(secs)
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -213,18 +230,23 @@ fn main() {
         kubectl_time: etcdctl_time,
     }]);
 
-    // Peak RSS of each in a process of its own (ours: this bench in its child mode).
+    // Peak RSS and CPU time of each in a process of its own (ours: this
+    // bench in its child mode). CPU time does not depend on what else the
+    // machine runs; wall time on a busy 2-core machine does.
     let mut child = Command::new(std::env::current_exe().expect("bench executable"));
     child.env(CHILD_VAR, &path);
     let (ours_proc, ours_out) = measure(&child, true);
     assert_eq!(ours_out, theirs, "the child process printed another result");
     let (theirs_proc, _) = measure(&etcdctl_status(&path), false);
+    let ours_cpu = median((0..RUNS).map(|_| cpu_time(&child)).collect());
+    let theirs_cpu = median((0..RUNS).map(|_| cpu_time(&etcdctl_status(&path))).collect());
     println!(
-        "peak RSS: k8sops {} (process wall {:.0} ms), etcdctl {} (process wall {:.0} ms)",
+        "peak RSS: k8sops {}, etcdctl {}; CPU time (user + system, median): k8sops {:.0} ms, etcdctl {:.0} ms ({:.1}x)",
         mib(ours_proc.max_rss_kib),
-        ours_proc.wall.as_secs_f64() * 1000.0,
         mib(theirs_proc.max_rss_kib),
-        theirs_proc.wall.as_secs_f64() * 1000.0
+        ours_cpu.as_secs_f64() * 1000.0,
+        theirs_cpu.as_secs_f64() * 1000.0,
+        theirs_cpu.as_secs_f64() / ours_cpu.as_secs_f64().max(1e-9)
     );
 
     // The other two readers, for the record.

@@ -43,6 +43,7 @@ mod clean;
 mod discover;
 mod manifest;
 mod sink;
+mod yaml;
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -555,7 +556,7 @@ impl fmt::Display for ExportReport {
 /// # let server = k8sops_testkit::TestServer::start().await?;
 /// # server.load(&k8sops_testkit::DemoCluster::small())?;
 /// use std::sync::Arc;
-/// use k8sops_backup::{export::{export, ExportParams}, layout::Location, object_store::{memory::InMemory, ObjectStore}};
+/// use k8sops_backup::{export::{export, ExportParams}, layout::Location, object_store::{memory::InMemory, ObjectStoreExt}};
 /// let store = Arc::new(InMemory::new());
 /// let to = Location::store(store.clone(), "nightly");
 /// let report = export(&server.cluster(), &to, &ExportParams::default()).await?;
@@ -918,7 +919,7 @@ impl Run<'_> {
                 continue;
             }
             clean::clean(&mut obj, &t.ar, self.params.with_status);
-            let yaml = serde_norway::to_string(&obj).map_err(|e| {
+            let yaml = yaml::object(&obj).map_err(|e| {
                 Error::Core(k8sops_core::Error::InvalidInput {
                     message: format!("{} {:?} cannot be written as YAML: {e}", t.ar.kind, obj.metadata.name),
                 })

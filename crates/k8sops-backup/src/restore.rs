@@ -1110,8 +1110,13 @@ impl Run<'_> {
         };
         let name = dynamic.metadata.name.clone().unwrap_or_default();
         let what = match namespace {
-            Some(ns) => format!("{} {ns}/{name} ({} {})", e.kind, e.api_version, e.resource),
-            None => format!("{} {name} ({} {})", e.kind, e.api_version, e.resource),
+            Some(ns) => format!("{} {ns}/{name}", e.kind),
+            None => format!("{} {name}", e.kind),
+        };
+        // A create answered 404 means the type is not served or the namespace is missing.
+        let served = match namespace {
+            Some(ns) => format!("the resource type {} ({}) or namespace {ns}", e.resource_name(), e.api_version),
+            None => format!("the resource type {} ({})", e.resource_name(), e.api_version),
         };
         let pp = PostParams { dry_run: server_dry, field_manager: Some(FIELD_MANAGER.to_string()) };
         let type_key = (e.group().to_string(), e.resource.clone());
@@ -1121,7 +1126,7 @@ impl Run<'_> {
             let res = self
                 .cluster
                 .retry_policy()
-                .run(|_| async { api.create(&pp, &dynamic).await.map_err(|err| self.cluster.map_err(err, &what)) })
+                .run(|_| async { api.create(&pp, &dynamic).await.map_err(|err| self.cluster.map_err(err, &served)) })
                 .await;
             match res {
                 // A type whose CRD was just created may be served a moment later.

@@ -26,7 +26,7 @@ type Id = (String, String);
 /// One of every namespaced kind the controllers act on, a CRD (group
 /// unique to `ns`) and one custom resource, and a volume bound to a claim.
 fn fixture(ns: &str) -> String {
-    r#"
+    r##"
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.NS.k8sops.example.com}
@@ -60,6 +60,11 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, namespace: NS, labels: {app: web}}
 data: {mode: production, workers: "4"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: flags, namespace: NS}
+data: {enabled: "on", answer: "yes", ratio: "1:20", version: "1.25.3", script: "#!/bin/sh\necho hi\n"}
 ---
 apiVersion: v1
 kind: Secret
@@ -151,7 +156,7 @@ apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: web-from-anywhere, namespace: NS}
 spec: {podSelector: {matchLabels: {app: web}}, ingress: [{}]}
-"#
+"##
     .replace("NS", ns)
 }
 
@@ -307,6 +312,18 @@ async fn an_export_of_a_namespace_holds_what_kubectl_get_all_shows_cleaned() {
         let Some(o) = theirs.get(id) else { continue };
         subset(y, o, "").unwrap_or_else(|e| panic!("{id:?}: {e}"));
     }
+    // `kubectl apply -f backup/` works: kubectl reads every file (YAML 1.1: `on` stays a string) and the
+    // server validates and accepts every object.
+    let tree = dir2.path().join("b").join(&ns).display().to_string();
+    let applied = kubectl_ok(&real, &["apply", "-R", "-f", &tree, "--dry-run=server", "-o", "name"]).await;
+    assert_eq!(applied.lines().count(), exported.len(), "{applied}");
+    let flags = kubectl_ok(
+        &real,
+        &["apply", "-f", &format!("{tree}/core/ConfigMap/flags.yaml"), "--dry-run=server", "-o", "json"],
+    )
+    .await;
+    let flags: Value = serde_json::from_str(&flags).unwrap();
+    assert_eq!(flags["data"], theirs[&("ConfigMap".to_string(), "flags".to_string())]["data"]);
     let web = &exported[&("Service".to_string(), "web".to_string())];
     assert_eq!(web["spec"].get("clusterIP"), None);
     assert!(theirs[&("Service".to_string(), "web".to_string())]["spec"]["clusterIP"]

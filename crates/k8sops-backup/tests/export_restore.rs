@@ -48,6 +48,9 @@ async fn source() -> TestServer {
             "type": "kubernetes.io/service-account-token", "data": {"token": "eHl6"}}),
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "shop", "labels": {"app": "web"}},
             "data": {"mode": "production", "workers": "4"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flags", "namespace": "shop"},
+            "data": {"enabled": "on", "answer": "yes", "short": "n", "ratio": "1:20", "big": "1_000", "date": "2024-01-01",
+                "version": "1.25.3", "empty": "", "script": "#!/bin/sh\necho \"hi\"\n", "indented": "  two spaces\n"}}),
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-nodeport", "namespace": "shop"},
             "spec": {"type": "NodePort", "clusterIP": "10.100.7.7", "clusterIPs": ["10.100.7.7"], "selector": {"app": "web"},
                 "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31080, "protocol": "TCP"}]}}),
@@ -258,6 +261,41 @@ async fn exported_files_are_clean_yaml_in_the_documented_tree() {
 }
 
 #[tokio::test]
+async fn kubectl_reads_the_exported_files_as_the_cluster_holds_the_objects() {
+    let from = source().await;
+    let (store, at) = memory_store();
+    export(&from.cluster(), &at, &ExportParams::default().include_namespaces(["shop"]).include_secrets(true))
+        .await
+        .unwrap();
+    let manifest = read_manifest(&at).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for e in manifest.files.iter().filter(|e| e.namespace.is_some()) {
+        let bytes =
+            store.get(&StorePath::from(format!("backups/test/{}", e.path))).await.unwrap().bytes().await.unwrap();
+        let file = dir.path().join(&e.path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+    // kubectl parses YAML as YAML 1.1 (`on` is true there): what it sends must be what the cluster holds.
+    // (The testkit serves no OpenAPI schema to validate against; the real-server test validates.)
+    let path = dir.path().display().to_string();
+    let (ok, out, err) =
+        from.kubectl(&["apply", "-R", "-f", &path, "--dry-run=server", "--validate=false", "-o", "json"]).await;
+    assert!(ok, "{err}");
+    let applied: Value = serde_json::from_str(&out).unwrap();
+    let flags = applied["items"].as_array().unwrap().iter().find(|o| o["metadata"]["name"] == "flags").unwrap();
+    let (ok, held, _) = from.kubectl(&["get", "configmap", "flags", "-n", "shop", "-o", "json"]).await;
+    assert!(ok);
+    let held: Value = serde_json::from_str(&held).unwrap();
+    assert_eq!(flags["data"], held["data"]);
+    assert_eq!(flags["data"]["enabled"], "on");
+    assert_eq!(
+        applied["items"].as_array().unwrap().len(),
+        manifest.files.iter().filter(|e| e.namespace.is_some()).count()
+    );
+}
+
+#[tokio::test]
 async fn secrets_and_status_are_exported_only_when_asked() {
     let from = source().await;
     let (store, at) = memory_store();
@@ -433,6 +471,20 @@ async fn a_damaged_file_fails_its_object_only_and_a_missing_manifest_refuses_the
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Core(k8sops_core::Error::Io { .. })), "{err}");
+}
+
+#[tokio::test]
+async fn a_custom_resource_whose_type_is_not_served_fails_and_says_why() {
+    let from = source().await;
+    let (_, at) = memory_store();
+    export(&from.cluster(), &at, &ExportParams::default().include_namespaces(["shop"])).await.unwrap();
+    let to = TestServer::start().await.unwrap();
+    let report = restore(&to.cluster(), &at, &RestoreParams::default().exclude_resources(["crd"])).await.unwrap();
+    assert_eq!(report.status, RestoreStatus::PartiallyFailed);
+    let failed = report.failed();
+    assert_eq!(failed.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["CronTab"], "{report}");
+    let why = failed[0].outcome.to_string();
+    assert!(why.contains("crontabs.stable.example.com (stable.example.com/v1)") && why.contains("not found"), "{why}");
 }
 
 #[tokio::test]

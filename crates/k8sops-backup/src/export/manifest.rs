@@ -121,11 +121,8 @@ impl std::io::Write for Counter {
 /// The manifest `head` (its `files` ignored) with the files of `types`,
 /// sorted by path, as compact JSON.
 pub(crate) fn encode(head: &Manifest, types: &[&TypeFiles]) -> serde_json::Result<Vec<u8>> {
-    let mut order: Vec<(u32, u32)> = types
-        .iter()
-        .enumerate()
-        .flat_map(|(t, ty)| (0..ty.files.len()).map(move |i| (t as u32, i as u32)))
-        .collect();
+    let mut order: Vec<(u32, u32)> =
+        types.iter().enumerate().flat_map(|(t, ty)| (0..ty.files.len()).map(move |i| (t as u32, i as u32))).collect();
     let path = |&(t, i): &(u32, u32)| types[t as usize].files[i as usize].path.as_str();
     order.sort_unstable_by(|a, b| path(a).cmp(path(b)));
     let out = ManifestOut {
@@ -168,7 +165,10 @@ mod tests {
             api_version: "v1".into(),
             kind: "ConfigMap".into(),
             resource: "configmaps".into(),
-            files: vec![written("shop/core/ConfigMap/b.yaml", Some("shop"), "b"), written("db/core/ConfigMap/a.yaml", Some("db"), "a")],
+            files: vec![
+                written("shop/core/ConfigMap/b.yaml", Some("shop"), "b"),
+                written("db/core/ConfigMap/a.yaml", Some("db"), "a"),
+            ],
         };
         let roles = TypeFiles {
             api_version: "rbac.authorization.k8s.io/v1".into(),
@@ -183,7 +183,11 @@ mod tests {
         let paths: Vec<&str> = back.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["_cluster/rbac.authorization.k8s.io/ClusterRole/view.yaml", "db/core/ConfigMap/a.yaml", "shop/core/ConfigMap/b.yaml"]
+            [
+                "_cluster/rbac.authorization.k8s.io/ClusterRole/view.yaml",
+                "db/core/ConfigMap/a.yaml",
+                "shop/core/ConfigMap/b.yaml"
+            ]
         );
         assert_eq!(
             back.files[1],

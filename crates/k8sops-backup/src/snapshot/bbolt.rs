@@ -15,7 +15,6 @@ pub(crate) const BUCKET_HEADER: usize = 16;
 
 pub(crate) const BRANCH_PAGE: u16 = 0x01;
 pub(crate) const LEAF_PAGE: u16 = 0x02;
-const META_PAGE: u16 = 0x04;
 const FREELIST_PAGE: u16 = 0x10;
 /// Leaf element flag of a nested bucket.
 pub(crate) const BUCKET_LEAF_FLAG: u32 = 0x01;
@@ -106,7 +105,8 @@ pub(crate) struct Meta {
 
 /// Decodes and validates the meta page in `page` (at least the page header
 /// plus the meta structure), as bbolt's `meta.validate` does: magic, version,
-/// and the FNV-1a checksum unless it is zero.
+/// and the FNV-1a checksum unless it is zero (the page header's flags are
+/// not checked, as bbolt does not).
 pub(crate) fn parse_meta(page: &[u8]) -> Result<Meta, String> {
     if page.len() < PAGE_HEADER + META_LEN {
         return Err(format!("{} bytes, a meta page needs {}", page.len(), PAGE_HEADER + META_LEN));
@@ -124,10 +124,6 @@ pub(crate) fn parse_meta(page: &[u8]) -> Result<Meta, String> {
     let sum = fnv1a64(&m[..META_CHECKSUM_OFFSET]);
     if checksum != 0 && checksum != sum {
         return Err(format!("meta checksum {checksum:#018x}, computed {sum:#018x}"));
-    }
-    let flags = u16_at(page, 8);
-    if flags & META_PAGE == 0 {
-        return Err(format!("page flags {flags:#06x} are not a meta page's"));
     }
     Ok(Meta {
         page_size: u32_at(m, 8),

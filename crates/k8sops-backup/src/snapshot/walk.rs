@@ -5,8 +5,10 @@
 //! The hash is CRC-32C over every top-level bucket name followed by each
 //! key and value of that bucket, in order. Threads hash disjoint runs of
 //! pages (subtrees, in key order) from a zero state, and the partial CRCs
-//! are joined in order with `crc32c_combine`, so the result equals one
-//! sequential pass.
+//! are joined in order (`crc::combine`), so the result equals one
+//! sequential pass. Every page reached is recorded per thread, and the
+//! records are merged: a page reached twice is a second reference (and is
+//! never descended into twice by one thread, so a cycle ends).
 
 use std::{
     collections::HashMap,
@@ -232,7 +234,8 @@ pub(crate) fn scan(db: &Db, opts: &ScanOptions<'_>) -> Result<Scan, ScanError> {
     // The root bucket is small: its entries, the top-level buckets, are read here.
     let mut units = Vec::new();
     let mut buckets = Vec::new();
-    main.collect_buckets(&mut main_reader, db.meta.root, 0, &mut buckets);
+    // A damaged root bucket is a problem recorded; the buckets read so far are walked.
+    let _ = main.collect_buckets(&mut main_reader, db.meta.root, 0, &mut buckets);
     for (name, value) in buckets {
         if shared.stopped() {
             break;
@@ -329,7 +332,7 @@ pub(crate) fn scan(db: &Db, opts: &ScanOptions<'_>) -> Result<Scan, ScanError> {
     for w in &mut walkers {
         for (i, (all, mine)) in reach.0.iter_mut().zip(&w.reach.0).enumerate() {
             let twice = *all & mine;
-            if twice != 0 && opts.check {
+            if twice != 0 {
                 for bit in 0..64 {
                     if twice & (1 << bit) != 0 {
                         shared.problem(format!("page {}: multiple references", i as u64 * 64 + bit));
@@ -365,7 +368,7 @@ pub(crate) fn scan(db: &Db, opts: &ScanOptions<'_>) -> Result<Scan, ScanError> {
             }
         }
     }
-    let (problems, count) = shared.problems.into_inner().unwrap_or_default();
+    let (problems, count) = shared.problems.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     scan.problems = problems;
     scan.problem_count = count;
     Ok(scan)
@@ -409,9 +412,7 @@ impl<'a> Walker<'a> {
         let mut first_time = true;
         for id in pgid..pgid + span {
             if !self.reach.insert(id) {
-                if self.shared.opts.check {
-                    self.shared.problem(format!("page {id}: multiple references"));
-                }
+                self.shared.problem(format!("page {id}: multiple references"));
                 first_time = false;
             }
         }
@@ -422,11 +423,7 @@ impl<'a> Walker<'a> {
     }
 
     /// The entries of the root bucket: top-level bucket names and values.
-    fn collect_buckets(&mut self, r: &mut PageReader<'_>, pgid: u64, depth: u32, out: &mut Vec<(Vec<u8>, Vec<u8>)>) {
-        let _ = self.collect_tree(r, pgid, depth, out);
-    }
-
-    fn collect_tree(
+    fn collect_buckets(
         &mut self,
         r: &mut PageReader<'_>,
         pgid: u64,
@@ -445,7 +442,7 @@ impl<'a> Walker<'a> {
         if flags & BRANCH_PAGE != 0 {
             let children: Vec<u64> = (0..count).map(|i| branch_child(page, i)).collect();
             for child in children {
-                self.collect_tree(r, child, depth + 1, out)?;
+                self.collect_buckets(r, child, depth + 1, out)?;
             }
             return Ok(());
         }
