@@ -21,7 +21,8 @@
 //! kubeconfig as kubectl does and exports every served type (more than
 //! kubectl's list: RBAC, policies, ... too) with Secrets, into a fresh
 //! directory (one file per object, mode 0600) or archive. kubectl writes to
-//! /dev/null. `cargo test --benches` runs a small smoke version on the
+//! /dev/null (`K8SOPS_BENCH_WRITES` sets the export's write concurrency).
+//! `cargo test --benches` runs a small smoke version on the
 //! testkit (`K8SOPS_BENCH_ROLE=server` is the testkit in a child process);
 //! `K8SOPS_BENCH_TESTKIT=1` runs that version in a `cargo bench` build too.
 
@@ -227,7 +228,11 @@ fn run_export() {
             Location::store(store::local_dir(&dest).expect("local dir"), "")
         };
         let start = Instant::now();
-        let report = export(&cluster, &to, &ExportParams::default().include_secrets(true)).await.expect("export");
+        let mut params = ExportParams::default().include_secrets(true);
+        if let Some(n) = std::env::var("K8SOPS_BENCH_WRITES").ok().and_then(|v| v.parse().ok()) {
+            params = params.write_concurrency(n);
+        }
+        let report = export(&cluster, &to, &params).await.expect("export");
         assert_eq!(report.status, ExportStatus::Completed, "{report}");
         println!("{} {}", start.elapsed().as_micros(), report.objects);
     });

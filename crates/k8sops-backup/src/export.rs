@@ -61,10 +61,9 @@ use kube::{
 use serde::Serialize;
 use sha2::Digest;
 
-pub(crate) use self::discover::ResourceType;
+pub(crate) use self::discover::{discover, ResourceType};
 use self::{
     clean::{SelectorServices, NEVER_RESTORED},
-    discover::discover,
     manifest::{TypeFiles, Written},
     sink::Sink,
 };
@@ -72,9 +71,6 @@ use crate::{
     layout::{object_path, FailedResource, Location, Manifest, SourceCluster},
     Error, Result,
 };
-
-/// Files put into a store at once, per resource type.
-const PUTS_IN_FLIGHT: usize = 16;
 
 /// What to export. `Default` exports every namespace and, with them, the
 /// cluster-scoped objects, without Secrets and without `status`.
@@ -86,7 +82,7 @@ const PUTS_IN_FLIGHT: usize = 16;
 ///     .exclude_resources(["leases"])
 ///     .include_secrets(true);
 /// assert_eq!(p.include_cluster_resources, None);
-/// assert_eq!((p.concurrency, p.page_size), (4, 500));
+/// assert_eq!((p.concurrency, p.write_concurrency, p.page_size), (4, 64, 500));
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExportParams {
@@ -128,6 +124,11 @@ pub struct ExportParams {
     pub include_managed: bool,
     /// Resource types listed at once (default 4).
     pub concurrency: usize,
+    /// Files written to the store at once, per resource type (default 64).
+    /// A store that makes every file durable before it answers (a local
+    /// directory fsyncs each one) writes many small files faster with more
+    /// in flight; memory holds one file (a few KiB) per write.
+    pub write_concurrency: usize,
     /// Objects per list request (default 500, kubectl's `--chunk-size`).
     pub page_size: u32,
     /// Stops the export: no new page is requested and no manifest is
@@ -148,6 +149,7 @@ impl Default for ExportParams {
             with_status: false,
             include_managed: false,
             concurrency: 4,
+            write_concurrency: 64,
             page_size: paging::DEFAULT_PAGE_SIZE,
             cancel: None,
         }
@@ -209,6 +211,8 @@ impl ExportParams {
         include_managed: bool);
     setter!(/// Sets [`concurrency`](Self::concurrency).
         concurrency: usize);
+    setter!(/// Sets [`write_concurrency`](Self::write_concurrency).
+        write_concurrency: usize);
     setter!(/// Sets [`page_size`](Self::page_size).
         page_size: u32);
     setter!(/// Sets [`cancel`](Self::cancel).
@@ -216,8 +220,8 @@ impl ExportParams {
 
     fn validate(&self) -> Result<()> {
         let invalid = |message: String| -> Error { k8sops_core::Error::InvalidInput { message }.into() };
-        if self.concurrency == 0 {
-            return Err(invalid("concurrency must be at least 1".into()));
+        if self.concurrency == 0 || self.write_concurrency == 0 {
+            return Err(invalid("concurrency and write concurrency must be at least 1".into()));
         }
         if self.page_size == 0 {
             return Err(invalid("page size must be at least 1".into()));
@@ -939,7 +943,7 @@ impl Run<'_> {
         let n = files.len();
         stream::iter(files)
             .map(|(path, bytes)| async move { self.sink.put(&path, bytes).await })
-            .buffer_unordered(PUTS_IN_FLIGHT)
+            .buffer_unordered(self.params.write_concurrency)
             .try_collect::<Vec<()>>()
             .await?;
         out.summary.objects += n;

@@ -61,7 +61,7 @@ use serde_json::Value;
 
 pub use self::order::Tier;
 use crate::{
-    export::{is_namespace_pattern, NamespaceFilter, ResourceType},
+    export::{discover, is_namespace_pattern, NamespaceFilter, ResourceType},
     layout::{sha256_hex, Location, Manifest, ManifestEntry, SourceCluster},
     Error, Result,
 };
@@ -179,7 +179,10 @@ pub struct RestoreParams {
     /// Namespaces of the backup to leave out.
     pub exclude_namespaces: Vec<String>,
     /// Resource types to restore (plural, singular, kind or short name,
-    /// optionally `.group`, or `*`); empty means all.
+    /// optionally `.group`, or `*`); empty means all. Short and singular
+    /// names are the target server's (from its discovery), as kubectl
+    /// resolves them; a type the server does not serve yet is named by its
+    /// plural or kind.
     pub include_resources: Vec<String>,
     /// Resource types to leave out.
     pub exclude_resources: Vec<String>,
@@ -800,10 +803,17 @@ pub async fn restore_with_progress(
     let cluster_scoped = params
         .include_cluster_resources
         .unwrap_or_else(|| params.include_namespaces.is_empty() || params.include_namespaces.iter().any(|n| n == "*"));
+    // Resource names as the target server knows them (short names, singular), as kubectl resolves them.
+    let mut names: HashMap<(String, String), ResourceType> = HashMap::new();
+    if !params.include_resources.is_empty() || !params.exclude_resources.is_empty() {
+        for t in discover(cluster).await?.types {
+            names.insert((t.ar.group.clone(), t.ar.plural.clone()), t);
+        }
+    }
     let mut by_tier: BTreeMap<Tier, Vec<usize>> = BTreeMap::new();
     let mut filtered = 0;
     for (i, e) in manifest.files.iter().enumerate() {
-        if selected(e, params, &namespaces, cluster_scoped) {
+        if selected(e, params, &namespaces, cluster_scoped, &names) {
             by_tier.entry(Tier::of(e.group(), &e.kind)).or_default().push(i);
         } else {
             filtered += 1;
@@ -896,12 +906,19 @@ pub async fn restore_with_progress(
 
 /// Whether the filters select a file of the backup (the label selector is
 /// checked once the object is read).
-fn selected(e: &ManifestEntry, params: &RestoreParams, namespaces: &NamespaceFilter, cluster_scoped: bool) -> bool {
+fn selected(
+    e: &ManifestEntry,
+    params: &RestoreParams,
+    namespaces: &NamespaceFilter,
+    cluster_scoped: bool,
+    names: &HashMap<(String, String), ResourceType>,
+) -> bool {
+    let known = names.get(&(e.group().to_string(), e.resource.clone()));
     let rt = ResourceType {
         ar: api_resource(e),
         namespaced: e.namespace.is_some(),
-        singular: e.kind.to_ascii_lowercase(),
-        short_names: Vec::new(),
+        singular: known.map_or_else(|| e.kind.to_ascii_lowercase(), |t| t.singular.clone()),
+        short_names: known.map(|t| t.short_names.clone()).unwrap_or_default(),
         verbs: Vec::new(),
     };
     let named = |list: &[String]| list.iter().any(|p| rt.matches(p));
@@ -1209,6 +1226,8 @@ impl Run<'_> {
         }
         if self.params.dry_run == DryRun::Client {
             lock(&self.pending_namespaces).insert(ns.clone());
+            let note =
+                Some("not in the backup (or not selected); client dry run: whether it exists was not checked".into());
             return report(RestoreOutcome::WouldCreate, note);
         }
         let api: Api<DynamicObject> = Api::all_with(
@@ -1384,13 +1403,14 @@ mod tests {
         let p = RestoreParams::default().include_namespaces(["shop"]).exclude_resources(["secrets"]);
         let f = NamespaceFilter::new(&p.include_namespaces, &p.exclude_namespaces);
         let cluster = p.include_cluster_resources.unwrap_or(false);
-        assert!(selected(&entry("v1", "ConfigMap", Some("shop"), "a"), &p, &f, cluster));
-        assert!(!selected(&entry("v1", "Secret", Some("shop"), "a"), &p, &f, cluster));
-        assert!(!selected(&entry("v1", "ConfigMap", Some("db"), "a"), &p, &f, cluster));
-        assert!(selected(&entry("v1", "Namespace", None, "shop"), &p, &f, cluster));
-        assert!(!selected(&entry("rbac.authorization.k8s.io/v1", "ClusterRole", None, "x"), &p, &f, cluster));
+        let names = HashMap::new();
+        assert!(selected(&entry("v1", "ConfigMap", Some("shop"), "a"), &p, &f, cluster, &names));
+        assert!(!selected(&entry("v1", "Secret", Some("shop"), "a"), &p, &f, cluster, &names));
+        assert!(!selected(&entry("v1", "ConfigMap", Some("db"), "a"), &p, &f, cluster, &names));
+        assert!(selected(&entry("v1", "Namespace", None, "shop"), &p, &f, cluster, &names));
+        assert!(!selected(&entry("rbac.authorization.k8s.io/v1", "ClusterRole", None, "x"), &p, &f, cluster, &names));
         let crd = entry("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "crontabs.stable.example.com");
-        assert!(selected(&crd, &p, &f, cluster), "CRDs come along unless cluster resources are turned off");
+        assert!(selected(&crd, &p, &f, cluster, &names), "CRDs come along unless cluster resources are turned off");
     }
 
     #[test]
