@@ -1125,16 +1125,25 @@ pub async fn rolling_upgrade(
         to_upgrade.push(rec);
     }
     // A replacement that joined while no run was watching belongs to a pending node.
-    let mut fresh_iter = fresh_at_target.into_iter();
+    let mut fresh = fresh_at_target;
     for p in &mut pending {
-        let ready = fresh_iter.by_ref().find(|n| node_is_ready(n));
-        if let Some(n) = ready {
+        if let Some(pos) = fresh.iter().position(|n| node_is_ready(n)) {
+            let n = fresh.remove(pos);
             let node = n.metadata.name.clone().unwrap_or_default();
             named.insert(node.clone());
             p.outcome = NodeOutcome::Upgraded { node, version: kubelet_version(n).unwrap_or_else(|| target.clone()) };
         }
     }
-    for n in fresh_iter {
+    // A replacement that has joined but is not Ready yet may still be claimed
+    // by a pending node while the run waits; it is neither reported as
+    // already at the target nor counted as present at the start.
+    let waiting = pending.iter().any(|p| !p.outcome.is_done());
+    let mut claimable: BTreeSet<String> = BTreeSet::new();
+    for n in fresh {
+        if waiting && !node_is_ready(n) {
+            claimable.extend(n.metadata.name.clone());
+            continue;
+        }
         let version = kubelet_version(n).unwrap_or_else(|| target.clone());
         records.push(NodeRecord::new(n, NodeOutcome::AlreadyAtTarget { version }));
     }
@@ -1158,7 +1167,12 @@ pub async fn rolling_upgrade(
         progress,
         cancel: params.cancel.clone().unwrap_or_default(),
         accounted: Mutex::new(
-            nodes.iter().filter_map(|n| n.metadata.name.clone()).chain(named.iter().cloned()).collect(),
+            nodes
+                .iter()
+                .filter_map(|n| n.metadata.name.clone())
+                .filter(|n| !claimable.contains(n))
+                .chain(named.iter().cloned())
+                .collect(),
         ),
     };
     let mut stop_reason = None;

@@ -501,3 +501,43 @@ async fn a_cancel_while_waiting_resumes_by_waiting_never_by_replacing_again() {
     let n1 = resumed.nodes.iter().find(|n| n.node == "n1").unwrap();
     assert!(matches!(&n1.outcome, NodeOutcome::Upgraded { node, .. } if node == "n1-new"), "{n1:?}");
 }
+
+#[tokio::test]
+async fn a_replacement_that_joined_but_is_not_ready_at_resume_is_waited_for_and_claimed() {
+    let server = cluster(2).await;
+    let replacer = Replacer::new(&server).never_ready("n1");
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let on_wait = move |e: RollingEvent| {
+        if matches!(e, RollingEvent::WaitingForReady { .. }) {
+            cancel.cancel();
+        }
+    };
+    let report = rolling_upgrade(&server.cluster(), GROUP, &replacer, &params().cancel(token), &on_wait).await.unwrap();
+    assert_eq!(report.status, RollingStatus::Cancelled, "{report}");
+
+    // n1-new has joined but is not Ready when the run resumes; it becomes Ready while the run waits.
+    let client = server.client();
+    let once = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_resumed_wait = move |e: RollingEvent| {
+        if matches!(e, RollingEvent::WaitingForReady { .. }) && !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let nodes: Api<Node> = Api::all(client.clone());
+            tokio::spawn(async move {
+                let ready =
+                    json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
+                nodes.patch_status("n1-new", &PatchParams::default(), &Patch::Merge(&ready)).await.unwrap();
+            });
+        }
+    };
+    let resumed = rolling_upgrade(&server.cluster(), GROUP, &replacer, &params().resume_from(report), &on_resumed_wait)
+        .await
+        .unwrap();
+    assert_eq!(resumed.status, RollingStatus::Completed, "{resumed}");
+    assert_eq!(replacer.replaced(), ["n1", "n2"], "n1 was not replaced a second time");
+    let n1 = resumed.nodes.iter().find(|n| n.node == "n1").unwrap();
+    assert!(matches!(&n1.outcome, NodeOutcome::Upgraded { node, .. } if node == "n1-new"), "{n1:?}");
+    assert!(
+        !resumed.nodes.iter().any(|n| n.node == "n1-new" && matches!(n.outcome, NodeOutcome::AlreadyAtTarget { .. })),
+        "the replacement is n1's, not a node already at the target: {resumed}"
+    );
+}
