@@ -82,7 +82,7 @@ use crate::{
 ///     .exclude_resources(["leases"])
 ///     .include_secrets(true);
 /// assert_eq!(p.include_cluster_resources, None);
-/// assert_eq!((p.concurrency, p.write_concurrency, p.page_size), (4, 64, 500));
+/// assert_eq!((p.concurrency, p.write_concurrency, p.page_size), (4, 16, 500));
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExportParams {
@@ -124,10 +124,11 @@ pub struct ExportParams {
     pub include_managed: bool,
     /// Resource types listed at once (default 4).
     pub concurrency: usize,
-    /// Files written to the store at once, per resource type (default 64).
-    /// A store that makes every file durable before it answers (a local
-    /// directory fsyncs each one) writes many small files faster with more
-    /// in flight; memory holds one file (a few KiB) per write.
+    /// Files written to the store at once, per resource type (default 16).
+    /// Raise it for a store with a long round trip per object (S3: 64 or
+    /// more); a local directory that fsyncs every file gains nothing from
+    /// more (measured: 16, 64 and 256 took the same time for 50,000 files)
+    /// and each write in flight there costs a blocking thread.
     pub write_concurrency: usize,
     /// Objects per list request (default 500, kubectl's `--chunk-size`).
     pub page_size: u32,
@@ -149,7 +150,7 @@ impl Default for ExportParams {
             with_status: false,
             include_managed: false,
             concurrency: 4,
-            write_concurrency: 64,
+            write_concurrency: 16,
             page_size: paging::DEFAULT_PAGE_SIZE,
             cancel: None,
         }
