@@ -1272,7 +1272,7 @@ fn into_core(e: Error) -> k8sops_core::Error {
 /// ```no_run
 /// # async fn main_(eks: k8sops_upgrade::eks::EksControlPlane, cluster: k8sops_core::Cluster) -> k8sops_upgrade::Result<()> {
 /// use k8sops_upgrade::preflight::{preflight, PreflightParams};
-/// let target: k8sops_core::KubeVersion = "v1.30".parse()?;
+/// let target: k8sops_core::KubeVersion = "v1.30".parse().map_err(k8sops_core::Error::from)?;
 /// let insights = eks.insights(&target).await?;
 /// let params = PreflightParams::new(target).insights(insights.iter().map(Into::into).collect());
 /// println!("{}", preflight(&cluster, &params).await?);
