@@ -1,29 +1,34 @@
-//! The daily checklist: node state and pod health.
+//! The daily checklist of the ops guide: node status, pod health, service
+//! endpoints, resource usage against thresholds, recent warning events.
 //!
 //! ```text
-//! cargo run --example daily_check                   # current kubeconfig context, or the demo cluster when there is no kubeconfig
-//! cargo run --example daily_check -- --demo         # always the demo cluster (also K8SOPS_DEMO=1)
-//! cargo run --example daily_check -- --context prod # another kubeconfig context
-//! cargo run --example daily_check -- --json         # machine-readable
+//! cargo run --example daily_check                          # current kubeconfig context, or the demo cluster when there is no kubeconfig
+//! cargo run --example daily_check -- --demo                # always the demo cluster (also K8SOPS_DEMO=1)
+//! cargo run --example daily_check -- --context prod        # another kubeconfig context
+//! cargo run --example daily_check -- --format html --out daily.html
+//! cargo run --example daily_check -- --json                # machine-readable
 //! ```
-//! Exit code: 0 healthy, 1 something needs attention, 2 usage or cluster error.
+//! The first line on stderr names the cluster (or says the demo is started);
+//! the report starts with `Daily checklist: PASS|WARN|FAIL`.
+//! Exit code: 0 nothing failed (warnings included), 1 a check failed, 2
+//! usage error or the cluster did not answer.
 
 mod common;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use k8sops::checklist::Checklist;
 
-/// The daily checklist: node state and pod health
+/// The daily checklist: nodes, pods, service endpoints, resource usage, warning events
 #[derive(Parser)]
 #[command(name = "daily_check")]
 struct Cli {
     #[command(flatten)]
     cluster: common::ClusterArgs,
 
-    /// Print the report as JSON
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    report: common::checklist_run::ReportArgs,
 }
 
 #[tokio::main]
@@ -33,22 +38,6 @@ async fn main() -> ExitCode {
         Ok(t) => t,
         Err(code) => return code,
     };
-    match k8sops::checklist::daily(&target.cluster).await {
-        Ok(report) => {
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-            } else {
-                print!("{report}");
-            }
-            if report.is_healthy() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
+    let cancel = common::cancel_on_ctrl_c();
+    common::checklist_run::run(&target.cluster, Checklist::daily(), &cli.report, &cancel).await.1
 }

@@ -15,6 +15,8 @@
 // Each example uses a subset of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod checklist_run;
+
 use std::{
     collections::HashSet, ffi::OsStr, fmt::Display, path::PathBuf, process::ExitCode, sync::Mutex, time::Duration,
 };
@@ -205,7 +207,7 @@ pub(crate) async fn connect(args: &ClusterArgs) -> Result<Target, ExitCode> {
     })
 }
 
-async fn start_demo(why: &str) -> Result<Target, String> {
+pub(crate) async fn start_demo(why: &str) -> Result<Target, String> {
     eprintln!("{why}: starting {DEMO}.");
     // The kubelet stand-in finishes evicted pods and recreates controller pods, so drains complete.
     let server = TestServer::builder()
@@ -399,4 +401,31 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
+}
+
+/// The node group `group` as it stands in the cluster, for in-memory node
+/// groups: its nodes are the ones with its node-group label, its instances
+/// their provider IDs' instance IDs, its size min 1 / max 20 / desired the
+/// node count. Lets the node-group examples run on the demo cluster.
+pub(crate) async fn node_group_from_labels(
+    cluster: &Cluster,
+    group: &str,
+) -> k8sops::nodes::Result<k8sops::backend::NodeGroup> {
+    use k8sops::{
+        backend::{Instance, NodeGroup, ScalingConfig},
+        nodes::node_group,
+    };
+    let nodes = node_group::nodes_in_group(cluster, group).await?;
+    let mut g = NodeGroup::new(group, ScalingConfig { min: 1, max: 20, desired: nodes.len() as i32 });
+    g.instances = nodes
+        .iter()
+        .filter_map(node_group::instance_id)
+        .map(|id| Instance {
+            id,
+            lifecycle_state: "InService".into(),
+            health_status: "Healthy".into(),
+            availability_zone: None,
+        })
+        .collect();
+    Ok(g)
 }

@@ -32,22 +32,37 @@ pub enum Error {
     Core(#[from] k8sops_core::Error),
     /// Node management (`k8sops-nodes`).
     #[error(transparent)]
+    #[cfg(feature = "nodes")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "nodes")))]
     Nodes(#[from] k8sops_nodes::Error),
     /// Metrics, capacity and cleanup (`k8sops-metrics`).
     #[error(transparent)]
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     Metrics(#[from] k8sops_metrics::Error),
     /// Diagnosis (`k8sops-diagnose`).
     #[error(transparent)]
+    #[cfg(feature = "diagnose")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnose")))]
     Diagnose(#[from] k8sops_diagnose::Error),
     /// Backup and restore (`k8sops-backup`).
     #[error(transparent)]
+    #[cfg(feature = "backup")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "backup")))]
     Backup(#[from] k8sops_backup::Error),
     /// Upgrades (`k8sops-upgrade`).
     #[error(transparent)]
+    #[cfg(feature = "upgrade")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "upgrade")))]
     Upgrade(#[from] k8sops_upgrade::Error),
     /// Security audit (`k8sops-audit`).
     #[error(transparent)]
+    #[cfg(feature = "audit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "audit")))]
     Audit(#[from] k8sops_audit::Error),
+    /// A fleet could not be assembled from the kubeconfig ([`crate::fleet`]).
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
 }
 
 impl Error {
@@ -62,13 +77,20 @@ impl Error {
     /// ```
     pub fn core(&self) -> Option<&k8sops_core::Error> {
         match self {
-            Error::Core(e)
-            | Error::Nodes(k8sops_nodes::Error::Core(e))
-            | Error::Metrics(k8sops_metrics::Error::Core(e))
-            | Error::Diagnose(k8sops_diagnose::Error::Core(e))
-            | Error::Backup(k8sops_backup::Error::Core(e))
-            | Error::Upgrade(k8sops_upgrade::Error::Core(e))
-            | Error::Audit(k8sops_audit::Error::Core(e)) => Some(e),
+            Error::Core(e) => Some(e),
+            #[cfg(feature = "nodes")]
+            Error::Nodes(k8sops_nodes::Error::Core(e)) => Some(e),
+            #[cfg(feature = "metrics")]
+            Error::Metrics(k8sops_metrics::Error::Core(e)) => Some(e),
+            #[cfg(feature = "diagnose")]
+            Error::Diagnose(k8sops_diagnose::Error::Core(e)) => Some(e),
+            #[cfg(feature = "backup")]
+            Error::Backup(k8sops_backup::Error::Core(e)) => Some(e),
+            #[cfg(feature = "upgrade")]
+            Error::Upgrade(k8sops_upgrade::Error::Core(e)) => Some(e),
+            #[cfg(feature = "audit")]
+            Error::Audit(k8sops_audit::Error::Core(e)) => Some(e),
+            #[allow(unreachable_patterns)]
             _ => None,
         }
     }

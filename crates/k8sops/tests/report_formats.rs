@@ -1,0 +1,127 @@
+//! The checklist report in each format: the HTML page parses as HTML with
+//! no parse error, holds its SVG charts and findings worst first, and refers
+//! to nothing outside itself; Markdown and JSON carry the same results.
+
+use k8sops::checklist::{Check, CheckOutput, Checklist, Finding, Status};
+use k8sops_testkit::{DemoCluster, TestServer};
+use scraper::{Html, Selector};
+
+/// A check that panics: the report still comes back, with this check failed.
+struct Panics;
+
+impl Check for Panics {
+    fn id(&self) -> &str {
+        "panics"
+    }
+    fn title(&self) -> &str {
+        "A check with a bug"
+    }
+    fn run<'a>(&'a self, _: &'a k8sops::Cluster) -> futures::future::BoxFuture<'a, k8sops::Result<CheckOutput>> {
+        Box::pin(async { panic!("index out of bounds") })
+    }
+}
+
+/// A check whose text needs escaping everywhere.
+struct Markup;
+
+impl Check for Markup {
+    fn id(&self) -> &str {
+        "markup"
+    }
+    fn title(&self) -> &str {
+        "<script>alert(1)</script> & co"
+    }
+    fn run<'a>(&'a self, _: &'a k8sops::Cluster) -> futures::future::BoxFuture<'a, k8sops::Result<CheckOutput>> {
+        Box::pin(async {
+            Ok(vec![Finding::warn("pod/x/<img src=http://evil>", "a | pipe and </td> tag")
+                .evidence("line with \"quotes\" & 'apostrophes'")
+                .action("kubectl delete pod '<x>'")]
+            .into())
+        })
+    }
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_report_parses_holds_its_charts_and_refers_to_nothing_outside() {
+    let server = TestServer::start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    let report = Checklist::daily().with(Panics).with(Markup).run(&server.cluster()).await;
+    let html = report.to_html();
+
+    let doc = Html::parse_document(&html);
+    assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
+    assert_eq!(doc.select(&sel("html > head > title")).count(), 1);
+
+    // Charts: inline SVG with one bar per node group of the demo (usage and headroom rectangles).
+    let svgs: Vec<_> = doc.select(&sel("svg")).collect();
+    assert!(!svgs.is_empty(), "no chart in:\n{html}");
+    let bars = doc.select(&sel("svg g.bar")).count();
+    let groups = DemoCluster::small().node_groups.len();
+    assert!(bars >= groups, "{bars} bars for {groups} node groups");
+    assert!(doc.select(&sel("svg g.bar rect")).count() >= 2 * groups);
+
+    // Nothing outside the file: no script, no stylesheet link, no src, no remote href, no CSS url().
+    assert_eq!(doc.select(&sel("script")).count(), 0, "the <script> of a check title must stay text");
+    assert_eq!(doc.select(&sel("link, img, iframe, object, embed")).count(), 0);
+    for el in doc.select(&sel("*")) {
+        for (name, value) in el.value().attrs() {
+            assert!(name != "src", "src={value}");
+            if name == "href" || name == "xlink:href" {
+                assert!(value.starts_with('#'), "{name}={value} points outside the page");
+            }
+        }
+    }
+    assert!(!html.contains("url("), "no CSS url()");
+    assert!(!html.contains("@import"));
+
+    // Findings sorted by severity: every FAIL row before every WARN row before every PASS row.
+    let statuses: Vec<String> = doc
+        .select(&sel("h2 + table tr td:first-child span.badge"))
+        .map(|b| b.text().collect::<String>())
+        .collect();
+    let rank = |s: &str| match s {
+        "FAIL" => 0,
+        "WARN" => 1,
+        _ => 2,
+    };
+    let findings_table = doc.select(&sel("table")).nth(1).expect("the findings table");
+    let rows: Vec<String> = findings_table
+        .select(&sel("tr td:first-child .badge"))
+        .map(|b| b.text().collect::<String>())
+        .collect();
+    assert!(!rows.is_empty() && !statuses.is_empty());
+    assert!(rows.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])), "findings out of order: {rows:?}");
+    assert_eq!(rows[0], "FAIL");
+
+    // The escaped texts read back as they were written.
+    let text: String = doc.root_element().text().collect();
+    assert!(text.contains("<script>alert(1)</script> & co"));
+    assert!(text.contains("pod/x/<img src=http://evil>"));
+
+    // The panicking check is one failed result; the others ran.
+    let panics = report.result("panics").unwrap();
+    assert!(matches!(&panics.outcome, k8sops::checklist::Outcome::Failed { message } if message.contains("index out of bounds")));
+    assert!(report.result("nodes").unwrap().outcome.ran());
+}
+
+#[tokio::test]
+async fn markdown_and_json_carry_every_result() {
+    let server = TestServer::start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    let report = Checklist::daily().with(Markup).run(&server.cluster()).await;
+    let md = report.to_markdown();
+    for r in &report.results {
+        assert!(md.contains(&format!("| {} | {} |", r.id, r.status)), "{md}");
+    }
+    assert!(md.contains("a \\| pipe") || md.contains("a | pipe and"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["results"].as_array().unwrap().len(), report.results.len());
+    assert_eq!(json["results"][0]["id"], "nodes");
+    assert_eq!(report.status(), Status::Fail);
+    let table = report.to_string();
+    assert!(table.starts_with("Daily checklist: FAIL"), "{table}");
+}
