@@ -128,3 +128,8 @@ struct ReadmeDoctests;
 #[cfg(all(doctest, feature = "audit"))]
 #[doc = include_str!("../../../docs/audit.md")]
 struct AuditDocDoctests;
+
+/// The examples of docs/checklists.md, compiled as doc tests.
+#[cfg(all(doctest, feature = "metrics"))]
+#[doc = include_str!("../../../docs/checklists.md")]
+struct ChecklistsDocDoctests;

@@ -46,8 +46,9 @@
 //! export leaves no `manifest.json`, so it is never taken for a complete
 //! backup). The monthly `dr-drill` creates a scratch namespace and deletes
 //! it at its end; cancelled or timed out in between, the scratch namespace
-//! (named in its result and labelled `k8sops.io/dr-drill=true`) is left for
-//! the caller to delete.
+//! (labelled `k8sops.io/dr-drill=true`) is left for the caller to delete:
+//! `kubectl delete namespace -l k8sops.io/dr-drill=true`. The next drill
+//! warns about any it finds.
 
 use std::{
     panic::AssertUnwindSafe,
@@ -502,7 +503,7 @@ impl CheckResult {
     fn ran(check: &dyn Check, out: CheckOutput, max_findings: usize, elapsed: Duration) -> Self {
         let mut findings = out.findings;
         // Worst first; a stable sort keeps the check's own order within a status.
-        findings.sort_by(|a, b| b.status.cmp(&a.status));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.status));
         let omitted = findings.len().saturating_sub(max_findings);
         findings.truncate(max_findings);
         let status = findings.iter().map(|f| f.status).max().unwrap_or(Status::Pass);
@@ -621,7 +622,8 @@ impl Checklist {
     /// (see [`daily`]).
     ///
     /// ```
-    /// let ids: Vec<&str> = k8sops::checklist::Checklist::daily().ids().collect();
+    /// let list = k8sops::checklist::Checklist::daily();
+    /// let ids: Vec<&str> = list.ids().collect();
     /// assert_eq!(ids, ["nodes", "pods", "services", "usage", "events"]);
     /// ```
     pub fn daily() -> Self {
@@ -636,7 +638,8 @@ impl Checklist {
     /// resources, a security audit summary, top consumers (see [`weekly`]).
     ///
     /// ```
-    /// let ids: Vec<&str> = k8sops::checklist::Checklist::weekly().ids().collect();
+    /// let list = k8sops::checklist::Checklist::weekly();
+    /// let ids: Vec<&str> = list.ids().collect();
     /// assert_eq!(ids, ["backup", "unused", "audit", "top"]);
     /// ```
     pub fn weekly() -> Self {
@@ -652,7 +655,8 @@ impl Checklist {
     /// cluster (see [`monthly`]).
     ///
     /// ```
-    /// let ids: Vec<&str> = k8sops::checklist::Checklist::monthly().ids().collect();
+    /// let list = k8sops::checklist::Checklist::monthly();
+    /// let ids: Vec<&str> = list.ids().collect();
     /// assert_eq!(ids, ["preflight", "dr-drill", "capacity", "runbook"]);
     /// ```
     pub fn monthly() -> Self {
@@ -1029,7 +1033,7 @@ impl ChecklistReport {
     pub fn findings(&self) -> impl Iterator<Item = (&CheckResult, &Finding)> {
         let mut all: Vec<(&CheckResult, &Finding)> =
             self.results.iter().flat_map(|r| r.findings.iter().map(move |f| (r, f))).collect();
-        all.sort_by(|a, b| b.1.status.cmp(&a.1.status));
+        all.sort_by_key(|(_, f)| std::cmp::Reverse(f.status));
         all.into_iter()
     }
 

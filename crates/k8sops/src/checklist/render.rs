@@ -167,7 +167,7 @@ impl ChecklistReport {
         );
         let _ = writeln!(out, "<h2>Checks</h2>\n<table>\n<tr><th>check</th><th>status</th><th>title</th><th>findings</th><th>time</th></tr>");
         let mut rows: Vec<&CheckResult> = self.results.iter().collect();
-        rows.sort_by(|a, b| b.status.cmp(&a.status));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.status));
         for r in rows {
             let _ = writeln!(
                 out,

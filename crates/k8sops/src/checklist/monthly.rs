@@ -1,0 +1,1700 @@
+//! The monthly checks: an upgrade preflight to the next minor version, a
+//! disaster-recovery drill, capacity planning with growth, and a runbook
+//! written for this cluster.
+//!
+//! | id | check | feature | reads | writes |
+//! |---|---|---|---|---|
+//! | `preflight` | [`UpgradePreflightCheck`] | `upgrade` | nodes, pods, budgets, removed APIs | nothing |
+//! | `dr-drill` | [`DrDrillCheck`] | `backup` | one namespace, every type in it | a scratch namespace, deleted at the end |
+//! | `capacity` | [`CapacityPlanningCheck`] | `metrics` | nodes, pods | the history file, when given |
+//! | `runbook` | [`RunbookCheck`] | — | nodes, namespaces, workloads, kube-system's etcd pods | nothing (the runbook is an artifact) |
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = k8sops_testkit::TestServer::builder().server_version("v1.29.3").start().await?;
+//! # server.load(&k8sops_testkit::DemoCluster::small())?;
+//! use k8sops::checklist::Checklist;
+//! let report = Checklist::monthly().run(&server.cluster()).await;
+//! let runbook = &report.result("runbook").unwrap().artifacts[0];
+//! std::fs::write(std::env::temp_dir().join(&runbook.name), &runbook.content)?;
+//! # assert!(runbook.content.contains("v1.29.3"));
+//! # Ok(()) }
+//! ```
+//!
+//! # Cancel safety
+//!
+//! Every check but `dr-drill` only reads (`capacity` also replaces its
+//! history file atomically: an interrupted run leaves the old file or the
+//! new one, never a torn one, and at most a `.NAME.tmp-*` file beside it).
+//! `dr-drill` creates a scratch namespace `k8sops-dr-drill-…` labelled
+//! `k8sops.io/dr-drill=true` and deletes it at its end; cancelled or timed
+//! out in between, the namespace is left behind:
+//! `kubectl delete namespace -l k8sops.io/dr-drill=true` removes it (the
+//! next drill warns about such leftovers).
+
+use std::{collections::BTreeMap, fmt::Write as _, sync::Arc};
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::{
+    apps::v1::{DaemonSet, Deployment, StatefulSet},
+    batch::v1::CronJob,
+    core::v1::{Namespace, Node, Pod},
+};
+use k8sops_core::{object_status, paging, Cluster};
+use kube::api::ListParams;
+
+#[cfg(feature = "upgrade")]
+use super::Status;
+use super::{Artifact, Check, CheckOutput, Finding};
+
+/// The monthly checks, in order.
+// Each push but the last depends on a feature: `vec![]` cannot say that.
+#[allow(clippy::vec_init_then_push)]
+pub(crate) fn checks() -> Vec<Arc<dyn Check>> {
+    let mut checks: Vec<Arc<dyn Check>> = Vec::new();
+    #[cfg(feature = "upgrade")]
+    checks.push(Arc::new(UpgradePreflightCheck::default()));
+    #[cfg(feature = "backup")]
+    checks.push(Arc::new(DrDrillCheck::default()));
+    #[cfg(feature = "metrics")]
+    checks.push(Arc::new(CapacityPlanningCheck::default()));
+    checks.push(Arc::new(RunbookCheck::default()));
+    checks
+}
+
+/// Evidence lines kept per finding for lists of objects; the rest are counted.
+#[cfg(any(feature = "upgrade", feature = "backup"))]
+const MAX_EVIDENCE: usize = 20;
+
+/// `lines`, at most [`MAX_EVIDENCE`] of them, then `… and N more`.
+#[cfg(any(feature = "upgrade", feature = "backup"))]
+fn bounded_evidence(mut finding: Finding, lines: &[String]) -> Finding {
+    for line in lines.iter().take(MAX_EVIDENCE) {
+        finding = finding.evidence(line.clone());
+    }
+    if lines.len() > MAX_EVIDENCE {
+        finding = finding.evidence(format!("… and {} more", lines.len() - MAX_EVIDENCE));
+    }
+    finding
+}
+
+// ---------------------------------------------------------------------------
+// preflight
+// ---------------------------------------------------------------------------
+
+/// Upgrade preflight to the next minor version (`preflight`):
+/// [`upgrade::preflight::preflight`](crate::upgrade::preflight::preflight)
+/// against the API server's version plus one minor (or
+/// [`target`](Self::target)).
+///
+/// One finding per preflight check, with the same status: its explanation
+/// and the objects it names as evidence, and what to do. A summary finding
+/// (`current -> target`) carries the worst status.
+///
+/// - **Pass**: every preflight check passes.
+/// - **Warn**: a check warns (a target more than one minor ahead, pods
+///   with emptyDir data, an old CoreDNS, something it could not read).
+/// - **Fail**: a check fails (a node not Ready, skew the first hop
+///   breaks, a budget allowing no disruption, a pod without a controller,
+///   a removed API in use, PodSecurityPolicies before 1.25).
+///
+/// # RBAC
+/// `list` on nodes, pods, poddisruptionbudgets (and podsecuritypolicies
+/// before 1.25), and what the removed-API scan reads (`list` on every
+/// resource type it scans, `get` on `/metrics` for the request counts).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = k8sops_testkit::TestServer::builder().server_version("v1.29.3").start().await?;
+/// use k8sops::checklist::{monthly::UpgradePreflightCheck, Checklist};
+/// let check = UpgradePreflightCheck { target: Some("v1.30.2".parse()?), ..Default::default() };
+/// let report = Checklist::new("upgrade").with(check).run(&server.cluster()).await;
+/// let result = report.result("preflight").unwrap();
+/// assert!(result.findings.iter().any(|f| f.summary.contains("v1.29.3 -> v1.30.2")));
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "upgrade")]
+#[cfg_attr(docsrs, doc(cfg(feature = "upgrade")))]
+#[derive(Debug, Clone, Default)]
+pub struct UpgradePreflightCheck {
+    /// The version to check an upgrade to; `None` (the default) is the next
+    /// minor of the API server's version (`v1.29.3` -> `v1.30.0`).
+    pub target: Option<k8sops_core::KubeVersion>,
+    /// How removed APIs are found (default: scan the cluster's objects,
+    /// Helm releases and the API server's request counts).
+    pub removed_apis: crate::upgrade::preflight::RemovedApiCheck,
+}
+
+#[cfg(feature = "upgrade")]
+impl UpgradePreflightCheck {
+    /// Sets [`target`](Self::target).
+    ///
+    /// ```
+    /// let check = k8sops::checklist::monthly::UpgradePreflightCheck::default().target("v1.31".parse().unwrap());
+    /// assert_eq!(check.target.unwrap().minor, 31);
+    /// ```
+    #[must_use]
+    pub fn target(mut self, target: k8sops_core::KubeVersion) -> Self {
+        self.target = Some(target);
+        self
+    }
+}
+
+#[cfg(feature = "upgrade")]
+impl Check for UpgradePreflightCheck {
+    fn id(&self) -> &str {
+        "preflight"
+    }
+    fn title(&self) -> &str {
+        "Upgrade preflight to the next minor version"
+    }
+    fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
+        Box::pin(async move {
+            use crate::upgrade::preflight::{preflight, PreflightParams};
+            let server = cluster.server_version().await?;
+            let target = self.target.clone().unwrap_or_else(|| server.next_minor());
+            let params = PreflightParams::new(target.clone()).removed_apis(self.removed_apis.clone());
+            let report = preflight(cluster, &params).await?;
+            let mut findings = Vec::with_capacity(report.checks.len() + 1);
+            let (fails, warns) = (
+                report.checks.iter().filter(|c| preflight_status(c.status) == Status::Fail).count(),
+                report.checks.iter().filter(|c| preflight_status(c.status) == Status::Warn).count(),
+            );
+            let target_text = report.target.to_string();
+            let mut summary = Finding::new(
+                preflight_status(report.status()),
+                "",
+                format!(
+                    "upgrade {} -> {}: {} check(s), {fails} failed, {warns} warned",
+                    report.current,
+                    report.target,
+                    report.checks.len()
+                ),
+            );
+            if !report.hops.is_empty() {
+                let hops: Vec<String> = report.hops.iter().map(ToString::to_string).collect();
+                summary = summary.evidence(format!("control-plane hops: {}", hops.join(", ")));
+            }
+            summary = summary.action(if fails > 0 {
+                format!("fix the failed checks, then plan it: cargo run --example upgrade_plan -- --target-version {target_text}")
+            } else {
+                format!("plan it: cargo run --example upgrade_plan -- --target-version {target_text}")
+            });
+            findings.push(summary);
+            for c in &report.checks {
+                let status = preflight_status(c.status);
+                let mut f = Finding::new(status, format!("preflight/{}", c.id), format!("{}: {}", c.title, c.status))
+                    .evidence(c.explanation.clone());
+                f = bounded_evidence(f, &c.objects);
+                if status != Status::Pass {
+                    f = f.action(preflight_action(c.id, &target_text));
+                }
+                findings.push(f);
+            }
+            Ok(findings.into())
+        })
+    }
+}
+
+#[cfg(feature = "upgrade")]
+fn preflight_status(s: crate::upgrade::preflight::CheckStatus) -> Status {
+    use crate::upgrade::preflight::CheckStatus;
+    match s {
+        CheckStatus::Pass => Status::Pass,
+        CheckStatus::Warn => Status::Warn,
+        _ => Status::Fail,
+    }
+}
+
+#[cfg(feature = "upgrade")]
+fn preflight_action(id: crate::upgrade::preflight::CheckId, target: &str) -> String {
+    use crate::upgrade::preflight::CheckId;
+    match id {
+        CheckId::TargetVersion => {
+            format!("upgrade one minor version at a time: cargo run --example upgrade_plan -- --target-version {target}")
+        }
+        CheckId::NodesReady => {
+            "kubectl describe node NODE (the nodes named above); repair or replace them before upgrading".into()
+        }
+        CheckId::VersionSkew => format!(
+            "upgrade the lagging kubelets first (rolling node upgrade): cargo run --example upgrade_plan -- --target-version {target}"
+        ),
+        CheckId::PodDisruptionBudgets => {
+            "kubectl get pdb -A: scale the workload up or relax the budget, or drains will block".into()
+        }
+        CheckId::UnreplicatedPods => {
+            "give these pods a controller (Deployment, StatefulSet) or delete them: kubectl drain refuses them without --force"
+                .into()
+        }
+        CheckId::LocalStoragePods => {
+            "make sure their emptyDir data may be lost; drains need --delete-emptydir-data".into()
+        }
+        CheckId::RemovedApis => format!(
+            "move the manifests and Helm charts to the replacement APIs: cargo run --example find_removed_apis -- --target-version {target}"
+        ),
+        CheckId::PodSecurityPolicies => {
+            "migrate to Pod Security Admission before 1.25: cargo run --example pss_report, then apply_pss_labels".into()
+        }
+        CheckId::Addons => "upgrade CoreDNS and the other add-ons to the versions the target ships with".into(),
+        _ => "read the explanation and resolve it before upgrading".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// dr-drill
+// ---------------------------------------------------------------------------
+
+/// The label every scratch namespace of a drill carries (value `true`).
+///
+/// ```
+/// assert_eq!(k8sops::checklist::monthly::DR_DRILL_LABEL, "k8sops.io/dr-drill");
+/// ```
+pub const DR_DRILL_LABEL: &str = "k8sops.io/dr-drill";
+
+/// The prefix of a drill's scratch namespace.
+///
+/// ```
+/// assert_eq!(k8sops::checklist::monthly::DR_DRILL_PREFIX, "k8sops-dr-drill-");
+/// ```
+pub const DR_DRILL_PREFIX: &str = "k8sops-dr-drill-";
+
+/// A disaster-recovery drill (`dr-drill`): exports one namespace with
+/// [`backup::export`](crate::backup::export::export) to a backup in memory,
+/// restores it with [`backup::restore`](crate::backup::restore::restore)
+/// into a scratch namespace, compares every restored object with its
+/// original, and deletes the scratch namespace.
+///
+/// The drill follows the export's rules: objects the cluster recreates
+/// (pods of controllers, ReplicaSets of Deployments, EndpointSlices,
+/// events) are not exported and so not drilled, nor are Secrets unless
+/// [`include_secrets`](Self::include_secrets). The scratch namespace
+/// `k8sops-dr-drill-<UTC time>-<4 hex>` is created first, labelled
+/// `k8sops.io/dr-drill=true` and annotated with the source namespace;
+/// with [`block_pods`](Self::block_pods) it gets a ResourceQuota of zero
+/// pods, so the restored Deployments, StatefulSets and Jobs never start
+/// a copy of the application (and bare pods of the source are counted,
+/// not restored). The restore maps the source namespace onto the scratch
+/// one and updates what exists there already (the `default`
+/// ServiceAccount, `kube-root-ca.crt`), and restores no cluster-scoped
+/// object. Persistent volume claims are restored: a dynamic provisioner
+/// may create a volume for them, deleted with the namespace when its
+/// reclaim policy is `Delete`.
+///
+/// An object matches when it exists in the scratch namespace and its
+/// labels, annotations and every top-level field but `metadata` and
+/// `status` equal the original's, apart from namespace references and
+/// what the server sets (a Service's cluster IPs and node ports, a
+/// claim's volume, a Job's generated selector, a ServiceAccount's token
+/// list, a Deployment's revision annotation).
+///
+/// - **Pass**: every exported object was restored and matches (the
+///   evidence counts them per kind), and the scratch namespace was
+///   deleted (gone or `Terminating`: the drill does not wait).
+/// - **Warn**: nothing to drill (the namespace does not exist or holds
+///   only what every namespace holds); the scratch namespace could not be
+///   deleted (the finding names it and the kubectl command); a resource
+///   type could not be exported; scratch namespaces of earlier drills are
+///   still there.
+/// - **Fail**: an object could not be restored, is missing after the
+///   restore, or differs from its original (one finding per object,
+///   naming the differing fields).
+///
+/// # RBAC
+/// `get` on the source namespace; `list` on every resource type in it;
+/// `list`, `create`, `delete` on namespaces; `create` on resourcequotas;
+/// `create`, `patch` and `get` on those types in the scratch namespace.
+///
+/// # Cancel safety
+/// Cancelled or timed out after the scratch namespace was created, the
+/// namespace and what was restored into it stay:
+/// `kubectl delete namespace -l k8sops.io/dr-drill=true`. Give the monthly
+/// checklist a budget that fits the namespace
+/// ([`Checklist::budget`](super::Checklist::budget)).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = k8sops_testkit::TestServer::start().await?;
+/// # server.load(&k8sops_testkit::DemoCluster::small())?;
+/// use k8sops::checklist::{monthly::DrDrillCheck, Checklist, Status};
+/// let drill = DrDrillCheck { namespace: "shop".into(), ..Default::default() };
+/// let report = Checklist::new("drill").with(drill).run(&server.cluster()).await;
+/// let result = report.result("dr-drill").unwrap();
+/// assert_eq!(result.status, Status::Pass, "{report}");
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "backup")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backup")))]
+#[derive(Debug, Clone)]
+pub struct DrDrillCheck {
+    /// The namespace to drill (default `default`, which exists in every
+    /// cluster; set it to a namespace of your applications).
+    pub namespace: String,
+    /// Export and restore the namespace's Secrets too (default `false`,
+    /// as the export). The backup stays in memory; the copies live in the
+    /// scratch namespace until it is deleted.
+    pub include_secrets: bool,
+    /// Keep the restored workloads from running: a ResourceQuota of zero
+    /// pods in the scratch namespace, and bare pods not restored
+    /// (default `true`).
+    pub block_pods: bool,
+    /// Leave the scratch namespace for inspection instead of deleting it
+    /// (default `false`); the finding names it and the command to delete it.
+    pub keep_scratch: bool,
+}
+
+#[cfg(feature = "backup")]
+impl Default for DrDrillCheck {
+    fn default() -> Self {
+        DrDrillCheck { namespace: "default".into(), include_secrets: false, block_pods: true, keep_scratch: false }
+    }
+}
+
+#[cfg(feature = "backup")]
+impl DrDrillCheck {
+    /// A drill of `namespace`.
+    ///
+    /// ```
+    /// let drill = k8sops::checklist::monthly::DrDrillCheck::new("shop");
+    /// assert_eq!(drill.namespace, "shop");
+    /// assert!(drill.block_pods);
+    /// ```
+    pub fn new(namespace: impl Into<String>) -> Self {
+        DrDrillCheck { namespace: namespace.into(), ..Default::default() }
+    }
+}
+
+#[cfg(feature = "backup")]
+impl Check for DrDrillCheck {
+    fn id(&self) -> &str {
+        "dr-drill"
+    }
+    fn title(&self) -> &str {
+        "Disaster-recovery drill: export, restore and compare a namespace"
+    }
+    fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
+        Box::pin(drill::run(self, cluster))
+    }
+}
+
+#[cfg(feature = "backup")]
+mod drill {
+    use std::{collections::BTreeMap, sync::Arc};
+
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+    use k8sops_core::Cluster;
+    use kube::{
+        api::{ApiResource, DeleteParams, DynamicObject, ListParams, PostParams},
+        Api,
+    };
+    use serde_json::{json, Value};
+
+    use super::{bounded_evidence, DrDrillCheck, DR_DRILL_LABEL, DR_DRILL_PREFIX};
+    use crate::{
+        backup::{
+            export::{export, ExportParams},
+            layout::{Location, ManifestEntry},
+            object_store::memory::InMemory,
+            restore::{read_manifest, restore, ExistingPolicy, RestoreOutcome, RestoreParams},
+        },
+        checklist::{CheckOutput, Finding, Status},
+    };
+
+    /// Objects every namespace holds without anyone creating them.
+    fn is_builtin(e: &ManifestEntry) -> bool {
+        matches!((e.kind.as_str(), e.name.as_str()), ("ServiceAccount", "default") | ("ConfigMap", "kube-root-ca.crt"))
+    }
+
+    fn subject(e: &ManifestEntry, ns: &str) -> String {
+        format!("{}/{ns}/{}", e.kind.to_lowercase(), e.name)
+    }
+
+    fn scratch_name() -> String {
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let salt = now.subsec_nanosecond().unsigned_abs() & 0xffff;
+        format!("{DR_DRILL_PREFIX}{}-{salt:04x}", now.strftime("%Y%m%d-%H%M%S"))
+    }
+
+    pub(super) async fn run(check: &DrDrillCheck, cluster: &Cluster) -> crate::Result<CheckOutput> {
+        let ns = check.namespace.as_str();
+        if ns.is_empty()
+            || ns.len() > 63
+            || !ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(k8sops_core::Error::InvalidInput { message: format!("{ns:?} is not a namespace name") }.into());
+        }
+        let mut findings = Vec::new();
+        let namespaces: Api<Namespace> = cluster.api_all();
+        findings.extend(leftovers(cluster, &namespaces).await?);
+
+        let source = namespaces.get_opt(ns).await.map_err(|e| cluster.map_err(e, &format!("namespace {ns}")))?;
+        if source.is_none() {
+            findings.push(
+                Finding::warn(format!("namespace/{ns}"), format!("nothing to drill: namespace {ns} does not exist"))
+                    .action("set DrDrillCheck::namespace to a namespace of your applications"),
+            );
+            return Ok(findings.into());
+        }
+
+        // The backup lives in memory only: a drill leaves no copy of the namespace anywhere.
+        let at = Location::store(Arc::new(InMemory::new()), "dr-drill");
+        let export_params = ExportParams::default()
+            .include_namespaces([ns])
+            .include_cluster_resources(false)
+            .include_secrets(check.include_secrets);
+        let stop = k8sops_core::CancellationToken::new();
+        // Dropping the check (cancel, timeout) stops the export and the restore.
+        let _stop = stop.clone().drop_guard();
+        let exported = {
+            let (c, l, p) = (cluster.clone(), at.clone(), export_params.cancel(stop.clone()));
+            on_blocking_thread(move || async move { export(&c, &l, &p).await }).await?
+        };
+        for r in exported.resources.iter().filter(|r| r.error.is_some()) {
+            let error = r.error.as_ref().map(ToString::to_string).unwrap_or_default();
+            findings.push(
+                Finding::warn(format!("namespace/{ns}"), format!("{} could not be exported: not drilled", r.resource))
+                    .evidence(error)
+                    .action(format!("kubectl auth can-i list {} -n {ns}", r.resource)),
+            );
+        }
+        let manifest = read_manifest(&at).await?;
+        let mut entries: Vec<&ManifestEntry> = manifest.files.iter().filter(|e| e.kind != "Namespace").collect();
+        let bare_pods = if check.block_pods {
+            let before = entries.len();
+            entries.retain(|e| !(e.resource == "pods" && e.group().is_empty()));
+            before - entries.len()
+        } else {
+            0
+        };
+        if entries.iter().all(|e| is_builtin(e)) {
+            let mut f = Finding::warn(
+                format!("namespace/{ns}"),
+                format!("nothing to drill: namespace {ns} holds no exported object of its own"),
+            )
+            .evidence(format!(
+                "{} object(s) exported, skipped as recreated by the cluster: {}",
+                exported.objects,
+                skipped(&exported)
+            ))
+            .action("set DrDrillCheck::namespace to a namespace of your applications");
+            if bare_pods > 0 {
+                f = f.evidence(format!("{bare_pods} bare pod(s) not drilled (block_pods)"));
+            }
+            findings.push(f);
+            return Ok(findings.into());
+        }
+
+        let scratch = scratch_name();
+        create_scratch(cluster, &namespaces, &scratch, ns, check.block_pods).await?;
+        // From here on the scratch namespace exists: whatever happens, try to delete it.
+        let outcome = restore_and_compare(cluster, &at, ns, &scratch, &entries, check.block_pods, &stop).await;
+        let cleanup = if check.keep_scratch {
+            Finding::pass(format!("namespace/{scratch}"), format!("scratch namespace {scratch} kept for inspection"))
+                .evidence(format!("labelled {DR_DRILL_LABEL}=true"))
+                .action(format!("kubectl delete namespace {scratch} when done"))
+        } else {
+            delete_scratch(cluster, &namespaces, &scratch).await
+        };
+        match outcome {
+            Ok((mut compared, matched, per_kind, restored)) => {
+                let failed = compared.iter().filter(|f| f.status == Status::Fail).count();
+                if failed == 0 {
+                    let mut f = Finding::pass(
+                        format!("namespace/{ns}"),
+                        format!(
+                            "drilled namespace {ns}: {matched} of {} object(s) restored into {scratch} and matched",
+                            entries.len()
+                        ),
+                    )
+                    .evidence(format!("matched: {matched}"))
+                    .evidence(format!(
+                        "restore: {} created, {} updated (already there), {} skipped",
+                        restored.created, restored.updated, restored.skipped
+                    ));
+                    for (kind, n) in &per_kind {
+                        f = f.evidence(format!("{kind}: {n}"));
+                    }
+                    f = f.evidence(format!("not exported (recreated by the cluster): {}", skipped(&exported)));
+                    if bare_pods > 0 {
+                        f = f.evidence(format!("{bare_pods} bare pod(s) not restored: they would run (block_pods)"));
+                    }
+                    findings.push(f);
+                } else {
+                    compared.push(
+                        Finding::fail(
+                            format!("namespace/{ns}"),
+                            format!(
+                                "drill of namespace {ns}: {failed} of {} object(s) not restored as they are",
+                                entries.len()
+                            ),
+                        )
+                        .evidence(format!("matched: {matched}"))
+                        .evidence(format!("restored into {scratch}"))
+                        .action("fix the objects named in the other findings, then run the drill again"),
+                    );
+                }
+                findings.extend(compared);
+            }
+            Err(e) => findings.push(
+                Finding::fail(format!("namespace/{ns}"), format!("the drill stopped: {e}"))
+                    .evidence(format!("scratch namespace {scratch}"))
+                    .action("look at the error and run the drill again"),
+            ),
+        }
+        findings.push(cleanup);
+        Ok(findings.into())
+    }
+
+    /// Runs `make()`'s future to its end on a blocking thread, driven by
+    /// the current runtime: rustc cannot prove the export's and restore's
+    /// futures `Send` (their higher-ranked closures), which a check's boxed
+    /// future must be. They stop through their params' token when the
+    /// check is dropped.
+    async fn on_blocking_thread<T, F>(make: impl FnOnce() -> F + Send + 'static) -> crate::Result<T>
+    where
+        F: std::future::Future<Output = crate::backup::Result<T>>,
+        T: Send + 'static,
+    {
+        let handle = tokio::runtime::Handle::current();
+        match tokio::task::spawn_blocking(move || handle.block_on(make())).await {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(k8sops_core::Error::Backend {
+                backend: "dr-drill task".into(),
+                message: "it stopped before it finished".into(),
+                transient: false,
+                source: Some(Box::new(e)),
+            }
+            .into()),
+        }
+    }
+
+    /// `kind: n` for the types the export left out as recreated by the cluster.
+    fn skipped(exported: &crate::backup::export::ExportReport) -> String {
+        let parts: Vec<String> = exported
+            .resources
+            .iter()
+            .filter(|r| r.skipped > 0)
+            .map(|r| format!("{} {}", r.skipped, r.resource))
+            .collect();
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// Scratch namespaces earlier drills left behind (cancelled, timed out,
+    /// or their delete refused), not yet being deleted.
+    async fn leftovers(cluster: &Cluster, namespaces: &Api<Namespace>) -> crate::Result<Vec<Finding>> {
+        let selector = format!("{DR_DRILL_LABEL}=true");
+        let listed = namespaces
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| cluster.map_err(e, "namespaces"))?;
+        Ok(listed
+            .items
+            .iter()
+            .filter(|n| n.metadata.deletion_timestamp.is_none())
+            .filter_map(|n| n.metadata.name.clone())
+            .map(|name| {
+                Finding::warn(
+                    format!("namespace/{name}"),
+                    format!("scratch namespace {name} of an earlier drill is still there"),
+                )
+                .evidence(format!("labelled {selector}: a drill was cancelled, timed out or could not delete it"))
+                .action(format!("kubectl delete namespace {name}"))
+            })
+            .collect())
+    }
+
+    async fn create_scratch(
+        cluster: &Cluster,
+        namespaces: &Api<Namespace>,
+        scratch: &str,
+        source: &str,
+        block_pods: bool,
+    ) -> crate::Result<()> {
+        let ns: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": scratch, "labels": {DR_DRILL_LABEL: "true"},
+                "annotations": {"k8sops.io/dr-drill-source": source}}
+        }))
+        .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("scratch namespace {scratch}: {e}") })?;
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .map_err(|e| cluster.map_err(e, &format!("namespace {scratch}")))?;
+        if block_pods {
+            let quota: ResourceQuota = serde_json::from_value(json!({
+                "metadata": {"name": "k8sops-dr-drill", "namespace": scratch, "labels": {DR_DRILL_LABEL: "true"}},
+                "spec": {"hard": {"pods": "0"}}
+            }))
+            .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("quota: {e}") })?;
+            let quotas: Api<ResourceQuota> = cluster.api_namespaced(scratch);
+            if let Err(e) = quotas.create(&PostParams::default(), &quota).await {
+                let e = cluster.map_err(e, &format!("resourcequota {scratch}/k8sops-dr-drill"));
+                // Without the quota the restored workloads would start: do not go on.
+                let _ = namespaces.delete(scratch, &DeleteParams::default()).await;
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the scratch namespace without waiting for its content to go.
+    async fn delete_scratch(cluster: &Cluster, namespaces: &Api<Namespace>, scratch: &str) -> Finding {
+        let subject = format!("namespace/{scratch}");
+        match namespaces.delete(scratch, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(e) => {
+                let e = cluster.map_err(e, &format!("namespace {scratch}"));
+                if !e.is_not_found() {
+                    return Finding::warn(subject, format!("the scratch namespace {scratch} could not be deleted"))
+                        .evidence(e.to_string())
+                        .action(format!("kubectl delete namespace {scratch}"));
+                }
+            }
+        }
+        let state = match namespaces.get_opt(scratch).await {
+            Ok(None) => "deleted".to_string(),
+            Ok(Some(n)) => {
+                let phase = n.status.and_then(|s| s.phase).unwrap_or_default();
+                if n.metadata.deletion_timestamp.is_some() || phase == "Terminating" {
+                    "Terminating".to_string()
+                } else {
+                    return Finding::warn(
+                        subject,
+                        format!("the scratch namespace {scratch} is still there after its delete"),
+                    )
+                    .evidence(format!("phase {phase:?}, no deletion timestamp"))
+                    .action(format!("kubectl delete namespace {scratch}"));
+                }
+            }
+            Err(e) => format!("delete accepted (state unknown: {})", cluster.map_err(e, "namespace")),
+        };
+        Finding::pass(subject, format!("scratch namespace {scratch} deleted ({state})"))
+    }
+
+    type Compared = (Vec<Finding>, usize, BTreeMap<String, usize>, crate::backup::restore::RestoreCounts);
+
+    async fn restore_and_compare(
+        cluster: &Cluster,
+        at: &Location,
+        ns: &str,
+        scratch: &str,
+        entries: &[&ManifestEntry],
+        block_pods: bool,
+        stop: &k8sops_core::CancellationToken,
+    ) -> crate::Result<Compared> {
+        let mut params = RestoreParams::default()
+            .include_namespaces([ns])
+            .include_cluster_resources(false)
+            .namespace_mapping([(ns, scratch)])
+            .existing(ExistingPolicy::Update)
+            .cancel(stop.clone());
+        if block_pods {
+            params = params.exclude_resources(["pods"]);
+        }
+        let report = {
+            let (c, l) = (cluster.clone(), at.clone());
+            on_blocking_thread(move || async move { restore(&c, &l, &params).await }).await?
+        };
+        let outcomes: BTreeMap<&str, &RestoreOutcome> =
+            report.objects.iter().filter_map(|o| o.path.as_deref().map(|p| (p, &o.outcome))).collect();
+        let mut findings = Vec::new();
+        let mut to_compare = Vec::new();
+        for e in entries {
+            match outcomes.get(e.path.as_str()) {
+                Some(RestoreOutcome::Failed(why)) => findings.push(
+                    Finding::fail(subject(e, ns), format!("restore failed: {why}"))
+                        .evidence(format!("{} {} into namespace {scratch}", e.api_version, e.kind))
+                        .action(format!("kubectl get {} {} -n {ns} -o yaml; fix what the server refused", e.resource_name(), e.name)),
+                ),
+                Some(RestoreOutcome::NotAttempted) | None => findings.push(
+                    Finding::fail(subject(e, ns), "not restored: the restore did not attempt it")
+                        .evidence(format!("{} in the backup", e.path))
+                        .action("run the drill again; if it repeats, restore the backup with restore_resources --dry-run=server"),
+                ),
+                Some(_) => to_compare.push((*e).clone()),
+            }
+        }
+        let results: Vec<(ManifestEntry, crate::Result<Option<Vec<String>>>)> = futures::stream::iter(to_compare)
+            .map(|e: ManifestEntry| async move {
+                let r = compare(cluster, &e, ns, scratch).await;
+                (e, r)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut matched = 0;
+        let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
+        for (e, result) in results {
+            match result {
+                Ok(None) => {
+                    matched += 1;
+                    *per_kind.entry(e.kind.clone()).or_default() += 1;
+                }
+                Ok(Some(diffs)) if diffs.is_empty() => {}
+                Ok(Some(diffs)) => {
+                    let first = diffs[0].split(':').next().unwrap_or_default().to_string();
+                    let f = Finding::fail(subject(&e, ns), format!("restored copy differs in {first}")).action(format!(
+                        "kubectl diff: compare kubectl get {0} {1} -n {ns} -o yaml with the backup; fix the field or the restore rules",
+                        e.resource_name(),
+                        e.name
+                    ));
+                    findings.push(bounded_evidence(f, &diffs));
+                }
+                Err(e2) => findings.push(
+                    Finding::fail(subject(&e, ns), format!("could not be compared: {e2}")).action(format!(
+                        "kubectl get {} {} -n {scratch} -o yaml",
+                        e.resource_name(),
+                        e.name
+                    )),
+                ),
+            }
+        }
+        // A restored copy whose original disappeared meanwhile is neither a match nor a failure.
+        Ok((findings, matched, per_kind, report.counts()))
+    }
+
+    /// `None` when the restored object matches its original (or the
+    /// original is gone), else the differing fields (`Some(empty)` means the
+    /// original was deleted during the drill).
+    async fn compare(
+        cluster: &Cluster,
+        e: &ManifestEntry,
+        ns: &str,
+        scratch: &str,
+    ) -> crate::Result<Option<Vec<String>>> {
+        let ar = ApiResource {
+            group: e.group().to_string(),
+            version: e.version().to_string(),
+            api_version: e.api_version.clone(),
+            kind: e.kind.clone(),
+            plural: e.resource.clone(),
+        };
+        let what = |n: &str| format!("{} {n}/{}", e.kind, e.name);
+        let original: Api<DynamicObject> = Api::namespaced_with(cluster.client().clone(), ns, &ar);
+        let copy: Api<DynamicObject> = Api::namespaced_with(cluster.client().clone(), scratch, &ar);
+        let Some(original) = original.get_opt(&e.name).await.map_err(|err| cluster.map_err(err, &what(ns)))? else {
+            return Ok(Some(Vec::new()));
+        };
+        let Some(copy) = copy.get_opt(&e.name).await.map_err(|err| cluster.map_err(err, &what(scratch)))? else {
+            return Ok(Some(vec![format!("(the object): missing from {scratch} after the restore")]));
+        };
+        let group = e.group();
+        let a = comparable(&original, group, &e.kind, scratch, ns);
+        let b = comparable(&copy, group, &e.kind, scratch, ns);
+        let mut diffs = Vec::new();
+        diff("", &a, &b, &mut diffs);
+        Ok(if diffs.is_empty() { None } else { Some(diffs) })
+    }
+
+    const SERVER_SET_ANNOTATIONS: &[&str] = &[
+        "deployment.kubernetes.io/revision",
+        "pv.kubernetes.io/bind-completed",
+        "pv.kubernetes.io/bound-by-controller",
+        "volume.kubernetes.io/selected-node",
+        "volume.kubernetes.io/storage-provisioner",
+        "volume.beta.kubernetes.io/storage-provisioner",
+        "endpoints.kubernetes.io/last-change-trigger-time",
+    ];
+    const SERVER_SET_LABELS: &[&str] = &["controller-uid", "batch.kubernetes.io/controller-uid"];
+
+    /// What a restore must reproduce: labels, annotations and the
+    /// top-level fields but `metadata` and `status`, without what the
+    /// server sets, with the scratch namespace named as the source.
+    pub(super) fn comparable(obj: &DynamicObject, group: &str, kind: &str, scratch: &str, source: &str) -> Value {
+        let mut out = serde_json::Map::new();
+        let mut labels = obj.metadata.labels.clone().unwrap_or_default();
+        for l in SERVER_SET_LABELS {
+            labels.remove(*l);
+        }
+        let mut annotations = obj.metadata.annotations.clone().unwrap_or_default();
+        for a in SERVER_SET_ANNOTATIONS {
+            annotations.remove(*a);
+        }
+        out.insert("labels".into(), json!(labels));
+        out.insert("annotations".into(), json!(annotations));
+        if let Value::Object(data) = &obj.data {
+            for (k, v) in
+                data.iter().filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"))
+            {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        let mut v = Value::Object(out);
+        strip_server_set(&mut v, group, kind);
+        rename_namespace(&mut v, scratch, source);
+        v
+    }
+
+    fn remove(v: &mut Value, key: &str) {
+        if let Some(m) = v.as_object_mut() {
+            m.remove(key);
+        }
+    }
+
+    fn strip_server_set(v: &mut Value, group: &str, kind: &str) {
+        match (group, kind) {
+            ("", "Service") => {
+                let spec = &mut v["spec"];
+                if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
+                    remove(spec, "clusterIP");
+                    remove(spec, "clusterIPs");
+                }
+                remove(spec, "healthCheckNodePort");
+                if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+                    for p in ports {
+                        remove(p, "nodePort");
+                    }
+                }
+            }
+            ("", "PersistentVolumeClaim") => remove(&mut v["spec"], "volumeName"),
+            ("", "Pod") => {
+                remove(&mut v["spec"], "nodeName");
+                remove(&mut v["spec"], "priority");
+            }
+            ("", "ServiceAccount") => remove(v, "secrets"),
+            ("batch", "Job") => {
+                remove(&mut v["spec"], "selector");
+                if let Some(labels) = v["spec"]["template"]["metadata"].get_mut("labels") {
+                    for l in SERVER_SET_LABELS {
+                        remove(labels, l);
+                    }
+                }
+            }
+            _ => {}
+        }
+        // Indexing above may have created nulls where nothing was.
+        if let Some(m) = v.as_object_mut() {
+            m.retain(|_, x| !x.is_null());
+        }
+    }
+
+    /// Every `namespace` field naming the scratch namespace names the source instead.
+    fn rename_namespace(v: &mut Value, scratch: &str, source: &str) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if k == "namespace" && x.as_str() == Some(scratch) {
+                        *x = Value::String(source.to_string());
+                    } else {
+                        rename_namespace(x, scratch, source);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| rename_namespace(x, scratch, source)),
+            _ => {}
+        }
+    }
+
+    fn short(v: Option<&Value>) -> String {
+        let s = v.map_or_else(|| "(none)".to_string(), Value::to_string);
+        if s.chars().count() > 80 {
+            format!("{}…", s.chars().take(80).collect::<String>())
+        } else {
+            s
+        }
+    }
+
+    /// The paths where `a` (the original) and `b` (the copy) differ, as
+    /// `path: original X, restored Y`; a missing field equals `null`.
+    pub(super) fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let (p, q) = (x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null));
+                    diff(&join(k), p, q, out);
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                    diff(&format!("{path}[{i}]"), p, q, out);
+                }
+            }
+            (Value::Object(x), Value::Null) | (Value::Null, Value::Object(x)) if x.is_empty() => {}
+            _ if a == b => {}
+            _ => out.push(format!("{path}: original {}, restored {}", short(Some(a)), short(Some(b)))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// capacity
+// ---------------------------------------------------------------------------
+
+/// Capacity planning (`capacity`): headroom per node group from
+/// [`metrics::capacity_report`](crate::metrics::capacity_report) (how many
+/// more pods of [`headroom_cpu`](Self::headroom_cpu) /
+/// [`headroom_memory`](Self::headroom_memory) fit by requests), requests
+/// against allocatable, and — with a [`history`](Self::history) file —
+/// growth since the last snapshot and the days until a group is full.
+///
+/// One finding per node group; CPU and memory charts ("CPU requested per
+/// node group" in cores, "Memory requested per node group" in GiB, bars of
+/// requested against allocatable).
+///
+/// - **Fail**: a group has no headroom (not one more such pod fits), or
+///   its CPU or memory requests reach [`fail_percent`](Self::fail_percent)
+///   of allocatable (default 90).
+/// - **Warn**: requests reach [`warn_percent`](Self::warn_percent)
+///   (default 75); at the growth since the previous snapshot the group is
+///   full within [`warn_days`](Self::warn_days) (default 90); the history
+///   file cannot be read (corrupt: it is left as it is) or written; the
+///   cluster has no nodes.
+/// - **Pass**: otherwise.
+///
+/// The history is a JSON file of snapshots (time, requested and
+/// allocatable CPU and memory per group; the last 60 are kept). Growth is
+/// measured against the latest snapshot at least an hour old; the new
+/// snapshot is then written to a temporary file beside it (mode 0600),
+/// fsynced and renamed over it.
+///
+/// # RBAC
+/// `list` on nodes and pods (all namespaces).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = k8sops_testkit::TestServer::start().await?;
+/// # server.load(&k8sops_testkit::DemoCluster::small())?;
+/// use k8sops::checklist::{monthly::CapacityPlanningCheck, Checklist};
+/// let history = std::env::temp_dir().join(format!("capacity-{}.json", std::process::id()));
+/// let check = CapacityPlanningCheck { history: Some(history.clone()), ..Default::default() };
+/// let report = Checklist::new("capacity").with(check).run(&server.cluster()).await;
+/// let result = report.result("capacity").unwrap();
+/// assert_eq!(result.charts.len(), 2);
+/// assert!(history.exists());
+/// # std::fs::remove_file(history)?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+#[derive(Debug, Clone)]
+pub struct CapacityPlanningCheck {
+    /// CPU of the pod headroom is counted in (default 500m).
+    pub headroom_cpu: k8sops_core::Quantity,
+    /// Memory of the pod headroom is counted in (default 512Mi).
+    pub headroom_memory: k8sops_core::Quantity,
+    /// Warn when a group's CPU or memory requests reach this percentage of
+    /// its allocatable (default 75).
+    pub warn_percent: f64,
+    /// Fail at this percentage (default 90).
+    pub fail_percent: f64,
+    /// The JSON file of earlier snapshots; `None` (the default): no growth.
+    pub history: Option<std::path::PathBuf>,
+    /// Warn when a group would be full within this many days at the
+    /// growth since the previous snapshot (default 90).
+    pub warn_days: f64,
+}
+
+#[cfg(feature = "metrics")]
+impl Default for CapacityPlanningCheck {
+    fn default() -> Self {
+        CapacityPlanningCheck {
+            headroom_cpu: k8sops_core::Quantity::from_millis(500),
+            headroom_memory: k8sops_core::Quantity::from_bytes(512 << 20),
+            warn_percent: 75.0,
+            fail_percent: 90.0,
+            history: None,
+            warn_days: 90.0,
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl CapacityPlanningCheck {
+    /// Sets [`history`](Self::history).
+    ///
+    /// ```
+    /// let check = k8sops::checklist::monthly::CapacityPlanningCheck::default().history("/var/lib/k8sops/capacity.json");
+    /// assert!(check.history.is_some());
+    /// ```
+    #[must_use]
+    pub fn history(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.history = Some(path.into());
+        self
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Check for CapacityPlanningCheck {
+    fn id(&self) -> &str {
+        "capacity"
+    }
+    fn title(&self) -> &str {
+        "Capacity planning: headroom and growth per node group"
+    }
+    fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
+        Box::pin(capacity::run(self, cluster))
+    }
+}
+
+#[cfg(feature = "metrics")]
+mod capacity {
+    use std::{
+        collections::BTreeMap,
+        io::Write as _,
+        path::{Path, PathBuf},
+    };
+
+    use k8s_openapi::jiff::Timestamp;
+    use k8sops_core::Cluster;
+    use serde::{Deserialize, Serialize};
+
+    use super::CapacityPlanningCheck;
+    use crate::{
+        checklist::{Chart, CheckOutput, Finding, Status},
+        metrics::{capacity_report, CapacityParams},
+    };
+
+    const GIB: f64 = (1u64 << 30) as f64;
+    /// Snapshots kept in the history file.
+    const KEEP: usize = 60;
+    /// A snapshot younger than this is too close to measure growth against.
+    const MIN_INTERVAL_SECONDS: i64 = 3600;
+
+    /// The history file.
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    struct History {
+        version: u32,
+        snapshots: Vec<Snapshot>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    struct Snapshot {
+        /// RFC 3339.
+        time: String,
+        groups: BTreeMap<String, GroupSnapshot>,
+    }
+
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct GroupSnapshot {
+        cpu_requested: f64,
+        cpu_allocatable: f64,
+        memory_requested_gib: f64,
+        memory_allocatable_gib: f64,
+    }
+
+    fn percent(used: f64, capacity: f64) -> f64 {
+        if capacity > 0.0 {
+            used / capacity * 100.0
+        } else {
+            0.0
+        }
+    }
+
+    pub(super) async fn run(check: &CapacityPlanningCheck, cluster: &Cluster) -> crate::Result<CheckOutput> {
+        let params = CapacityParams {
+            headroom_pod: (check.headroom_cpu, check.headroom_memory),
+            usage: false,
+            ..Default::default()
+        };
+        let report = capacity_report(cluster, &params).await?;
+        let shape = format!("{}/{}", check.headroom_cpu, check.headroom_memory);
+        let mut out = CheckOutput::default();
+        if report.nodes.is_empty() {
+            out.findings.push(
+                Finding::warn("", "the cluster has no nodes: no capacity to plan")
+                    .action("kubectl get nodes; add nodes or a node group"),
+            );
+            return Ok(out);
+        }
+        let now = Timestamp::now();
+        // Headroom and schedulable nodes per group.
+        let group_of: BTreeMap<&str, String> = report
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.group.clone().unwrap_or_else(|| "<none>".into())))
+            .collect();
+        let mut headroom: BTreeMap<String, i64> = BTreeMap::new();
+        for (node, fits) in &report.headroom {
+            if let Some(g) = group_of.get(node.as_str()) {
+                *headroom.entry(g.clone()).or_default() += fits;
+            }
+        }
+        let mut schedulable: BTreeMap<String, usize> = BTreeMap::new();
+        for n in report.nodes.iter().filter(|n| n.schedulable) {
+            *schedulable.entry(n.group.clone().unwrap_or_else(|| "<none>".into())).or_default() += 1;
+        }
+        let mut current = Snapshot { time: now.to_string(), groups: BTreeMap::new() };
+        for g in &report.groups {
+            current.groups.insert(
+                g.name.clone(),
+                GroupSnapshot {
+                    cpu_requested: g.requests.get("cpu").as_f64(),
+                    cpu_allocatable: g.allocatable.get("cpu").as_f64(),
+                    memory_requested_gib: g.requests.get("memory").as_f64() / GIB,
+                    memory_allocatable_gib: g.allocatable.get("memory").as_f64() / GIB,
+                },
+            );
+        }
+
+        // Growth against the history, when there is one.
+        let mut previous: Option<Snapshot> = None;
+        let mut history: Option<(PathBuf, History)> = None;
+        if let Some(path) = &check.history {
+            match read_history(path) {
+                Ok(h) => {
+                    previous = h
+                        .snapshots
+                        .iter()
+                        .filter(|s| {
+                            s.time
+                                .parse::<Timestamp>()
+                                .is_ok_and(|t| now.as_second() - t.as_second() >= MIN_INTERVAL_SECONDS)
+                        })
+                        .max_by_key(|s| s.time.parse::<Timestamp>().map(|t| t.as_second()).unwrap_or_default())
+                        .cloned();
+                    history = Some((path.clone(), h));
+                }
+                Err(reason) => out.findings.push(
+                    Finding::warn(
+                        format!("file/{}", path.display()),
+                        "the capacity history cannot be read: no growth measured, the file is left as it is",
+                    )
+                    .evidence(reason)
+                    .action(format!("move {} aside (or delete it): the next run starts a new history", path.display())),
+                ),
+            }
+        }
+
+        let mut cpu_chart = Chart::new("CPU requested per node group", "cores");
+        let mut mem_chart = Chart::new("Memory requested per node group", "GiB");
+        for (name, g) in &current.groups {
+            let room = headroom.get(name).copied().unwrap_or_default();
+            let cpu_pct = percent(g.cpu_requested, g.cpu_allocatable);
+            let mem_pct = percent(g.memory_requested_gib, g.memory_allocatable_gib);
+            let worst = cpu_pct.max(mem_pct);
+            cpu_chart = cpu_chart.bar(name.clone(), g.cpu_requested, g.cpu_allocatable);
+            mem_chart = mem_chart.bar(name.clone(), g.memory_requested_gib, g.memory_allocatable_gib);
+            let nodes = report.groups.iter().find(|x| &x.name == name).map_or(0, |x| x.nodes);
+            let mut status = if room == 0 || worst >= check.fail_percent {
+                Status::Fail
+            } else if worst >= check.warn_percent {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            let mut summary = format!(
+                "node group {name}: {room} more {shape} pod(s) fit; requests CPU {cpu_pct:.0}%, memory {mem_pct:.0}%"
+            );
+            let mut evidence = vec![
+                format!("CPU requested {:.2} of {:.2} cores ({cpu_pct:.0}%)", g.cpu_requested, g.cpu_allocatable),
+                format!(
+                    "memory requested {:.2} of {:.2} GiB ({mem_pct:.0}%)",
+                    g.memory_requested_gib, g.memory_allocatable_gib
+                ),
+                format!("{nodes} node(s), {} schedulable", schedulable.get(name).copied().unwrap_or_default()),
+            ];
+            if let Some(prev) = &previous {
+                if let Some(before) = prev.groups.get(name) {
+                    let days = prev
+                        .time
+                        .parse::<Timestamp>()
+                        .map(|t| (now.as_second() - t.as_second()) as f64 / 86_400.0)
+                        .unwrap_or_default();
+                    let growth = Growth::between(before, g, days);
+                    evidence.push(growth.describe(&prev.time));
+                    if let Some(full_in) = growth.days_until_full(g) {
+                        summary.push_str(&format!("; full in about {full_in:.0} days at the current growth"));
+                        if full_in < check.warn_days && status == Status::Pass {
+                            status = Status::Warn;
+                        }
+                    }
+                } else {
+                    evidence.push(format!("new since the snapshot of {}", prev.time));
+                }
+            }
+            let mut f = Finding::new(status, format!("nodegroup/{name}"), summary);
+            for e in evidence {
+                f = f.evidence(e);
+            }
+            if status != Status::Pass {
+                f = f.action(format!(
+                    "add nodes to {name} (cargo run --example scale_nodegroup --features aws -- eks CLUSTER {name} --desired N) or lower requests (cargo run --example capacity_report)"
+                ));
+            }
+            out.findings.push(f);
+        }
+        out.charts = vec![cpu_chart, mem_chart];
+
+        if let Some(path) = &check.history {
+            // A corrupt file is kept for a person to look at; only a readable (or missing) one is replaced.
+            if let Some((_, mut h)) = history {
+                h.version = 1;
+                h.snapshots.push(current);
+                let excess = h.snapshots.len().saturating_sub(KEEP);
+                h.snapshots.drain(..excess);
+                if let Err(e) = write_history(path, &h) {
+                    out.findings.push(
+                        Finding::warn(format!("file/{}", path.display()), "the capacity snapshot could not be saved")
+                            .evidence(e.to_string())
+                            .action(format!("check that the directory of {} is writable", path.display())),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Change per day since the previous snapshot.
+    struct Growth {
+        cpu_per_day: f64,
+        memory_gib_per_day: f64,
+        cpu: f64,
+        memory_gib: f64,
+    }
+
+    impl Growth {
+        fn between(before: &GroupSnapshot, now: &GroupSnapshot, days: f64) -> Self {
+            let cpu = now.cpu_requested - before.cpu_requested;
+            let memory_gib = now.memory_requested_gib - before.memory_requested_gib;
+            let per_day = |d: f64| if days > 0.0 { d / days } else { 0.0 };
+            Growth { cpu_per_day: per_day(cpu), memory_gib_per_day: per_day(memory_gib), cpu, memory_gib }
+        }
+
+        fn describe(&self, since: &str) -> String {
+            format!(
+                "growth since {since}: CPU requests {:+.2} cores ({:+.3}/day), memory {:+.2} GiB ({:+.3}/day)",
+                self.cpu, self.cpu_per_day, self.memory_gib, self.memory_gib_per_day
+            )
+        }
+
+        /// Days until CPU or memory requests reach allocatable, at this
+        /// growth; `None` when neither grows.
+        fn days_until_full(&self, now: &GroupSnapshot) -> Option<f64> {
+            let days = |free: f64, rate: f64| (rate > 0.0).then(|| (free.max(0.0)) / rate);
+            let cpu = days(now.cpu_allocatable - now.cpu_requested, self.cpu_per_day);
+            let mem = days(now.memory_allocatable_gib - now.memory_requested_gib, self.memory_gib_per_day);
+            match (cpu, mem) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+    }
+
+    /// The history, an empty one when the file does not exist, or why it
+    /// cannot be used.
+    fn read_history(path: &Path) -> Result<History, String> {
+        // A few kilobytes: read in place rather than on a blocking thread.
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(History { version: 1, snapshots: Vec::new() })
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let h: History =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: not a capacity history: {e}", path.display()))?;
+        if h.version != 1 {
+            return Err(format!("{}: history version {} (this version reads 1)", path.display(), h.version));
+        }
+        Ok(h)
+    }
+
+    /// Writes to `.NAME.tmp-PID-NANOS` beside `path` (mode 0600), fsyncs,
+    /// renames over `path`, then fsyncs the directory.
+    fn write_history(path: &Path, h: &History) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(h).map_err(std::io::Error::other)?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "history".into());
+        let tmp = dir.join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            Timestamp::now().subsec_nanosecond().unsigned_abs()
+        ));
+        let written = (|| {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+            return written;
+        }
+        #[cfg(unix)]
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// runbook
+// ---------------------------------------------------------------------------
+
+/// A runbook for this cluster (`runbook`): a Markdown document
+/// (`runbook.md`, an [`Artifact`]) with the server version, the node
+/// groups (from the `eks.amazonaws.com/nodegroup`, eksctl and Karpenter
+/// labels, as [`object_status::node_group`]) with their node counts and
+/// instance types, every namespace with its workloads, and the ops
+/// procedures filled in with this cluster's names: draining a node of each
+/// group, scaling a group, an etcd snapshot (with the endpoints and
+/// certificates of the etcd static pod in kube-system when there is one),
+/// export and restore, the upgrade to the next minor, and where to look
+/// when a pod fails.
+///
+/// - **Pass**: the runbook was written from everything it reads.
+/// - **Warn**: a part could not be read (forbidden, or not served); the
+///   runbook is written without it and says so.
+///
+/// Only a server that does not answer `/version` is an error.
+///
+/// # RBAC
+/// `list` on nodes, namespaces, deployments, statefulsets, daemonsets,
+/// cronjobs and pods (all namespaces).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = k8sops_testkit::TestServer::start().await?;
+/// # server.load(&k8sops_testkit::DemoCluster::small())?;
+/// use k8sops::checklist::{monthly::RunbookCheck, Checklist};
+/// let check = RunbookCheck { cluster_name: Some("prod".into()) };
+/// let report = Checklist::new("docs").with(check).run(&server.cluster()).await;
+/// let runbook = &report.result("runbook").unwrap().artifacts[0];
+/// assert_eq!(runbook.name, "runbook.md");
+/// assert!(runbook.content.contains("# Runbook: prod"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RunbookCheck {
+    /// The cluster's name, for the title and the EKS commands (default:
+    /// the API server's URL in the title, `CLUSTER` in the commands).
+    pub cluster_name: Option<String>,
+}
+
+impl Check for RunbookCheck {
+    fn id(&self) -> &str {
+        "runbook"
+    }
+    fn title(&self) -> &str {
+        "Runbook for this cluster"
+    }
+    fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
+        Box::pin(runbook(self, cluster))
+    }
+}
+
+/// A node group as the runbook shows it.
+#[derive(Default)]
+struct RunbookGroup {
+    nodes: usize,
+    instance_types: std::collections::BTreeSet<String>,
+    example: String,
+}
+
+/// Workloads of one namespace: deployments, statefulsets, daemonsets, cronjobs, pods.
+type WorkloadCounts = [usize; 5];
+
+const WORKLOAD_KINDS: [&str; 5] = ["deployments", "statefulsets", "daemonsets", "cronjobs", "pods"];
+
+/// Namespaces listed in the runbook's table; more are counted.
+const MAX_NAMESPACE_ROWS: usize = 300;
+
+/// Counts objects per namespace into `counts[slot]`; `Err` is the part's
+/// reason for the runbook.
+async fn count_per_namespace<K>(
+    cluster: &Cluster,
+    counts: &mut BTreeMap<String, WorkloadCounts>,
+    slot: usize,
+) -> Result<(), k8sops_core::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug + kube::Resource + Send + 'static,
+    K::DynamicType: Default,
+{
+    let api: kube::Api<K> = kube::Api::all(cluster.client().clone());
+    paging::for_each(cluster, &api, ListParams::default(), |obj: K| {
+        let ns = obj.meta().namespace.clone().unwrap_or_default();
+        counts.entry(ns).or_default()[slot] += 1;
+        Ok::<_, k8sops_core::Error>(())
+    })
+    .await
+}
+
+/// `--flag=value` of a container's command and args.
+fn flag(pod: &Pod, name: &str) -> Option<String> {
+    let prefix = format!("--{name}=");
+    let spec = pod.spec.as_ref()?;
+    spec.containers.iter().find_map(|c| {
+        c.command
+            .iter()
+            .flatten()
+            .chain(c.args.iter().flatten())
+            .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+    })
+}
+
+async fn runbook(check: &RunbookCheck, cluster: &Cluster) -> crate::Result<CheckOutput> {
+    let version = cluster.server_version().await?;
+    let mut unread: Vec<(String, String)> = Vec::new();
+    let part_error = |what: &str, e: &k8sops_core::Error| {
+        let why = if e.is_permission_denied() { "forbidden" } else { "could not be read" };
+        (what.to_string(), format!("{why}: {e}"))
+    };
+
+    // Node groups.
+    let mut groups: BTreeMap<String, RunbookGroup> = BTreeMap::new();
+    let nodes: kube::Api<Node> = cluster.api_all();
+    let listed = paging::for_each(cluster, &nodes, ListParams::default(), |n: Node| {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let group = object_status::node_group(&n).unwrap_or_else(|| "<none>".into());
+        let labels = n.metadata.labels.as_ref();
+        let instance = labels
+            .and_then(|l| {
+                l.get("node.kubernetes.io/instance-type").or_else(|| l.get("beta.kubernetes.io/instance-type"))
+            })
+            .cloned();
+        let g = groups.entry(group).or_default();
+        g.nodes += 1;
+        g.instance_types.extend(instance);
+        if g.example.is_empty() || name < g.example {
+            g.example = name;
+        }
+        Ok::<_, k8sops_core::Error>(())
+    })
+    .await;
+    if let Err(e) = listed {
+        unread.push(part_error("nodes", &e));
+    }
+
+    // Namespaces and their workloads.
+    let mut counts: BTreeMap<String, WorkloadCounts> = BTreeMap::new();
+    let namespaces: kube::Api<Namespace> = cluster.api_all();
+    let listed = paging::for_each(cluster, &namespaces, ListParams::default(), |n: Namespace| {
+        counts.entry(n.metadata.name.unwrap_or_default()).or_default();
+        Ok::<_, k8sops_core::Error>(())
+    })
+    .await;
+    if let Err(e) = listed {
+        unread.push(part_error("namespaces", &e));
+    }
+    let results = [
+        count_per_namespace::<Deployment>(cluster, &mut counts, 0).await,
+        count_per_namespace::<StatefulSet>(cluster, &mut counts, 1).await,
+        count_per_namespace::<DaemonSet>(cluster, &mut counts, 2).await,
+        count_per_namespace::<CronJob>(cluster, &mut counts, 3).await,
+        count_per_namespace::<Pod>(cluster, &mut counts, 4).await,
+    ];
+    for (kind, r) in WORKLOAD_KINDS.iter().zip(results) {
+        if let Err(e) = r {
+            unread.push(part_error(kind, &e));
+        }
+    }
+
+    // etcd as kubeadm runs it: a static pod in kube-system.
+    let system: kube::Api<Pod> = cluster.api_namespaced("kube-system");
+    let etcd = match system.list(&ListParams::default().labels("component=etcd")).await {
+        Ok(list) => list.items,
+        Err(e) => {
+            unread.push(part_error("etcd pods in kube-system", &cluster.map_err(e, "pods in kube-system")));
+            Vec::new()
+        }
+    };
+
+    let title = check.cluster_name.clone().unwrap_or_else(|| cluster.url().to_string());
+    let eks_name = check.cluster_name.clone().unwrap_or_else(|| "CLUSTER".into());
+    let next = version.next_minor();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let mut md = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(md, "# Runbook: {title}\n");
+    let _ = writeln!(
+        md,
+        "Generated {now} by k8sops from the cluster itself: re-run the monthly checklist to refresh it.\n"
+    );
+    let _ = writeln!(md, "## Cluster\n");
+    let _ = writeln!(md, "- API server: {}", cluster.url());
+    let _ = writeln!(md, "- Kubernetes version: {version}");
+    let total_nodes: usize = groups.values().map(|g| g.nodes).sum();
+    let _ = writeln!(md, "- Nodes: {total_nodes} in {} group(s)", groups.len());
+    let _ = writeln!(md, "- Namespaces: {}", counts.len());
+    for (what, why) in &unread {
+        let _ = writeln!(md, "- Not in this runbook: {what} ({why})");
+    }
+
+    let _ = writeln!(md, "\n## Node groups\n");
+    if groups.is_empty() {
+        let _ = writeln!(md, "No nodes could be read.");
+    } else {
+        let _ = writeln!(md, "| group | nodes | instance types | example node |\n|---|---|---|---|");
+        for (name, g) in &groups {
+            let types: Vec<&str> = g.instance_types.iter().map(String::as_str).collect();
+            let types = if types.is_empty() { "-".to_string() } else { types.join(", ") };
+            let _ = writeln!(md, "| {name} | {} | {types} | {} |", g.nodes, g.example);
+        }
+    }
+
+    let _ = writeln!(md, "\n## Namespaces and workloads\n");
+    let _ = writeln!(
+        md,
+        "| namespace | deployments | statefulsets | daemonsets | cronjobs | pods |\n|---|---|---|---|---|---|"
+    );
+    for (ns, c) in counts.iter().take(MAX_NAMESPACE_ROWS) {
+        let _ = writeln!(md, "| {ns} | {} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3], c[4]);
+    }
+    if counts.len() > MAX_NAMESPACE_ROWS {
+        let _ = writeln!(md, "\n… and {} more namespaces (`kubectl get ns`).", counts.len() - MAX_NAMESPACE_ROWS);
+    }
+
+    let _ = writeln!(md, "\n## Procedures\n");
+    let _ = writeln!(md, "### Drain a node\n");
+    if groups.is_empty() {
+        let _ = writeln!(md, "```sh\nkubectl drain NODE --ignore-daemonsets --delete-emptydir-data\n```\n");
+    }
+    for (name, g) in &groups {
+        let node = &g.example;
+        let _ = writeln!(md, "Node group **{name}** (e.g. `{node}`):\n");
+        let _ = writeln!(
+            md,
+            "```sh\ncargo run --example drain_node -- {node} --ignore-daemonsets --delete-emptydir-data --dry-run=server\ncargo run --example drain_node -- {node} --ignore-daemonsets --delete-emptydir-data\n# or: kubectl drain {node} --ignore-daemonsets --delete-emptydir-data\nkubectl uncordon {node}   # when it should take pods again\n```\n"
+        );
+    }
+    let _ = writeln!(md, "### Scale a node group\n");
+    let _ = writeln!(md, "```sh");
+    for name in groups.keys().filter(|n| n.as_str() != "<none>") {
+        let _ = writeln!(
+            md,
+            "cargo run --example scale_nodegroup --features aws -- eks {eks_name} {name} --desired N --dry-run"
+        );
+        let _ = writeln!(
+            md,
+            "aws eks update-nodegroup-config --cluster-name {eks_name} --nodegroup-name {name} --scaling-config desiredSize=N"
+        );
+    }
+    if groups.keys().all(|n| n == "<none>") {
+        let _ = writeln!(md, "# no node group labels: scale the Auto Scaling group or machine set that owns the nodes");
+        let _ = writeln!(md, "cargo run --example scale_nodegroup --features aws -- asg ASG_NAME --desired N");
+    }
+    let _ = writeln!(md, "```\n");
+    let _ = writeln!(md, "Before scaling in, drain the nodes to remove (`cargo run --example safe_scale_in`).\n");
+
+    let _ = writeln!(md, "### etcd snapshot\n");
+    if etcd.is_empty() {
+        let _ = writeln!(
+            md,
+            "No etcd static pod in kube-system: the control plane is managed (EKS and others back etcd up themselves) or runs elsewhere. Export the resources instead (below).\n"
+        );
+    }
+    for pod in &etcd {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let endpoints = flag(pod, "advertise-client-urls")
+            .or_else(|| flag(pod, "listen-client-urls"))
+            .unwrap_or_else(|| "https://127.0.0.1:2379".into());
+        let endpoint = endpoints.split(',').next().unwrap_or_default().to_string();
+        let ca = flag(pod, "trusted-ca-file").unwrap_or_else(|| "/etc/kubernetes/pki/etcd/ca.crt".into());
+        let cert = flag(pod, "cert-file").unwrap_or_else(|| "/etc/kubernetes/pki/etcd/server.crt".into());
+        let key = flag(pod, "key-file").unwrap_or_else(|| "/etc/kubernetes/pki/etcd/server.key".into());
+        let _ = writeln!(md, "etcd pod `{name}`, client endpoints `{endpoints}`:\n");
+        let _ = writeln!(
+            md,
+            "```sh\ncargo run --example etcd_snapshot --features etcd -- save backup.db --endpoints {endpoint} --cacert {ca} --cert {cert} --key {key}\ncargo run --example etcd_snapshot --features etcd -- status backup.db -w table\n# or: ETCDCTL_API=3 etcdctl snapshot save backup.db --endpoints {endpoint} --cacert {ca} --cert {cert} --key {key}\n```\n"
+        );
+    }
+
+    let _ = writeln!(md, "### Export and restore\n");
+    let app_ns = counts
+        .iter()
+        .filter(|(ns, _)| !ns.starts_with("kube-") && ns.as_str() != "default")
+        .max_by_key(|(_, c)| c[0] + c[1] + c[2] + c[3])
+        .map_or("NAMESPACE", |(ns, _)| ns.as_str());
+    let _ = writeln!(
+        md,
+        "```sh\ncargo run --example export_resources -- --output ./backup-$(date +%F)\ncargo run --example export_resources -- --output ./{app_ns} --include-namespaces {app_ns}\ncargo run --example restore_resources -- --from ./backup-$(date +%F) --dry-run=server\ncargo run --example restore_resources -- --from ./{app_ns} --namespace-mapping {app_ns}:{app_ns}-restored\n```\n"
+    );
+    let _ = writeln!(md, "The monthly `dr-drill` check rehearses this on one namespace.\n");
+
+    let _ = writeln!(md, "### Upgrade to {}\n", next.minor_string());
+    let _ = writeln!(
+        md,
+        "```sh\ncargo run --example find_removed_apis -- --target-version {0}\ncargo run --example upgrade_plan -- --target-version {0}\n```\n",
+        next.minor_string()
+    );
+    let _ = writeln!(md, "The monthly `preflight` check runs the upgrade preflight to {}.\n", next.minor_string());
+
+    let _ = writeln!(md, "### When a pod fails\n");
+    let _ = writeln!(
+        md,
+        "```sh\ncargo run --example diagnose_pods -- -n {app_ns}\ncargo run --example events -- -n {app_ns} --warnings --since-minutes 30\ncargo run --example logs -- {app_ns} POD --previous --tail 100\n# or: kubectl describe pod -n {app_ns} POD; kubectl logs -n {app_ns} POD --previous; kubectl get events -n {app_ns} --sort-by=.lastTimestamp\n```"
+    );
+
+    let mut findings = Vec::new();
+    let summary = format!(
+        "runbook written: Kubernetes {version}, {} node group(s), {} namespace(s), {} etcd pod(s)",
+        groups.len(),
+        counts.len(),
+        etcd.len()
+    );
+    if unread.is_empty() {
+        findings.push(Finding::pass("", summary).evidence(format!("{} bytes of Markdown", md.len())));
+    } else {
+        findings.push(Finding::pass("", summary));
+        for (what, why) in &unread {
+            findings.push(Finding::warn("", format!("runbook without {what}: {why}")).action(format!(
+                "run the checklist as a user allowed to list {what} (kubectl auth can-i list {what} -A)"
+            )));
+        }
+    }
+    Ok(CheckOutput { findings, charts: Vec::new(), artifacts: vec![Artifact::markdown("runbook.md", md)] })
+}
+
+/// The restore-comparison rules, checked without a server.
+#[cfg(all(test, feature = "backup"))]
+mod tests {
+    use kube::api::DynamicObject;
+    use serde_json::{json, Value};
+
+    use super::drill::{comparable, diff};
+
+    fn obj(v: Value) -> DynamicObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_service_differs_only_in_what_the_server_allocates() {
+        let a = obj(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"clusterIP": "10.0.0.5", "clusterIPs": ["10.0.0.5"], "ports": [{"port": 80, "nodePort": 30001}]}}));
+        let b = obj(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "scratch"},
+            "spec": {"clusterIP": "10.0.0.9", "clusterIPs": ["10.0.0.9"], "ports": [{"port": 80, "nodePort": 30002}]}}));
+        let mut out = Vec::new();
+        diff(
+            "",
+            &comparable(&a, "", "Service", "scratch", "shop"),
+            &comparable(&b, "", "Service", "scratch", "shop"),
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_changed_field_and_a_namespace_reference_are_told_apart() {
+        let a = obj(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "rb", "namespace": "shop", "labels": {"team": "a"}},
+            "subjects": [{"kind": "ServiceAccount", "name": "web", "namespace": "shop"}], "roleRef": {"name": "r"}}));
+        let b = obj(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "rb", "namespace": "scratch", "labels": {"team": "b"}},
+            "subjects": [{"kind": "ServiceAccount", "name": "web", "namespace": "scratch"}], "roleRef": {"name": "r"}}));
+        let g = "rbac.authorization.k8s.io";
+        let mut out = Vec::new();
+        diff(
+            "",
+            &comparable(&a, g, "RoleBinding", "scratch", "shop"),
+            &comparable(&b, g, "RoleBinding", "scratch", "shop"),
+            &mut out,
+        );
+        assert_eq!(out, [r#"labels.team: original "a", restored "b""#]);
+    }
+}

@@ -1,0 +1,575 @@
+//! The monthly checklist on testkit clusters: each check passing, warning
+//! and failing; the disaster-recovery drill's round trip and its cleanup;
+//! and the drill on the real API server with kubectl as the oracle.
+#![cfg(all(feature = "upgrade", feature = "backup", feature = "metrics"))]
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8sops::{
+    checklist::{
+        monthly::{CapacityPlanningCheck, DrDrillCheck, RunbookCheck, UpgradePreflightCheck, DR_DRILL_PREFIX},
+        CheckResult, Checklist, ChecklistReport, Finding, Outcome, Status,
+    },
+    upgrade::{preflight::RemovedApiCheck, removed_apis::RemovedApiParams},
+    Cluster,
+};
+use k8sops_testkit::{DemoCluster, Fault, TestServer};
+use serde_json::{json, Value};
+
+async fn run_one(cluster: &Cluster, check: impl k8sops::checklist::Check + 'static) -> ChecklistReport {
+    Checklist::new("monthly-test").with(check).budget(Duration::from_secs(60)).run(cluster).await
+}
+
+fn result<'a>(report: &'a ChecklistReport, id: &str) -> &'a CheckResult {
+    let r = report.result(id).unwrap_or_else(|| panic!("no {id} result"));
+    assert!(r.outcome.ran(), "{id} did not run: {report}");
+    r
+}
+
+fn finding<'a>(r: &'a CheckResult, subject: &str) -> &'a Finding {
+    r.findings.iter().find(|f| f.subject == subject).unwrap_or_else(|| panic!("no finding about {subject}: {r:#?}"))
+}
+
+fn node(name: &str, group: &str, kubelet: &str, cpu: &str, memory: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"eks.amazonaws.com/nodegroup": group, "node.kubernetes.io/instance-type": "m5.xlarge"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}],
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
+            "capacity": {"cpu": cpu, "memory": memory, "pods": "110"},
+            "nodeInfo": {"kubeletVersion": kubelet, "kubeProxyVersion": kubelet, "osImage": "Ubuntu", "kernelVersion": "6.1",
+                "containerRuntimeVersion": "containerd://1.7.13", "operatingSystem": "linux", "architecture": "amd64",
+                "machineID": "m", "systemUUID": "s", "bootID": "b"}}})
+}
+
+fn pod(ns: &str, name: &str, node: &str, cpu: &str, memory: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": name},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u", "controller": true}]},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9",
+            "resources": {"requests": {"cpu": cpu, "memory": memory}}}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+// ---------------------------------------------------------------------------
+// preflight
+// ---------------------------------------------------------------------------
+
+fn scan_without_metrics() -> RemovedApiCheck {
+    RemovedApiCheck::Scan(RemovedApiParams::default().metrics(false))
+}
+
+#[tokio::test]
+async fn preflight_passes_on_a_healthy_cluster_at_the_next_minor() {
+    let server = TestServer::builder().server_version("v1.29.4").start().await.unwrap();
+    server.insert(&node("n1", "general", "v1.29.4", "4", "8Gi")).unwrap();
+    let check = UpgradePreflightCheck { removed_apis: scan_without_metrics(), ..Default::default() };
+    let report = run_one(&server.cluster(), check).await;
+    let r = result(&report, "preflight");
+    assert_eq!(r.status, Status::Pass, "{report}");
+    let summary = finding(r, "");
+    assert!(summary.summary.starts_with("upgrade v1.29.4 -> v1.30.0"), "{}", summary.summary);
+    assert!(summary.action.contains("upgrade_plan -- --target-version v1.30.0"), "{}", summary.action);
+    assert_eq!(finding(r, "preflight/removed-apis").status, Status::Pass);
+}
+
+#[tokio::test]
+async fn preflight_warns_for_a_target_two_minors_ahead() {
+    let server = TestServer::builder().server_version("v1.29.4").start().await.unwrap();
+    server.insert(&node("n1", "general", "v1.29.4", "4", "8Gi")).unwrap();
+    let check = UpgradePreflightCheck { removed_apis: scan_without_metrics(), ..Default::default() }
+        .target("v1.31".parse().unwrap());
+    let report = run_one(&server.cluster(), check).await;
+    let r = result(&report, "preflight");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    let target = finding(r, "preflight/target-version");
+    assert_eq!(target.status, Status::Warn);
+    assert!(!target.action.is_empty());
+    assert!(finding(r, "").evidence.iter().any(|e| e.contains("1.30") && e.contains("1.31")), "{r:#?}");
+}
+
+#[tokio::test]
+async fn preflight_fails_on_an_api_the_next_minor_removes() {
+    let server = TestServer::builder().server_version("v1.24.0").start().await.unwrap();
+    server.insert(&node("n1", "general", "v1.24.0", "4", "8Gi")).unwrap();
+    let applied = json!({"apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "default"}});
+    server
+        .insert(&json!({"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": "nightly", "namespace": "default",
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied.to_string()}},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}}))
+        .unwrap();
+    let check = UpgradePreflightCheck { removed_apis: scan_without_metrics(), ..Default::default() };
+    let report = run_one(&server.cluster(), check).await;
+    let r = result(&report, "preflight");
+    assert_eq!(r.status, Status::Fail, "{report}");
+    assert!(finding(r, "").summary.starts_with("upgrade v1.24.0 -> v1.25.0"), "{r:#?}");
+    let removed = finding(r, "preflight/removed-apis");
+    assert_eq!(removed.status, Status::Fail);
+    assert!(removed.evidence.iter().any(|e| e.contains("CronJob default/nightly uses batch/v1beta1")), "{removed:#?}");
+    assert!(removed.action.contains("find_removed_apis -- --target-version v1.25.0"), "{}", removed.action);
+}
+
+// ---------------------------------------------------------------------------
+// dr-drill
+// ---------------------------------------------------------------------------
+
+/// A namespace with a Deployment, a Service, a ConfigMap, a ServiceAccount
+/// and a Secret (not exported by default), and a pod of the Deployment's
+/// ReplicaSet (recreated by the cluster: not exported).
+fn shop(server: &TestServer) {
+    server
+        .insert_all([
+            namespace("shop"),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                        "spec": {"serviceAccountName": "web", "containers": [{"name": "web", "image": "nginx:1.25",
+                            "envFrom": [{"configMapRef": {"name": "settings"}}]}]}}}}),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"clusterIP": "10.96.0.15", "clusterIPs": ["10.96.0.15"], "selector": {"app": "web"},
+                    "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "shop", "labels": {"team": "shop"}},
+                "data": {"MODE": "production", "WORKERS": "4"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web", "namespace": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+                "type": "Opaque", "data": {"password": "c2VjcmV0"}}),
+            pod("shop", "web-7d9c-abcde", "n1", "100m", "128Mi"),
+        ])
+        .unwrap();
+}
+
+fn scratch_of(r: &CheckResult) -> String {
+    r.findings
+        .iter()
+        .filter(|f| !f.summary.contains("of an earlier drill"))
+        .find_map(|f| f.subject.strip_prefix("namespace/").filter(|n| n.starts_with(DR_DRILL_PREFIX)))
+        .unwrap_or_else(|| panic!("no finding names the scratch namespace: {r:#?}"))
+        .to_string()
+}
+
+async fn gone_or_terminating(cluster: &Cluster, name: &str) -> bool {
+    let api: kube::Api<Namespace> = kube::Api::all(cluster.client().clone());
+    match api.get_opt(name).await.unwrap() {
+        None => true,
+        Some(ns) => {
+            ns.metadata.deletion_timestamp.is_some()
+                || ns.status.and_then(|s| s.phase).as_deref() == Some("Terminating")
+        }
+    }
+}
+
+#[tokio::test]
+async fn dr_drill_restores_every_exported_object_into_a_scratch_namespace_and_deletes_it() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    let cluster = server.cluster();
+    let report = run_one(&cluster, DrDrillCheck::new("shop")).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Pass, "{report}");
+    let drilled = finding(r, "namespace/shop");
+    // Deployment, Service, ConfigMap, ServiceAccount: the four objects created
+    // (the Secret is not exported by default, the pod is recreated by its ReplicaSet).
+    assert!(drilled.summary.contains("4 of 4 object(s)"), "{}", drilled.summary);
+    assert!(drilled.evidence.contains(&"matched: 4".to_string()), "{:?}", drilled.evidence);
+    for kind in ["Deployment: 1", "Service: 1", "ConfigMap: 1", "ServiceAccount: 1"] {
+        assert!(drilled.evidence.iter().any(|e| e == kind), "{kind} missing from {:?}", drilled.evidence);
+    }
+    assert!(!drilled.evidence.iter().any(|e| e.starts_with("Secret")), "{:?}", drilled.evidence);
+    let scratch = scratch_of(r);
+    assert!(finding(r, &format!("namespace/{scratch}")).summary.contains("deleted"), "{r:#?}");
+    assert!(gone_or_terminating(&cluster, &scratch).await, "{scratch} is still there");
+    // The source namespace is untouched.
+    assert_eq!(server.count("", "configmaps"), 1, "only shop/settings exists");
+}
+
+#[tokio::test]
+async fn dr_drill_with_secrets_drills_them_too() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    let drill = DrDrillCheck { include_secrets: true, ..DrDrillCheck::new("shop") };
+    let report = run_one(&server.cluster(), drill).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Pass, "{report}");
+    let drilled = finding(r, "namespace/shop");
+    assert!(drilled.evidence.contains(&"Secret: 1".to_string()), "{:?}", drilled.evidence);
+    assert!(drilled.evidence.contains(&"matched: 5".to_string()), "{:?}", drilled.evidence);
+}
+
+#[tokio::test]
+async fn dr_drill_warns_when_there_is_nothing_to_drill() {
+    let server = TestServer::start().await.unwrap();
+    server.insert(&namespace("empty")).unwrap();
+    let report = run_one(&server.cluster(), DrDrillCheck::new("empty")).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    assert!(finding(r, "namespace/empty").summary.starts_with("nothing to drill"), "{r:#?}");
+    // No scratch namespace was made for nothing.
+    assert!(!r.findings.iter().any(|f| f.subject.contains(DR_DRILL_PREFIX)), "{r:#?}");
+
+    let report = run_one(&server.cluster(), DrDrillCheck::new("missing")).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    assert!(finding(r, "namespace/missing").summary.contains("does not exist"), "{r:#?}");
+}
+
+#[tokio::test]
+async fn dr_drill_warns_with_the_kubectl_command_when_the_scratch_namespace_cannot_be_deleted() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    server.add_fault(Fault::on("DELETE", &format!("/namespaces/{DR_DRILL_PREFIX}")).status(500));
+    let cluster = server.cluster_with_quick_retries(1);
+    let report = run_one(&cluster, DrDrillCheck::new("shop")).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    let scratch = scratch_of(r);
+    let cleanup = finding(r, &format!("namespace/{scratch}"));
+    assert_eq!(cleanup.status, Status::Warn);
+    assert!(cleanup.summary.contains("could not be deleted"), "{}", cleanup.summary);
+    assert_eq!(cleanup.action, format!("kubectl delete namespace {scratch}"));
+    assert_eq!(finding(r, "namespace/shop").status, Status::Pass, "the drill itself succeeded");
+
+    // The next drill names the leftover.
+    server.clear_faults();
+    let report = run_one(&cluster, DrDrillCheck::new("shop")).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    let leftover = finding(r, &format!("namespace/{scratch}"));
+    assert!(leftover.summary.contains("of an earlier drill"), "{}", leftover.summary);
+}
+
+#[tokio::test]
+async fn dr_drill_fails_naming_the_object_whose_restore_failed() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    server.add_fault(Fault::on("POST", "/configmaps").status(500));
+    let cluster = server.cluster_with_quick_retries(1);
+    let report = run_one(&cluster, DrDrillCheck::new("shop")).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Fail, "{report}");
+    let failed = finding(r, "configmap/shop/settings");
+    assert_eq!(failed.status, Status::Fail);
+    assert!(failed.summary.starts_with("restore failed"), "{}", failed.summary);
+    let overall = finding(r, "namespace/shop");
+    assert_eq!(overall.status, Status::Fail);
+    assert!(overall.summary.contains("1 of 4"), "{}", overall.summary);
+    // The other objects matched, and the scratch namespace was still deleted.
+    assert!(overall.evidence.contains(&"matched: 3".to_string()), "{:?}", overall.evidence);
+    assert!(gone_or_terminating(&cluster, &scratch_of(r)).await);
+}
+
+#[tokio::test]
+async fn dr_drill_is_forbidden_without_the_right_to_list_namespaces() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    server.add_fault(Fault::on("GET", "/api/v1/namespaces").status(403));
+    let report = run_one(&server.cluster_with_quick_retries(1), DrDrillCheck::new("shop")).await;
+    let r = report.result("dr-drill").unwrap();
+    assert!(matches!(r.outcome, Outcome::Forbidden { .. }), "{report}");
+    assert_eq!(r.status, Status::Warn);
+}
+
+// ---------------------------------------------------------------------------
+// capacity
+// ---------------------------------------------------------------------------
+
+/// Two nodes of 4 CPU / 8Gi in group `general`, with pods requesting `cpu` each.
+fn capacity_cluster(server: &TestServer, cpu_per_node: &str) {
+    server.insert(&namespace("shop")).unwrap();
+    for n in ["n1", "n2"] {
+        server.insert(&node(n, "general", "v1.29.4", "4", "8Gi")).unwrap();
+        server.insert(&pod("shop", &format!("app-{n}"), n, cpu_per_node, "1Gi")).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn capacity_passes_with_room_and_charts_requests_per_group() {
+    let server = TestServer::start().await.unwrap();
+    capacity_cluster(&server, "1");
+    let report = run_one(&server.cluster(), CapacityPlanningCheck::default()).await;
+    let r = result(&report, "capacity");
+    assert_eq!(r.status, Status::Pass, "{report}");
+    let g = finding(r, "nodegroup/general");
+    // 3 free CPU and 7Gi per node: 6 pods of 500m / 512Mi per node.
+    assert!(g.summary.starts_with("node group general: 12 more 500m/512Mi pod(s) fit"), "{}", g.summary);
+    assert!(g.evidence.contains(&"CPU requested 2.00 of 8.00 cores (25%)".to_string()), "{:?}", g.evidence);
+    let titles: Vec<&str> = r.charts.iter().map(|c| c.title.as_str()).collect();
+    assert_eq!(titles, ["CPU requested per node group", "Memory requested per node group"]);
+    assert_eq!((r.charts[0].bars[0].used, r.charts[0].bars[0].capacity), (2.0, 8.0));
+    assert_eq!((r.charts[1].bars[0].used, r.charts[1].bars[0].capacity), (2.0, 16.0));
+    assert_eq!(r.charts[1].unit, "GiB");
+}
+
+#[tokio::test]
+async fn capacity_warns_at_75_percent_and_fails_at_90() {
+    let server = TestServer::start().await.unwrap();
+    capacity_cluster(&server, "3200m");
+    let report = run_one(&server.cluster(), CapacityPlanningCheck::default()).await;
+    let g = finding(result(&report, "capacity"), "nodegroup/general");
+    assert_eq!(g.status, Status::Warn, "{report}");
+    assert!(g.action.contains("scale_nodegroup"), "{}", g.action);
+
+    let server = TestServer::start().await.unwrap();
+    capacity_cluster(&server, "3700m");
+    let report = run_one(&server.cluster(), CapacityPlanningCheck::default()).await;
+    let g = finding(result(&report, "capacity"), "nodegroup/general");
+    assert_eq!(g.status, Status::Fail, "{report}");
+    assert!(g.summary.contains("0 more 500m/512Mi pod(s) fit"), "{}", g.summary);
+}
+
+#[tokio::test]
+async fn capacity_is_forbidden_without_the_right_to_list_nodes() {
+    let server = TestServer::start().await.unwrap();
+    capacity_cluster(&server, "1");
+    server.add_fault(Fault::on("GET", "/api/v1/nodes").status(403));
+    let report = run_one(&server.cluster_with_quick_retries(1), CapacityPlanningCheck::default()).await;
+    assert!(matches!(report.result("capacity").unwrap().outcome, Outcome::Forbidden { .. }), "{report}");
+}
+
+#[tokio::test]
+async fn capacity_projects_growth_from_the_history_and_saves_a_snapshot() {
+    let server = TestServer::start().await.unwrap();
+    capacity_cluster(&server, "2"); // 4 of 8 cores requested now
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capacity.json");
+    let month_ago = k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_hours(30 * 24);
+    // 30 days ago 2 cores were requested: +2 cores in 30 days, 4 free: full in 60 days.
+    let history = json!({"version": 1, "snapshots": [{"time": month_ago.to_string(),
+        "groups": {"general": {"cpuRequested": 2.0, "cpuAllocatable": 8.0, "memoryRequestedGib": 2.0, "memoryAllocatableGib": 16.0}}}]});
+    std::fs::write(&path, history.to_string()).unwrap();
+    let report = run_one(&server.cluster(), CapacityPlanningCheck::default().history(&path)).await;
+    let g = finding(result(&report, "capacity"), "nodegroup/general");
+    assert_eq!(g.status, Status::Warn, "{report}");
+    assert!(g.summary.contains("full in about 60 days"), "{}", g.summary);
+    assert!(g.evidence.iter().any(|e| e.contains("CPU requests +2.00 cores")), "{:?}", g.evidence);
+
+    let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let snapshots = saved["snapshots"].as_array().unwrap();
+    assert_eq!(snapshots.len(), 2);
+    assert_eq!(snapshots[1]["groups"]["general"]["cpuRequested"], 4.0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left");
+
+    // A second run right after compares with the month-old snapshot, not the new one.
+    let report = run_one(&server.cluster(), CapacityPlanningCheck::default().history(&path)).await;
+    let g = finding(result(&report, "capacity"), "nodegroup/general");
+    assert!(g.summary.contains("full in about 60 days"), "{}", g.summary);
+}
+
+#[tokio::test]
+async fn capacity_warns_on_a_corrupt_history_and_leaves_it_alone() {
+    let server = TestServer::start().await.unwrap();
+    capacity_cluster(&server, "1");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capacity.json");
+    std::fs::write(&path, "{not json").unwrap();
+    let report = run_one(&server.cluster(), CapacityPlanningCheck::default().history(&path)).await;
+    let r = result(&report, "capacity");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    let f = finding(r, &format!("file/{}", path.display()));
+    assert!(f.summary.contains("cannot be read"), "{}", f.summary);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json");
+    assert_eq!(finding(r, "nodegroup/general").status, Status::Pass);
+}
+
+// ---------------------------------------------------------------------------
+// runbook
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn runbook_describes_this_cluster_with_its_own_names() {
+    let server = TestServer::builder().server_version("v1.29.3").start().await.unwrap();
+    let demo = server.load(&DemoCluster::small()).unwrap();
+    let _ = demo;
+    server
+        .insert(&json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "etcd-cp-1", "namespace": "kube-system", "labels": {"component": "etcd", "tier": "control-plane"}},
+            "spec": {"containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.10-0",
+                "command": ["etcd", "--advertise-client-urls=https://10.0.0.10:2379", "--cert-file=/pki/etcd/server.crt",
+                    "--key-file=/pki/etcd/server.key", "--trusted-ca-file=/pki/etcd/ca.crt"]}]}}))
+        .unwrap();
+    let report = run_one(&server.cluster(), RunbookCheck { cluster_name: Some("prod".into()) }).await;
+    let r = result(&report, "runbook");
+    assert_eq!(r.status, Status::Pass, "{report}");
+    let md = &r.artifacts[0];
+    assert_eq!((md.name.as_str(), md.media_type.as_str()), ("runbook.md", "text/markdown"));
+    let text = &md.content;
+    assert!(text.starts_with("# Runbook: prod\n"), "{text}");
+    assert!(text.contains("- Kubernetes version: v1.29.3"), "{text}");
+    // The demo's node groups, each with a drain procedure naming one of its nodes.
+    for group in ["general", "system"] {
+        assert!(text.contains(&format!("Node group **{group}**")), "{group}: {text}");
+        assert!(text.contains(&format!("eks prod {group} --desired N")), "{group}: {text}");
+    }
+    assert!(text.contains("cargo run --example drain_node -- "), "{text}");
+    assert!(text.contains("| shop |"), "{text}");
+    assert!(text.contains("--endpoints https://10.0.0.10:2379 --cacert /pki/etcd/ca.crt --cert /pki/etcd/server.crt --key /pki/etcd/server.key"), "{text}");
+    assert!(text.contains("upgrade_plan -- --target-version 1.30"), "{text}");
+    assert!(text.contains("diagnose_pods -- -n "), "{text}");
+}
+
+#[tokio::test]
+async fn runbook_warns_about_the_parts_it_may_not_read() {
+    let server = TestServer::start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    server.add_fault(Fault::on("GET", "/apis/apps/v1/deployments").status(403));
+    let report = run_one(&server.cluster_with_quick_retries(1), RunbookCheck::default()).await;
+    let r = result(&report, "runbook");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    let warn = r.findings.iter().find(|f| f.status == Status::Warn).unwrap();
+    assert!(warn.summary.starts_with("runbook without deployments: forbidden"), "{}", warn.summary);
+    assert!(
+        r.artifacts[0].content.contains("Not in this runbook: deployments (forbidden"),
+        "{}",
+        r.artifacts[0].content
+    );
+}
+
+#[tokio::test]
+async fn runbook_does_not_run_when_the_server_does_not_answer() {
+    let server = TestServer::start().await.unwrap();
+    server.add_fault(Fault::on("GET", "/version").status(500));
+    let report = run_one(&server.cluster_with_quick_retries(1), RunbookCheck::default()).await;
+    let r = report.result("runbook").unwrap();
+    assert!(matches!(r.outcome, Outcome::Failed { .. }), "{report}");
+    assert!(r.artifacts.is_empty());
+}
+
+#[tokio::test]
+async fn the_monthly_checklist_runs_its_four_checks_on_the_demo() {
+    let server = TestServer::builder().server_version("v1.29.3").start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    let list = Checklist::monthly().with(DrDrillCheck::new("shop"));
+    let report = list.run(&server.cluster()).await;
+    let ids: Vec<&str> = report.results.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["preflight", "dr-drill", "capacity", "runbook"]);
+    assert!(report.results.iter().all(|r| r.outcome.ran()), "{report}");
+    // The demo has a NotReady node and an unreplicated pod: the preflight fails.
+    assert_eq!(report.result("preflight").unwrap().status, Status::Fail);
+}
+
+// ---------------------------------------------------------------------------
+// the drill on the real API server
+// ---------------------------------------------------------------------------
+
+/// Every finding passes, but for scratch namespaces other runs against the
+/// same server left behind.
+fn passed_on_a_shared_server(r: &CheckResult) {
+    for f in &r.findings {
+        assert!(
+            f.status == Status::Pass || (f.status == Status::Warn && f.summary.contains("of an earlier drill")),
+            "{r:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dr_drill_on_the_real_api_server_matches_what_kubectl_lists() {
+    let Some(real) = k8sops_testkit::e2e::real_oracle().await else { return };
+    let ns = k8sops_testkit::e2e::fresh_namespace(&real.cluster, "drill").await;
+    let manifest = format!(
+        r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: web, namespace: {ns}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: {ns}, labels: {{team: shop}}}}
+data: {{MODE: production}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}, labels: {{app: web}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      serviceAccountName: web
+      containers: [{{name: web, image: nginx:1.25}}]
+"#
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), manifest).unwrap();
+    real.kubectl_ok(&["apply", "-f", &file.path().display().to_string()]).await;
+
+    // First with the scratch namespace kept: kubectl compares each restored object with its original.
+    let keep = DrDrillCheck { keep_scratch: true, ..DrDrillCheck::new(ns.clone()) };
+    let report = Checklist::new("drill").with(keep).budget(Duration::from_secs(180)).run(&real.cluster).await;
+    let r = result(&report, "dr-drill");
+    passed_on_a_shared_server(r);
+    let kept = scratch_of(r);
+    let get = |ns: String, what: &'static str| {
+        let real = real.clone();
+        async move {
+            let out = real.kubectl_ok(&["get", what, "-n", &ns, "-o", "json"]).await;
+            serde_json::from_str::<Value>(&out).unwrap()
+        }
+    };
+    let ns_json = real.kubectl_ok(&["get", "namespace", &kept, "-o", "json"]).await;
+    let ns_json: Value = serde_json::from_str(&ns_json).unwrap();
+    assert_eq!(ns_json["metadata"]["labels"]["k8sops.io/dr-drill"], "true", "{ns_json}");
+    let (a, b) = (get(ns.clone(), "deployment/web").await, get(kept.clone(), "deployment/web").await);
+    assert_eq!(a["spec"], b["spec"], "the Deployment's spec");
+    let (a, b) = (get(ns.clone(), "configmap/settings").await, get(kept.clone(), "configmap/settings").await);
+    assert_eq!((&a["data"], &a["metadata"]["labels"]), (&b["data"], &b["metadata"]["labels"]));
+    let (mut a, mut b) = (get(ns.clone(), "service/web").await, get(kept.clone(), "service/web").await);
+    for s in [&mut a, &mut b] {
+        let spec = s["spec"].as_object_mut().unwrap();
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+    assert_eq!(a["spec"], b["spec"], "the Service's spec apart from its cluster IPs");
+    get(kept.clone(), "serviceaccount/web").await;
+    // The quota keeps the restored Deployment from starting pods.
+    let quota = get(kept.clone(), "resourcequota/k8sops-dr-drill").await;
+    assert_eq!(quota["spec"]["hard"]["pods"], "0");
+    real.kubectl_ok(&["delete", "namespace", &kept, "--wait=false"]).await;
+
+    // Then as the monthly checklist runs it: the scratch namespace is deleted.
+    let report = Checklist::new("drill")
+        .with(DrDrillCheck::new(ns.clone()))
+        .budget(Duration::from_secs(180))
+        .run(&real.cluster)
+        .await;
+    let r = result(&report, "dr-drill");
+    passed_on_a_shared_server(r);
+
+    // The oracle: what kubectl lists of the exported kinds in the source namespace
+    // (the cluster's own default ServiceAccount and kube-root-ca.crt included).
+    let listed =
+        real.kubectl_ok(&["get", "deployments,services,configmaps,serviceaccounts", "-n", &ns, "-o", "name"]).await;
+    let expected = listed.lines().filter(|l| !l.trim().is_empty()).count();
+    let drilled = finding(r, &format!("namespace/{ns}"));
+    assert!(
+        drilled.evidence.contains(&format!("matched: {expected}")),
+        "kubectl lists {expected}:\n{listed}\n{drilled:#?}"
+    );
+    for kind in ["Deployment: 1", "Service: 1"] {
+        assert!(drilled.evidence.iter().any(|e| e == kind), "{kind}: {:?}", drilled.evidence);
+    }
+
+    // The scratch namespace is gone or Terminating, as kubectl sees it.
+    let scratch = scratch_of(r);
+    let (found, out, err) = real.kubectl(&["get", "namespace", &scratch, "-o", "jsonpath={.status.phase}"]).await;
+    assert!((!found && err.contains("NotFound")) || out == "Terminating", "{scratch}: {out} {err}");
+    real.kubectl(&["delete", "namespace", &ns, "--wait=false"]).await;
+}
