@@ -155,19 +155,23 @@ impl Fleet {
     /// ```
     pub fn from_kubeconfig(kubeconfig: &Kubeconfig, contexts: &[String]) -> Result<Self, FleetError> {
         let available: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+        for c in contexts {
+            if !available.contains(&c.as_str()) {
+                let available = if available.is_empty() { "none".to_string() } else { available.join(", ") };
+                return Err(FleetError::UnknownContext { context: c.clone(), available });
+            }
+        }
         if available.is_empty() {
             return Err(FleetError::NoContexts);
         }
-        let chosen: Vec<String> = if contexts.is_empty() {
-            available.iter().map(|s| s.to_string()).collect()
-        } else {
-            for c in contexts {
-                if !available.contains(&c.as_str()) {
-                    return Err(FleetError::UnknownContext { context: c.clone(), available: available.join(", ") });
-                }
+        let mut chosen: Vec<String> = Vec::new();
+        // A context named twice is checked once, where it was first named.
+        for c in if contexts.is_empty() { available.iter().map(|s| s.to_string()).collect() } else { contexts.to_vec() }
+        {
+            if !chosen.contains(&c) {
+                chosen.push(c);
             }
-            contexts.to_vec()
-        };
+        }
         let mut fleet = Fleet::new();
         for name in chosen {
             fleet.members.push(Member {
@@ -203,7 +207,11 @@ impl Fleet {
     /// ```
     #[must_use]
     pub fn cluster(mut self, name: impl Into<String>, cluster: Cluster) -> Self {
-        self.members.push(Member { name: name.into(), server: cluster.url().to_string(), source: Source::Cluster(cluster) });
+        self.members.push(Member {
+            name: name.into(),
+            server: cluster.url().to_string(),
+            source: Source::Cluster(cluster),
+        });
         self
     }
 
@@ -340,7 +348,8 @@ impl Fleet {
                 }
                 Ok(Err(e)) => return row(ClusterOutcome::Unreachable { message: e.to_string() }, None),
                 Err(_) => {
-                    let message = format!("no answer to GET /version within {}", crate::checklist::seconds(millis(probe)));
+                    let message =
+                        format!("no answer to GET /version within {}", crate::checklist::seconds(millis(probe)));
                     return row(ClusterOutcome::Unreachable { message }, None);
                 }
             }
@@ -634,7 +643,9 @@ impl FleetReport {
     /// ```
     pub fn to_markdown(&self) -> String {
         let mut out = format!("# Fleet: {} checklist on {} clusters\n\n", self.checklist, self.rows.len());
-        out.push_str("| cluster | server | status | pass | warn | fail | worst findings |\n|---|---|---|---|---|---|---|\n");
+        out.push_str(
+            "| cluster | server | status | pass | warn | fail | worst findings |\n|---|---|---|---|---|---|---|\n",
+        );
         for r in &self.rows {
             let worst: Vec<String> = r.worst.iter().map(|w| w.to_string().replace('|', "\\|")).collect();
             out.push_str(&format!(

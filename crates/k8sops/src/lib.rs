@@ -16,7 +16,7 @@
 //! use k8sops::prelude::*;
 //!
 //! #[tokio::main]
-//! async fn main() -> k8sops::Result<()> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     // The current kubeconfig context (KUBECONFIG or ~/.kube/config), or the
 //!     // service account when running in a pod: what kubectl would use.
 //!     let cluster = Cluster::try_default().await?;

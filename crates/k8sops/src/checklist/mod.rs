@@ -145,7 +145,13 @@ impl Finding {
     /// assert_eq!(Finding::new(Status::Warn, "", "3 warnings").status, Status::Warn);
     /// ```
     pub fn new(status: Status, subject: impl Into<String>, summary: impl Into<String>) -> Self {
-        Finding { status, subject: subject.into(), summary: summary.into(), evidence: Vec::new(), action: String::new() }
+        Finding {
+            status,
+            subject: subject.into(),
+            summary: summary.into(),
+            evidence: Vec::new(),
+            action: String::new(),
+        }
     }
 
     /// A passing finding.
@@ -424,9 +430,7 @@ impl Outcome {
         match self {
             Outcome::Ran => None,
             Outcome::Forbidden { message } => Some(format!("forbidden: {message}")),
-            Outcome::TimedOut { budget_ms } => {
-                Some(format!("did not finish within {}", seconds(*budget_ms)))
-            }
+            Outcome::TimedOut { budget_ms } => Some(format!("did not finish within {}", seconds(*budget_ms))),
             Outcome::Failed { message } => Some(format!("could not run: {message}")),
             Outcome::Cancelled => Some("cancelled".into()),
         }
@@ -909,7 +913,11 @@ impl Checklist {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                CheckResult::not_run(check, Outcome::Failed { message: format!("the check panicked: {message}") }, elapsed)
+                CheckResult::not_run(
+                    check,
+                    Outcome::Failed { message: format!("the check panicked: {message}") },
+                    elapsed,
+                )
             }
             Some(Ok(Ok(Err(e)))) => {
                 let outcome = if e.core().is_some_and(|c| c.is_permission_denied()) {

@@ -114,7 +114,8 @@ impl ChecklistReport {
         for r in &self.results {
             for a in &r.artifacts {
                 let _ = writeln!(out, "\n## Document: {} (from `{}`)\n", a.name, r.id);
-                let _ = writeln!(out, "<details><summary>{}</summary>\n\n{}\n\n</details>", a.name, a.content.trim_end());
+                let _ =
+                    writeln!(out, "<details><summary>{}</summary>\n\n{}\n\n</details>", a.name, a.content.trim_end());
             }
         }
         out
@@ -337,7 +338,13 @@ impl fmt::Display for ChecklistReport {
         let mut t = Table::new(["check", "status", "title", "findings", "time"]);
         for r in &self.results {
             let title = format!("{}{}", r.title, Self::not_run_note(r));
-            t.row([r.id.as_str(), r.status.as_str(), &title, &(r.findings.len() + r.omitted).to_string(), &seconds(r.elapsed_ms)]);
+            t.row([
+                r.id.as_str(),
+                r.status.as_str(),
+                &title,
+                &(r.findings.len() + r.omitted).to_string(),
+                &seconds(r.elapsed_ms),
+            ]);
         }
         write!(f, "{t}")?;
         let findings: Vec<_> = self.findings().filter(|(_, x)| x.status != Status::Pass).collect();
