@@ -66,12 +66,20 @@ async fn main() -> ExitCode {
     for id in &cli.skip {
         if !checklist.ids().any(|c| c == id) {
             let ids: Vec<&str> = checklist.ids().collect();
-            eprintln!("error: --skip {id}: the {} checklist has no such check (checks: {})", checklist.name(), ids.join(", "));
+            eprintln!(
+                "error: --skip {id}: the {} checklist has no such check (checks: {})",
+                checklist.name(),
+                ids.join(", ")
+            );
             return ExitCode::from(2);
         }
         checklist = checklist.without(id);
     }
     if let Some(path) = &cli.etcd_snapshot {
+        if !matches!(cli.which, Which::Weekly) || cli.skip.iter().any(|s| s == "backup") {
+            eprintln!("error: --etcd-snapshot belongs to the weekly checklist's backup check (not skipped)");
+            return ExitCode::from(2);
+        }
         if !path.is_file() {
             eprintln!("error: --etcd-snapshot {}: no such file", path.display());
             return ExitCode::from(2);

@@ -6,7 +6,8 @@
 //! ```text
 //! cargo run --example fleet_check                                  # every context of $KUBECONFIG / ~/.kube/config
 //! cargo run --example fleet_check -- --context prod --context staging --cluster-budget 2m
-//! cargo run --example fleet_check -- --checklist weekly --format markdown
+//! cargo run --example fleet_check -- --checklist weekly --skip backup --format markdown
+//! cargo run --example fleet_check -- --checklist monthly --dr-drill   # the drill is left out unless asked for
 //! cargo run --example fleet_check -- --demo                        # two embedded demo clusters
 //! ```
 //! The first line on stderr says which clusters; the report starts with
@@ -63,6 +64,15 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
 
+    /// Leave out the check with this id (repeatable)
+    #[arg(long, value_name = "ID")]
+    skip: Vec<String>,
+
+    /// With --checklist monthly: also run the disaster-recovery drill on every cluster
+    /// (it creates and deletes a scratch namespace in each); left out unless asked for
+    #[arg(long)]
+    dr_drill: bool,
+
     /// Time allowed per cluster, connection included (300, 90s, 5m)
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = common::parse_duration)]
     cluster_budget: Duration,
@@ -87,14 +97,33 @@ impl ProgressSink<FleetEvent> for Progress {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let checklist = match cli.checklist {
+    let mut checklist = match cli.checklist {
         Which::Daily => Checklist::daily(),
         Which::Weekly => Checklist::weekly(),
-        Which::Monthly => Checklist::monthly(),
+        Which::Monthly if cli.dr_drill => Checklist::monthly(),
+        Which::Monthly => Checklist::monthly().without("dr-drill"),
     };
+    if cli.dr_drill && !matches!(cli.checklist, Which::Monthly) {
+        eprintln!("error: --dr-drill belongs to --checklist monthly");
+        return ExitCode::from(2);
+    }
+    for id in &cli.skip {
+        if !checklist.ids().any(|c| c == id) {
+            let ids: Vec<&str> = checklist.ids().collect();
+            eprintln!(
+                "error: --skip {id}: the {} checklist has no such check here (checks: {})",
+                checklist.name(),
+                ids.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+        checklist = checklist.without(id);
+    }
     // The demo servers live until the end of main.
     let mut demos = Vec::new();
-    let fleet = if let Some(why) = common::demo_requested(cli.demo).or_else(|| (!has_kubeconfig()).then_some("No kubeconfig found")) {
+    let fleet = if let Some(why) =
+        common::demo_requested(cli.demo).or_else(|| (!has_kubeconfig()).then_some("No kubeconfig found"))
+    {
         if !cli.contexts.is_empty() {
             eprintln!("error: {why} and --context given: choose one");
             return ExitCode::from(2);

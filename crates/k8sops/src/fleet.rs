@@ -324,6 +324,14 @@ impl Fleet {
         if cancel.is_cancelled() {
             return row(ClusterOutcome::Cancelled, None);
         }
+        // The row for what the work gave: a report (with how the run ended) or why there is none.
+        let finish = |r: Result<ChecklistReport, ClusterOutcome>, cut_short: Option<ClusterOutcome>| match r {
+            Ok(report) => row(cut_short.unwrap_or(ClusterOutcome::Checked), Some(report)),
+            Err(outcome) => row(outcome, None),
+        };
+        // The checklist runs under a child token: at the deadline (or on the
+        // caller's cancel) it is cancelled, so the checks already finished are kept.
+        let stop = cancel.child_token();
         let work = async {
             let cluster = match &m.source {
                 Source::Cluster(c) => c.clone(),
@@ -331,11 +339,11 @@ impl Fleet {
                     let options = KubeConfigOptions { context: Some(m.name.clone()), ..Default::default() };
                     let config = match kube::Config::from_custom_kubeconfig((**kubeconfig).clone(), &options).await {
                         Ok(c) => c,
-                        Err(e) => return row(ClusterOutcome::Unusable { message: e.to_string() }, None),
+                        Err(e) => return Err(ClusterOutcome::Unusable { message: e.to_string() }),
                     };
                     match Cluster::from_config(config) {
                         Ok(c) => c,
-                        Err(e) => return row(ClusterOutcome::Unusable { message: e.to_string() }, None),
+                        Err(e) => return Err(ClusterOutcome::Unusable { message: e.to_string() }),
                     }
                 }
             };
@@ -344,33 +352,41 @@ impl Fleet {
             match tokio::time::timeout(probe, cluster.server_version()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) if e.is_permission_denied() => {
-                    return row(ClusterOutcome::Forbidden { message: e.to_string() }, None)
+                    return Err(ClusterOutcome::Forbidden { message: e.to_string() })
                 }
-                Ok(Err(e)) => return row(ClusterOutcome::Unreachable { message: e.to_string() }, None),
+                Ok(Err(e)) => return Err(ClusterOutcome::Unreachable { message: e.to_string() }),
                 Err(_) => {
                     let message =
                         format!("no answer to GET /version within {}", crate::checklist::seconds(millis(probe)));
-                    return row(ClusterOutcome::Unreachable { message }, None);
+                    return Err(ClusterOutcome::Unreachable { message });
                 }
             }
             let forward = |e: ChecklistEvent| {
                 progress.emit(FleetEvent::Check { cluster: m.name.clone(), event: e });
             };
-            let report = checklist.run_with(&cluster, &forward, cancel).await;
-            row(ClusterOutcome::Checked, Some(report))
+            Ok(checklist.run_with(&cluster, &forward, &stop).await)
         };
-        tokio::select! {
-            r = tokio::time::timeout(self.budget, work) => match r {
-                Ok(row) => row,
-                Err(_) => row(ClusterOutcome::TimedOut { budget_ms: millis(self.budget) }, None),
-            },
-            _ = cancel.cancelled() => row(ClusterOutcome::Cancelled, None),
+        let mut work = std::pin::pin!(work);
+        let cut_short = tokio::select! {
+            r = &mut work => return finish(r, None),
+            _ = tokio::time::sleep(self.budget) => ClusterOutcome::TimedOut { budget_ms: millis(self.budget) },
+            _ = cancel.cancelled() => ClusterOutcome::Cancelled,
+        };
+        // Cut short: running checks stop at once and report what finished;
+        // a connection still being set up (an exec credential plugin, say) gets a moment, no more.
+        stop.cancel();
+        match tokio::time::timeout(GRACE, work).await {
+            Ok(r) => finish(r, Some(cut_short)),
+            Err(_) => row(cut_short, None),
         }
     }
 }
 
 /// How long a cluster may take to answer `GET /version` (or half its budget, if less).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a cluster cut short by its budget or a cancel may take to hand over what finished.
+const GRACE: Duration = Duration::from_secs(5);
 
 fn server_of(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
     let ctx = kubeconfig.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
@@ -554,27 +570,35 @@ impl FleetRow {
 
     fn new(m: &Member, outcome: ClusterOutcome, report: Option<ChecklistReport>, started: Instant) -> Self {
         let (pass, warn, fail) = report.as_ref().map(|r| r.counts()).unwrap_or_default();
-        let status = report.as_ref().map(|r| r.status()).unwrap_or(Status::Fail);
-        let worst = match (&report, outcome.reason()) {
-            (Some(r), _) => r
-                .findings()
-                .filter(|(_, f)| f.status != Status::Pass)
-                .take(Self::WORST)
-                .map(|(c, f)| WorstFinding {
-                    check: c.id.clone(),
-                    status: f.status,
-                    subject: f.subject.clone(),
-                    summary: f.summary.clone(),
-                })
-                .collect(),
-            (None, Some(why)) => vec![WorstFinding {
+        let reason = outcome.reason();
+        let status = match (&report, &reason) {
+            (Some(r), None) => r.status(),
+            // Cut short: what finished counts, and the cluster was not fully checked.
+            (Some(r), Some(_)) => r.status().max(Status::Warn),
+            (None, _) => Status::Fail,
+        };
+        let mut worst: Vec<WorstFinding> = reason
+            .map(|why| WorstFinding {
                 check: "cluster".into(),
-                status: Status::Fail,
+                status: if report.is_some() { Status::Warn } else { Status::Fail },
                 subject: String::new(),
                 summary: why,
-            }],
-            (None, None) => Vec::new(),
-        };
+            })
+            .into_iter()
+            .collect();
+        if let Some(r) = &report {
+            worst.extend(
+                r.findings()
+                    .filter(|(_, f)| f.status != Status::Pass)
+                    .take(Self::WORST.saturating_sub(worst.len()))
+                    .map(|(c, f)| WorstFinding {
+                        check: c.id.clone(),
+                        status: f.status,
+                        subject: f.subject.clone(),
+                        summary: f.summary.clone(),
+                    }),
+            );
+        }
         FleetRow {
             cluster: m.name.clone(),
             server: m.server.clone(),

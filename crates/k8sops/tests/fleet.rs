@@ -132,3 +132,23 @@ async fn a_cancelled_fleet_run_reports_every_cluster_as_cancelled() {
     let report = fleet.run_with(&Checklist::daily(), &k8sops::NoProgress, &cancel).await;
     assert!(report.rows.iter().all(|r| r.outcome == ClusterOutcome::Cancelled && r.status == Status::Fail));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_cut_short_by_its_budget_keeps_the_checks_that_finished() {
+    let server = TestServer::start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    // Event lists hang far past the budget; everything else answers.
+    server.add_fault(k8sops_testkit::Fault::on("GET", "events").delay(Duration::from_secs(60)));
+    let budget = Duration::from_secs(3);
+    let started = Instant::now();
+    let report = Fleet::new().cluster("slow", server.cluster()).budget_per_cluster(budget).run(&Checklist::daily()).await;
+    assert!(started.elapsed() < budget + Duration::from_secs(3), "took {:?}", started.elapsed());
+    let row = &report.rows[0];
+    assert_eq!(row.outcome, ClusterOutcome::TimedOut { budget_ms: 3000 });
+    assert_eq!(row.worst[0].check, "cluster");
+    let partial = row.report.as_ref().expect("the checks that finished are kept");
+    assert!(partial.result("nodes").unwrap().outcome.ran(), "{partial:#?}");
+    let events = partial.result("events").unwrap();
+    assert!(!events.outcome.ran(), "{events:#?}");
+    assert_eq!(row.status, Status::Fail, "the demo's NotReady node still fails the row");
+}

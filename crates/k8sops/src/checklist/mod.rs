@@ -507,10 +507,11 @@ impl CheckResult {
     fn ran(check: &dyn Check, out: CheckOutput, max_findings: usize, elapsed: Duration) -> Self {
         let mut findings = out.findings;
         // Worst first; a stable sort keeps the check's own order within a status.
+        // The status comes from every finding, before the least severe are cut.
+        let status = findings.iter().map(|f| f.status).max().unwrap_or(Status::Pass);
         findings.sort_by_key(|f| std::cmp::Reverse(f.status));
         let omitted = findings.len().saturating_sub(max_findings);
         findings.truncate(max_findings);
-        let status = findings.iter().map(|f| f.status).max().unwrap_or(Status::Pass);
         CheckResult {
             id: check.id().to_string(),
             title: check.title().to_string(),
@@ -851,9 +852,9 @@ impl Checklist {
         let total = self.checks.len();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let version = async {
-            match tokio::time::timeout(self.budget, cluster.server_version()).await {
-                Ok(Ok(v)) => Some(v.to_string()),
-                _ => None,
+            tokio::select! {
+                r = tokio::time::timeout(self.budget, cluster.server_version()) => r.ok().and_then(Result::ok).map(|v| v.to_string()),
+                _ = cancel.cancelled() => None,
             }
         };
         let results = futures::stream::iter(self.checks.iter().cloned())
@@ -898,7 +899,7 @@ impl Checklist {
         }
         progress.emit(ChecklistEvent::Started { id: check.id().to_string(), title: check.title().to_string() });
         // A panicking check (an embedder's, say) is one failed result, not a crashed run.
-        let run = AssertUnwindSafe(check.run(cluster)).catch_unwind();
+        let run = AssertUnwindSafe(async move { check.run(cluster).await }).catch_unwind();
         let outcome = tokio::select! {
             _ = cancel.cancelled() => None,
             r = tokio::time::timeout(self.budget, run) => Some(r),

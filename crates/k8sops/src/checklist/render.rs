@@ -364,7 +364,7 @@ impl fmt::Display for ChecklistReport {
             }
         }
         for r in self.results.iter().filter(|r| r.omitted > 0) {
-            writeln!(f, "[{}] {} more findings not shown (see --json)", r.id, r.omitted)?;
+            writeln!(f, "[{}] {} less severe findings not shown", r.id, r.omitted)?;
         }
         Ok(())
     }
