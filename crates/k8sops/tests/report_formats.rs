@@ -79,20 +79,16 @@ async fn the_html_report_parses_holds_its_charts_and_refers_to_nothing_outside()
     assert!(!html.contains("@import"));
 
     // Findings sorted by severity: every FAIL row before every WARN row before every PASS row.
-    let statuses: Vec<String> = doc
-        .select(&sel("h2 + table tr td:first-child span.badge"))
-        .map(|b| b.text().collect::<String>())
-        .collect();
+    let statuses: Vec<String> =
+        doc.select(&sel("h2 + table tr td:first-child span.badge")).map(|b| b.text().collect::<String>()).collect();
     let rank = |s: &str| match s {
         "FAIL" => 0,
         "WARN" => 1,
         _ => 2,
     };
     let findings_table = doc.select(&sel("table")).nth(1).expect("the findings table");
-    let rows: Vec<String> = findings_table
-        .select(&sel("tr td:first-child .badge"))
-        .map(|b| b.text().collect::<String>())
-        .collect();
+    let rows: Vec<String> =
+        findings_table.select(&sel("tr td:first-child .badge")).map(|b| b.text().collect::<String>()).collect();
     assert!(!rows.is_empty() && !statuses.is_empty());
     assert!(rows.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])), "findings out of order: {rows:?}");
     assert_eq!(rows[0], "FAIL");
@@ -104,7 +100,9 @@ async fn the_html_report_parses_holds_its_charts_and_refers_to_nothing_outside()
 
     // The panicking check is one failed result; the others ran.
     let panics = report.result("panics").unwrap();
-    assert!(matches!(&panics.outcome, k8sops::checklist::Outcome::Failed { message } if message.contains("index out of bounds")));
+    assert!(
+        matches!(&panics.outcome, k8sops::checklist::Outcome::Failed { message } if message.contains("index out of bounds"))
+    );
     assert!(report.result("nodes").unwrap().outcome.ran());
 }
 
@@ -124,4 +122,48 @@ async fn markdown_and_json_carry_every_result() {
     assert_eq!(report.status(), Status::Fail);
     let table = report.to_string();
     assert!(table.starts_with("Daily checklist: FAIL"), "{table}");
+}
+
+/// A check that panics before it even returns its future.
+struct PanicsEagerly;
+
+impl Check for PanicsEagerly {
+    fn id(&self) -> &str {
+        "panics-eagerly"
+    }
+    fn title(&self) -> &str {
+        "A check that panics when asked to run"
+    }
+    fn run<'a>(&'a self, _: &'a k8sops::Cluster) -> futures::future::BoxFuture<'a, k8sops::Result<CheckOutput>> {
+        panic!("bad state")
+    }
+}
+
+#[tokio::test]
+async fn a_check_panicking_before_its_future_exists_is_one_failed_result() {
+    let server = TestServer::start().await.unwrap();
+    let report = Checklist::new("mine")
+        .with(PanicsEagerly)
+        .with(k8sops::checklist::daily::NodeStatusCheck::default())
+        .run(&server.cluster())
+        .await;
+    let failed = report.result("panics-eagerly").unwrap();
+    assert!(
+        matches!(&failed.outcome, k8sops::checklist::Outcome::Failed { message } if message.contains("bad state")),
+        "{failed:?}"
+    );
+    assert!(report.result("nodes").unwrap().outcome.ran());
+}
+
+#[tokio::test]
+async fn findings_cut_by_max_findings_still_count_for_the_status() {
+    let server = TestServer::start().await.unwrap();
+    server.load(&DemoCluster::small()).unwrap();
+    let report = Checklist::daily().max_findings(0).run(&server.cluster()).await;
+    let nodes = report.result("nodes").unwrap();
+    assert!(nodes.findings.is_empty());
+    assert!(nodes.omitted > 0);
+    assert_eq!(nodes.status, Status::Fail, "the NotReady node still fails the check");
+    let one = Checklist::daily().max_findings(1).run(&server.cluster()).await;
+    assert_eq!(one.result("nodes").unwrap().findings[0].status, Status::Fail, "the worst finding is the one kept");
 }
