@@ -172,11 +172,18 @@ async fn dr_drill_restores_every_exported_object_into_a_scratch_namespace_and_de
     let r = result(&report, "dr-drill");
     assert_eq!(r.status, Status::Pass, "{report}");
     let drilled = finding(r, "namespace/shop");
-    // Deployment, Service, ConfigMap, ServiceAccount: the four objects created
-    // (the Secret is not exported by default, the pod is recreated by its ReplicaSet).
-    assert!(drilled.summary.contains("4 of 4 object(s)"), "{}", drilled.summary);
-    assert!(drilled.evidence.contains(&"matched: 4".to_string()), "{:?}", drilled.evidence);
-    for kind in ["Deployment: 1", "Service: 1", "ConfigMap: 1", "ServiceAccount: 1"] {
+    // Deployment, ConfigMap, ServiceAccount: the three objects created; the
+    // Service is validated by server dry run (the Secret is not exported by
+    // default, the pod is recreated by its ReplicaSet).
+    assert!(
+        drilled.summary.contains("3 of 3 object(s) created")
+            && drilled.summary.contains("1 of 1 validated by server dry run"),
+        "{}",
+        drilled.summary
+    );
+    assert!(drilled.evidence.contains(&"matched: 3".to_string()), "{:?}", drilled.evidence);
+    assert!(drilled.evidence.contains(&"validated by server dry run: 1".to_string()), "{:?}", drilled.evidence);
+    for kind in ["Deployment: 1", "Service: 1 (server dry run)", "ConfigMap: 1", "ServiceAccount: 1"] {
         assert!(drilled.evidence.iter().any(|e| e == kind), "{kind} missing from {:?}", drilled.evidence);
     }
     assert!(!drilled.evidence.iter().any(|e| e.starts_with("Secret")), "{:?}", drilled.evidence);
@@ -197,7 +204,7 @@ async fn dr_drill_with_secrets_drills_them_too() {
     assert_eq!(r.status, Status::Pass, "{report}");
     let drilled = finding(r, "namespace/shop");
     assert!(drilled.evidence.contains(&"Secret: 1".to_string()), "{:?}", drilled.evidence);
-    assert!(drilled.evidence.contains(&"matched: 5".to_string()), "{:?}", drilled.evidence);
+    assert!(drilled.evidence.contains(&"matched: 4".to_string()), "{:?}", drilled.evidence);
 }
 
 #[tokio::test]
@@ -257,8 +264,10 @@ async fn dr_drill_fails_naming_the_object_whose_restore_failed() {
     let overall = finding(r, "namespace/shop");
     assert_eq!(overall.status, Status::Fail);
     assert!(overall.summary.contains("1 of 4"), "{}", overall.summary);
-    // The other objects matched, and the scratch namespace was still deleted.
-    assert!(overall.evidence.contains(&"matched: 3".to_string()), "{:?}", overall.evidence);
+    // The other created objects matched, the Service passed its dry run, and
+    // the scratch namespace was still deleted.
+    assert!(overall.evidence.contains(&"matched: 2".to_string()), "{:?}", overall.evidence);
+    assert!(overall.evidence.contains(&"validated by server dry run: 1".to_string()), "{:?}", overall.evidence);
     assert!(gone_or_terminating(&cluster, &scratch_of(r)).await);
 }
 
@@ -271,6 +280,142 @@ async fn dr_drill_is_forbidden_without_the_right_to_list_namespaces() {
     let r = report.result("dr-drill").unwrap();
     assert!(matches!(r.outcome, Outcome::Forbidden { .. }), "{report}");
     assert_eq!(r.status, Status::Warn);
+}
+
+/// A LoadBalancer Service with a node port and a claim of no storage class
+/// (it would bind any static volume that fits), beside [`shop`].
+fn shop_with_load_balancer_and_claim(server: &TestServer) {
+    shop(server);
+    server
+        .insert_all([
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "public", "namespace": "shop"},
+                "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.16", "clusterIPs": ["10.96.0.16"], "selector": {"app": "web"},
+                    "ports": [{"port": 443, "targetPort": 8443, "protocol": "TCP", "nodePort": 31443}]}}),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "shop"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "resources": {"requests": {"storage": "1Gi"}}}}),
+        ])
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dr_drill_validates_services_and_claims_by_server_dry_run_and_creates_neither() {
+    let server = TestServer::start().await.unwrap();
+    shop_with_load_balancer_and_claim(&server);
+    let before = (server.count("", "services"), server.count("", "persistentvolumeclaims"));
+    let cluster = server.cluster();
+    let keep = DrDrillCheck { keep_scratch: true, ..DrDrillCheck::new("shop") };
+    let report = run_one(&cluster, keep).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Pass, "{report}");
+    let drilled = finding(r, "namespace/shop");
+    assert!(drilled.evidence.contains(&"validated by server dry run: 3".to_string()), "{:?}", drilled.evidence);
+    assert!(drilled.evidence.contains(&"matched: 3".to_string()), "{:?}", drilled.evidence);
+    for kind in ["Service: 2 (server dry run)", "PersistentVolumeClaim: 1 (server dry run)"] {
+        assert!(drilled.evidence.iter().any(|e| e == kind), "{kind} missing from {:?}", drilled.evidence);
+    }
+    let scratch = scratch_of(r);
+
+    // The request log: every create of a Service or a claim in the scratch namespace was a dry run.
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST" && q.path.contains(&format!("/namespaces/{scratch}/")))
+        .filter(|q| q.path.ends_with("/services") || q.path.ends_with("/persistentvolumeclaims"))
+        .collect();
+    assert_eq!(posts.len(), 3, "{posts:#?}");
+    assert!(posts.iter().all(|q| q.query.contains("dryRun=All")), "{posts:#?}");
+    // The ConfigMap was created for real (no dry run).
+    let cm_posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST" && q.path.ends_with(&format!("/namespaces/{scratch}/configmaps")))
+        .collect();
+    assert!(cm_posts.iter().any(|q| !q.query.contains("dryRun")), "{cm_posts:#?}");
+
+    // The kept scratch namespace, as the server lists it: the created kinds, no Service, no claim.
+    let list = |plural: &'static str| {
+        let cluster = cluster.clone();
+        let scratch = scratch.clone();
+        async move {
+            let ar = kube::api::ApiResource {
+                group: String::new(),
+                version: "v1".into(),
+                api_version: "v1".into(),
+                kind: String::new(),
+                plural: plural.into(),
+            };
+            let api: kube::Api<kube::api::DynamicObject> =
+                kube::Api::namespaced_with(cluster.client().clone(), &scratch, &ar);
+            api.list(&Default::default()).await.unwrap().items.len()
+        }
+    };
+    assert_eq!(list("services").await, 0, "no Service in {scratch}");
+    assert_eq!(list("persistentvolumeclaims").await, 0, "no claim in {scratch}");
+    assert!(list("configmaps").await >= 1, "the ConfigMap is in {scratch}");
+    // The quota: nothing provisions even if something slipped through.
+    let quotas: kube::Api<k8s_openapi::api::core::v1::ResourceQuota> =
+        kube::Api::namespaced(cluster.client().clone(), &scratch);
+    let hard = quotas.get("k8sops-dr-drill").await.unwrap().spec.unwrap().hard.unwrap();
+    for key in ["pods", "persistentvolumeclaims", "services.loadbalancers", "services.nodeports"] {
+        assert_eq!(hard.get(key).map(|q| q.0.as_str()), Some("0"), "{key}: {hard:?}");
+    }
+    // In the whole cluster: no Service or claim more than before the drill.
+    assert_eq!((server.count("", "services"), server.count("", "persistentvolumeclaims")), before);
+}
+
+#[tokio::test]
+async fn dr_drill_warns_when_the_server_dry_run_refuses_an_object() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    server.add_fault(Fault::on("POST", "/services").status(422));
+    let cluster = server.cluster_with_quick_retries(1);
+    let report = run_one(&cluster, DrDrillCheck::new("shop")).await;
+    let r = result(&report, "dr-drill");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    let refused = finding(r, "service/shop/web");
+    assert_eq!(refused.status, Status::Warn);
+    assert!(refused.summary.starts_with("the server dry run refused it"), "{}", refused.summary);
+    let overall = finding(r, "namespace/shop");
+    assert_eq!(overall.status, Status::Warn, "{overall:#?}");
+    assert!(overall.summary.contains("would refuse 1 of 4"), "{}", overall.summary);
+    // The created kinds still matched; no Fail anywhere; the scratch namespace was deleted.
+    assert!(overall.evidence.contains(&"matched: 3".to_string()), "{:?}", overall.evidence);
+    assert!(r.findings.iter().all(|f| f.status != Status::Fail), "{r:#?}");
+    assert!(gone_or_terminating(&cluster, &scratch_of(r)).await);
+}
+
+#[tokio::test]
+async fn dr_drill_is_forbidden_when_a_kind_may_not_be_created_and_deletes_its_scratch_namespace() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    // Everything but creating ConfigMaps.
+    server
+        .insert_all([
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "drill"},
+                "rules": [
+                    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "patch", "update", "delete"]},
+                    {"apiGroups": [""], "resources": ["namespaces", "resourcequotas", "services", "serviceaccounts"], "verbs": ["create"]},
+                    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create"]}]}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "drill"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "drill"},
+                "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "drill"}]}),
+        ])
+        .unwrap();
+    let path = server.add_user("drill", &[]).unwrap();
+    let drill = Cluster::from_kubeconfig(&path, None).await.unwrap();
+    let report = run_one(&drill, DrDrillCheck::new("shop")).await;
+    let r = report.result("dr-drill").unwrap();
+    assert!(matches!(r.outcome, Outcome::Forbidden { .. }), "{report}");
+    // The scratch namespace it made was deleted before the error was returned.
+    let scratch: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "DELETE" && q.path.contains(DR_DRILL_PREFIX))
+        .map(|q| q.path)
+        .collect();
+    assert_eq!(scratch.len(), 1, "{scratch:?}");
+    let name = scratch[0].rsplit('/').next().unwrap().to_string();
+    assert!(gone_or_terminating(&server.cluster(), &name).await, "{name} is still there");
 }
 
 // ---------------------------------------------------------------------------
@@ -476,6 +621,10 @@ fn passed_on_a_shared_server(r: &CheckResult) {
 async fn dr_drill_on_the_real_api_server_matches_what_kubectl_lists() {
     let Some(real) = k8sops_testkit::e2e::real_oracle().await else { return };
     let ns = k8sops_testkit::e2e::fresh_namespace(&real.cluster, "drill").await;
+    // A node port the Service asks for explicitly (the export keeps it): its
+    // dry run in the scratch namespace is refused unless the drill drops it.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let node_port = 30000 + (nanos + std::process::id()) % 2700;
     let manifest = format!(
         r#"
 apiVersion: v1
@@ -505,6 +654,44 @@ spec:
     spec:
       serviceAccountName: web
       containers: [{{name: web, image: nginx:1.25}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: pinned, namespace: {ns}}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080, nodePort: {node_port}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: public, namespace: {ns}}}
+spec:
+  type: LoadBalancer
+  selector: {{app: web}}
+  ports: [{{port: 443, targetPort: 8443}}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data, namespace: {ns}}}
+spec:
+  storageClassName: ""
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: web}}
+  minReplicas: 2
+  maxReplicas: 4
+  metrics: [{{type: Resource, resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 80}}}}}}]
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {{name: leader, namespace: {ns}}}
+spec: {{holderIdentity: web-0}}
 "#
     );
     let file = tempfile::NamedTempFile::new().unwrap();
@@ -531,17 +718,15 @@ spec:
     assert_eq!(a["spec"], b["spec"], "the Deployment's spec");
     let (a, b) = (get(ns.clone(), "configmap/settings").await, get(kept.clone(), "configmap/settings").await);
     assert_eq!((&a["data"], &a["metadata"]["labels"]), (&b["data"], &b["metadata"]["labels"]));
-    let (mut a, mut b) = (get(ns.clone(), "service/web").await, get(kept.clone(), "service/web").await);
-    for s in [&mut a, &mut b] {
-        let spec = s["spec"].as_object_mut().unwrap();
-        spec.remove("clusterIP");
-        spec.remove("clusterIPs");
-    }
-    assert_eq!(a["spec"], b["spec"], "the Service's spec apart from its cluster IPs");
     get(kept.clone(), "serviceaccount/web").await;
-    // The quota keeps the restored Deployment from starting pods.
+    // Services, the claim and the Lease were not created: kubectl lists none in the scratch namespace.
+    let listed = real.kubectl_ok(&["get", "services,persistentvolumeclaims,leases", "-n", &kept, "-o", "name"]).await;
+    assert_eq!(listed.trim(), "", "{kept} holds {listed}");
+    // The quota keeps the restored Deployment from starting pods, and anything from provisioning.
     let quota = get(kept.clone(), "resourcequota/k8sops-dr-drill").await;
-    assert_eq!(quota["spec"]["hard"]["pods"], "0");
+    for key in ["pods", "persistentvolumeclaims", "services.loadbalancers", "services.nodeports"] {
+        assert_eq!(quota["spec"]["hard"][key], "0", "{key}: {quota}");
+    }
     real.kubectl_ok(&["delete", "namespace", &kept, "--wait=false"]).await;
 
     // Then as the monthly checklist runs it: the scratch namespace is deleted.
@@ -555,17 +740,38 @@ spec:
 
     // The oracle: what kubectl lists of the exported kinds in the source namespace
     // (the cluster's own default ServiceAccount and kube-root-ca.crt included).
-    let listed =
-        real.kubectl_ok(&["get", "deployments,services,configmaps,serviceaccounts", "-n", &ns, "-o", "name"]).await;
+    let listed = real
+        .kubectl_ok(&[
+            "get",
+            "deployments,configmaps,serviceaccounts,horizontalpodautoscalers",
+            "-n",
+            &ns,
+            "-o",
+            "name",
+        ])
+        .await;
     let expected = listed.lines().filter(|l| !l.trim().is_empty()).count();
     let drilled = finding(r, &format!("namespace/{ns}"));
     assert!(
         drilled.evidence.contains(&format!("matched: {expected}")),
         "kubectl lists {expected}:\n{listed}\n{drilled:#?}"
     );
-    for kind in ["Deployment: 1", "Service: 1"] {
+    // What the server dry run validated: the Services and the claim, as kubectl lists them.
+    let listed = real.kubectl_ok(&["get", "services,persistentvolumeclaims", "-n", &ns, "-o", "name"]).await;
+    let expected = listed.lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(
+        drilled.evidence.contains(&format!("validated by server dry run: {expected}")),
+        "kubectl lists {expected}:\n{listed}\n{drilled:#?}"
+    );
+    for kind in [
+        "Deployment: 1",
+        "HorizontalPodAutoscaler: 1",
+        "Service: 3 (server dry run)",
+        "PersistentVolumeClaim: 1 (server dry run)",
+    ] {
         assert!(drilled.evidence.iter().any(|e| e == kind), "{kind}: {:?}", drilled.evidence);
     }
+    assert!(!drilled.evidence.iter().any(|e| e.starts_with("Lease")), "leases are not drilled: {:?}", drilled.evidence);
 
     // The scratch namespace is gone or Terminating, as kubectl sees it.
     let scratch = scratch_of(r);

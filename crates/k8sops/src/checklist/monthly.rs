@@ -5,7 +5,7 @@
 //! | id | check | feature | reads | writes |
 //! |---|---|---|---|---|
 //! | `preflight` | [`UpgradePreflightCheck`] | `upgrade` | nodes, pods, budgets, removed APIs | nothing |
-//! | `dr-drill` | [`DrDrillCheck`] | `backup` | one namespace, every type in it | a scratch namespace, deleted at the end |
+//! | `dr-drill` | [`DrDrillCheck`] | `backup` | one namespace, every type in it | a scratch namespace with a quota and copies of the kinds that act only inside it (the rest: server dry run only), deleted at the end |
 //! | `capacity` | [`CapacityPlanningCheck`] | `metrics` | nodes, pods | the history file, when given |
 //! | `runbook` | [`RunbookCheck`] | — | nodes, namespaces, workloads, kube-system's etcd pods | nothing (the runbook is an artifact) |
 //!
@@ -264,42 +264,64 @@ pub const DR_DRILL_PREFIX: &str = "k8sops-dr-drill-";
 /// [`backup::export`](crate::backup::export::export) to a backup in memory,
 /// restores it with [`backup::restore`](crate::backup::restore::restore)
 /// into a scratch namespace, compares every restored object with its
-/// original, and deletes the scratch namespace.
+/// backed-up copy, and deletes the scratch namespace.
 ///
 /// The drill follows the export's rules: objects the cluster recreates
 /// (pods of controllers, ReplicaSets of Deployments, EndpointSlices,
 /// events) are not exported and so not drilled, nor are Secrets unless
-/// [`include_secrets`](Self::include_secrets). The scratch namespace
-/// `k8sops-dr-drill-<UTC time>-<4 hex>` is created first, labelled
-/// `k8sops.io/dr-drill=true` and annotated with the source namespace;
-/// with [`block_pods`](Self::block_pods) it gets a ResourceQuota of zero
-/// pods, so the restored Deployments, StatefulSets and Jobs never start
-/// a copy of the application (and bare pods of the source are counted,
-/// not restored). The restore maps the source namespace onto the scratch
-/// one and updates what exists there already (the `default`
-/// ServiceAccount, `kube-root-ca.crt`), and restores no cluster-scoped
-/// object. Persistent volume claims are restored: a dynamic provisioner
-/// may create a volume for them, deleted with the namespace when its
-/// reclaim policy is `Delete`.
+/// [`include_secrets`](Self::include_secrets), nor Leases (leader
+/// election). The scratch namespace `k8sops-dr-drill-<UTC time>-<4 hex>`
+/// is created first, labelled `k8sops.io/dr-drill=true` and annotated with
+/// the source namespace. No cluster-scoped object is restored.
 ///
-/// An object matches when it exists in the scratch namespace and its
-/// labels, annotations and every top-level field but `metadata` and
-/// `status` equal the original's, apart from namespace references and
-/// what the server sets (a Service's cluster IPs and node ports, a
-/// claim's volume, a Job's generated selector, a ServiceAccount's token
-/// list, a Deployment's revision annotation).
+/// Restoring an object for real can make other controllers act outside the
+/// scratch namespace (a LoadBalancer Service provisions a cloud load
+/// balancer, an Ingress joins a shared load balancer or DNS, a
+/// Certificate is ordered, a claim binds a static volume, a custom
+/// resource adopts an external resource), so the restore has two passes:
 ///
-/// - **Pass**: every exported object was restored and matches (the
-///   evidence counts them per kind), and the scratch namespace was
-///   deleted (gone or `Terminating`: the drill does not wait).
+/// 1. **Validated by server dry run**: every object but the kinds below
+///    (Services, Ingresses, PersistentVolumeClaims, bare Pods, custom
+///    resources, ...) is sent to the API server with `dryRun=All` into the
+///    scratch namespace: the server validates it, admission webhooks
+///    included, and creates nothing. Node ports are dropped from Services
+///    first (the originals hold them). Its content is not compared.
+/// 2. **Created and compared**: ConfigMaps, Secrets, ServiceAccounts,
+///    Roles, RoleBindings, Deployments, StatefulSets, DaemonSets, Jobs,
+///    CronJobs, NetworkPolicies, PodDisruptionBudgets,
+///    HorizontalPodAutoscalers and LimitRanges, which act only inside
+///    their namespace, are created there, after a ResourceQuota of zero
+///    persistent volume claims, LoadBalancer and NodePort Services (and,
+///    with [`block_pods`](Self::block_pods), zero pods: the restored
+///    workloads never start a copy of the application). What already
+///    exists there (the `default` ServiceAccount, `kube-root-ca.crt`) is
+///    updated.
+///
+/// A created object matches when its labels, annotations and every
+/// top-level field but `metadata` and `status` equal the backed-up
+/// object's, apart from namespace references and what the server sets (a
+/// Job's generated selector, a ServiceAccount's token list, a
+/// Deployment's revision annotation, a leader-election annotation, the
+/// replicas of a workload a restored HorizontalPodAutoscaler drives).
+///
+/// - **Pass**: every created object matches and every other object passed
+///   the server dry run (the evidence counts them per kind), and the
+///   scratch namespace was deleted (gone or `Terminating`: the drill does
+///   not wait).
 /// - **Warn**: nothing to drill (the namespace does not exist or holds
-///   only what every namespace holds); the scratch namespace could not be
-///   deleted (the finding names it and the kubectl command); a resource
-///   type could not be exported; scratch namespaces of earlier drills are
-///   still there.
-/// - **Fail**: an object could not be restored, is missing after the
-///   restore, or differs from its original (one finding per object,
+///   only what every namespace holds); the server dry run refused an
+///   object (this cluster would refuse its restore, e.g. an Ingress host
+///   another Ingress holds, a webhook's denial); the scratch namespace
+///   could not be deleted (the finding names it and the kubectl command);
+///   a resource type could not be exported; scratch namespaces of earlier
+///   drills are still there.
+/// - **Fail**: an object could not be created, is missing after the
+///   restore, or differs from its backed-up copy (one finding per object,
 ///   naming the differing fields).
+///
+/// The check is not run (Forbidden) when RBAC refuses the scratch
+/// namespace, its quota or the create (or dry-run create) of an object;
+/// the scratch namespace is deleted first.
 ///
 /// # RBAC
 /// `get` on the source namespace; `list` on every resource type in it;
@@ -308,11 +330,11 @@ pub const DR_DRILL_PREFIX: &str = "k8sops-dr-drill-";
 ///
 /// # Cancel safety
 /// Cancelled or timed out after the scratch namespace was created, the
-/// namespace and what was restored into it stay:
-/// `kubectl delete namespace -l k8sops.io/dr-drill=true`. Give the monthly
-/// checklist a budget that fits the namespace
-/// ([`Checklist::budget`](super::Checklist::budget)).
-///
+/// namespace and what was created in it stay:
+/// `kubectl delete namespace -l k8sops.io/dr-drill=true`. The drill
+/// deletes only the namespace it created (a delete with its UID as
+/// precondition). Give the monthly checklist a budget that fits the
+/// namespace ([`Checklist::budget`](super::Checklist::budget)).
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -337,8 +359,11 @@ pub struct DrDrillCheck {
     /// scratch namespace until it is deleted.
     pub include_secrets: bool,
     /// Keep the restored workloads from running: a ResourceQuota of zero
-    /// pods in the scratch namespace, and bare pods not restored
-    /// (default `true`).
+    /// pods in the scratch namespace, and bare pods not drilled (default
+    /// `true`). With `false` the created Deployments, StatefulSets,
+    /// DaemonSets and Jobs start pods in the scratch namespace and bare
+    /// pods are validated by server dry run; claims, LoadBalancer and
+    /// NodePort Services stay at zero either way.
     pub block_pods: bool,
     /// Leave the scratch namespace for inspection instead of deleting it
     /// (default `false`); the finding names it and the command to delete it.
@@ -385,9 +410,9 @@ mod drill {
 
     use futures::StreamExt;
     use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
-    use k8sops_core::Cluster;
+    use k8sops_core::{Cluster, DryRun};
     use kube::{
-        api::{ApiResource, DeleteParams, DynamicObject, ListParams, PostParams},
+        api::{ApiResource, DeleteParams, DynamicObject, ListParams, PostParams, Preconditions},
         Api,
     };
     use serde_json::{json, Value};
@@ -396,12 +421,37 @@ mod drill {
     use crate::{
         backup::{
             export::{export, ExportParams},
-            layout::{Location, ManifestEntry},
-            object_store::memory::InMemory,
-            restore::{read_manifest, restore, ExistingPolicy, RestoreOutcome, RestoreParams},
+            layout::{sha256_hex, Location, Manifest, ManifestEntry, MANIFEST_FILE},
+            object_store::{memory::InMemory, ObjectStoreExt, PutPayload},
+            restore::{read_manifest, restore, ExistingPolicy, RestoreCounts, RestoreOutcome, RestoreParams},
         },
         checklist::{CheckOutput, Finding, Status},
     };
+
+    /// `(group, resource)` of the kinds the drill creates for real: built-in
+    /// kinds whose controllers act only inside their namespace. Everything
+    /// else is validated by server dry run only.
+    const CREATED: &[(&str, &str)] = &[
+        ("", "configmaps"),
+        ("", "secrets"),
+        ("", "serviceaccounts"),
+        ("", "limitranges"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+        ("apps", "deployments"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("batch", "jobs"),
+        ("batch", "cronjobs"),
+        ("networking.k8s.io", "networkpolicies"),
+        ("policy", "poddisruptionbudgets"),
+        ("autoscaling", "horizontalpodautoscalers"),
+    ];
+
+    /// Whether the drill creates `e` for real (else: server dry run only).
+    pub(super) fn created_for_real(e: &ManifestEntry, include_secrets: bool) -> bool {
+        (include_secrets || e.resource != "secrets") && CREATED.contains(&(e.group(), e.resource.as_str()))
+    }
 
     /// Objects every namespace holds without anyone creating them.
     fn is_builtin(e: &ManifestEntry) -> bool {
@@ -416,6 +466,34 @@ mod drill {
         let now = k8s_openapi::jiff::Timestamp::now();
         let salt = now.subsec_nanosecond().unsigned_abs() & 0xffff;
         format!("{DR_DRILL_PREFIX}{}-{salt:04x}", now.strftime("%Y%m%d-%H%M%S"))
+    }
+
+    /// Why the drill stopped after the scratch namespace was created.
+    enum Stop {
+        /// The check could not run (the quota or an object may not be
+        /// created): returned as `Err` once the namespace is deleted.
+        NotRun(crate::Error),
+        /// The drill stopped midway: a Fail finding.
+        Failed(crate::Error),
+    }
+
+    /// What the two passes found.
+    #[derive(Default)]
+    struct Drilled {
+        /// Per-object findings (Fail, Warn).
+        findings: Vec<Finding>,
+        /// Created objects that match their backed-up copy.
+        matched: usize,
+        /// Matched objects per kind.
+        matched_per_kind: BTreeMap<String, usize>,
+        /// Objects the server dry run accepted.
+        validated: usize,
+        /// Accepted objects per kind.
+        validated_per_kind: BTreeMap<String, usize>,
+        /// Objects the server dry run refused.
+        refused: usize,
+        /// The real pass's counts.
+        counts: RestoreCounts,
     }
 
     pub(super) async fn run(check: &DrDrillCheck, cluster: &Cluster) -> crate::Result<CheckOutput> {
@@ -440,11 +518,14 @@ mod drill {
         }
 
         // The backup lives in memory only: a drill leaves no copy of the namespace anywhere.
-        let at = Location::store(Arc::new(InMemory::new()), "dr-drill");
+        let store = Arc::new(InMemory::new());
+        let at = Location::store(store.clone(), "dr-drill");
         let export_params = ExportParams::default()
             .include_namespaces([ns])
             .include_cluster_resources(false)
-            .include_secrets(check.include_secrets);
+            .include_secrets(check.include_secrets)
+            // Leader-election records: a copy would only confuse whoever reads them.
+            .exclude_resources(["leases.coordination.k8s.io"]);
         let stop = k8sops_core::CancellationToken::new();
         // Dropping the check (cancel, timeout) stops the export and the restore.
         let _stop = stop.clone().drop_guard();
@@ -486,59 +567,85 @@ mod drill {
             findings.push(f);
             return Ok(findings.into());
         }
+        let (created, validated): (Vec<&ManifestEntry>, Vec<&ManifestEntry>) =
+            entries.iter().partition(|e| created_for_real(e, check.include_secrets));
+        // Two backups beside the export, one per pass; nothing has changed in the cluster yet.
+        let created_at = stage(&store, &at, &manifest, &created, "dr-drill-created", false).await?;
+        let validated_at = stage(&store, &at, &manifest, &validated, "dr-drill-dry-run", true).await?;
 
         let scratch = scratch_name();
-        create_scratch(cluster, &namespaces, &scratch, ns, check.block_pods).await?;
+        let uid = create_scratch(cluster, &namespaces, &scratch, ns).await?;
         // From here on the scratch namespace exists: whatever happens, try to delete it.
-        let outcome = restore_and_compare(cluster, &at, ns, &scratch, &entries, check.block_pods, &stop).await;
+        let passes = Passes { cluster, store: &store, backup: &at, ns, scratch: &scratch, stop: &stop };
+        let outcome = passes.run(&created_at, &created, &validated_at, &validated, check.block_pods).await;
+        if let Err(Stop::NotRun(e)) = outcome {
+            // The result is "not checked": nobody would read the name of a kept namespace.
+            let _ = delete_scratch(cluster, &namespaces, &scratch, uid.as_deref()).await;
+            return Err(e);
+        }
         let cleanup = if check.keep_scratch {
             Finding::pass(format!("namespace/{scratch}"), format!("scratch namespace {scratch} kept for inspection"))
                 .evidence(format!("labelled {DR_DRILL_LABEL}=true"))
                 .action(format!("kubectl delete namespace {scratch} when done"))
         } else {
-            delete_scratch(cluster, &namespaces, &scratch).await
+            delete_scratch(cluster, &namespaces, &scratch, uid.as_deref()).await
         };
         match outcome {
-            Ok((mut compared, matched, per_kind, restored)) => {
-                let failed = compared.iter().filter(|f| f.status == Status::Fail).count();
-                if failed == 0 {
-                    let mut f = Finding::pass(
+            Ok(mut d) => {
+                let failed = d.findings.iter().filter(|f| f.status == Status::Fail).count();
+                let summary_counts = format!(
+                    "{} of {} object(s) created in {scratch} and matched, {} of {} validated by server dry run",
+                    d.matched,
+                    created.len(),
+                    d.validated,
+                    validated.len()
+                );
+                let mut f = if failed > 0 {
+                    Finding::fail(
                         format!("namespace/{ns}"),
                         format!(
-                            "drilled namespace {ns}: {matched} of {} object(s) restored into {scratch} and matched",
+                            "drill of namespace {ns}: {failed} of {} object(s) not restored as they are",
                             entries.len()
                         ),
                     )
-                    .evidence(format!("matched: {matched}"))
+                    .action("fix the objects named in the other findings, then run the drill again")
+                } else if d.refused > 0 {
+                    Finding::warn(
+                        format!("namespace/{ns}"),
+                        format!(
+                            "drill of namespace {ns}: this cluster would refuse {} of {} object(s) (server dry run)",
+                            d.refused,
+                            entries.len()
+                        ),
+                    )
+                    .action("look at the refused objects in the other findings: a restore here would leave them out")
+                } else {
+                    Finding::pass(format!("namespace/{ns}"), format!("drilled namespace {ns}: {summary_counts}"))
+                };
+                f = f
+                    .evidence(format!("matched: {}", d.matched))
+                    .evidence(format!("validated by server dry run: {}", d.validated))
                     .evidence(format!(
                         "restore: {} created, {} updated (already there), {} skipped",
-                        restored.created, restored.updated, restored.skipped
+                        d.counts.created, d.counts.updated, d.counts.skipped
                     ));
-                    for (kind, n) in &per_kind {
-                        f = f.evidence(format!("{kind}: {n}"));
-                    }
-                    f = f.evidence(format!("not exported (recreated by the cluster): {}", skipped(&exported)));
-                    if bare_pods > 0 {
-                        f = f.evidence(format!("{bare_pods} bare pod(s) not restored: they would run (block_pods)"));
-                    }
-                    findings.push(f);
-                } else {
-                    compared.push(
-                        Finding::fail(
-                            format!("namespace/{ns}"),
-                            format!(
-                                "drill of namespace {ns}: {failed} of {} object(s) not restored as they are",
-                                entries.len()
-                            ),
-                        )
-                        .evidence(format!("matched: {matched}"))
-                        .evidence(format!("restored into {scratch}"))
-                        .action("fix the objects named in the other findings, then run the drill again"),
-                    );
+                if failed > 0 || d.refused > 0 {
+                    f = f.evidence(summary_counts);
                 }
-                findings.extend(compared);
+                for (kind, n) in &d.matched_per_kind {
+                    f = f.evidence(format!("{kind}: {n}"));
+                }
+                for (kind, n) in &d.validated_per_kind {
+                    f = f.evidence(format!("{kind}: {n} (server dry run)"));
+                }
+                f = f.evidence(format!("not exported (recreated by the cluster): {}", skipped(&exported)));
+                if bare_pods > 0 {
+                    f = f.evidence(format!("{bare_pods} bare pod(s) not drilled: they would run (block_pods)"));
+                }
+                findings.push(f);
+                findings.append(&mut d.findings);
             }
-            Err(e) => findings.push(
+            Err(Stop::Failed(e) | Stop::NotRun(e)) => findings.push(
                 Finding::fail(format!("namespace/{ns}"), format!("the drill stopped: {e}"))
                     .evidence(format!("scratch namespace {scratch}"))
                     .action("look at the error and run the drill again"),
@@ -610,43 +717,133 @@ mod drill {
             .collect())
     }
 
+    /// The bytes of one file of the backup at `from`.
+    async fn read_file(store: &InMemory, from: &Location, e: &ManifestEntry) -> crate::Result<Vec<u8>> {
+        let key = from.key(&e.path).ok_or_else(|| k8sops_core::Error::InvalidInput {
+            message: format!("{}: not a path inside the backup", e.path),
+        })?;
+        let got = store.get(&key).await.map_err(crate::backup::Error::from)?;
+        Ok(got.bytes().await.map_err(crate::backup::Error::from)?.to_vec())
+    }
+
+    /// Copies the files `entries` of the backup at `from` to a backup of
+    /// their own under `prefix` (with its manifest), for one pass of the
+    /// restore; with `drop_node_ports`, Services lose their node ports
+    /// (the originals hold them: the dry run would be refused for it).
+    async fn stage(
+        store: &Arc<InMemory>,
+        from: &Location,
+        manifest: &Manifest,
+        entries: &[&ManifestEntry],
+        prefix: &str,
+        drop_node_ports: bool,
+    ) -> crate::Result<Location> {
+        let to = Location::store(store.clone(), prefix);
+        let mut staged = manifest.clone();
+        staged.files.clear();
+        staged.counts.clear();
+        for e in entries {
+            let mut bytes = read_file(store, from, e).await?;
+            if drop_node_ports && e.kind == "Service" && e.group().is_empty() {
+                let parsed = std::str::from_utf8(&bytes).ok().and_then(parse_backup_yaml);
+                if let Some(mut obj) = parsed {
+                    strip_node_ports(&mut obj);
+                    // JSON is YAML: the restore reads it as it reads the export's files.
+                    bytes = serde_json::to_vec(&obj)
+                        .map_err(|err| k8sops_core::Error::InvalidInput { message: format!("{}: {err}", e.path) })?;
+                }
+            }
+            let key = to.key(&e.path).ok_or_else(|| k8sops_core::Error::InvalidInput {
+                message: format!("{}: not a path inside the backup", e.path),
+            })?;
+            let entry =
+                ManifestEntry { size: bytes.len() as u64, sha256: sha256_hex(&bytes), ..ManifestEntry::clone(e) };
+            store.put(&key, PutPayload::from(bytes)).await.map_err(crate::backup::Error::from)?;
+            *staged.counts.entry(entry.resource_name()).or_default() += 1;
+            staged.files.push(entry);
+        }
+        staged.total = staged.files.len();
+        let bytes = serde_json::to_vec(&staged)
+            .map_err(|err| k8sops_core::Error::InvalidInput { message: format!("{MANIFEST_FILE}: {err}") })?;
+        let key = to.key(MANIFEST_FILE).ok_or_else(|| k8sops_core::Error::InvalidInput {
+            message: format!("{prefix}/{MANIFEST_FILE}: not a path"),
+        })?;
+        store.put(&key, PutPayload::from(bytes)).await.map_err(crate::backup::Error::from)?;
+        Ok(to)
+    }
+
+    /// A Service without the node ports it holds in the source namespace.
+    pub(super) fn strip_node_ports(obj: &mut Value) {
+        if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("healthCheckNodePort");
+            if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    p.remove("nodePort");
+                }
+            }
+        }
+    }
+
+    /// The object an export file (YAML) holds, as JSON, read as the
+    /// restore reads it.
+    pub(super) fn parse_backup_yaml(text: &str) -> Option<Value> {
+        serde_norway::from_str::<Value>(text).ok().filter(Value::is_object)
+    }
+
+    /// Creates the scratch namespace; its UID, which the delete names.
     async fn create_scratch(
         cluster: &Cluster,
         namespaces: &Api<Namespace>,
         scratch: &str,
         source: &str,
-        block_pods: bool,
-    ) -> crate::Result<()> {
+    ) -> crate::Result<Option<String>> {
         let ns: Namespace = serde_json::from_value(json!({
             "metadata": {"name": scratch, "labels": {DR_DRILL_LABEL: "true"},
                 "annotations": {"k8sops.io/dr-drill-source": source}}
         }))
         .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("scratch namespace {scratch}: {e}") })?;
-        namespaces
+        let created = namespaces
             .create(&PostParams::default(), &ns)
             .await
             .map_err(|e| cluster.map_err(e, &format!("namespace {scratch}")))?;
+        Ok(created.metadata.uid)
+    }
+
+    /// The quota that keeps anything created in the scratch namespace from
+    /// provisioning: no claims, LoadBalancer or NodePort Services, and with
+    /// `block_pods` no pods.
+    async fn create_quota(cluster: &Cluster, scratch: &str, block_pods: bool) -> crate::Result<()> {
+        let mut hard = json!({"persistentvolumeclaims": "0", "services.loadbalancers": "0", "services.nodeports": "0"});
         if block_pods {
-            let quota: ResourceQuota = serde_json::from_value(json!({
-                "metadata": {"name": "k8sops-dr-drill", "namespace": scratch, "labels": {DR_DRILL_LABEL: "true"}},
-                "spec": {"hard": {"pods": "0"}}
-            }))
-            .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("quota: {e}") })?;
-            let quotas: Api<ResourceQuota> = cluster.api_namespaced(scratch);
-            if let Err(e) = quotas.create(&PostParams::default(), &quota).await {
-                let e = cluster.map_err(e, &format!("resourcequota {scratch}/k8sops-dr-drill"));
-                // Without the quota the restored workloads would start: do not go on.
-                let _ = namespaces.delete(scratch, &DeleteParams::default()).await;
-                return Err(e.into());
-            }
+            hard["pods"] = json!("0");
         }
+        let quota: ResourceQuota = serde_json::from_value(json!({
+            "metadata": {"name": "k8sops-dr-drill", "namespace": scratch, "labels": {DR_DRILL_LABEL: "true"}},
+            "spec": {"hard": hard}
+        }))
+        .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("quota: {e}") })?;
+        let quotas: Api<ResourceQuota> = cluster.api_namespaced(scratch);
+        quotas
+            .create(&PostParams::default(), &quota)
+            .await
+            .map_err(|e| cluster.map_err(e, &format!("resourcequota {scratch}/k8sops-dr-drill")))?;
         Ok(())
     }
 
-    /// Deletes the scratch namespace without waiting for its content to go.
-    async fn delete_scratch(cluster: &Cluster, namespaces: &Api<Namespace>, scratch: &str) -> Finding {
+    /// Deletes the scratch namespace — only the one this drill created
+    /// (its UID as precondition) — without waiting for its content to go.
+    async fn delete_scratch(
+        cluster: &Cluster,
+        namespaces: &Api<Namespace>,
+        scratch: &str,
+        uid: Option<&str>,
+    ) -> Finding {
         let subject = format!("namespace/{scratch}");
-        match namespaces.delete(scratch, &DeleteParams::default()).await {
+        let params = DeleteParams {
+            preconditions: uid.map(|u| Preconditions { uid: Some(u.to_string()), resource_version: None }),
+            ..Default::default()
+        };
+        match namespaces.delete(scratch, &params).await {
             Ok(_) => {}
             Err(e) => {
                 let e = cluster.map_err(e, &format!("namespace {scratch}"));
@@ -677,119 +874,220 @@ mod drill {
         Finding::pass(subject, format!("scratch namespace {scratch} deleted ({state})"))
     }
 
-    type Compared = (Vec<Finding>, usize, BTreeMap<String, usize>, crate::backup::restore::RestoreCounts);
-
-    async fn restore_and_compare(
-        cluster: &Cluster,
-        at: &Location,
-        ns: &str,
-        scratch: &str,
-        entries: &[&ManifestEntry],
-        block_pods: bool,
-        stop: &k8sops_core::CancellationToken,
-    ) -> crate::Result<Compared> {
-        let mut params = RestoreParams::default()
-            .include_namespaces([ns])
-            .include_cluster_resources(false)
-            .namespace_mapping([(ns, scratch)])
-            .existing(ExistingPolicy::Update)
-            .cancel(stop.clone());
-        if block_pods {
-            params = params.exclude_resources(["pods"]);
-        }
-        let report = {
-            let (c, l) = (cluster.clone(), at.clone());
-            on_blocking_thread(move || async move { restore(&c, &l, &params).await }).await?
-        };
-        let outcomes: BTreeMap<&str, &RestoreOutcome> =
-            report.objects.iter().filter_map(|o| o.path.as_deref().map(|p| (p, &o.outcome))).collect();
-        let mut findings = Vec::new();
-        let mut to_compare = Vec::new();
-        for e in entries {
-            match outcomes.get(e.path.as_str()) {
-                Some(RestoreOutcome::Failed(why)) => findings.push(
-                    Finding::fail(subject(e, ns), format!("restore failed: {why}"))
-                        .evidence(format!("{} {} into namespace {scratch}", e.api_version, e.kind))
-                        .action(format!("kubectl get {} {} -n {ns} -o yaml; fix what the server refused", e.resource_name(), e.name)),
-                ),
-                Some(RestoreOutcome::NotAttempted) | None => findings.push(
-                    Finding::fail(subject(e, ns), "not restored: the restore did not attempt it")
-                        .evidence(format!("{} in the backup", e.path))
-                        .action("run the drill again; if it repeats, restore the backup with restore_resources --dry-run=server"),
-                ),
-                Some(_) => to_compare.push((*e).clone()),
+    /// The refusal, when `outcome` is a refusal by RBAC (not by a quota,
+    /// a webhook or Pod Security, which the server also answers 403).
+    fn rbac_denied(outcome: &RestoreOutcome) -> Option<crate::Error> {
+        let RestoreOutcome::Failed(why) = outcome else { return None };
+        match &**why {
+            crate::backup::Error::Core(k8sops_core::Error::Forbidden { message }) if message.contains(" cannot ") => {
+                Some(k8sops_core::Error::Forbidden { message: message.clone() }.into())
             }
+            _ => None,
         }
-        let results: Vec<(ManifestEntry, crate::Result<Option<Vec<String>>>)> = futures::stream::iter(to_compare)
-            .map(|e: ManifestEntry| async move {
-                let r = compare(cluster, &e, ns, scratch).await;
-                (e, r)
-            })
-            .buffer_unordered(8)
-            .collect()
-            .await;
-        let mut matched = 0;
-        let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
-        for (e, result) in results {
-            match result {
-                Ok(None) => {
-                    matched += 1;
-                    *per_kind.entry(e.kind.clone()).or_default() += 1;
-                }
-                Ok(Some(diffs)) if diffs.is_empty() => {}
-                Ok(Some(diffs)) => {
-                    let first = diffs[0].split(':').next().unwrap_or_default().to_string();
-                    let f = Finding::fail(subject(&e, ns), format!("restored copy differs in {first}")).action(format!(
-                        "kubectl diff: compare kubectl get {0} {1} -n {ns} -o yaml with the backup; fix the field or the restore rules",
-                        e.resource_name(),
-                        e.name
-                    ));
-                    findings.push(bounded_evidence(f, &diffs));
-                }
-                Err(e2) => findings.push(
-                    Finding::fail(subject(&e, ns), format!("could not be compared: {e2}")).action(format!(
-                        "kubectl get {} {} -n {scratch} -o yaml",
-                        e.resource_name(),
-                        e.name
-                    )),
-                ),
-            }
-        }
-        // A restored copy whose original disappeared meanwhile is neither a match nor a failure.
-        Ok((findings, matched, per_kind, report.counts()))
     }
 
-    /// `None` when the restored object matches its original (or the
-    /// original is gone), else the differing fields (`Some(empty)` means the
-    /// original was deleted during the drill).
-    async fn compare(
-        cluster: &Cluster,
-        e: &ManifestEntry,
-        ns: &str,
-        scratch: &str,
-    ) -> crate::Result<Option<Vec<String>>> {
-        let ar = ApiResource {
-            group: e.group().to_string(),
-            version: e.version().to_string(),
-            api_version: e.api_version.clone(),
-            kind: e.kind.clone(),
-            plural: e.resource.clone(),
-        };
-        let what = |n: &str| format!("{} {n}/{}", e.kind, e.name);
-        let original: Api<DynamicObject> = Api::namespaced_with(cluster.client().clone(), ns, &ar);
-        let copy: Api<DynamicObject> = Api::namespaced_with(cluster.client().clone(), scratch, &ar);
-        let Some(original) = original.get_opt(&e.name).await.map_err(|err| cluster.map_err(err, &what(ns)))? else {
-            return Ok(Some(Vec::new()));
-        };
-        let Some(copy) = copy.get_opt(&e.name).await.map_err(|err| cluster.map_err(err, &what(scratch)))? else {
-            return Ok(Some(vec![format!("(the object): missing from {scratch} after the restore")]));
-        };
-        let group = e.group();
-        let a = comparable(&original, group, &e.kind, scratch, ns);
-        let b = comparable(&copy, group, &e.kind, scratch, ns);
-        let mut diffs = Vec::new();
-        diff("", &a, &b, &mut diffs);
-        Ok(if diffs.is_empty() { None } else { Some(diffs) })
+    /// One drill's two passes into its scratch namespace.
+    struct Passes<'a> {
+        cluster: &'a Cluster,
+        store: &'a InMemory,
+        /// The whole export: the backed-up copies the created objects are compared with.
+        backup: &'a Location,
+        ns: &'a str,
+        scratch: &'a str,
+        stop: &'a k8sops_core::CancellationToken,
+    }
+
+    impl Passes<'_> {
+        fn params(&self) -> RestoreParams {
+            RestoreParams::default()
+                .include_namespaces([self.ns])
+                .include_cluster_resources(false)
+                .namespace_mapping([(self.ns, self.scratch)])
+                .existing(ExistingPolicy::Update)
+                .cancel(self.stop.clone())
+        }
+
+        async fn run(
+            &self,
+            created_at: &Location,
+            created: &[&ManifestEntry],
+            validated_at: &Location,
+            validated: &[&ManifestEntry],
+            block_pods: bool,
+        ) -> Result<Drilled, Stop> {
+            let (ns, scratch) = (self.ns, self.scratch);
+            let mut d = Drilled::default();
+            // 1. The dry run, before the quota: its zero claims and load
+            //    balancers would refuse their dry runs too.
+            if !validated.is_empty() {
+                let report = {
+                    let (c, l, params) =
+                        (self.cluster.clone(), validated_at.clone(), self.params().dry_run(DryRun::Server));
+                    on_blocking_thread(move || async move { restore(&c, &l, &params).await })
+                        .await
+                        .map_err(Stop::Failed)?
+                };
+                let outcomes: BTreeMap<&str, &RestoreOutcome> =
+                    report.objects.iter().filter_map(|o| o.path.as_deref().map(|p| (p, &o.outcome))).collect();
+                for e in validated {
+                    let outcome = outcomes.get(e.path.as_str()).copied();
+                    if let Some(err) = outcome.and_then(rbac_denied) {
+                        return Err(Stop::NotRun(err));
+                    }
+                    match outcome {
+                        Some(RestoreOutcome::Failed(why)) => {
+                            d.refused += 1;
+                            d.findings.push(
+                                Finding::warn(subject(e, ns), format!("the server dry run refused it: {why}"))
+                                    .evidence(format!(
+                                        "{} {} sent with dryRun=All into namespace {scratch}: a restore into this cluster would leave it out",
+                                        e.api_version, e.kind
+                                    ))
+                                    .action(format!(
+                                        "kubectl get {} {} -n {ns} -o yaml; fix what the server refused (or the conflicting object)",
+                                        e.resource_name(),
+                                        e.name
+                                    )),
+                            );
+                        }
+                        Some(RestoreOutcome::NotAttempted) | None => d.findings.push(
+                            Finding::fail(subject(e, ns), "not validated: the restore did not attempt it")
+                                .evidence(format!("{} in the backup", e.path))
+                                .action("run the drill again; if it repeats, restore the backup with restore_resources --dry-run=server"),
+                        ),
+                        Some(_) => {
+                            d.validated += 1;
+                            *d.validated_per_kind.entry(e.kind.clone()).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            // 2. The quota, before anything is created.
+            create_quota(self.cluster, scratch, block_pods).await.map_err(Stop::NotRun)?;
+            // 3. The kinds that act only inside their namespace, created and compared.
+            if created.is_empty() {
+                return Ok(d);
+            }
+            let report = {
+                let (c, l, params) = (self.cluster.clone(), created_at.clone(), self.params());
+                on_blocking_thread(move || async move { restore(&c, &l, &params).await }).await.map_err(Stop::Failed)?
+            };
+            d.counts = report.counts();
+            let outcomes: BTreeMap<&str, &RestoreOutcome> =
+                report.objects.iter().filter_map(|o| o.path.as_deref().map(|p| (p, &o.outcome))).collect();
+            let mut to_compare = Vec::new();
+            for e in created {
+                let outcome = outcomes.get(e.path.as_str()).copied();
+                if let Some(err) = outcome.and_then(rbac_denied) {
+                    return Err(Stop::NotRun(err));
+                }
+                match outcome {
+                    Some(RestoreOutcome::Failed(why)) => d.findings.push(
+                        Finding::fail(subject(e, ns), format!("restore failed: {why}"))
+                            .evidence(format!("{} {} into namespace {scratch}", e.api_version, e.kind))
+                            .action(format!(
+                                "kubectl get {} {} -n {ns} -o yaml; fix what the server refused",
+                                e.resource_name(),
+                                e.name
+                            )),
+                    ),
+                    Some(RestoreOutcome::NotAttempted) | None => d.findings.push(
+                        Finding::fail(subject(e, ns), "not restored: the restore did not attempt it")
+                            .evidence(format!("{} in the backup", e.path))
+                            .action("run the drill again; if it repeats, restore the backup with restore_resources --dry-run=server"),
+                    ),
+                    Some(_) => to_compare.push(ManifestEntry::clone(e)),
+                }
+            }
+            // The replicas of a workload an autoscaler drives are the autoscaler's, not the backup's.
+            let mut scaled = std::collections::BTreeSet::new();
+            for e in created.iter().filter(|e| e.group() == "autoscaling" && e.resource == "horizontalpodautoscalers") {
+                let hpa = read_file(self.store, self.backup, e).await.ok();
+                let target = hpa.as_deref().and_then(|b| std::str::from_utf8(b).ok()).and_then(parse_backup_yaml);
+                if let Some(t) = target.as_ref().map(|h| &h["spec"]["scaleTargetRef"]) {
+                    if let (Some(kind), Some(name)) = (t["kind"].as_str(), t["name"].as_str()) {
+                        scaled.insert((kind.to_string(), name.to_string()));
+                    }
+                }
+            }
+            let scaled = &scaled;
+            let results: Vec<(ManifestEntry, crate::Result<Vec<String>>)> = futures::stream::iter(to_compare)
+                .map(|e: ManifestEntry| async move {
+                    let autoscaled = scaled.contains(&(e.kind.clone(), e.name.clone()));
+                    let r = self.compare(&e, autoscaled).await;
+                    (e, r)
+                })
+                .buffer_unordered(8)
+                .collect()
+                .await;
+            for (e, result) in results {
+                let e = &e;
+                match result {
+                    Ok(diffs) if diffs.is_empty() => {
+                        d.matched += 1;
+                        *d.matched_per_kind.entry(e.kind.clone()).or_default() += 1;
+                    }
+                    Ok(diffs) => {
+                        let first = diffs[0].split(':').next().unwrap_or_default().to_string();
+                        let f = Finding::fail(subject(e, ns), format!("restored copy differs in {first}")).action(
+                            format!(
+                                "compare kubectl get {0} {1} -n {scratch} -o yaml with the backup; fix the field or the restore rules",
+                                e.resource_name(),
+                                e.name
+                            ),
+                        );
+                        d.findings.push(bounded_evidence(f, &diffs));
+                    }
+                    Err(e2) => d.findings.push(
+                        Finding::fail(subject(e, ns), format!("could not be compared: {e2}")).action(format!(
+                            "kubectl get {} {} -n {scratch} -o yaml",
+                            e.resource_name(),
+                            e.name
+                        )),
+                    ),
+                }
+            }
+            Ok(d)
+        }
+
+        /// Where the created copy differs from the backed-up object (empty:
+        /// it matches); `spec.replicas` is left out when `autoscaled`.
+        async fn compare(&self, e: &ManifestEntry, autoscaled: bool) -> crate::Result<Vec<String>> {
+            let (ns, scratch) = (self.ns, self.scratch);
+            let bytes = read_file(self.store, self.backup, e).await?;
+            let backed_up: DynamicObject = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(parse_backup_yaml)
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| k8sops_core::Error::InvalidInput {
+                    message: format!("{} in the backup is not a readable object", e.path),
+                })?;
+            let ar = ApiResource {
+                group: e.group().to_string(),
+                version: e.version().to_string(),
+                api_version: e.api_version.clone(),
+                kind: e.kind.clone(),
+                plural: e.resource.clone(),
+            };
+            let copy: Api<DynamicObject> = Api::namespaced_with(self.cluster.client().clone(), scratch, &ar);
+            let what = format!("{} {scratch}/{}", e.kind, e.name);
+            let Some(copy) = copy.get_opt(&e.name).await.map_err(|err| self.cluster.map_err(err, &what))? else {
+                return Ok(vec![format!("(the object): missing from {scratch} after the restore")]);
+            };
+            let group = e.group();
+            let mut a = comparable(&backed_up, group, &e.kind, scratch, ns);
+            let mut b = comparable(&copy, group, &e.kind, scratch, ns);
+            if autoscaled {
+                for v in [&mut a, &mut b] {
+                    if let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("replicas");
+                    }
+                }
+            }
+            let mut diffs = Vec::new();
+            diff("", &a, &b, &mut diffs);
+            Ok(diffs)
+        }
     }
 
     const SERVER_SET_ANNOTATIONS: &[&str] = &[
@@ -800,6 +1098,8 @@ mod drill {
         "volume.kubernetes.io/storage-provisioner",
         "volume.beta.kubernetes.io/storage-provisioner",
         "endpoints.kubernetes.io/last-change-trigger-time",
+        // Leader election (older clients record it on a ConfigMap or Endpoints).
+        "control-plane.alpha.kubernetes.io/leader",
     ];
     const SERVER_SET_LABELS: &[&str] = &["controller-uid", "batch.kubernetes.io/controller-uid"];
 
@@ -900,8 +1200,8 @@ mod drill {
         }
     }
 
-    /// The paths where `a` (the original) and `b` (the copy) differ, as
-    /// `path: original X, restored Y`; a missing field equals `null`.
+    /// The paths where `a` (the backed-up object) and `b` (the copy)
+    /// differ, as `path: backed up X, restored Y`; a missing field equals `null`.
     pub(super) fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
         let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
         match (a, b) {
@@ -919,7 +1219,7 @@ mod drill {
             }
             (Value::Object(x), Value::Null) | (Value::Null, Value::Object(x)) if x.is_empty() => {}
             _ if a == b => {}
-            _ => out.push(format!("{path}: original {}, restored {}", short(Some(a)), short(Some(b)))),
+            _ => out.push(format!("{path}: backed up {}, restored {}", short(Some(a)), short(Some(b)))),
         }
     }
 }
@@ -1140,7 +1440,7 @@ mod capacity {
         let mut previous: Option<Snapshot> = None;
         let mut history: Option<(PathBuf, History)> = None;
         if let Some(path) = &check.history {
-            match read_history(path) {
+            match read_history(path.clone()).await {
                 Ok(h) => {
                     previous = h
                         .snapshots
@@ -1232,7 +1532,7 @@ mod capacity {
                 h.snapshots.push(current);
                 let excess = h.snapshots.len().saturating_sub(KEEP);
                 h.snapshots.drain(..excess);
-                if let Err(e) = write_history(path, &h) {
+                if let Err(e) = write_history(path.clone(), h).await {
                     out.findings.push(
                         Finding::warn(format!("file/{}", path.display()), "the capacity snapshot could not be saved")
                             .evidence(e.to_string())
@@ -1282,8 +1582,14 @@ mod capacity {
 
     /// The history, an empty one when the file does not exist, or why it
     /// cannot be used.
-    fn read_history(path: &Path) -> Result<History, String> {
-        // A few kilobytes: read in place rather than on a blocking thread.
+    async fn read_history(path: PathBuf) -> Result<History, String> {
+        let shown = path.display().to_string();
+        tokio::task::spawn_blocking(move || read_history_now(&path))
+            .await
+            .unwrap_or_else(|e| Err(format!("{shown}: the read stopped: {e}")))
+    }
+
+    fn read_history_now(path: &Path) -> Result<History, String> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -1300,8 +1606,14 @@ mod capacity {
     }
 
     /// Writes to `.NAME.tmp-PID-NANOS` beside `path` (mode 0600), fsyncs,
-    /// renames over `path`, then fsyncs the directory.
-    fn write_history(path: &Path, h: &History) -> std::io::Result<()> {
+    /// renames over `path`, then fsyncs the directory, on a blocking thread.
+    async fn write_history(path: PathBuf, h: History) -> std::io::Result<()> {
+        tokio::task::spawn_blocking(move || write_history_now(&path, &h))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    fn write_history_now(path: &Path, h: &History) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(h).map_err(std::io::Error::other)?;
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "history".into());
@@ -1657,7 +1969,7 @@ mod tests {
     use kube::api::DynamicObject;
     use serde_json::{json, Value};
 
-    use super::drill::{comparable, diff};
+    use super::drill::{comparable, created_for_real, diff, parse_backup_yaml, strip_node_ports};
 
     fn obj(v: Value) -> DynamicObject {
         serde_json::from_value(v).unwrap()
@@ -1695,6 +2007,58 @@ mod tests {
             &comparable(&b, g, "RoleBinding", "scratch", "shop"),
             &mut out,
         );
-        assert_eq!(out, [r#"labels.team: original "a", restored "b""#]);
+        assert_eq!(out, [r#"labels.team: backed up "a", restored "b""#]);
+    }
+
+    #[test]
+    fn an_export_file_reads_back_as_the_object_it_holds() {
+        let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    team: shop\n  name: settings\n  namespace: shop\ndata:\n  MODE: production\n  WORKERS: \"4\"\n  on: \"yes\"\n  script: |-\n    echo a\n\n    echo b\nitems:\n- a\n- port: 80\n  name: http\n";
+        let v = parse_backup_yaml(yaml).expect("a YAML object");
+        assert_eq!(
+            v,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"labels": {"team": "shop"}, "name": "settings", "namespace": "shop"},
+                "data": {"MODE": "production", "WORKERS": "4", "on": "yes", "script": "echo a\n\necho b"},
+                "items": ["a", {"port": 80, "name": "http"}]})
+        );
+        assert_eq!(parse_backup_yaml("- a list\n"), None);
+    }
+
+    #[test]
+    fn only_kinds_that_act_inside_their_namespace_are_created() {
+        let e = |api_version: &str, resource: &str| crate::backup::layout::ManifestEntry {
+            path: String::new(),
+            api_version: api_version.into(),
+            kind: String::new(),
+            resource: resource.into(),
+            namespace: Some("shop".into()),
+            name: "x".into(),
+            size: 0,
+            sha256: String::new(),
+        };
+        for (v, r) in [("v1", "configmaps"), ("apps/v1", "deployments"), ("autoscaling/v2", "horizontalpodautoscalers")]
+        {
+            assert!(created_for_real(&e(v, r), false), "{r}");
+        }
+        for (v, r) in [
+            ("v1", "services"),
+            ("v1", "persistentvolumeclaims"),
+            ("networking.k8s.io/v1", "ingresses"),
+            ("cert-manager.io/v1", "certificates"),
+            ("example.com/v1", "deployments"),
+            ("v1", "pods"),
+        ] {
+            assert!(!created_for_real(&e(v, r), true), "{v} {r}");
+        }
+        assert!(!created_for_real(&e("v1", "secrets"), false));
+        assert!(created_for_real(&e("v1", "secrets"), true));
+    }
+
+    #[test]
+    fn node_ports_are_dropped_for_the_dry_run() {
+        let mut s = json!({"spec": {"type": "LoadBalancer", "healthCheckNodePort": 32000,
+            "ports": [{"port": 80, "nodePort": 30080}, {"port": 443}]}});
+        strip_node_ports(&mut s);
+        assert_eq!(s, json!({"spec": {"type": "LoadBalancer", "ports": [{"port": 80}, {"port": 443}]}}));
     }
 }
