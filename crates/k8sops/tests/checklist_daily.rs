@@ -41,7 +41,7 @@ fn summary(result: &CheckResult) -> &Finding {
 
 fn node(name: &str, group: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": {"eks.amazonaws.com/nodegroup": group}},
+        "metadata": {"name": name, "labels": {"eks.amazonaws.com/nodegroup": group}, "creationTimestamp": ago(30 * 86_400)},
         "spec": {},
         "status": {
             "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
@@ -124,7 +124,7 @@ async fn nodes_warn_for_a_cordoned_node_and_a_pressure_condition() {
     assert_eq!((d.status, d.summary.as_str()), (Status::Warn, "DiskPressure for 15m"));
     assert!(d.evidence[0].starts_with("DiskPressure=True (KubeletHasDiskPressure)"), "{d:?}");
     // Only the configured conditions warn.
-    let ignore_disk = NodeStatusCheck { pressure_conditions: vec!["MemoryPressure".into()] };
+    let ignore_disk = NodeStatusCheck { pressure_conditions: vec!["MemoryPressure".into()], ..Default::default() };
     let result = run(&server, ignore_disk).await;
     assert!(result.findings.iter().all(|f| f.subject != "node/full"), "{:#?}", result.findings);
 }
@@ -152,6 +152,28 @@ async fn nodes_fail_for_each_not_ready_node_with_reason_and_duration() {
     let s = summary(&result);
     assert_eq!(s.summary, "3 nodes, 1 Ready");
     assert_eq!(s.evidence, ["NotReady: 2", "Ready: 1"]);
+}
+
+#[tokio::test]
+async fn nodes_warn_for_a_new_node_still_joining_and_fail_once_its_grace_is_over() {
+    let server = TestServer::start().await.unwrap();
+    server.insert(&node("ok", "general")).unwrap();
+    let mut new = node("new", "general");
+    new["metadata"]["creationTimestamp"] = json!(ago(90));
+    set_condition(&mut new, "Ready", "False", "KubeletNotReady", "cni plugin not initialized", 80);
+    server.insert(&new).unwrap();
+    let result = run(&server, NodeStatusCheck::default()).await;
+    assert_eq!(result.status, Status::Warn, "{:#?}", result.findings);
+    let n = find(&result, "node/new");
+    assert_eq!((n.status, n.summary.as_str()), (Status::Warn, "joining: created 90s ago, not Ready yet"));
+    assert!(n.evidence.contains(&"Ready=False (KubeletNotReady)".to_string()), "{n:?}");
+    assert!(n.evidence.contains(&"STATUS NotReady".to_string()), "{n:?}");
+    assert_eq!(summary(&result).summary, "2 nodes, 1 Ready");
+    // With a shorter grace the same node fails.
+    let strict = NodeStatusCheck { not_ready_grace: std::time::Duration::from_secs(60), ..Default::default() };
+    let result = run(&server, strict).await;
+    let n = find(&result, "node/new");
+    assert_eq!((n.status, n.summary.as_str()), (Status::Fail, "NotReady for 80s: KubeletNotReady"));
 }
 
 // ---------------------------------------------------------------------------
@@ -267,14 +289,66 @@ async fn pods_fail_for_crash_loops_image_pulls_and_failed_pods_decided_from_fiel
     assert_eq!((h.status, h.summary.as_str()), (Status::Fail, "Failed"));
     assert_eq!(h.evidence[0], "STATUS Completed, READY 0/2, RESTARTS 0, node n1");
     assert!(h.evidence.contains(&"container b: Error (exit code 1)".into()), "{h:?}");
+    // Ready again after one failed run, not backing off: it recovered, which warns.
     let o = find(&result, "pod/shop/oom");
     assert_eq!(
         (o.status, o.summary.as_str()),
-        (Status::Fail, "crash-looping: container app restarted 1 time (last run: OOMKilled, exit code 137)")
+        (
+            Status::Warn,
+            "failed and restarted 60s ago, Running and ready now: container app restarted 1 time \
+             (last run: OOMKilled, exit code 137)"
+        )
     );
     assert_eq!(o.evidence[0], "STATUS Running, READY 1/1, RESTARTS 1, node n1");
+    assert!(o.evidence[1].ends_with("killed for exceeding its memory limit"), "{o:?}");
+    // Not ready with the same recent failure: it fails.
+    let mut down = running("app", false, 1);
+    down["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": ago(60)}});
+    server.insert(&pod("shop", "oom-down", "Running", vec![down], 3600)).unwrap();
     assert!(result.findings.iter().all(|f| !f.subject.starts_with("pod/other/")), "namespace filter");
     assert_eq!(summary(&result).summary, "4 pods in namespace shop, 1 Running and ready or Succeeded");
+    let result = run(&server, PodHealthCheck::default().namespace("shop")).await;
+    let d = find(&result, "pod/shop/oom-down");
+    assert_eq!(
+        (d.status, d.summary.as_str()),
+        (Status::Fail, "crash-looping: container app restarted 1 time (last run: OOMKilled, exit code 137)")
+    );
+}
+
+#[tokio::test]
+async fn pods_warn_for_failed_pods_a_controller_replaced_and_fail_for_bare_ones() {
+    let server = TestServer::start().await.unwrap();
+    let failed = |name: &str, reason: &str, owner: Option<(&str, &str)>| {
+        let mut p = pod("shop", name, "Failed", vec![], 3600);
+        p["status"]["reason"] = json!(reason);
+        p["status"]["message"] = json!(format!("Pod was terminated: {reason}"));
+        if let Some((kind, owner)) = owner {
+            p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": owner,
+                "uid": format!("u-{owner}"), "controller": true}]);
+        }
+        p
+    };
+    server.insert(&failed("web-abc12", "NodeShutdown", Some(("ReplicaSet", "web-7d9f")))).unwrap();
+    server.insert(&failed("agent-x1", "OutOfcpu", Some(("DaemonSet", "agent")))).unwrap();
+    server.insert(&failed("bare-shutdown", "Terminated", None)).unwrap();
+    server.insert(&failed("bare-evicted", "Evicted", None)).unwrap();
+    let result = run(&server, PodHealthCheck::default()).await;
+    assert_eq!(result.status, Status::Fail, "{:#?}", result.findings);
+    let w = find(&result, "pod/shop/web-abc12");
+    assert_eq!((w.status, w.summary.as_str()), (Status::Warn, "Failed: NodeShutdown"));
+    assert!(w.evidence.contains(&"owned by ReplicaSet web-7d9f, which replaces it".into()), "{w:?}");
+    assert!(w.action.starts_with("its controller replaced it"), "{w:?}");
+    let a = find(&result, "pod/shop/agent-x1");
+    assert_eq!((a.status, a.summary.as_str()), (Status::Warn, "Failed: OutOfcpu"));
+    for (name, reason) in [("bare-shutdown", "Terminated"), ("bare-evicted", "Evicted")] {
+        let b = find(&result, &format!("pod/shop/{name}"));
+        assert_eq!((b.status, b.summary.clone()), (Status::Fail, format!("Failed: {reason}")));
+        assert!(b.evidence.contains(&"no controller owner: nothing replaces it".into()), "{b:?}");
+    }
+    // Without the bare ones, the replaced pods only warn.
+    let server = TestServer::start().await.unwrap();
+    server.insert(&failed("web-abc12", "NodeShutdown", Some(("ReplicaSet", "web-7d9f")))).unwrap();
+    assert_eq!(run(&server, PodHealthCheck::default()).await.status, Status::Warn);
 }
 
 #[tokio::test]
@@ -478,9 +552,13 @@ async fn events_warn_per_reason_and_object_with_count_and_last_message() {
     let result = run(&server, WarningEventsCheck::default()).await;
     assert_eq!(result.status, Status::Warn, "{:#?}", result.findings);
     let w = find(&result, "pod/shop/web");
-    assert_eq!((w.status, w.summary.as_str()), (Status::Warn, "Unhealthy x5: Readiness probe failed: timeout"));
+    assert_eq!(
+        (w.status, w.summary.as_str()),
+        (Status::Warn, "Unhealthy x5 in the last 1h: Readiness probe failed: timeout")
+    );
     assert_eq!(w.evidence[0], "Unhealthy: 5 time(s) in 2 event object(s)");
     assert_eq!(w.evidence[1], "last seen 2m ago");
+    assert_eq!(w.evidence[2], "first seen 20m ago");
     assert_eq!(w.action, "kubectl describe pod -n shop web");
     assert_eq!(find(&result, "pod/shop/batch").status, Status::Warn, "FailedScheduling alone only warns");
     assert_eq!(summary(&result).summary, "3 Warning events in the last 1h, about 2 (reason, object) pairs");
@@ -509,7 +587,7 @@ async fn events_fail_for_a_fail_reason_or_a_count_at_the_limit() {
     let m = find(&result, "pod/shop/db-0");
     assert_eq!(
         (m.status, m.summary.as_str()),
-        (Status::Fail, "FailedMount x1: MountVolume.SetUp failed for volume \"data\"")
+        (Status::Fail, "FailedMount x1 in the last 1h: MountVolume.SetUp failed for volume \"data\"")
     );
     assert_eq!(find(&result, "pod/shop/web").status, Status::Fail, "10 events reach fail_count");
     let n = find(&result, "node/n1");
@@ -518,6 +596,50 @@ async fn events_fail_for_a_fail_reason_or_a_count_at_the_limit() {
     let lenient = WarningEventsCheck { fail_count: 11, fail_reasons: vec![], ..Default::default() };
     let result = run(&server, lenient).await;
     assert_eq!(result.status, Status::Warn, "{:#?}", result.findings);
+}
+
+#[tokio::test]
+async fn events_count_only_the_last_occurrence_of_a_series_that_started_before_the_window() {
+    let server = TestServer::start().await.unwrap();
+    // 500 repeats since three days ago, the last one a minute ago: one is known
+    // to be in the last hour, so it warns, below fail_count.
+    let mut old = warning_event("shop", "Pod", "web", "Unhealthy", "Readiness probe failed: 503", 500, 60);
+    old["firstTimestamp"] = json!(ago(3 * 86_400));
+    server.insert(&old).unwrap();
+    // An events.k8s.io series: eventTime is its start, series.count its repeats.
+    server
+        .insert(&json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "api.probe", "namespace": "shop"},
+            "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "api", "apiVersion": "v1"},
+            "reason": "Unhealthy", "message": "Liveness probe failed", "type": "Warning",
+            "reportingComponent": "kubelet", "reportingInstance": "n1", "action": "Probe",
+            "eventTime": format!("{}", Timestamp::from_second(Timestamp::now().as_second() - 2 * 3600).unwrap()
+                .strftime("%Y-%m-%dT%H:%M:%S.000000Z")),
+            "series": {"count": 40, "lastObservedTime": Timestamp::from_second(Timestamp::now().as_second() - 120).unwrap()
+                .strftime("%Y-%m-%dT%H:%M:%S.000000Z").to_string()}}))
+        .unwrap();
+    // Started inside the window: all of its 12 count, which fails.
+    server.insert(&warning_event("shop", "Pod", "worker", "Unhealthy", "Liveness probe failed", 12, 60)).unwrap();
+    let result = run(&server, WarningEventsCheck::default()).await;
+    assert_eq!(result.status, Status::Fail, "{:#?}", result.findings);
+    let w = find(&result, "pod/shop/web");
+    assert_eq!(
+        (w.status, w.summary.as_str()),
+        (Status::Warn, "Unhealthy x500 since 3d ago (1 in the last 1h): Readiness probe failed: 503")
+    );
+    assert!(w.evidence.iter().any(|e| e.starts_with("1 occurrence(s) known to be in the last 1h")), "{w:?}");
+    let a = find(&result, "pod/shop/api");
+    assert_eq!(
+        (a.status, a.summary.as_str()),
+        (Status::Warn, "Unhealthy x40 since 120m ago (1 in the last 1h): Liveness probe failed")
+    );
+    let k = find(&result, "pod/shop/worker");
+    assert_eq!((k.status, k.summary.as_str()), (Status::Fail, "Unhealthy x12 in the last 1h: Liveness probe failed"));
+    // A window that holds the series' start counts all of it.
+    let day = WarningEventsCheck { since: std::time::Duration::from_secs(86_400), ..Default::default() };
+    let result = run(&server, day).await;
+    let a = find(&result, "pod/shop/api");
+    assert_eq!((a.status, a.summary.as_str()), (Status::Fail, "Unhealthy x40 in the last 24h: Liveness probe failed"));
 }
 
 // ---------------------------------------------------------------------------

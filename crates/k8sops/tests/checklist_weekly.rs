@@ -169,8 +169,20 @@ async fn backup_warns_when_no_store_keeps_the_export() {
     assert_eq!(r.status, Status::Warn, "{report}");
     let f = r.findings.iter().find(|f| f.summary.contains("no backup store is configured")).expect("the store warning");
     assert!(f.summary.contains("verified but not kept") && f.action.contains("backup store"), "{f:?}");
-    assert!(r.findings[0].summary.contains("verified the backup in memory"), "{:?}", r.findings[0]);
+    assert!(r.findings[0].summary.contains("verified the backup in a temporary directory"), "{:?}", r.findings[0]);
     assert!(r.findings[0].evidence.iter().any(|e| e.contains("Secrets included")), "{:?}", r.findings[0]);
+    assert!(r.findings[0].evidence.iter().any(|e| e.contains("every file's size and SHA-256 match")), "{r:#?}");
+    // The export went to a directory of its own under the temporary
+    // directory, removed once verified.
+    let line = r.findings[0]
+        .evidence
+        .iter()
+        .find_map(|e| e.strip_prefix("written to the temporary directory "))
+        .unwrap_or_else(|| panic!("no temporary directory in {:?}", r.findings[0]));
+    let dir = PathBuf::from(line.trim_end_matches(" (mode 0700), removed after the check"));
+    assert!(dir.starts_with(std::env::temp_dir()), "{dir:?}");
+    assert!(dir.file_name().unwrap().to_string_lossy().starts_with("k8sops-weekly-backup-"), "{dir:?}");
+    assert!(!dir.exists(), "{dir:?} was not removed");
 }
 
 #[tokio::test]
@@ -560,6 +572,158 @@ async fn unused_warns_about_each_unused_object_and_finds_the_finished_pods_kubec
         expected.extend(out.lines().filter(|l| !l.is_empty()).map(|l| format!("pod/{l}")));
     }
     assert_eq!(subjects(r, "pod/"), expected);
+}
+
+fn stateful_set(ns: &str, name: &str, replicas: u32, templates: &[&str]) -> Value {
+    let templates: Vec<Value> = templates
+        .iter()
+        .map(|t| {
+            json!({"metadata": {"name": t}, "spec": {"accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}}}})
+        })
+        .collect();
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": ns},
+        "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "db"}]}},
+            "volumeClaimTemplates": templates}})
+}
+
+#[tokio::test]
+async fn unused_keeps_the_claims_of_a_scaled_down_stateful_set() {
+    let server = TestServer::start().await.unwrap();
+    server
+        .insert_all([
+            namespace("shop"),
+            namespace("other"),
+            // Scaled to 0: no pod mounts its claims, which still hold its data.
+            stateful_set("shop", "db", 0, &["data", "wal"]),
+            claim("shop", "data-db-0"),
+            claim("shop", "data-db-1"),
+            claim("shop", "wal-db-0"),
+            // Not a StatefulSet claim: no ordinal, no such StatefulSet, another namespace.
+            claim("shop", "data-db-old"),
+            claim("shop", "data-gone-0"),
+            claim("other", "data-db-0"),
+        ])
+        .unwrap();
+    let report = run_one(&server.cluster(), UnusedResourcesCheck::default()).await;
+    let r = result(&report, "unused");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    assert_eq!(
+        subjects(r, "persistentvolumeclaim/"),
+        BTreeSet::from(
+            [
+                "persistentvolumeclaim/shop/data-db-old",
+                "persistentvolumeclaim/shop/data-gone-0",
+                "persistentvolumeclaim/other/data-db-0"
+            ]
+            .map(String::from)
+        )
+    );
+}
+
+#[tokio::test]
+async fn unused_counts_finished_pods_of_a_controller_without_reporting_each() {
+    let server = TestServer::start().await.unwrap();
+    server.insert(&namespace("batch")).unwrap();
+    for (i, phase) in ["Succeeded", "Succeeded", "Failed"].iter().enumerate() {
+        let mut p = pod("batch", &format!("report-2911-{i}"), phase, json!({"restartPolicy": "Never"}));
+        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "batch/v1", "kind": "Job", "name": format!("report-2911-{i}"),
+            "uid": format!("job-{i}"), "controller": true}]);
+        server.insert(&p).unwrap();
+    }
+    // Owned, but not by a controller: reported.
+    let mut loose = pod("batch", "debug", "Succeeded", json!({"restartPolicy": "Never"}));
+    loose["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "cm-1"}]);
+    server.insert(&loose).unwrap();
+    server.insert(&pod("batch", "by-hand", "Failed", json!({"restartPolicy": "Never"}))).unwrap();
+    let report = run_one(&server.cluster(), UnusedResourcesCheck::default()).await;
+    let r = result(&report, "unused");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    assert_eq!(
+        subjects(r, "pod/"),
+        BTreeSet::from(["pod/batch/by-hand", "pod/batch/debug"].map(String::from)),
+        "only finished pods without a controller owner"
+    );
+    let head = r.findings.iter().find(|f| f.subject.is_empty()).unwrap();
+    assert_eq!(head.summary, "2 unused objects");
+    assert!(
+        head.evidence
+            .iter()
+            .any(|e| e.starts_with("finished pods with a controller owner") && e.ends_with(": 3 of Jobs")),
+        "{head:?}"
+    );
+}
+
+#[tokio::test]
+async fn unused_counts_secrets_named_by_persistent_volumes_and_storage_classes() {
+    let server = TestServer::start().await.unwrap();
+    let pv = |name: &str, source: &str, spec: Value| {
+        let mut s = json!({"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "claimRef": {"namespace": "shop", "name": name}});
+        s[source] = spec;
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name}, "spec": s})
+    };
+    server
+        .insert_all([
+            namespace("shop"),
+            namespace("storage"),
+            secret("storage", "csi-stage", "Opaque"),
+            secret("storage", "csi-expand", "Opaque"),
+            secret("shop", "csi-publish", "Opaque"),
+            secret("storage", "ceph", "Opaque"),
+            secret("shop", "rbd", "Opaque"),
+            secret("storage", "azure", "Opaque"),
+            secret("shop", "azure-default", "Opaque"),
+            secret("storage", "provisioner", "Opaque"),
+            secret("storage", "node-stage", "Opaque"),
+            secret("storage", "unrelated", "Opaque"),
+            pv(
+                "pv-csi",
+                "csi",
+                json!({"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1",
+                "nodeStageSecretRef": {"name": "csi-stage", "namespace": "storage"},
+                "controllerExpandSecretRef": {"name": "csi-expand", "namespace": "storage"},
+                "nodePublishSecretRef": {"name": "csi-publish"}}),
+            ),
+            pv(
+                "pv-ceph",
+                "cephfs",
+                json!({"monitors": ["10.0.0.1:6789"], "secretRef": {"name": "ceph", "namespace": "storage"}}),
+            ),
+            pv("pv-rbd", "rbd", json!({"monitors": ["10.0.0.1:6789"], "image": "img", "secretRef": {"name": "rbd"}})),
+            pv("pv-azure", "azureFile", json!({"shareName": "s", "secretName": "azure", "secretNamespace": "storage"})),
+            pv("pv-azure2", "azureFile", json!({"shareName": "s", "secretName": "azure-default"})),
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "csi"},
+                "provisioner": "ebs.csi.aws.com", "parameters": {
+                    "csi.storage.k8s.io/provisioner-secret-name": "provisioner",
+                    "csi.storage.k8s.io/provisioner-secret-namespace": "storage",
+                    "csi.storage.k8s.io/node-stage-secret-name": "node-stage",
+                    "csi.storage.k8s.io/node-stage-secret-namespace": "storage",
+                    "csi.storage.k8s.io/node-publish-secret-name": "${pvc.name}",
+                    "csi.storage.k8s.io/node-publish-secret-namespace": "${pvc.namespace}"}}),
+        ])
+        .unwrap();
+    let report = run_one(&server.cluster(), UnusedResourcesCheck::default()).await;
+    let r = result(&report, "unused");
+    assert_eq!(subjects(r, "secret/"), BTreeSet::from(["secret/storage/unrelated".to_string()]), "{r:#?}");
+    let head = r.findings.iter().find(|f| f.subject.is_empty()).unwrap();
+    assert!(!head.evidence.iter().any(|e| e.contains("could not be listed")), "{head:?}");
+
+    // StorageClasses the caller may not list: a note, and their Secrets look unused.
+    server.add_fault(Fault::on("GET", "/apis/storage.k8s.io/v1/storageclasses").status(403));
+    let report = run_one(&server.cluster(), UnusedResourcesCheck::default()).await;
+    let r = result(&report, "unused");
+    assert_eq!(r.outcome, Outcome::Ran, "{r:#?}");
+    assert_eq!(
+        subjects(r, "secret/"),
+        BTreeSet::from(
+            ["secret/storage/node-stage", "secret/storage/provisioner", "secret/storage/unrelated"].map(String::from)
+        )
+    );
+    let head = r.findings.iter().find(|f| f.subject.is_empty()).unwrap();
+    assert!(head.evidence.iter().any(|e| e.starts_with("storageclasses could not be listed (forbidden)")), "{head:?}");
 }
 
 #[tokio::test]

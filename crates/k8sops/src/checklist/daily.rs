@@ -64,8 +64,10 @@ fn seconds_since(ts: Timestamp, now: Timestamp) -> u64 {
 ///
 /// - **Fail**, one per node whose `Ready` condition is `False` or `Unknown`
 ///   (or missing): the condition's reason, message and how long it has been so.
-/// - **Warn**, one per cordoned node (`spec.unschedulable`), and one per node
-///   and condition of [`pressure_conditions`](Self::pressure_conditions) that is `True`.
+/// - **Warn**, one per cordoned node (`spec.unschedulable`), one per node
+///   and condition of [`pressure_conditions`](Self::pressure_conditions) that is `True`,
+///   and one per node not Ready yet that was created less than
+///   [`not_ready_grace`](Self::not_ready_grace) ago (`joining`).
 /// - **Pass**: `N nodes, all Ready`. A pass finding with the count of nodes
 ///   per STATUS word is always added.
 ///
@@ -91,6 +93,10 @@ pub struct NodeStatusCheck {
     /// Node conditions that warn when `True` (default `MemoryPressure`,
     /// `DiskPressure`, `PIDPressure`, `NetworkUnavailable`).
     pub pressure_conditions: Vec<String>,
+    /// A node created less than this long ago that is not Ready yet is
+    /// joining (kubelet bootstrap, CNI start-up): it warns instead of
+    /// failing (default 5 minutes).
+    pub not_ready_grace: Duration,
 }
 
 impl Default for NodeStatusCheck {
@@ -99,6 +105,7 @@ impl Default for NodeStatusCheck {
             pressure_conditions: ["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"]
                 .map(String::from)
                 .to_vec(),
+            not_ready_grace: Duration::from_secs(300),
         }
     }
 }
@@ -149,7 +156,23 @@ impl NodeStatusCheck {
             node.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
         let kubelet = node.status.as_ref().and_then(|s| s.node_info.as_ref()).map(|i| i.kubelet_version.as_str());
         let mut out = Vec::new();
-        if !node_is_ready(node) {
+        let created = node.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let joining = created.is_some_and(|t| seconds_since(t, now) < self.not_ready_grace.as_secs());
+        if !node_is_ready(node) && joining {
+            let mut f = Finding::warn(&subject, format!("joining: created {} ago, not Ready yet", ago(created, now)))
+                .evidence(format!(
+                    "created {} ago, less than the {}s grace for a new node",
+                    ago(created, now),
+                    self.not_ready_grace.as_secs()
+                ));
+            if let Some(c) = conditions.iter().find(|c| c.type_ == "Ready") {
+                f = f.evidence(format!("Ready={} ({})", c.status, c.reason.as_deref().unwrap_or("no reason given")));
+            }
+            out.push(f.evidence(format!("STATUS {}", node_status(node))).action(format!(
+                "wait for it to become Ready (kubectl get node {name} -w); if it stays NotReady, \
+                 kubectl describe node {name} and check its kubelet and CNI"
+            )));
+        } else if !node_is_ready(node) {
             let f = match conditions.iter().find(|c| c.type_ == "Ready") {
                 Some(c) => {
                     let since = c.last_transition_time.as_ref().map(|t| t.0);
@@ -236,16 +259,21 @@ impl NodeStatusCheck {
 /// Succeeded, decided from their phase and container statuses (kubectl's
 /// STATUS word, READY and RESTARTS columns are the evidence).
 ///
-/// - **Fail**, one per pod with a crash-looping container
+/// - **Fail**, one per pod with a container waiting in `CrashLoopBackOff`,
+///   a pod not ready with a recent failed run
 ///   ([`object_status::crash_loop`](k8sops_core::object_status::crash_loop):
-///   `CrashLoopBackOff`, or a failed run and a restart), a container that
+///   a failed run in the last 10 minutes and a restart), a container that
 ///   cannot start (`ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`,
-///   `CreateContainerConfigError`, ...), phase `Failed` or `Unknown`.
+///   `CreateContainerConfigError`, ...), phase `Unknown`, and phase
+///   `Failed` without a controller owner (nothing replaces it).
 /// - **Warn**, one per pod `Pending`, Running-but-not-ready or stuck
 ///   `Terminating` for longer than [`pending_after`](Self::pending_after),
 ///   per Running pod restarted more than [`max_restarts`](Self::max_restarts)
-///   times, and for a `Failed` pod owned by a Job (the Job retries it) or
-///   evicted (its controller replaced it).
+///   times, per pod Running and ready now whose container failed and
+///   restarted in the last 10 minutes (not backing off: it recovered, for
+///   now), and for a `Failed` pod with a controller owner (a Job retries
+///   it; a ReplicaSet, StatefulSet or DaemonSet replaced it after an
+///   eviction, a node shutdown, `OutOfcpu`, ...).
 /// - A pass finding always gives the number of pods per STATUS word.
 ///
 /// Pods are listed 500 per page; only counts and findings are kept. Needs
@@ -377,6 +405,10 @@ struct ContainerProblem {
     evidence: String,
     /// It ran and failed, so its previous log says why.
     crashed: bool,
+    /// It is waiting in `CrashLoopBackOff` now.
+    backing_off: bool,
+    /// When its last failed run ended, if known.
+    failed_at: Option<Timestamp>,
     /// The container's name.
     container: String,
 }
@@ -391,6 +423,8 @@ fn container_problem(cs: &ContainerStatus, is_init: bool) -> Option<ContainerPro
             summary: format!("{kind} {} cannot start: {reason}", cs.name),
             evidence: format!("{kind} {} waiting: {reason} {message}", cs.name).trim_end().to_string(),
             crashed: false,
+            backing_off: false,
+            failed_at: None,
             container: cs.name.clone(),
         });
     }
@@ -410,6 +444,13 @@ fn container_problem(cs: &ContainerStatus, is_init: bool) -> Option<ContainerPro
             if crash.is_oom_killed() { "; killed for exceeding its memory limit" } else { "" }
         ),
         crashed: true,
+        backing_off: waiting.and_then(|w| w.reason.as_deref()) == Some("CrashLoopBackOff"),
+        failed_at: cs
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.finished_at.as_ref())
+            .map(|t| t.0),
         container: cs.name.clone(),
     })
 }
@@ -453,6 +494,32 @@ impl PodHealthCheck {
             .chain(app.iter().map(|cs| (cs, false)))
             .filter_map(|(cs, is_init)| container_problem(cs, is_init))
             .collect();
+        // Running and ready again after a recent failed run, not backing off:
+        // it recovered (for now), which warns.
+        let recovered = pod_is_fine(pod) && problems.iter().all(|p| p.crashed && !p.backing_off);
+        if phase == "Running" && recovered {
+            if let Some(first) = problems.first() {
+                let when = match first.failed_at {
+                    Some(t) => format!(" {} ago", age_since(Some(t), now)),
+                    None => String::new(),
+                };
+                let mut f = Finding::warn(
+                    &subject,
+                    format!(
+                        "failed and restarted{when}, Running and ready now: {}",
+                        first.summary.trim_start_matches("crash-looping: ")
+                    ),
+                )
+                .evidence(columns(pod));
+                for p in &problems {
+                    f = f.evidence(p.evidence.clone());
+                }
+                return Some(f.action(format!(
+                    "kubectl logs -n {ns} {name} -c {} --previous; if it fails again it is crash-looping",
+                    first.container
+                )));
+            }
+        }
         if phase != "Succeeded" && phase != "Failed" {
             if let Some(first) = problems.first() {
                 let mut f = Finding::fail(&subject, first.summary.clone()).evidence(columns(pod));
@@ -486,19 +553,15 @@ impl PodHealthCheck {
         match phase {
             "Failed" => {
                 let reason = status.and_then(|s| s.reason.as_deref()).filter(|r| !r.is_empty());
-                let by_job = pod
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.kind == "Job" && o.controller == Some(true));
+                let owner = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
+                let by_job = owner.is_some_and(|o| o.kind == "Job");
                 let evicted = reason == Some("Evicted");
                 let summary = match reason {
                     Some(r) => format!("Failed: {r}"),
                     None => "Failed".to_string(),
                 };
                 let mut f =
-                    if by_job || evicted { Finding::warn(&subject, summary) } else { Finding::fail(&subject, summary) }
+                    if owner.is_some() { Finding::warn(&subject, summary) } else { Finding::fail(&subject, summary) }
                         .evidence(columns(pod));
                 if let Some(m) = status.and_then(|s| s.message.as_deref()).filter(|m| !m.is_empty()) {
                     f = f.evidence(format!("message: {m}"));
@@ -515,9 +578,20 @@ impl PodHealthCheck {
                 }
                 if by_job {
                     f = f.evidence("owned by a Job, which retries up to its backoffLimit");
+                } else if let Some(o) = owner {
+                    f = f.evidence(format!("owned by {} {}, which replaces it", o.kind, o.name));
+                } else {
+                    f = f.evidence("no controller owner: nothing replaces it");
                 }
-                let action = if evicted {
-                    format!("its controller replaced it; look at why its node evicted it, then kubectl delete pod -n {ns} {name}")
+                let action = if owner.is_some() && !by_job {
+                    let why = if evicted {
+                        "its node evicted it"
+                    } else {
+                        "it failed (node shutdown, admission such as OutOfcpu)"
+                    };
+                    format!("its controller replaced it; look at why {why}, then kubectl delete pod -n {ns} {name}")
+                } else if evicted {
+                    format!("nothing replaces it: recreate what it ran, look at why its node evicted it, then kubectl delete pod -n {ns} {name}")
                 } else {
                     format!("kubectl logs -n {ns} {name}; {describe}")
                 };
@@ -685,10 +759,12 @@ impl Check for ServiceEndpointsCheck {
                     other => others.push(Finding::warn("", other.to_string())),
                 }
             }
+            let lines: std::collections::HashMap<(&str, &str), &crate::diagnose::ServiceLine> =
+                report.services.iter().map(|s| ((s.namespace.as_str(), s.name.as_str()), s)).collect();
             let mut findings = Vec::new();
             for (key, found) in &by_service {
                 let (ns, name) = key.split_once('/').unwrap_or(("", key));
-                let line = report.services.iter().find(|s| s.namespace == ns && s.name == name);
+                let line = lines.get(&(ns, name)).copied();
                 let no_pod = found.iter().find_map(|f| match f {
                     ServiceFinding::SelectorMatchesNoPod { selector, .. } => Some(selector.as_str()),
                     _ => None,
@@ -842,6 +918,8 @@ impl Check for UsageCheck {
                 }
                 Err(e) => return Err(e.into()),
             };
+            let node_of: std::collections::HashMap<&str, &metrics::NodeCapacity> =
+                capacity.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
             let group_of: BTreeMap<&str, &str> =
                 capacity.nodes.iter().map(|n| (n.name.as_str(), n.group.as_deref().unwrap_or("<none>"))).collect();
             let mut findings = Vec::new();
@@ -865,7 +943,7 @@ impl Check for UsageCheck {
                         if let Some(m) = mem.filter(|m| busiest_mem.is_none_or(|(b, _)| *m > b)) {
                             busiest_mem = Some((m, n.name.as_str()));
                         }
-                        let requests = capacity.nodes.iter().find(|c| c.name == n.name);
+                        let requests = node_of.get(n.name.as_str()).copied();
                         let mut line = vec![
                             resource_line("cpu", n.cpu.as_f64(), n.allocatable_cpu.map(|a| a.as_f64()), "cores", 1.0),
                             resource_line(
@@ -1046,16 +1124,25 @@ fn resource_line(what: &str, used: f64, allocatable: Option<f64>, unit: &str, sc
 ///
 /// - **Pass**: no Warning event seen within [`since`](Self::since).
 /// - **Warn**, one per (reason, object), with the summed count and the last message.
-/// - **Fail** for a group whose count reaches [`fail_count`](Self::fail_count)
-///   (default 10) or whose reason is in [`fail_reasons`](Self::fail_reasons)
+/// - **Fail** for a group whose occurrences inside the window reach
+///   [`fail_count`](Self::fail_count) (default 10) or whose reason is in [`fail_reasons`](Self::fail_reasons)
 ///   (default `OOMKilling`, `SystemOOM`, `FailedMount`, `FailedAttachVolume`,
 ///   `Evicted`, `NodeNotReady`, `FailedCreatePodSandBox`: each means
 ///   workloads are down or about to be). `FailedScheduling` and `BackOff`
 ///   are not in the list: a pending pod waiting for a new node is normal,
 ///   and crash loops are the pods check's.
 ///
-/// Counts are the events' own (`count`, `series.count`), which include
-/// repeats before the window. Needs `list` on events.
+/// Counting: an event's `count` (`series.count`) includes its repeats
+/// before the window. When the event's first occurrence (`firstTimestamp`,
+/// else `eventTime`, the start of an events.k8s.io series) is inside the
+/// window, all of its count is: the summary reads `x12 in the last 1h`.
+/// Otherwise only its last occurrence is known to be (the API keeps no
+/// history of the count), so it counts 1 there and the summary reads
+/// `x500 since 3d ago (1 in the last 1h)`. `fail_count` is compared with
+/// the occurrences inside the window.
+///
+/// Events are listed a page at a time (`type=Warning` field selector); only
+/// one group per (namespace, reason, object) is kept. Needs `list` on events.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -1080,7 +1167,8 @@ pub struct WarningEventsCheck {
     pub namespace: Option<String>,
     /// Only events seen within this long (default one hour).
     pub since: Duration,
-    /// A (reason, object) group with at least this many events fails (default 10).
+    /// A (reason, object) group with at least this many occurrences inside
+    /// the window fails (default 10).
     pub fail_count: i64,
     /// Reasons that fail at the first event.
     pub fail_reasons: Vec<String>,
@@ -1118,40 +1206,56 @@ impl Check for WarningEventsCheck {
     }
     fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
         Box::pin(async move {
-            let params = crate::diagnose::EventParams {
-                namespace: self.namespace.clone(),
-                warnings_only: true,
-                since: Some(self.since),
-                ..Default::default()
-            };
-            let events = crate::diagnose::events(cluster, &params).await?;
+            use k8s_openapi::api::core::v1::Event;
+            use k8sops_core::object_status::{event_count, event_last_seen};
+
+            let now = Timestamp::now();
             let window = window(self.since);
-            if events.is_empty() {
+            let since = i64::try_from(self.since.as_secs()).unwrap_or(i64::MAX);
+            let inside = |t: Timestamp| now.as_second().saturating_sub(t.as_second()) <= since;
+            // (namespace, reason, object) -> group; only the groups are kept, a page of events at a time.
+            let mut groups: BTreeMap<(String, String, String), EventGroup> = BTreeMap::new();
+            let mut seen = 0usize;
+            let api = cluster.api_in::<Event>(self.namespace.as_deref());
+            let params = kube::api::ListParams::default().fields("type=Warning");
+            paging::for_each(cluster, &api, params, |e: Event| {
+                let Some(last) = event_last_seen(&e).filter(|t| inside(*t)) else { return Ok(()) };
+                if e.type_.as_deref() != Some("Warning") {
+                    return Ok(());
+                }
+                seen += 1;
+                let count = i64::from(event_count(&e).max(1));
+                // A series' first occurrence: firstTimestamp (core/v1 writers), else
+                // eventTime (events.k8s.io writers set it once, at the series' start).
+                let first = e.first_timestamp.as_ref().map(|t| t.0).or_else(|| e.event_time.as_ref().map(|t| t.0));
+                let started_inside = first.is_some_and(inside);
+                let object = format!(
+                    "{}/{}",
+                    e.involved_object.kind.as_deref().unwrap_or_default().to_lowercase(),
+                    e.involved_object.name.as_deref().unwrap_or_default()
+                );
+                let key =
+                    (e.metadata.namespace.clone().unwrap_or_default(), e.reason.clone().unwrap_or_default(), object);
+                let g = groups.entry(key).or_default();
+                g.count += count;
+                // All of a series that started inside the window is inside it; of
+                // one that started before, only the last occurrence is known to be.
+                g.in_window += if started_inside { count } else { 1 };
+                g.started_before |= !started_inside;
+                g.events += 1;
+                if let Some(f) = first {
+                    g.first_seen = Some(g.first_seen.map_or(f, |g| g.min(f)));
+                }
+                if g.last_seen.is_none_or(|l| last >= l) {
+                    g.last_seen = Some(last);
+                    g.message = e.message.as_deref().unwrap_or_default().trim().to_string();
+                }
+                Ok::<_, k8sops_core::Error>(())
+            })
+            .await?;
+            if groups.is_empty() {
                 return Ok(vec![Finding::pass("", format!("no Warning events in the last {window}"))].into());
             }
-            struct Group {
-                count: i64,
-                events: usize,
-                last_seen: Option<Timestamp>,
-                message: String,
-            }
-            // (namespace, reason, object) -> group; events arrive oldest first.
-            let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
-            for e in &events {
-                let g = groups.entry((e.namespace.clone(), e.reason.clone(), e.object.clone())).or_insert(Group {
-                    count: 0,
-                    events: 0,
-                    last_seen: None,
-                    message: String::new(),
-                });
-                g.count += i64::from(e.count.max(1));
-                g.events += 1;
-                if e.last_seen >= g.last_seen {
-                    g.last_seen = e.last_seen;
-                    g.message = e.message.clone();
-                }
-            }
-            let now = Timestamp::now();
             let mut findings = Vec::new();
             for ((ns, reason, object), g) in &groups {
                 let (kind, name) = object.split_once('/').unwrap_or(("", object));
@@ -1160,8 +1264,17 @@ impl Check for WarningEventsCheck {
                 } else {
                     format!("{kind}/{ns}/{name}")
                 };
-                let fails = g.count >= self.fail_count || self.fail_reasons.iter().any(|r| r == reason);
-                let summary = format!("{reason} x{}: {}", g.count, first_line(&g.message));
+                let fails = g.in_window >= self.fail_count || self.fail_reasons.iter().any(|r| r == reason);
+                let counted = if g.started_before {
+                    let first = match g.first_seen {
+                        Some(t) => format!("{} ago", age_since(Some(t), now)),
+                        None => "an unknown time".to_string(),
+                    };
+                    format!("x{} since {first} ({} in the last {window})", g.count, g.in_window)
+                } else {
+                    format!("x{} in the last {window}", g.count)
+                };
+                let summary = format!("{reason} {counted}: {}", first_line(&g.message));
                 let f = if fails { Finding::fail(&subject, summary) } else { Finding::warn(&subject, summary) };
                 let action = match kind {
                     "pod" => format!("kubectl describe pod -n {ns} {name}"),
@@ -1169,24 +1282,46 @@ impl Check for WarningEventsCheck {
                     _ if ns.is_empty() => format!("kubectl events --for {kind}/{name} --types=Warning"),
                     _ => format!("kubectl events -n {ns} --for {kind}/{name} --types=Warning"),
                 };
-                findings.push(
-                    f.evidence(format!("{reason}: {} time(s) in {} event object(s)", g.count, g.events))
-                        .evidence(format!("last seen {} ago", ago(g.last_seen, now)))
-                        .evidence(format!("last message: {}", g.message))
-                        .action(action),
-                );
+                let mut f = f
+                    .evidence(format!("{reason}: {} time(s) in {} event object(s)", g.count, g.events))
+                    .evidence(format!("last seen {} ago", ago(g.last_seen, now)));
+                if g.first_seen.is_some() {
+                    f = f.evidence(format!("first seen {} ago", ago(g.first_seen, now)));
+                }
+                if g.started_before {
+                    f = f.evidence(format!(
+                        "{} occurrence(s) known to be in the last {window} (judged against fail_count {}): \
+                         a series that started before the window counts 1",
+                        g.in_window, self.fail_count
+                    ));
+                }
+                findings.push(f.evidence(format!("last message: {}", g.message)).action(action));
             }
             findings.push(Finding::pass(
                 "",
-                format!(
-                    "{} Warning events in the last {window}, about {} (reason, object) pairs",
-                    events.len(),
-                    groups.len()
-                ),
+                format!("{seen} Warning events in the last {window}, about {} (reason, object) pairs", groups.len()),
             ));
             Ok(findings.into())
         })
     }
+}
+
+/// Events of one (namespace, reason, object) within the window.
+#[cfg(feature = "diagnose")]
+#[derive(Default)]
+struct EventGroup {
+    /// The events' own counts, summed (repeats before the window included).
+    count: i64,
+    /// Occurrences known to be inside the window.
+    in_window: i64,
+    /// Some series of the group started before the window (or when is unknown).
+    started_before: bool,
+    /// Event objects.
+    events: usize,
+    first_seen: Option<Timestamp>,
+    last_seen: Option<Timestamp>,
+    /// The message of the latest event.
+    message: String,
 }
 
 /// A time window for people: `1h`, `30m`, `6h`, else kubectl's style.

@@ -80,6 +80,7 @@ pub use self::backup_check::BackupCheck;
 mod backup_check {
     use std::{
         path::{Path, PathBuf},
+        sync::Arc,
         time::{Duration, SystemTime},
     };
 
@@ -108,9 +109,14 @@ mod backup_check {
     /// ([`Cluster::backup_store`]) under `<store_prefix>/<UTC timestamp>`
     /// (`weekly/20261201T020000.000Z`), which
     /// [`store::prune`](crate::backup::store::prune) can keep in check;
-    /// otherwise an in-memory store that is dropped after the check.
+    /// otherwise a new directory under [`std::env::temp_dir`] (mode `0700`,
+    /// a [`store::local_dir`](crate::backup::store::local_dir)), removed
+    /// with its files after the verification, or when the check is dropped
+    /// (timeout, cancel): memory stays bounded whatever the cluster's size,
+    /// and the disk holds one export at most while the check runs.
     ///
-    /// - **Fail**: the export could not be written (store error, discovery
+    /// - **Fail**: no store is configured and no temporary directory can
+    ///   be made; the export could not be written (store error, discovery
     ///   failed), a resource type could not be listed for a reason other
     ///   than a 403, the manifest cannot be read back or does not match the
     ///   export, a file's SHA-256 or size does not match the manifest; the
@@ -147,7 +153,8 @@ mod backup_check {
     #[derive(Debug, Clone)]
     pub struct BackupCheck {
         /// Where to write the export; `None` (the default): the cluster's
-        /// backup store under [`store_prefix`](Self::store_prefix), or memory.
+        /// backup store under [`store_prefix`](Self::store_prefix), or a
+        /// temporary directory removed after the check.
         pub location: Option<Location>,
         /// The prefix in the cluster's backup store under which each run
         /// writes `<UTC timestamp>/` (default `weekly`; empty: the store's root).
@@ -184,8 +191,50 @@ mod backup_check {
         Given,
         /// The cluster's backup store.
         Store,
-        /// Memory: dropped after the check.
-        Memory,
+        /// A temporary directory, removed after the check and after the
+        /// export's and verification's threads are done with it.
+        Temporary(Arc<TempDir>),
+    }
+
+    /// A directory of its own under [`std::env::temp_dir`], mode `0700`,
+    /// removed with everything in it when dropped (after the verification,
+    /// or when the check is dropped on a timeout or a cancel).
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        /// Creates `k8sops-weekly-backup-<pid>-<nanos>-<n>`; a name that
+        /// exists already is never reused.
+        fn new() -> std::io::Result<TempDir> {
+            use std::{
+                os::unix::fs::DirBuilderExt,
+                sync::atomic::{AtomicU64, Ordering},
+            };
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let base = std::env::temp_dir();
+            let mut last = None;
+            for _ in 0..16 {
+                let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                let dir = base.join(format!("k8sops-weekly-backup-{}-{nanos}-{n}", std::process::id()));
+                match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                    Ok(()) => return Ok(TempDir(dir)),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary directory name")))
+        }
+
+        /// The directory.
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     impl Check for BackupCheck {
@@ -209,25 +258,43 @@ mod backup_check {
     }
 
     impl BackupCheck {
-        fn destination(&self, cluster: &Cluster) -> (Location, Kept) {
+        /// Where to export; `Err` when there is no store and no temporary
+        /// directory could be made.
+        fn destination(&self, cluster: &Cluster) -> Result<(Location, Kept), String> {
             if let Some(l) = &self.location {
-                return (l.clone(), Kept::Given);
+                return Ok((l.clone(), Kept::Given));
             }
             match cluster.backup_store() {
                 Ok(s) => {
                     let stamp = k8s_openapi::jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
                     let prefix = self.store_prefix.trim_matches('/');
                     let key = if prefix.is_empty() { stamp } else { format!("{prefix}/{stamp}") };
-                    (Location::store(s.clone(), key), Kept::Store)
+                    Ok((Location::store(s.clone(), key), Kept::Store))
                 }
-                Err(_) => (Location::store(store::memory(), "weekly"), Kept::Memory),
+                // Not in memory: a whole cluster's export would be held there.
+                Err(_) => {
+                    let dir = TempDir::new().map_err(|e| {
+                        format!("no temporary directory could be created in {}: {e}", std::env::temp_dir().display())
+                    })?;
+                    let local = store::local_dir(dir.path()).map_err(|e| {
+                        format!("the temporary directory {} cannot be used: {}", dir.path().display(), error_chain(&e))
+                    })?;
+                    Ok((Location::store(local, "weekly"), Kept::Temporary(Arc::new(dir))))
+                }
             }
         }
 
         /// The export and its verification: the summary first, then one
         /// finding per problem.
         async fn export_and_verify(&self, cluster: &Cluster) -> crate::Result<Vec<Finding>> {
-            let (location, kept) = self.destination(cluster);
+            let (location, kept) = match self.destination(cluster) {
+                Ok(d) => d,
+                Err(why) => {
+                    return Ok(vec![Finding::fail("", "no backup store is configured and no temporary directory could be made")
+                        .evidence(why)
+                        .action("configure a backup store (Cluster::builder(..).backup_store(..)) or set BackupCheck::location; or fix TMPDIR")])
+                }
+            };
             // Dropping the check (timeout, cancel) stops the export and the verification.
             let cancel = CancellationToken::new();
             let _stop = cancel.clone().drop_guard();
@@ -235,8 +302,17 @@ mod backup_check {
                 .include_namespaces(self.namespaces.clone())
                 .include_secrets(self.include_secrets)
                 .cancel(cancel.clone());
-            let (c, l, p) = (cluster.clone(), location.clone(), params.clone());
-            let exported = on_blocking_thread(move || async move { export(&c, &l, &p).await }).await;
+            // The export's thread holds the temporary directory until it is done.
+            let dir = match &kept {
+                Kept::Temporary(d) => Some(d.clone()),
+                _ => None,
+            };
+            let (c, l, p, d) = (cluster.clone(), location.clone(), params.clone(), dir.clone());
+            let exported = on_blocking_thread(move || async move {
+                let _dir = d;
+                export(&c, &l, &p).await
+            })
+            .await;
             let report = match exported {
                 Ok(r) => r,
                 Err(e) => {
@@ -287,11 +363,15 @@ mod backup_check {
                     &mut problems,
                 );
             } else {
-                for f in verify(cluster, &location, &report, &mut evidence, &cancel).await {
+                for f in verify(cluster, &location, &report, &mut evidence, &cancel, dir).await {
                     note(f, &mut problems);
                 }
             }
-            if let Kept::Memory = kept {
+            if let Kept::Temporary(dir) = &kept {
+                evidence.push(format!(
+                    "written to the temporary directory {} (mode 0700), removed after the check",
+                    dir.path().display()
+                ));
                 let f = Finding::warn("", "no backup store is configured: the export was verified but not kept")
                     .action("configure a backup store (Cluster::builder(..).backup_store(k8sops::backup::store::local_dir(\"/var/backups/k8s\")?), or S3) or set BackupCheck::location, so the weekly export is kept");
                 note(f, &mut problems);
@@ -299,7 +379,9 @@ mod backup_check {
             let objects = plural(report.objects, "object", "objects");
             let summary = match (status, kept) {
                 (Status::Fail, _) => format!("the weekly backup failed: {objects} written to {location}"),
-                (_, Kept::Memory) => format!("exported {objects} and verified the backup in memory"),
+                (_, Kept::Temporary(_)) => {
+                    format!("exported {objects} and verified the backup in a temporary directory")
+                }
                 _ => format!("exported {objects} to {location} and verified the backup"),
             };
             let mut head = Finding::new(status, "", summary);
@@ -322,6 +404,7 @@ mod backup_check {
         report: &ExportReport,
         evidence: &mut Vec<String>,
         cancel: &CancellationToken,
+        dir: Option<Arc<TempDir>>,
     ) -> Vec<Finding> {
         let mut found = Vec::new();
         let manifest = match read_manifest(location).await {
@@ -350,7 +433,11 @@ mod backup_check {
         let params =
             RestoreParams::default().dry_run(DryRun::Client).include_cluster_resources(true).cancel(cancel.clone());
         let (c, l) = (cluster.clone(), location.clone());
-        let restored = on_blocking_thread(move || async move { restore(&c, &l, &params).await }).await;
+        let restored = on_blocking_thread(move || async move {
+            let _dir = dir;
+            restore(&c, &l, &params).await
+        })
+        .await;
         let checked = match restored {
             Ok(r) => r,
             Err(e) => {
@@ -523,6 +610,28 @@ mod backup_check {
             _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use std::os::unix::fs::PermissionsExt;
+
+        use super::TempDir;
+
+        #[test]
+        fn a_temporary_directory_is_private_unique_and_removed_on_drop() {
+            let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+            assert_ne!(a.path(), b.path());
+            assert!(a.path().starts_with(std::env::temp_dir()));
+            let mode = std::fs::metadata(a.path()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+            std::fs::create_dir(a.path().join("ns")).unwrap();
+            std::fs::write(a.path().join("ns/obj.yaml"), "x").unwrap();
+            let path = a.path().to_path_buf();
+            drop(a);
+            assert!(!path.exists());
+            assert!(b.path().is_dir());
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -532,14 +641,26 @@ mod backup_check {
 /// Unused resources, the ops guide's weekly clean-up list:
 ///
 /// - finished pods (phase `Succeeded` or `Failed`, what
-///   `kubectl get pods -A --field-selector=status.phase==Succeeded` lists);
+///   `kubectl get pods -A --field-selector=status.phase==Succeeded` lists)
+///   without a controller owner; those of a controller (Job pods, CronJob
+///   history) are its to clean up (`ttlSecondsAfterFinished`, history
+///   limits) and only counted, per owner kind, in the summary's evidence;
 /// - PersistentVolumeClaims no pod or workload mounts (orphaned storage,
-///   still billed);
+///   still billed). A claim named `<volumeClaimTemplate>-<statefulset>-<ordinal>`
+///   for a StatefulSet of its namespace is in use even when that
+///   StatefulSet is scaled down: its pod gets the data back on scale-up;
 /// - ConfigMaps and Secrets no pod or workload references, through volumes
 ///   (projected ones and CSI secret references included), `env[].valueFrom`,
 ///   `envFrom` or `imagePullSecrets`; Secrets named by a ServiceAccount
-///   (`secrets`, `imagePullSecrets`) or an Ingress (`spec.tls[].secretName`)
-///   count as referenced;
+///   (`secrets`, `imagePullSecrets`), an Ingress (`spec.tls[].secretName`),
+///   a PersistentVolume (`spec.csi.{nodePublish,nodeStage,controllerPublish,controllerExpand,nodeExpand}SecretRef`,
+///   the `secretRef` of cephfs, rbd, iscsi, flexVolume, scaleIO and
+///   storageos, azureFile's `secretName`/`secretNamespace`; without a
+///   namespace, the claim's) or a StorageClass
+///   (`csi.storage.k8s.io/<x>-secret-name` with `<x>-secret-namespace`;
+///   templated ones such as `${pvc.namespace}` cannot be resolved and are
+///   not counted) count as referenced. PersistentVolumes and StorageClasses
+///   the caller may not list (403) are noted in the summary's evidence;
 /// - Services with a selector and no endpoints (neither ready nor
 ///   not-ready addresses: the selector matches no pod).
 ///
@@ -566,7 +687,8 @@ mod backup_check {
 /// (and the findings) are kept.
 ///
 /// RBAC: `list` on pods, persistentvolumeclaims, configmaps, secrets,
-/// serviceaccounts, services, endpoints, ingresses and the workload types.
+/// serviceaccounts, services, endpoints, ingresses and the workload types;
+/// optionally on persistentvolumes and storageclasses.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -610,12 +732,73 @@ struct Refs {
     config_maps: HashSet<(String, String)>,
     secrets: HashSet<(String, String)>,
     claims: HashSet<(String, String)>,
+    /// `<template>-<statefulset>-` per namespace: the claims of existing StatefulSets.
+    claim_prefixes: HashSet<(String, String)>,
 }
+
+/// The `secretRef`-like fields of PersistentVolume sources: CSI's five,
+/// and the in-tree cephfs, rbd, iscsi, flexVolume, scaleIO and storageos.
+const PV_SECRET_REFS: [&str; 6] = [
+    "nodePublishSecretRef",
+    "nodeStageSecretRef",
+    "controllerPublishSecretRef",
+    "controllerExpandSecretRef",
+    "nodeExpandSecretRef",
+    "secretRef",
+];
 
 impl Refs {
     fn add(set: &mut HashSet<(String, String)>, ns: &str, name: Option<&str>) {
         if let Some(name) = name.filter(|n| !n.is_empty()) {
             set.insert((ns.to_string(), name.to_string()));
+        }
+    }
+
+    /// A claim of an existing StatefulSet: `<template>-<statefulset>-<ordinal>`.
+    fn is_stateful_set_claim(&self, ns: &str, name: &str) -> bool {
+        let Some((prefix, ordinal)) = name.rsplit_once('-') else { return false };
+        !ordinal.is_empty()
+            && ordinal.bytes().all(|b| b.is_ascii_digit())
+            && self.claim_prefixes.contains(&(ns.to_string(), format!("{prefix}-")))
+    }
+
+    /// The Secrets a PersistentVolume's source names: `{name, namespace}`
+    /// references (CSI, cephfs, rbd, iscsi, flexVolume, scaleIO, storageos;
+    /// a missing namespace is `default`, as the kubelet reads it for most),
+    /// and azureFile's `secretName` + `secretNamespace`.
+    fn volume_secrets(&mut self, spec: &Value) {
+        let claim_ns = spec["claimRef"]["namespace"].as_str().unwrap_or("default");
+        let Some(sources) = spec.as_object() else { return };
+        for source in sources.values().filter(|v| v.is_object()) {
+            for key in PV_SECRET_REFS {
+                let r = &source[key];
+                if let Some(name) = r["name"].as_str() {
+                    let ns = r["namespace"].as_str().unwrap_or(claim_ns);
+                    Self::add(&mut self.secrets, ns, Some(name));
+                }
+            }
+            if let Some(name) = source["secretName"].as_str() {
+                let ns = source["secretNamespace"].as_str().unwrap_or(claim_ns);
+                Self::add(&mut self.secrets, ns, Some(name));
+            }
+        }
+    }
+
+    /// The Secrets a StorageClass names in its parameters:
+    /// `csi.storage.k8s.io/<x>-secret-name` with `<x>-secret-namespace`
+    /// (templates such as `${pvc.namespace}` cannot be resolved and are skipped).
+    fn class_secrets(&mut self, parameters: &Value) {
+        let Some(params) = parameters.as_object() else { return };
+        for (k, v) in params {
+            let Some(x) = k.strip_prefix("csi.storage.k8s.io/").and_then(|k| k.strip_suffix("-secret-name")) else {
+                continue;
+            };
+            let ns = params.get(&format!("csi.storage.k8s.io/{x}-secret-namespace")).and_then(Value::as_str);
+            if let (Some(name), Some(ns)) = (v.as_str(), ns) {
+                if !name.contains("${") && !ns.contains("${") {
+                    Self::add(&mut self.secrets, ns, Some(name));
+                }
+            }
         }
     }
 
@@ -721,10 +904,11 @@ impl Check for UnusedResourcesCheck {
                 apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
                 batch::v1::{CronJob, Job},
                 core::v1::{
-                    ConfigMap, Endpoints, PersistentVolumeClaim, Pod, ReplicationController, Secret, Service,
-                    ServiceAccount,
+                    ConfigMap, Endpoints, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Secret,
+                    Service, ServiceAccount,
                 },
                 networking::v1::Ingress,
+                storage::v1::StorageClass,
             };
             let mut refs = Refs::default();
             let mut unused = Unused::default();
@@ -732,6 +916,8 @@ impl Check for UnusedResourcesCheck {
 
             // Pods: the references, and the finished ones.
             let mut pods = 0;
+            // Finished pods with a controller owner, per owner kind.
+            let mut owned_finished: BTreeMap<String, usize> = BTreeMap::new();
             for_each_object(cluster, &ApiResource::erase::<Pod>(&()), |p| {
                 pods += 1;
                 let (ns, name) = ns_name(&p);
@@ -745,6 +931,13 @@ impl Check for UnusedResourcesCheck {
                 }
                 let phase = p.data["status"]["phase"].as_str().unwrap_or_default();
                 if phase == "Succeeded" || phase == "Failed" {
+                    // A controller's finished pods (Job pods, CronJob history) are
+                    // its to clean up (ttlSecondsAfterFinished, history limits): counted only.
+                    if let Some(owner) = controller_owner(&p) {
+                        *owned_finished.entry(owner.split('/').next().unwrap_or_default().to_string()).or_default() +=
+                            1;
+                        return;
+                    }
                     let mut f = Finding::warn(format!("pod/{ns}/{name}"), format!("finished pod ({phase})"))
                         .evidence(format!("phase {phase}"))
                         .action(format!(
@@ -752,9 +945,6 @@ impl Check for UnusedResourcesCheck {
                         ));
                     if let Some(reason) = p.data["status"]["reason"].as_str() {
                         f = f.evidence(format!("reason {reason}"));
-                    }
-                    if let Some(owner) = controller_owner(&p) {
-                        f = f.evidence(format!("owned by {owner}"));
                     }
                     unused.push("pods", f);
                 }
@@ -777,8 +967,40 @@ impl Check for UnusedResourcesCheck {
                     let ns = o.metadata.namespace.clone().unwrap_or_default();
                     let spec = path.iter().fold(&o.data, |v, k| &v[*k]);
                     refs.pod_spec(&ns, spec);
+                    // A StatefulSet's claims are `<template>-<statefulset>-<ordinal>`,
+                    // kept while it is scaled down: its pods get them back on scale-up.
+                    let name = o.metadata.name.as_deref().unwrap_or_default();
+                    for t in o.data["spec"]["volumeClaimTemplates"].as_array().into_iter().flatten() {
+                        if let Some(t) = t["metadata"]["name"].as_str().filter(|t| !t.is_empty()) {
+                            refs.claim_prefixes.insert((ns.clone(), format!("{t}-{name}-")));
+                        }
+                    }
                 })
                 .await?;
+            }
+            // Secrets named by PersistentVolumes and StorageClasses (CSI and
+            // in-tree volume sources, provisioner parameters); cluster-scoped, so
+            // a caller without `list` on them gets a note, not an error.
+            let mut notes = Vec::new();
+            for (r, what) in [
+                (ApiResource::erase::<PersistentVolume>(&()), "persistentvolumes"),
+                (ApiResource::erase::<StorageClass>(&()), "storageclasses"),
+            ] {
+                let listed = for_each_object(cluster, &r, |o| {
+                    if what == "persistentvolumes" {
+                        refs.volume_secrets(&o.data["spec"]);
+                    } else {
+                        refs.class_secrets(&o.data["parameters"]);
+                    }
+                })
+                .await;
+                match listed {
+                    Ok(_) => {}
+                    Err(e) if e.core().is_some_and(|c| c.is_permission_denied()) => notes.push(format!(
+                        "{what} could not be listed (forbidden): Secrets only they name may be reported as unused"
+                    )),
+                    Err(e) => return Err(e),
+                }
             }
             for_each_object(cluster, &ApiResource::erase::<ServiceAccount>(&()), |sa| {
                 let ns = sa.metadata.namespace.clone().unwrap_or_default();
@@ -802,7 +1024,7 @@ impl Check for UnusedResourcesCheck {
             for_each_object(cluster, &ApiResource::erase::<PersistentVolumeClaim>(&()), |c| {
                 n += 1;
                 let (ns, name) = ns_name(&c);
-                if refs.claims.contains(&(ns.clone(), name.clone())) {
+                if refs.claims.contains(&(ns.clone(), name.clone())) || refs.is_stateful_set_claim(&ns, &name) {
                     return;
                 }
                 let spec = &c.data["spec"];
@@ -923,6 +1145,16 @@ impl Check for UnusedResourcesCheck {
                 head = head.evidence(format!("unused: {}", counts.join(", ")));
             }
             head = head.evidence(format!("looked at {}", looked.join(", ")));
+            if !owned_finished.is_empty() {
+                let owned: Vec<String> = owned_finished.iter().map(|(k, n)| format!("{n} of {k}s")).collect();
+                head = head.evidence(format!(
+                    "finished pods with a controller owner, left to it (ttlSecondsAfterFinished, history limits), not reported: {}",
+                    owned.join(", ")
+                ));
+            }
+            for n in notes {
+                head = head.evidence(n);
+            }
             let mut findings = Vec::with_capacity(total + 1);
             findings.push(head);
             findings.extend(unused.findings);
