@@ -2,6 +2,7 @@
 //! kubectl command that does the same against the same server, and print
 //! both with their ratio.
 
+pub mod demo_server;
 pub mod real_server;
 
 use std::{
@@ -9,6 +10,18 @@ use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
+
+/// The kubectl commands the ops guide runs for the daily checks (nodes,
+/// pods, services and their endpoints, usage, warning events), as
+/// arguments.
+pub const DAILY_KUBECTL: [&[&str]; 6] = [
+    &["get", "nodes"],
+    &["get", "pods", "--all-namespaces"],
+    &["get", "services", "--all-namespaces"],
+    &["get", "endpoints", "--all-namespaces"],
+    &["top", "nodes"],
+    &["get", "events", "--all-namespaces", "--field-selector", "type=Warning"],
+];
 
 /// One comparison row.
 #[derive(Debug, Clone)]
@@ -134,4 +147,38 @@ pub fn measure(command: &Command, keep_stdout: bool) -> (ProcessStats, String) {
 /// A size in KiB as MiB with one decimal.
 pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// The number in environment variable `name`, or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A multi-threaded tokio runtime for a bench's processes.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+/// The cluster sizes of `K8SOPS_BENCH_SIZES` (`NODESxPODS,...`), or of
+/// `default` when it is not set.
+pub fn sizes(default: &str) -> Vec<(usize, usize)> {
+    let list = std::env::var("K8SOPS_BENCH_SIZES").unwrap_or_else(|_| default.to_string());
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let (n, p) = s.split_once('x').expect("sizes look like 1000x30000");
+            (n.trim().parse().expect("nodes"), p.trim().parse().expect("pods"))
+        })
+        .collect()
+}
+
+/// The run with the median wall time.
+pub fn median(mut runs: Vec<ProcessStats>) -> ProcessStats {
+    runs.sort_by_key(|s| s.wall);
+    runs[runs.len() / 2]
+}
+
+/// A duration in whole milliseconds (`1234 ms`).
+pub fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }

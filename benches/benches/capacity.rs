@@ -30,8 +30,7 @@
 //! `cargo test --benches` runs one tiny size as a smoke test.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -42,44 +41,19 @@ use k8sops::{
     metrics::{capacity_report, top_nodes, SortBy},
     Cluster,
 };
-use k8sops_benches::{measure, mib, real_server::RealServer, ProcessStats};
-use k8sops_testkit::{DemoCluster, TestServer};
-
-const ROLE: &str = "K8SOPS_BENCH_ROLE";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
-}
+use k8sops_benches::{
+    demo_server::{self, DemoServer, ROLE},
+    env_usize, measure, median, mib, ms,
+    real_server::RealServer,
+    runtime, sizes, ProcessStats,
+};
 
 fn main() {
     match std::env::var(ROLE).as_deref() {
-        Ok("server") => serve(),
+        Ok("server") => demo_server::serve(),
         Ok("report") => report(),
         _ => drive(),
     }
-}
-
-/// Child: loads the demo cluster, prints `ready KUBECONFIG NODES PODS`, and
-/// serves until its standard input closes.
-fn serve() {
-    let nodes = env_usize("K8SOPS_BENCH_NODES", 20);
-    let pods = env_usize("K8SOPS_BENCH_PODS", 200);
-    runtime().block_on(async {
-        let server = TestServer::start().await.expect("start testkit");
-        let summary = server.load(&DemoCluster::scaled(nodes, pods)).expect("load demo cluster");
-        println!("ready {} {} {}", server.kubeconfig_path().display(), summary.nodes, summary.pods);
-        std::io::stdout().flush().expect("stdout");
-        tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        })
-        .await
-        .expect("wait for stdin to close");
-    });
 }
 
 /// Child: the k8sops side. `K8SOPS_BENCH_OP` picks the operation (default
@@ -139,9 +113,12 @@ fn report() {
                 0
             }
             "daily" => {
-                let report = k8sops::checklist::daily(&cluster).await.expect("daily check");
+                let report = k8sops::checklist::Checklist::daily().run(&cluster).await;
                 std::hint::black_box(report.to_string());
-                report.nodes.len()
+                let nodes = report.result("nodes").expect("the daily checklist checks nodes");
+                assert!(nodes.outcome.ran(), "nodes check: {:?}", nodes.outcome);
+                // The pass finding `N nodes, ...` counts them.
+                nodes.findings.iter().find_map(|f| f.summary.split_once(" nodes")?.0.parse().ok()).unwrap_or(0)
             }
             other => panic!("unknown K8SOPS_BENCH_OP {other}"),
         };
@@ -169,58 +146,6 @@ where
             _ => return seen,
         }
     }
-}
-
-struct Server {
-    child: Child,
-    kubeconfig: String,
-    nodes: usize,
-    pods: usize,
-}
-
-impl Server {
-    fn start(nodes: usize, pods: usize) -> Server {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .env(ROLE, "server")
-            .env("K8SOPS_BENCH_NODES", nodes.to_string())
-            .env("K8SOPS_BENCH_PODS", pods.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server child");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read ready line");
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        assert!(parts.len() == 4 && parts[0] == "ready", "server child said {line:?}");
-        Server {
-            kubeconfig: parts[1].to_string(),
-            nodes: parts[2].parse().expect("nodes"),
-            pods: parts[3].parse().expect("pods"),
-            child,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-fn kubectl(server: &Server, cache: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new("kubectl");
-    c.arg("--kubeconfig").arg(&server.kubeconfig).arg("--cache-dir").arg(cache).args(args);
-    c
-}
-
-fn median(mut v: Vec<ProcessStats>) -> ProcessStats {
-    v.sort_by_key(|s| s.wall);
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Runs the k8sops side `runs` times, each in its own process under GNU
@@ -336,20 +261,12 @@ real kube-apiserver (../shared/k8s): {} nodes, {} pods (filled or checked in {:.
 
 fn drive() {
     let quick = !std::env::args().any(|a| a == "--bench");
-    let sizes = std::env::var("K8SOPS_BENCH_SIZES").unwrap_or_else(|_| {
-        if quick {
-            "30x600".into()
-        } else {
-            "1000x30000,5000x150000".into()
-        }
-    });
     let runs = env_usize("K8SOPS_BENCH_RUNS", if quick { 1 } else { 3 }).max(1);
     let kubectl_runs = env_usize("K8SOPS_BENCH_KUBECTL_RUNS", 1).max(1);
     let sample = env_usize("K8SOPS_BENCH_DESCRIBE_SAMPLE", if quick { 5 } else { 50 }).max(2);
-    for size in sizes.split(',').filter(|s| !s.trim().is_empty()) {
-        let (n, p) = size.split_once('x').expect("sizes look like 1000x30000");
+    for (n, p) in sizes(if quick { "30x600" } else { "1000x30000,5000x150000" }) {
         let started = Instant::now();
-        let server = Server::start(n.trim().parse().expect("nodes"), p.trim().parse().expect("pods"));
+        let server = DemoServer::start(n, p);
         println!(
             "\ncluster: {} nodes, {} pods (k8sops-testkit in a child process, loaded in {:.1} s)",
             server.nodes,
@@ -358,7 +275,7 @@ fn drive() {
         );
         let cache = tempfile::tempdir().expect("temp dir");
         // Also fills kubectl's discovery cache, so no kubectl run below pays for it.
-        let (_, names) = measure(&kubectl(&server, cache.path(), &["get", "nodes", "-o", "name"]), true);
+        let (_, names) = measure(&server.kubectl(cache.path(), &["get", "nodes", "-o", "name"]), true);
         let names: Vec<&str> = names.lines().collect();
         assert_eq!(names.len(), server.nodes);
 
@@ -371,18 +288,18 @@ fn drive() {
 
         let get_pods = median(
             (0..kubectl_runs)
-                .map(|_| measure(&kubectl(&server, cache.path(), &["get", "pods", "-A", "-o", "json"]), false).0)
+                .map(|_| measure(&server.kubectl(cache.path(), &["get", "pods", "-A", "-o", "json"]), false).0)
                 .collect(),
         );
         let top = median(
-            (0..kubectl_runs).map(|_| measure(&kubectl(&server, cache.path(), &["top", "nodes"]), false).0).collect(),
+            (0..kubectl_runs).map(|_| measure(&server.kubectl(cache.path(), &["top", "nodes"]), false).0).collect(),
         );
         let step = (names.len() / sample).max(1);
         let picked: Vec<&str> = names.iter().step_by(step).take(sample).copied().collect();
         let mut args = vec!["describe"];
         args.extend(picked.iter().copied());
-        let (one, _) = measure(&kubectl(&server, cache.path(), &["describe", picked[0]]), false);
-        let (many, _) = measure(&kubectl(&server, cache.path(), &args), false);
+        let (one, _) = measure(&server.kubectl(cache.path(), &["describe", picked[0]]), false);
+        let (many, _) = measure(&server.kubectl(cache.path(), &args), false);
         let per_node = many.wall.saturating_sub(one.wall) / (picked.len() as u32 - 1).max(1);
         let describe_all = one.wall + per_node * (server.nodes as u32 - 1);
 
@@ -419,7 +336,7 @@ fn drive() {
         for (op, name) in [
             ("diagnose", "diagnose_pods + cluster_health"),
             ("services", "check_services"),
-            ("daily", "checklist::daily"),
+            ("daily", "Checklist::daily().run"),
         ] {
             let (stats, _) = k8sops_op(op, 1);
             others.row([name.to_string(), ms(stats.wall), mib(stats.max_rss_kib)]);

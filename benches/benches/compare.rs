@@ -10,12 +10,8 @@ use std::pin::pin;
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8sops::paging;
-use k8sops_benches::{kubectl_median, median_async, print, Comparison};
+use k8sops_benches::{env_usize, kubectl_median, median_async, print, Comparison, DAILY_KUBECTL};
 use k8sops_testkit::{DemoCluster, TestServer};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() {
@@ -75,16 +71,15 @@ async fn main() {
     });
 
     let t = median_async(runs, || async {
-        std::hint::black_box(k8sops::checklist::daily(&cluster).await.expect("daily check"));
+        std::hint::black_box(k8sops::checklist::Checklist::daily().run(&cluster).await.to_string());
     })
     .await;
     let k = tokio::task::block_in_place(|| {
-        kubectl_median(runs, &kc, cache.path(), &["get", "nodes"])
-            + kubectl_median(runs, &kc, cache.path(), &["get", "pods", "-A"])
+        DAILY_KUBECTL.iter().map(|args| kubectl_median(runs, &kc, cache.path(), args)).sum()
     });
     rows.push(Comparison {
-        name: "daily check".into(),
-        kubectl: "kubectl get nodes; kubectl get pods -A".into(),
+        name: "daily checklist".into(),
+        kubectl: DAILY_KUBECTL.iter().map(|a| format!("kubectl {}", a.join(" "))).collect::<Vec<_>>().join("; "),
         k8sops: t,
         kubectl_time: k,
     });

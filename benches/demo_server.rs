@@ -1,0 +1,91 @@
+//! The demo cluster served from a child process, so that a bench can
+//! measure each program it compares (kubectl, a k8sops process) alone under
+//! GNU time: the bench binary runs itself again with
+//! `K8SOPS_BENCH_ROLE=server`, and that child loads
+//! [`DemoCluster::scaled`] into a testkit server and serves it until its
+//! standard input closes.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use k8sops_testkit::{DemoCluster, TestServer};
+
+use crate::{env_usize, runtime};
+
+/// The variable that tells a bench binary which part it plays
+/// (`server`, or the bench's own roles).
+pub const ROLE: &str = "K8SOPS_BENCH_ROLE";
+
+/// The child's side (role `server`): loads the demo cluster of
+/// `K8SOPS_BENCH_NODES` nodes and `K8SOPS_BENCH_PODS` pods, prints
+/// `ready KUBECONFIG NODES PODS`, and serves until its standard input closes.
+pub fn serve() {
+    let nodes = env_usize("K8SOPS_BENCH_NODES", 20);
+    let pods = env_usize("K8SOPS_BENCH_PODS", 200);
+    runtime().block_on(async {
+        let server = TestServer::start().await.expect("start testkit");
+        let summary = server.load(&DemoCluster::scaled(nodes, pods)).expect("load demo cluster");
+        println!("ready {} {} {}", server.kubeconfig_path().display(), summary.nodes, summary.pods);
+        std::io::stdout().flush().expect("stdout");
+        tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await
+        .expect("wait for stdin to close");
+    });
+}
+
+/// A running server child; stopped (its standard input closed) on drop.
+#[derive(Debug)]
+pub struct DemoServer {
+    child: Child,
+    /// The server's kubeconfig.
+    pub kubeconfig: String,
+    /// Nodes loaded.
+    pub nodes: usize,
+    /// Pods loaded (the DaemonSets add one per node).
+    pub pods: usize,
+}
+
+impl DemoServer {
+    /// Starts this binary again as the server child with
+    /// `DemoCluster::scaled(nodes, pods)` and waits until it serves.
+    pub fn start(nodes: usize, pods: usize) -> DemoServer {
+        let mut child = Command::new(std::env::current_exe().expect("current exe"))
+            .env(ROLE, "server")
+            .env("K8SOPS_BENCH_NODES", nodes.to_string())
+            .env("K8SOPS_BENCH_PODS", pods.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server child");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read ready line");
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        assert!(parts.len() == 4 && parts[0] == "ready", "server child said {line:?}");
+        DemoServer {
+            kubeconfig: parts[1].to_string(),
+            nodes: parts[2].parse().expect("nodes"),
+            pods: parts[3].parse().expect("pods"),
+            child,
+        }
+    }
+
+    /// `kubectl ARGS` against this server, with its discovery cache in `cache`.
+    pub fn kubectl(&self, cache: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(cache).args(args);
+        c
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
