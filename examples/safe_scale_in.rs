@@ -20,8 +20,8 @@ use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use k8sops::{
-    backend::{InMemoryNodeGroups, Instance, NodeGroup, ScalingConfig},
-    nodes::{node_group, safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInStatus},
+    backend::InMemoryNodeGroups,
+    nodes::{safe_scale_in, ScaleInEvent, ScaleInParams, ScaleInStatus},
     Cluster, ProgressSink,
 };
 
@@ -49,18 +49,7 @@ struct Cli {
 
 /// Node groups for the demo cluster: one in-memory group per node-group label.
 async fn in_memory_groups(cluster: &Cluster, group: &str) -> Result<Cluster, Box<dyn std::error::Error>> {
-    let nodes = node_group::nodes_in_group(cluster, group).await?;
-    let mut g = NodeGroup::new(group, ScalingConfig { min: 1, max: 20, desired: nodes.len() as i32 });
-    g.instances = nodes
-        .iter()
-        .filter_map(node_group::instance_id)
-        .map(|id| Instance {
-            id,
-            lifecycle_state: "InService".into(),
-            health_status: "Healthy".into(),
-            availability_zone: None,
-        })
-        .collect();
+    let g = common::node_group_from_labels(cluster, group).await?;
     Ok(cluster.to_builder().node_groups(Arc::new(InMemoryNodeGroups::new().with_group(g))).build())
 }
 

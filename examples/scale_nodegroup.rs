@@ -6,7 +6,7 @@
 //! cargo run --example scale_nodegroup --features aws -- eks CLUSTER NODEGROUP --min 1 --max 10 --desired 3
 //! cargo run --example scale_nodegroup --features aws -- asg ASG_NAME --desired 5 [--honor-cooldown]
 //! cargo run --example scale_nodegroup --features aws -- eks CLUSTER NODEGROUP --desired 3 --dry-run   # show the change only
-//! cargo run --example scale_nodegroup --features aws -- --demo eks demo general --desired 4      # in-memory node groups
+//! cargo run --example scale_nodegroup --features aws -- --demo eks demo general --desired 5      # the demo cluster's group, in memory
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5000 ...   # e.g. against moto
 //! ```
 //! The AWS account, region and endpoint come from the environment (profile,
@@ -18,7 +18,7 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use k8sops::{
-    backend::{DynNodeGroups, InMemoryNodeGroups, NodeGroup, ScalingConfig, ScalingUpdate, UpdateStatus},
+    backend::{DynNodeGroups, InMemoryNodeGroups, ScalingUpdate, UpdateStatus},
     nodes::aws::{sdk_config, AutoScalingNodeGroups, EksNodeGroups},
 };
 
@@ -26,7 +26,7 @@ use k8sops::{
 #[derive(Parser)]
 #[command(name = "scale_nodegroup")]
 struct Cli {
-    /// Use in-memory node groups instead of AWS (same as K8SOPS_DEMO=1)
+    /// Use in-memory node groups built from the embedded demo cluster's nodes instead of AWS (same as K8SOPS_DEMO=1)
     #[arg(long, global = true)]
     demo: bool,
 
@@ -92,14 +92,29 @@ async fn main() -> ExitCode {
         }
     };
     let (backend, group, where_): (DynNodeGroups, String, String) = match common::demo_requested(cli.demo) {
-        Some(why) => {
+        Some(_) => {
             let name = match &cli.group {
                 Group::Eks { nodegroup, .. } => nodegroup.clone(),
                 Group::Asg { name, .. } => name.clone(),
             };
-            eprintln!("{why}: using in-memory node groups (group {name}: min/max/desired 1/10/3).");
-            let demo = NodeGroup::new(name.clone(), ScalingConfig { min: 1, max: 10, desired: 3 });
-            (Arc::new(InMemoryNodeGroups::new().with_group(demo)), name, "in-memory node groups (demo)".into())
+            // The group as the demo cluster's node labels make it, in memory.
+            let target = match common::connect(&common::ClusterArgs { demo: cli.demo, context: None }).await {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let demo = match common::node_group_from_labels(&target.cluster, &name).await {
+                Ok(g) if !g.instances.is_empty() => g,
+                Ok(_) => {
+                    eprintln!("error: no node of {} has the node-group label {name}", target.name);
+                    return ExitCode::from(1);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let where_ = format!("in-memory node groups built from {}", target.name);
+            (Arc::new(InMemoryNodeGroups::new().with_group(demo)), name, where_)
         }
         None => {
             let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();

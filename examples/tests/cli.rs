@@ -9,65 +9,11 @@
 //! Every run gets an empty HOME and no KUBECONFIG (unless the test sets
 //! one), so no developer's real cluster is ever used.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
+
+use support::run;
 
 const NODE: &str = "ip-10-0-0-5.ec2.internal";
-
-/// `target/debug/examples/NAME`, next to this test's own `target/debug/deps/cli-*`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo build --workspace --all-features --examples` (cargo test builds it too)",
-        path.display()
-    );
-    path
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn first_line(&self) -> &str {
-        self.stderr.lines().next().unwrap_or("")
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-/// Runs an example with an empty HOME, no KUBECONFIG and no K8SOPS_DEMO,
-/// then `env` on top.
-fn run(name: &str, args: &[&str], env: &[(&str, &Path)]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(example(name));
-    cmd.args(args)
-        .env("HOME", home.path())
-        .env_remove("KUBECONFIG")
-        .env_remove("K8SOPS_DEMO")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let Output { status, stdout, stderr } = cmd.output().expect("run the example");
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
 
 #[test]
 fn a_selector_that_does_not_parse_is_a_usage_error_naming_the_flag_and_nothing_is_done() {

@@ -3,31 +3,29 @@
 //! exits 1, and missing arguments exit 2.
 #![cfg(feature = "aws")]
 
-use std::{
-    os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
+use std::{ffi::OsStr, os::unix::fs::PermissionsExt, process::Command};
+
+use support::Run;
+
+/// Test credentials and region, for the example and the AWS CLI alike.
+const AWS_TEST_ENV: [(&str, &str); 4] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+];
 
 fn with_aws_env(cmd: &mut Command, endpoint: &str) {
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", endpoint);
+    cmd.envs(AWS_TEST_ENV).env("AWS_ENDPOINT_URL", endpoint);
 }
 
-fn run(endpoint: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(example("eks_config_backup"));
-    cmd.args(args);
-    with_aws_env(&mut cmd, endpoint);
-    cmd.output().expect("run eks_config_backup")
+fn run(endpoint: &str, args: &[&str]) -> Run {
+    let mut env: Vec<(&str, &dyn AsRef<OsStr>)> =
+        AWS_TEST_ENV.iter().map(|(k, v)| (*k, v as &dyn AsRef<OsStr>)).collect();
+    env.push(("AWS_ENDPOINT_URL", &endpoint));
+    support::run("eks_config_backup", args, &env)
 }
 
 #[test]
@@ -53,21 +51,20 @@ fn saves_the_cluster_document_owner_only_and_fails_cleanly_for_a_missing_cluster
 
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("backup");
-    let out = run(&endpoint, &["--cluster", &name, "--output", target.to_str().unwrap()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with(&format!("Saved {}", target.join("eks-cluster.json").display())), "{stdout}");
+    let r = run(&endpoint, &["--cluster", &name, "--output", target.to_str().unwrap()]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.starts_with(&format!("Saved {}", target.join("eks-cluster.json").display())), "{r}");
     let file = target.join("eks-cluster.json");
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o700);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(doc["cluster"]["name"], name.as_str());
 
-    let out = run(&endpoint, &["--cluster", "no-such-cluster", "--stdout"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
+    let r = run(&endpoint, &["--cluster", "no-such-cluster", "--stdout"]);
+    assert_eq!(r.code, Some(1), "{r}");
+    assert!(r.stderr.contains("ResourceNotFoundException"), "{r}");
 
-    let out = run(&endpoint, &["--cluster", &name]);
-    assert_eq!(out.status.code(), Some(2), "--output or --stdout is required");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--output"));
+    let r = run(&endpoint, &["--cluster", &name]);
+    assert_eq!(r.code, Some(2), "--output or --stdout is required: {r}");
+    assert!(r.stderr.contains("--output"), "{r}");
 }

@@ -8,60 +8,22 @@
 //! Every run gets an empty HOME (no AWS profile) and test credentials.
 #![cfg(feature = "aws")]
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
+
+use std::ffi::OsStr;
 
 use k8sops::upgrade::aws::{config as aws_config, eks};
+use support::Run;
 
-/// `target/debug/examples/eks_upgrade`, next to this test's own `target/debug/deps/`.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = dir.join("examples").join(format!("eks_upgrade{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo build -p k8sops-examples --features aws --examples`",
-        path.display()
-    );
-    path
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-/// Runs the example with an empty HOME, test credentials, region
-/// us-east-1 and, when given, `AWS_ENDPOINT_URL`.
+/// Runs the example with test credentials, region us-east-1 and, when
+/// given, `AWS_ENDPOINT_URL` (the harness gives it an empty HOME: no AWS profile).
 fn run(args: &[&str], endpoint: Option<&str>) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(example());
-    cmd.args(args)
-        .env("HOME", home.path())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_SESSION_TOKEN");
-    if let Some(e) = endpoint {
-        cmd.env("AWS_ENDPOINT_URL", e);
+    let mut env: Vec<(&str, &dyn AsRef<OsStr>)> =
+        vec![("AWS_ACCESS_KEY_ID", &"testing"), ("AWS_SECRET_ACCESS_KEY", &"testing"), ("AWS_REGION", &"us-east-1")];
+    if let Some(e) = &endpoint {
+        env.push(("AWS_ENDPOINT_URL", e));
     }
-    let Output { status, stdout, stderr } = cmd.output().expect("run the example");
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    support::run("eks_upgrade", args, &env)
 }
 
 #[test]

@@ -4,32 +4,16 @@
 //! `save` is one etcdctl reads.
 #![cfg(feature = "etcd")]
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+mod support;
+
+use std::process::Command;
 
 use k8sops_testkit::e2e::real_etcd;
+use support::Run;
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
+/// Runs `etcd_snapshot` (with an empty HOME: the certificates come from the arguments).
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(example("etcd_snapshot")).args(args).output().expect("run etcd_snapshot");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::run("etcd_snapshot", args, &[])
 }
 
 fn etcdctl(args: &[String]) -> std::process::Output {

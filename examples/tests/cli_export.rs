@@ -8,57 +8,11 @@
 //! Every run gets an empty HOME and no KUBECONFIG, so no developer's real
 //! cluster is ever used.
 
-use std::{
-    os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
 
-/// `target/debug/examples/NAME`, next to this test's own `target/debug/deps/cli_export-*`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is not built; run `cargo build -p k8sops-examples --examples`", path.display());
-    path
-}
+use std::{os::unix::fs::PermissionsExt, path::Path};
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn first_line(&self) -> &str {
-        self.stderr.lines().next().unwrap_or("")
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-/// Runs an example with an empty HOME and no KUBECONFIG or K8SOPS_DEMO.
-fn run(name: &str, args: &[&str]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let Output { status, stdout, stderr } = Command::new(example(name))
-        .args(args)
-        .env("HOME", home.path())
-        .env_remove("KUBECONFIG")
-        .env_remove("K8SOPS_DEMO")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
-        .output()
-        .expect("run the example");
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
+use support::run;
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -69,7 +23,7 @@ fn a_demo_export_writes_a_private_tree_and_restores_into_a_mapped_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("backup");
     let out_s = out.display().to_string();
-    let r = run("export_resources", &["--demo", "--output", &out_s, "--include-secrets"]);
+    let r = run("export_resources", &["--demo", "--output", &out_s, "--include-secrets"], &[]);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.first_line().starts_with("--demo: starting the embedded demo cluster"), "{r}");
     assert!(r.stderr.contains("Exporting the resources of the embedded demo cluster at http"), "{r}");
@@ -83,7 +37,7 @@ fn a_demo_export_writes_a_private_tree_and_restores_into_a_mapped_namespace() {
 
     // The demo cluster of a new run holds the same objects: everything but the copy exists.
     let args = ["--demo", "--from", &out_s, "--include-namespaces", "shop", "--namespace-mapping", "shop:shop-copy"];
-    let r = run("restore_resources", &args);
+    let r = run("restore_resources", &args, &[]);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.stderr.contains("Restoring ") && r.stderr.contains("on the embedded demo cluster at http"), "{r}");
     let line = |kind: &str, name: &str| {
@@ -103,7 +57,7 @@ fn a_demo_export_writes_a_private_tree_and_restores_into_a_mapped_namespace() {
     );
     assert!(r.stdout.contains("object(s) not selected; completed in"), "{r}");
 
-    let r = run("restore_resources", &["--demo", "--from", &out_s, "--dry-run=server"]);
+    let r = run("restore_resources", &["--demo", "--from", &out_s, "--dry-run=server"], &[]);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.stderr.contains("Dry run (server), nothing is changed"), "{r}");
     assert!(r.stdout.contains("skipped: already exists"), "{r}");
@@ -115,11 +69,11 @@ fn a_demo_export_to_an_archive_is_private_and_can_be_restored() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("demo.tar.gz");
     let a = archive.display().to_string();
-    let r = run("export_resources", &["--demo", "--archive", &a, "--include-namespaces", "shop"]);
+    let r = run("export_resources", &["--demo", "--archive", &a, "--include-namespaces", "shop"], &[]);
     assert_eq!(r.code, Some(0), "{r}");
     assert_eq!(mode(&archive), 0o600);
     assert!(r.stderr.contains("restore_resources -- --archive"), "{r}");
-    let r = run("restore_resources", &["--demo", "--archive", &a, "--dry-run=client"]);
+    let r = run("restore_resources", &["--demo", "--archive", &a, "--dry-run=client"], &[]);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.stdout.contains("would be created (client dry run: not checked by the server)"), "{r}");
 }
@@ -148,7 +102,7 @@ fn bad_flag_values_are_usage_errors_naming_the_flag() {
         ("restore_resources", vec!["--demo", "--from", &missing], "--from"),
         ("restore_resources", vec!["--demo", "--archive", &missing], "--archive"),
     ] {
-        let r = run(name, &args);
+        let r = run(name, &args, &[]);
         assert_eq!(r.code, Some(2), "{name} {args:?}: {r}");
         assert!(r.stderr.contains(flag), "{name} {args:?}: {r}");
         assert!(!r.stderr.contains("demo cluster"), "{name} {args:?} fails before connecting: {r}");
@@ -158,7 +112,7 @@ fn bad_flag_values_are_usage_errors_naming_the_flag() {
 #[test]
 fn a_directory_that_is_not_a_backup_is_refused_before_connecting() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run("restore_resources", &["--demo", "--from", &dir.path().display().to_string()]);
+    let r = run("restore_resources", &["--demo", "--from", &dir.path().display().to_string()], &[]);
     assert_eq!(r.code, Some(2), "{r}");
     assert!(r.stderr.contains("not a usable k8sops backup") && r.stderr.contains("manifest.json"), "{r}");
     assert!(!r.stderr.contains("demo cluster"), "{r}");

@@ -7,54 +7,12 @@
 //! Every run gets an empty HOME and no KUBECONFIG (unless the test sets
 //! one), so no developer's real cluster is used.
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
+
+use std::{collections::BTreeSet, path::Path};
 
 use serde_json::Value;
-
-/// `target/debug/examples/NAME`, next to this test's own `target/debug/deps/`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is not built; run `cargo build -p k8sops-examples --examples`", path.display());
-    path
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run(args: &[&str], env: &[(&str, &Path)]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(example("find_removed_apis"));
-    cmd.args(args)
-        .env("HOME", home.path())
-        .env_remove("KUBECONFIG")
-        .env_remove("K8SOPS_DEMO")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let Output { status, stdout, stderr } = cmd.output().expect("run the example");
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
+use support::{run, Run};
 
 fn manifests() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/k8sops-upgrade/tests/data/manifests").display().to_string()
@@ -86,7 +44,7 @@ fn short(f: &Value) -> String {
 
 #[test]
 fn a_manifest_directory_as_json_uses_the_interface_shape() {
-    let r = run(&["--dir", &manifests(), "--json"], &[]);
+    let r = run("find_removed_apis", &["--dir", &manifests(), "--json"], &[]);
     let found: Vec<String> = findings(&r).iter().map(short).collect();
     assert_eq!(
         found,
@@ -109,7 +67,7 @@ fn a_manifest_directory_as_json_uses_the_interface_shape() {
 
 #[test]
 fn a_manifest_directory_as_text_marks_deprecations_and_names_files_it_could_not_read() {
-    let r = run(&["--dir", &manifests(), "--target-version", "1.21"], &[]);
+    let r = run("find_removed_apis", &["--dir", &manifests(), "--target-version", "1.21"], &[]);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.stdout.starts_with("STATUS"), "{r}");
     assert_eq!(r.stdout.lines().filter(|l| l.starts_with("deprecated ")).count(), 5, "{r}");
@@ -122,7 +80,7 @@ fn a_manifest_directory_as_text_marks_deprecations_and_names_files_it_could_not_
 
 #[test]
 fn the_demo_cluster_shows_every_kind_of_evidence() {
-    let r = run(&["--demo", "--json"], &[]);
+    let r = run("find_removed_apis", &["--demo", "--json"], &[]);
     let items = findings(&r);
     let found: Vec<String> = items.iter().map(short).collect();
     for expected in [
@@ -138,7 +96,7 @@ fn the_demo_cluster_shows_every_kind_of_evidence() {
 
 #[test]
 fn a_target_version_that_does_not_parse_is_a_usage_error_naming_the_flag() {
-    let r = run(&["--dir", &manifests(), "--target-version", "banana"], &[]);
+    let r = run("find_removed_apis", &["--dir", &manifests(), "--target-version", "banana"], &[]);
     assert_eq!(r.code, Some(2), "{r}");
     assert!(r.stderr.contains("--target-version"), "{r}");
     assert!(r.stdout.is_empty(), "{r}");
@@ -146,7 +104,7 @@ fn a_target_version_that_does_not_parse_is_a_usage_error_naming_the_flag() {
 
 #[test]
 fn a_directory_that_does_not_exist_is_an_error_naming_it() {
-    let r = run(&["--dir", "/nonexistent/manifests", "--json"], &[]);
+    let r = run("find_removed_apis", &["--dir", "/nonexistent/manifests", "--json"], &[]);
     assert_eq!(r.code, Some(1), "{r}");
     assert!(r.stderr.contains("/nonexistent/manifests"), "{r}");
 }
@@ -154,7 +112,7 @@ fn a_directory_that_does_not_exist_is_an_error_naming_it() {
 #[test]
 fn the_real_api_server_answers_with_the_same_shape() {
     let Some(kubeconfig) = k8sops_testkit::e2e::kubeconfig() else { return };
-    let r = run(&["--json", "--target-version", "1.25"], &[("KUBECONFIG", &kubeconfig)]);
+    let r = run("find_removed_apis", &["--json", "--target-version", "1.25"], &[("KUBECONFIG", &kubeconfig)]);
     let items = findings(&r);
     // The shared server has been asked for deprecated APIs since it started (at least by
     // the removed-API tests); its metric is readable for the admin.

@@ -6,53 +6,12 @@
 //!
 //! Every run gets an empty HOME and no KUBECONFIG unless the test sets one.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+mod support;
+
+use std::process::Command;
 
 use serde_json::Value;
-
-/// `target/debug/examples/NAME`, next to this test's own `target/debug/deps/`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is not built; `cargo test -p k8sops-examples` builds it", path.display());
-    path
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run(name: &str, args: &[&str], kubeconfig: Option<&Path>) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(example(name));
-    cmd.args(args)
-        .env("HOME", home.path())
-        .env_remove("KUBECONFIG")
-        .env_remove("K8SOPS_DEMO")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT");
-    if let Some(k) = kubeconfig {
-        cmd.env("KUBECONFIG", k);
-    }
-    let out = cmd.output().expect("run the example");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use support::{run, Run};
 
 fn json(r: &Run) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{r}"))
@@ -72,7 +31,7 @@ fn bad_versions_and_missing_targets_are_usage_errors_naming_the_flag() {
         ("versions", &["--demo", "--kubectl-version", "one.two"][..], "--kubectl-version"),
         ("versions", &["--demo", "-l", "a in (b"][..], "--selector"),
     ] {
-        let r = run(name, args, None);
+        let r = run(name, args, &[]);
         assert_eq!(r.code, Some(2), "{name} {args:?}: {r}");
         assert!(r.stderr.contains(flag), "{name} {args:?}: {r}");
         assert!(!r.stderr.contains("demo cluster"), "{name} {args:?} fails before connecting: {r}");
@@ -81,7 +40,7 @@ fn bad_versions_and_missing_targets_are_usage_errors_naming_the_flag() {
 
 #[test]
 fn the_demo_cluster_gets_a_preflight_and_a_plan_hop_by_hop() {
-    let r = run("upgrade_plan", &["--demo", "--target-version", "v1.32", "--json", "--cluster-name", "demo"], None);
+    let r = run("upgrade_plan", &["--demo", "--target-version", "v1.32", "--json", "--cluster-name", "demo"], &[]);
     assert_eq!(r.code, Some(0), "{r}");
     let out = json(&r);
     let checks = out["preflight"]["checks"].as_array().unwrap();
@@ -101,7 +60,7 @@ fn the_demo_cluster_gets_a_preflight_and_a_plan_hop_by_hop() {
         .collect();
     assert_eq!(commands[0], "aws eks update-cluster-version --name demo --kubernetes-version 1.31");
 
-    let text = run("upgrade_plan", &["--demo", "--target-version", "v1.31", "--skip-removed-apis"], None);
+    let text = run("upgrade_plan", &["--demo", "--target-version", "v1.31", "--skip-removed-apis"], &[]);
     assert_eq!(text.code, Some(0), "{text}");
     assert!(text.stdout.contains("Upgrade preflight: v1.30.4 -> v1.31"), "{text}");
     assert!(text.stdout.contains("COMPONENT") && text.stdout.contains("Hop v1.30 -> v1.31"), "{text}");
@@ -110,7 +69,7 @@ fn the_demo_cluster_gets_a_preflight_and_a_plan_hop_by_hop() {
 
 #[test]
 fn a_target_older_than_the_cluster_is_an_error() {
-    let r = run("upgrade_plan", &["--demo", "--target-version", "v1.29", "--skip-removed-apis"], None);
+    let r = run("upgrade_plan", &["--demo", "--target-version", "v1.29", "--skip-removed-apis"], &[]);
     assert_eq!(r.code, Some(1), "{r}");
     assert!(r.stderr.contains("cannot be downgraded"), "{r}");
     assert!(r.stdout.contains("[FAIL] target-version"), "{r}");
@@ -118,7 +77,7 @@ fn a_target_older_than_the_cluster_is_an_error() {
 
 #[test]
 fn versions_prints_the_server_the_nodes_and_the_skew() {
-    let r = run("versions", &["--demo", "--kubectl-version", "v1.33.0"], None);
+    let r = run("versions", &["--demo", "--kubectl-version", "v1.33.0"], &[]);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.stdout.contains("Server Version: v1.30.4"), "{r}");
     assert!(r.stdout.contains("kubectl Version: v1.33.0"), "{r}");
@@ -134,7 +93,7 @@ fn versions_prints_the_server_the_nodes_and_the_skew() {
     let r = run(
         "versions",
         &["--demo", "--json", "--kubectl-version", "v1.30.1", "-l", "eks.amazonaws.com/nodegroup=system"],
-        None,
+        &[],
     );
     assert_eq!(r.code, Some(0), "{r}");
     let out = json(&r);
@@ -154,7 +113,7 @@ fn against_the_real_server_the_server_version_is_kubectls() {
     let kubectl: Value = serde_json::from_slice(&out.stdout).unwrap();
     let server = kubectl["serverVersion"]["gitVersion"].as_str().unwrap();
 
-    let r = run("versions", &["--json", "-l", "k8sops-e2e-run=none"], Some(&kubeconfig));
+    let r = run("versions", &["--json", "-l", "k8sops-e2e-run=none"], &[("KUBECONFIG", &kubeconfig)]);
     assert_eq!(r.code, Some(0), "{r}");
     assert_eq!(json(&r)["server"]["gitVersion"], server, "{r}");
 
@@ -163,7 +122,7 @@ fn against_the_real_server_the_server_version_is_kubectls() {
     let r = run(
         "upgrade_plan",
         &["--target-version", &target, "--json", "--skip-removed-apis", "-l", "k8sops-e2e-run=none"],
-        Some(&kubeconfig),
+        &[("KUBECONFIG", &kubeconfig)],
     );
     assert_eq!(r.code, Some(0), "{r}");
     let out = json(&r);

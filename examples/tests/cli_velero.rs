@@ -7,54 +7,9 @@
 //! Every run gets an empty HOME and no KUBECONFIG, so no developer's real
 //! cluster is ever used.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
 
-/// `target/debug/examples/velero_backup`, next to this test's own `target/debug/deps/cli_velero-*`.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = dir.join("examples").join(format!("velero_backup{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo build -p k8sops-examples --examples` (cargo test builds it too)",
-        path.display()
-    );
-    path
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let Output { status, stdout, stderr } = Command::new(example())
-        .args(args)
-        .env("HOME", home.path())
-        .env_remove("KUBECONFIG")
-        .env_remove("K8SOPS_DEMO")
-        .env_remove("VELERO_NAMESPACE")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
-        .output()
-        .expect("run the example");
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
+use support::run;
 
 const NOT_INSTALLED: &str =
     "error: Velero is not installed in this cluster: the API server does not serve velero.io/v1";
@@ -78,7 +33,7 @@ fn on_the_demo_cluster_every_command_says_velero_is_not_installed_and_exits_1() 
         &["--demo", "restore", "shop-copy", "--from-backup", "nightly", "--namespace-mappings", "shop:shop-copy"][..],
         &["--demo", "schedule", "shop-daily", "--schedule", "0 7 * * *"][..],
     ] {
-        let r = run(args);
+        let r = run("velero_backup", args, &[]);
         assert_eq!(r.code, Some(1), "{args:?}: {r}");
         assert!(r.stderr.starts_with("--demo: starting the embedded demo cluster"), "{args:?}: {r}");
         assert!(r.stderr.lines().any(|l| l.starts_with(NOT_INSTALLED)), "{args:?}: {r}");
@@ -104,7 +59,7 @@ fn flag_values_that_do_not_parse_are_usage_errors_naming_the_flag() {
         ),
         (&["--demo", "schedule", "daily", "--schedule", "0 7 * * *", "--ttl", "1w"][..], "--ttl"),
     ] {
-        let r = run(args);
+        let r = run("velero_backup", args, &[]);
         assert_eq!(r.code, Some(2), "{args:?}: {r}");
         assert!(r.stderr.contains(flag), "{args:?}: {r}");
         assert!(!r.stderr.contains("demo cluster"), "{args:?} fails before connecting: {r}");
@@ -122,7 +77,7 @@ fn objects_velero_would_refuse_are_usage_errors_before_connecting() {
             "namespace mapping",
         ),
     ] {
-        let r = run(args);
+        let r = run("velero_backup", args, &[]);
         assert_eq!(r.code, Some(2), "{args:?}: {r}");
         assert!(r.stderr.contains(says), "{args:?}: {r}");
         assert!(!r.stderr.contains("demo cluster"), "{args:?} fails before connecting: {r}");
