@@ -30,13 +30,19 @@ pub fn serve() {
         let summary = server.load(&DemoCluster::scaled(nodes, pods)).expect("load demo cluster");
         println!("ready {} {} {}", server.kubeconfig_path().display(), summary.nodes, summary.pods);
         std::io::stdout().flush().expect("stdout");
-        tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        })
-        .await
-        .expect("wait for stdin to close");
+        until_stdin_closes().await;
     });
+}
+
+/// Waits until the parent closes this child's standard input (its way of
+/// saying "stop serving").
+pub async fn until_stdin_closes() {
+    tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await
+    .expect("wait for stdin to close");
 }
 
 /// A running server child; stopped (its standard input closed) on drop.

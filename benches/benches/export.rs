@@ -27,7 +27,7 @@
 //! `K8SOPS_BENCH_TESTKIT=1` runs that version in a `cargo bench` build too.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, Write},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -206,12 +206,7 @@ fn serve() {
         server.insert_all(cms).expect("insert config maps");
         println!("ready {}", server.kubeconfig_path().display());
         std::io::stdout().flush().expect("stdout");
-        tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        })
-        .await
-        .expect("wait for stdin to close");
+        k8sops_benches::demo_server::until_stdin_closes().await;
     });
 }
 

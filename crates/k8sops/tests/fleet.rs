@@ -81,7 +81,10 @@ async fn four_contexts_give_four_rows_and_the_dead_one_says_why_within_the_budge
     let dead = &report.rows[1];
     assert_eq!(dead.server, dead_url);
     assert_eq!(dead.status, Status::Fail);
-    assert!(matches!(&dead.outcome, ClusterOutcome::Unreachable { message } if message.contains("GET /version")), "{dead:?}");
+    assert!(
+        matches!(&dead.outcome, ClusterOutcome::Unreachable { message } if message.contains("GET /version")),
+        "{dead:?}"
+    );
     assert!(dead.worst[0].summary.starts_with("did not answer"), "{:?}", dead.worst);
     assert!(dead.report.is_none());
 
@@ -141,7 +144,8 @@ async fn a_cluster_cut_short_by_its_budget_keeps_the_checks_that_finished() {
     server.add_fault(k8sops_testkit::Fault::on("GET", "events").delay(Duration::from_secs(60)));
     let budget = Duration::from_secs(3);
     let started = Instant::now();
-    let report = Fleet::new().cluster("slow", server.cluster()).budget_per_cluster(budget).run(&Checklist::daily()).await;
+    let report =
+        Fleet::new().cluster("slow", server.cluster()).budget_per_cluster(budget).run(&Checklist::daily()).await;
     assert!(started.elapsed() < budget + Duration::from_secs(3), "took {:?}", started.elapsed());
     let row = &report.rows[0];
     assert_eq!(row.outcome, ClusterOutcome::TimedOut { budget_ms: 3000 });
