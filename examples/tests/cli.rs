@@ -68,7 +68,12 @@ current-context: kind-dead
 "#,
     )
     .unwrap();
-    for (name, args) in [("nodes_status", &[][..]), ("drain_node", &[NODE, "--ignore-daemonsets"][..])] {
+    for (name, args) in [
+        ("daily_check", &[][..]),
+        ("checklist", &["weekly"][..]),
+        ("nodes_status", &[][..]),
+        ("drain_node", &[NODE, "--ignore-daemonsets"][..]),
+    ] {
         let r = run(name, args, &[("KUBECONFIG", &kubeconfig)]);
         assert_eq!(r.code, Some(2), "{name}: {r}");
         assert_eq!(r.first_line(), r#"Using context "kind-dead" at https://127.0.0.1:1"#, "{name}: {r}");
