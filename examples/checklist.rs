@@ -7,10 +7,14 @@
 //! cargo run --example checklist -- daily --skip events --budget 30s
 //! cargo run --example checklist -- weekly --etcd-snapshot /var/backups/etcd.db
 //! ```
-//! The weekly `backup` check writes an export to the cluster's backup store
-//! (in memory when none is configured: verified, then dropped). The monthly
-//! `dr-drill` restores a namespace into a scratch namespace and deletes it
-//! (`--skip dr-drill` to leave it out).
+//! The weekly `backup` check writes an export to the cluster's backup store,
+//! or, when none is configured, to a new private (0700) temporary directory
+//! that is verified and then removed (a process killed in between leaves it
+//! under the system temporary directory as `k8sops-weekly-backup-*`). The
+//! monthly `dr-drill` restores a namespace into a scratch namespace and
+//! deletes it (`--skip dr-drill` to leave it out); cut short by `--budget`
+//! or Ctrl-C, it deletes it in the background before the process exits, or
+//! the next drill reports it.
 //! Exit code: 0 nothing failed, 1 a check failed, 2 usage error or the
 //! cluster did not answer.
 

@@ -74,7 +74,7 @@ struct Cli {
     dr_drill: bool,
 
     /// Time allowed per cluster, connection included (300, 90s, 5m)
-    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = common::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = common::parse_positive_duration)]
     cluster_budget: Duration,
 }
 

@@ -24,16 +24,12 @@ struct Cli {
     cluster: common::ClusterArgs,
 
     /// Time between snapshots: seconds, or with a unit (30s, 5m)
-    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = interval)]
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = common::parse_positive_duration)]
     interval: Duration,
 
     /// Stop after this many snapshots
     #[arg(long, value_name = "N")]
     count: Option<usize>,
-}
-
-fn interval(s: &str) -> Result<Duration, String> {
-    common::parse_duration(s).and_then(|d| if d.is_zero() { Err("must be more than 0".into()) } else { Ok(d) })
 }
 
 #[tokio::main]

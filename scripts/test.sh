@@ -40,13 +40,20 @@ if [[ -x $K8S_DIR/start.sh ]]; then
   if [[ -x $K8S_DIR/node/start-node.sh ]]; then
     "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
     NODE_STARTED=1
-    if "$K8S_DIR/node/start-node.sh" "$ROOT/target/k8s-node" >"$ROOT/target/k8s-node.log" 2>&1; then
-      export K8SOPS_NODE_KUBECONFIG=$ROOT/target/k8s-node/admin.kubeconfig
-      echo "real node: $K8SOPS_NODE_KUBECONFIG"
-    else
-      echo "the real node did not start (see target/k8s-node.log); its tests will fail:" >&2
-      tail -20 "$ROOT/target/k8s-node.log" >&2
-    fi
+    # Its fixed ports (36xxx) lie in Linux's ephemeral range: a client
+    # connection of another process can hold one for a moment ("bind: address
+    # already in use"). Three attempts before giving up.
+    for attempt in 1 2 3; do
+      if "$K8S_DIR/node/start-node.sh" "$ROOT/target/k8s-node" >"$ROOT/target/k8s-node.log" 2>&1; then
+        export K8SOPS_NODE_KUBECONFIG=$ROOT/target/k8s-node/admin.kubeconfig
+        echo "real node: $K8SOPS_NODE_KUBECONFIG"
+        break
+      fi
+      echo "the real node did not start (attempt $attempt, see target/k8s-node.log):" >&2
+      tail -5 "$ROOT/target/k8s-node.log" >&2
+      "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
+    done
+    [[ -n ${K8SOPS_NODE_KUBECONFIG:-} ]] || echo "the real node did not start: its tests will fail" >&2
   fi
 else
   echo "no ../shared/k8s: end-to-end tests against a real API server will report themselves skipped"

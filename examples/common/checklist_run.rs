@@ -9,7 +9,7 @@ use k8sops::{
     CancellationToken, Cluster, ProgressSink,
 };
 
-use super::{note, parse_duration, progress_bar};
+use super::{note, parse_positive_duration, progress_bar};
 
 /// How to print a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,7 +40,7 @@ pub(crate) struct ReportArgs {
     pub(crate) out: Option<PathBuf>,
 
     /// Time allowed per check (300, 90s, 5m); a check still running then is reported as timed out
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_positive_duration)]
     pub(crate) budget: Duration,
 
     /// Checks (or clusters) run at once
@@ -88,15 +88,29 @@ pub(crate) fn render(report: &ChecklistReport, format: Format) -> String {
     }
 }
 
-/// Writes `FILE.tmp`, fsyncs it, renames it to `FILE`: a reader never sees half a report.
+/// Writes a new temporary file beside `FILE` (never one that exists, nor
+/// through a symlink someone else placed there; mode 0600 on Unix), fsyncs
+/// it, renames it to `FILE` and fsyncs the directory: a reader never sees
+/// half a report.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().ok_or_else(|| std::io::Error::other("not a file name"))?;
-    let tmp = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let tmp = path.with_file_name(format!(".{}.{}-{nanos}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        if let Some(dir) = path.parent() {
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

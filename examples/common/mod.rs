@@ -104,6 +104,12 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// [`parse_duration`], refusing zero: for budgets and intervals, where
+/// zero would time out everything or spin.
+pub(crate) fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).and_then(|d| if d.is_zero() { Err("must be more than 0".into()) } else { Ok(d) })
+}
+
 /// Whole hours (`24`), as `--older-than-hours` takes them.
 pub(crate) fn parse_hours(s: &str) -> Result<Duration, String> {
     whole(s, 3600, "hours")
@@ -360,14 +366,19 @@ impl ProgressSink<DrainEvent> for DrainProgress {
 }
 
 /// A token cancelled by the first Ctrl-C, for operations that stop cleanly
-/// (a drain leaves the node cordoned and reports what was evicted).
+/// (a drain leaves the node cordoned and reports what was evicted). A
+/// second Ctrl-C exits at once with status 130, as a shell's would.
 pub(crate) fn cancel_on_ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nCtrl-C: stopping; nothing new is sent");
+            eprintln!("\nCtrl-C: stopping; nothing new is sent (Ctrl-C again to exit now)");
             on_ctrl_c.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nCtrl-C again: exiting without waiting");
+            std::process::exit(130);
         }
     });
     cancel

@@ -34,6 +34,8 @@ fn durations_and_counts_that_do_not_parse_are_usage_errors_naming_the_flag() {
         ("events", &["--demo", "--since-minutes", "3x"][..], "--since-minutes"),
         ("nodes_status", &["--demo", "-l", "a=b,("][..], "--selector"),
         ("monitor", &["--demo", "--interval", "0"][..], "--interval"),
+        ("daily_check", &["--demo", "--budget", "0"][..], "--budget"),
+        ("fleet_check", &["--demo", "--cluster-budget", "0s"][..], "--cluster-budget"),
     ] {
         let r = run(name, args, &[]);
         assert_eq!(r.code, Some(2), "{name} {args:?}: {r}");

@@ -55,7 +55,13 @@ async fn diagnose_pods_names_each_cause_the_kubelet_reports() {
             && seen("never", &|p| matches!(p, Problem::ImagePull { reason, .. } if reason == "ErrImageNeverPull"))
             && seen("unready", &|p| matches!(p, Problem::NotReady { .. }))
             && seen("init", &|p| matches!(p, Problem::CrashLoop { container, .. } if container == "init"))
-            && seen("huge", &|p| matches!(p, Problem::Unschedulable { .. }));
+            && seen("huge", &|p| matches!(p, Problem::Unschedulable { .. }))
+            // While the kubelet replaces the crash-looping container, the
+            // previous one can be gone ("unable to retrieve container logs
+            // for ..."; kubectl prints the same): wait for a settled answer.
+            && found.iter().any(|d| {
+                d.pod == format!("{ns}/crash") && d.previous_logs.as_deref().is_some_and(|l| l.contains("boom"))
+            });
         if all {
             break found;
         }
@@ -87,7 +93,16 @@ async fn diagnose_pods_names_each_cause_the_kubelet_reports() {
     }
     // The crash loop's finding quotes what the previous run printed (`kubectl logs --previous`).
     let crash = found.iter().find(|d| d.pod.ends_with("/crash")).unwrap();
-    let previous = node.kubectl_ok(&["logs", "-n", &ns, "crash", "--previous"]).await;
+    let previous = loop {
+        let (ok, out, err) = node.kubectl(&["logs", "-n", &ns, "crash", "--previous"]).await;
+        let removed = |s: &str| s.contains("unable to retrieve container logs for ");
+        if (removed(&out) || removed(&err)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        assert!(ok, "kubectl logs --previous: {err}");
+        break out;
+    };
     assert_eq!(crash.previous_logs.as_deref(), Some(previous.as_str()));
     assert!(previous.contains("boom") && crash.to_string().contains("    boom"), "{crash}");
     let huge = found.iter().find(|d| d.pod.ends_with("/huge")).unwrap();

@@ -22,6 +22,11 @@ async fn wait_for(api: &Api<Pod>, name: &str, what: &str, f: impl Fn(&Pod) -> bo
     }
 }
 
+/// What the kubelet answers for a container it is removing: "app" crash-loops,
+/// and while the kubelet replaces it the container `--previous` names can be
+/// gone. kubectl prints the same; the test asks again.
+const REMOVED: &str = "unable to retrieve container logs for ";
+
 fn restarted(p: &Pod) -> bool {
     p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).into_iter().flatten().any(|c| c.restart_count >= 1)
 }
@@ -59,22 +64,38 @@ async fn logs_match_kubectl_logs_on_a_real_kubelet() {
             vec!["-c", "side", "--since=1h"],
         ),
     ];
+    let deadline = Instant::now() + Duration::from_secs(120);
     for (options, flags) in cases {
-        let ours = logs(&node.cluster, &ns, "talker", &options).await.unwrap();
         let mut args = vec!["logs", "-n", &ns, "talker"];
         args.extend(flags.iter().copied());
-        let theirs = node.kubectl_ok(&args).await;
-        assert_eq!(ours, theirs, "kubectl logs {flags:?}");
-        assert!(!ours.is_empty());
+        loop {
+            let ours = logs(&node.cluster, &ns, "talker", &options).await.unwrap();
+            let (ok, theirs, err) = node.kubectl(&args).await;
+            let raced = [&ours, &theirs, &err].iter().any(|s| s.contains(REMOVED));
+            if raced && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            assert!(ok, "kubectl logs {flags:?} failed: {err}");
+            assert_eq!(ours, theirs, "kubectl logs {flags:?}");
+            assert!(!ours.is_empty());
+            break;
+        }
     }
-    let previous = logs(
-        &node.cluster,
-        &ns,
-        "talker",
-        &LogOptions { container: Some("app".into()), previous: true, ..Default::default() },
-    )
-    .await
-    .unwrap();
+    let previous = loop {
+        let previous = logs(
+            &node.cluster,
+            &ns,
+            "talker",
+            &LogOptions { container: Some("app".into()), previous: true, ..Default::default() },
+        )
+        .await
+        .unwrap();
+        if !previous.starts_with(REMOVED) || Instant::now() >= deadline {
+            break previous;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     assert_eq!(previous, "line 1\nline 2\nline 3\nline 4\nline 5\n");
 
     // Follow ends when the container ends, with what `kubectl logs` then prints.

@@ -34,7 +34,7 @@ use k8sops_core::{CancellationToken, Cluster, NoProgress, ProgressSink, Table};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::{Deserialize, Serialize};
 
-use crate::checklist::{Checklist, ChecklistEvent, ChecklistReport, Status};
+use crate::checklist::{md_cell, term_line, Checklist, ChecklistEvent, ChecklistReport, Status};
 
 /// How a cluster of the fleet is reached.
 #[derive(Clone)]
@@ -341,9 +341,18 @@ impl Fleet {
                         Ok(c) => c,
                         Err(e) => return Err(ClusterOutcome::Unusable { message: e.to_string() }),
                     };
-                    match Cluster::from_config(config) {
-                        Ok(c) => c,
-                        Err(e) => return Err(ClusterOutcome::Unusable { message: e.to_string() }),
+                    // Building the clients runs an exec credential plugin
+                    // (`aws eks get-token`, kubelogin) synchronously: on a
+                    // blocking thread, so a plugin that waits (for a login, a
+                    // prompt) holds neither the other clusters nor the budget.
+                    match tokio::task::spawn_blocking(move || Cluster::from_config(config)).await {
+                        Ok(Ok(c)) => c,
+                        Ok(Err(e)) => return Err(ClusterOutcome::Unusable { message: e.to_string() }),
+                        Err(e) => {
+                            return Err(ClusterOutcome::Unusable {
+                                message: format!("setting up the client stopped: {e}"),
+                            })
+                        }
                     }
                 }
             };
@@ -373,7 +382,8 @@ impl Fleet {
             _ = cancel.cancelled() => ClusterOutcome::Cancelled,
         };
         // Cut short: running checks stop at once and report what finished;
-        // a connection still being set up (an exec credential plugin, say) gets a moment, no more.
+        // a connection still being set up gets a moment, no more (an exec
+        // credential plugin still running is left to finish on its thread).
         stop.cancel();
         match tokio::time::timeout(GRACE, work).await {
             Ok(r) => finish(r, Some(cut_short)),
@@ -671,11 +681,11 @@ impl FleetReport {
             "| cluster | server | status | pass | warn | fail | worst findings |\n|---|---|---|---|---|---|---|\n",
         );
         for r in &self.rows {
-            let worst: Vec<String> = r.worst.iter().map(|w| w.to_string().replace('|', "\\|")).collect();
+            let worst: Vec<String> = r.worst.iter().map(|w| md_cell(&w.to_string())).collect();
             out.push_str(&format!(
-                "| {} | `{}` | {} | {} | {} | {} | {} |\n",
-                r.cluster,
-                r.server,
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                md_cell(&r.cluster),
+                md_cell(&r.server),
                 r.status,
                 r.pass,
                 r.warn,
@@ -701,13 +711,13 @@ impl std::fmt::Display for FleetReport {
         for r in &self.rows {
             let worst = r.worst.first().map(|w| w.to_string()).unwrap_or_else(|| "-".into());
             t.row([
-                r.cluster.as_str(),
-                &r.server,
-                r.status.as_str(),
-                &r.pass.to_string(),
-                &r.warn.to_string(),
-                &r.fail.to_string(),
-                &worst,
+                term_line(&r.cluster).into_owned(),
+                term_line(&r.server).into_owned(),
+                r.status.to_string(),
+                r.pass.to_string(),
+                r.warn.to_string(),
+                r.fail.to_string(),
+                term_line(&worst).into_owned(),
             ]);
         }
         write!(f, "{t}")

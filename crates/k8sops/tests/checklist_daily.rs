@@ -105,6 +105,14 @@ async fn nodes_pass_when_every_node_is_ready() {
 }
 
 #[tokio::test]
+async fn nodes_warn_when_no_node_is_registered() {
+    let server = TestServer::start().await.unwrap();
+    let result = run(&server, NodeStatusCheck::default()).await;
+    assert_eq!(result.status, Status::Warn, "{:#?}", result.findings);
+    assert_eq!(summary(&result).summary, "no nodes are registered");
+}
+
+#[tokio::test]
 async fn nodes_warn_for_a_cordoned_node_and_a_pressure_condition() {
     let server = TestServer::start().await.unwrap();
     let mut cordoned = node("cordoned", "general");
@@ -483,9 +491,11 @@ async fn usage_warns_at_the_warn_threshold_and_for_nodes_without_metrics() {
     assert_eq!(b.evidence[0], "cpu: 3.40 of 4.00 cores allocatable (85%)");
     let missing = result.findings.iter().find(|f| f.summary == "no metrics for 1 node(s)").unwrap();
     assert_eq!(missing.evidence, ["nodes without a sample: new"]);
-    // Thresholds are the caller's.
+    assert_eq!(missing.status, Status::Warn);
+    // Thresholds are the caller's; the node without metrics alone still warns.
     let result = run(&server, UsageCheck { warn_percent: 86.0, fail_percent: 95.0 }).await;
     assert!(result.findings.iter().all(|f| f.subject != "node/busy"), "{:#?}", result.findings);
+    assert_eq!(result.status, Status::Warn, "{:#?}", result.findings);
 }
 
 #[tokio::test]

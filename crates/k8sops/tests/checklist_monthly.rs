@@ -384,16 +384,14 @@ async fn dr_drill_warns_when_the_server_dry_run_refuses_an_object() {
     assert!(gone_or_terminating(&cluster, &scratch_of(r)).await);
 }
 
-#[tokio::test]
-async fn dr_drill_is_forbidden_when_a_kind_may_not_be_created_and_deletes_its_scratch_namespace() {
-    let server = TestServer::start().await.unwrap();
-    shop(&server);
-    // Everything but creating ConfigMaps.
+/// A user `drill` allowed `verbs` on everything, and to create what the
+/// drill makes but ConfigMaps.
+async fn drill_user(server: &TestServer, verbs: &[&str]) -> Cluster {
     server
         .insert_all([
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "drill"},
                 "rules": [
-                    {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "patch", "update", "delete"]},
+                    {"apiGroups": ["*"], "resources": ["*"], "verbs": verbs},
                     {"apiGroups": [""], "resources": ["namespaces", "resourcequotas", "services", "serviceaccounts"], "verbs": ["create"]},
                     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create"]}]}),
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "drill"},
@@ -402,7 +400,14 @@ async fn dr_drill_is_forbidden_when_a_kind_may_not_be_created_and_deletes_its_sc
         ])
         .unwrap();
     let path = server.add_user("drill", &[]).unwrap();
-    let drill = Cluster::from_kubeconfig(&path, None).await.unwrap();
+    Cluster::from_kubeconfig(&path, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn dr_drill_is_forbidden_when_a_kind_may_not_be_created_and_deletes_its_scratch_namespace() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    let drill = drill_user(&server, &["get", "list", "watch", "patch", "update", "delete"]).await;
     let report = run_one(&drill, DrDrillCheck::new("shop")).await;
     let r = report.result("dr-drill").unwrap();
     assert!(matches!(r.outcome, Outcome::Forbidden { .. }), "{report}");
@@ -416,6 +421,25 @@ async fn dr_drill_is_forbidden_when_a_kind_may_not_be_created_and_deletes_its_sc
     assert_eq!(scratch.len(), 1, "{scratch:?}");
     let name = scratch[0].rsplit('/').next().unwrap().to_string();
     assert!(gone_or_terminating(&server.cluster(), &name).await, "{name} is still there");
+}
+
+#[tokio::test]
+async fn dr_drill_that_can_neither_go_on_nor_delete_its_scratch_namespace_fails_naming_it() {
+    let server = TestServer::start().await.unwrap();
+    shop(&server);
+    let drill = drill_user(&server, &["get", "list", "watch", "patch", "update"]).await;
+    let report = run_one(&drill, DrDrillCheck::new("shop")).await;
+    let r = report.result("dr-drill").unwrap();
+    // Not "not checked": the namespace it leaves must be in the result.
+    assert_eq!(r.outcome, Outcome::Ran, "{report}");
+    assert_eq!(r.status, Status::Fail, "{report}");
+    let stopped = finding(r, "namespace/shop");
+    assert!(stopped.summary.starts_with("the drill could not run: "), "{}", stopped.summary);
+    let scratch = scratch_of(r);
+    let kept = finding(r, &format!("namespace/{scratch}"));
+    assert_eq!(kept.status, Status::Warn, "{kept:?}");
+    assert_eq!(kept.action, format!("kubectl delete namespace {scratch}"));
+    assert!(server.cluster().api_all::<Namespace>().get_opt(&scratch).await.unwrap().is_some());
 }
 
 // ---------------------------------------------------------------------------
@@ -454,6 +478,7 @@ async fn capacity_warns_at_75_percent_and_fails_at_90() {
     let server = TestServer::start().await.unwrap();
     capacity_cluster(&server, "3200m");
     let report = run_one(&server.cluster(), CapacityPlanningCheck::default()).await;
+    assert_eq!(result(&report, "capacity").status, Status::Warn, "{report}");
     let g = finding(result(&report, "capacity"), "nodegroup/general");
     assert_eq!(g.status, Status::Warn, "{report}");
     assert!(g.action.contains("scale_nodegroup"), "{}", g.action);
@@ -461,9 +486,32 @@ async fn capacity_warns_at_75_percent_and_fails_at_90() {
     let server = TestServer::start().await.unwrap();
     capacity_cluster(&server, "3700m");
     let report = run_one(&server.cluster(), CapacityPlanningCheck::default()).await;
+    assert_eq!(result(&report, "capacity").status, Status::Fail, "{report}");
     let g = finding(result(&report, "capacity"), "nodegroup/general");
     assert_eq!(g.status, Status::Fail, "{report}");
     assert!(g.summary.contains("0 more 500m/512Mi pod(s) fit"), "{}", g.summary);
+
+    // Each trigger alone: 92.5 % requested with room left for a smaller pod
+    // fails on the percentage; the same room for a larger pod than fits
+    // fails below the percentage.
+    let small_pod = CapacityPlanningCheck { headroom_cpu: "100m".parse().unwrap(), ..Default::default() };
+    let report = run_one(&server.cluster(), small_pod).await;
+    let g = finding(result(&report, "capacity"), "nodegroup/general");
+    assert_eq!(g.status, Status::Fail, "{report}");
+    assert!(g.summary.contains("6 more 100m/512Mi pod(s) fit"), "{}", g.summary);
+    let high_bar = CapacityPlanningCheck { fail_percent: 99.0, ..Default::default() };
+    let report = run_one(&server.cluster(), high_bar).await;
+    let g = finding(result(&report, "capacity"), "nodegroup/general");
+    assert_eq!(g.status, Status::Fail, "{report}");
+}
+
+#[tokio::test]
+async fn capacity_warns_for_a_cluster_without_nodes() {
+    let server = TestServer::start().await.unwrap();
+    let report = run_one(&server.cluster(), CapacityPlanningCheck::default()).await;
+    let r = result(&report, "capacity");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    assert!(r.findings.iter().any(|f| f.summary == "the cluster has no nodes: no capacity to plan"), "{report}");
 }
 
 #[tokio::test]

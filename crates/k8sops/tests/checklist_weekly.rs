@@ -507,6 +507,24 @@ async fn unused_passes_when_everything_is_referenced_or_ignored_by_design() {
     assert_eq!(r.findings[0].summary, "no unused resources");
 }
 
+#[tokio::test]
+async fn unused_warns_when_a_kind_it_judges_is_not_served() {
+    let server = TestServer::start().await.unwrap();
+    server.insert_all(used_objects()).unwrap();
+    server.insert(&config_map("shop", "old-settings")).unwrap();
+    // A proxy (or a server) that answers 404 for ConfigMaps: nothing to judge there.
+    server.add_fault(Fault::on("GET", "/api/v1/configmaps").status(404));
+    let report = run_one(&server.cluster(), UnusedResourcesCheck::default()).await;
+    let r = result(&report, "unused");
+    assert_eq!(r.status, Status::Warn, "{report}\n{r:#?}");
+    assert_eq!(r.findings[0].summary, "no unused resources found, but configmaps could not be listed (404)");
+    assert!(
+        r.findings[0].evidence.iter().any(|e| e.starts_with("not served (404), not looked at: configmaps")),
+        "{:?}",
+        r.findings[0].evidence
+    );
+}
+
 /// The used objects plus one unused object of each kind and finished pods.
 fn with_unused(server: &TestServer) {
     server.insert_all(used_objects()).unwrap();
@@ -864,6 +882,23 @@ async fn top_warns_about_a_pod_using_a_large_share_and_when_metrics_are_not_serv
     assert_eq!(r.status, Status::Warn, "{report}");
     let f = finding(r, "pod/shop/web-1");
     assert_eq!(f.summary, "uses 30.0% of the cluster's allocatable CPU (more than 25%)");
+
+    // Nodes without allocatable: no share can be judged, which is not a pass.
+    let no_allocatable = TestServer::start().await.unwrap();
+    let mut bare = node("n1", "2", "8Gi");
+    bare["status"].as_object_mut().unwrap().remove("allocatable");
+    no_allocatable.insert_all([bare, namespace("shop")]).unwrap();
+    no_allocatable.insert(&pod("shop", "web-1", "Running", json!({}))).unwrap();
+    no_allocatable.set_pod_metrics("shop", "web-1", &[("c", "1200m", "1Gi")]).unwrap();
+    let report = run_one(&no_allocatable.cluster(), TopConsumersCheck::default()).await;
+    let r = result(&report, "top");
+    assert_eq!(r.status, Status::Warn, "{report}");
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.summary == "the cluster's allocatable CPU and memory are unknown: no pod's share of it judged"),
+        "{report}"
+    );
 
     let no_metrics = TestServer::builder().metrics_api(false).start().await.unwrap();
     let report = run_one(&no_metrics.cluster(), TopConsumersCheck::default()).await;

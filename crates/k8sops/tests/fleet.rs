@@ -104,6 +104,14 @@ async fn four_contexts_give_four_rows_and_the_dead_one_says_why_within_the_budge
     assert!(checks.iter().any(|c| matches!(c.outcome, Outcome::Forbidden { .. })), "{checks:#?}");
     assert!(checks.iter().all(|c| c.status != Status::Pass || c.outcome.ran()));
 
+    // Markdown: one row per cluster, whatever the findings' text holds.
+    let md = report.to_markdown();
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| cluster ")).collect();
+    assert_eq!(rows.len(), 4, "{md}");
+    for row in rows {
+        assert_eq!(row.split(" | ").count(), 7, "a cell leaked a pipe: {row}");
+    }
+
     let table = report.to_string();
     assert!(table.contains("did not answer"), "{table}");
     for name in ["healthy", "dead", "demo", "locked"] {
@@ -155,4 +163,34 @@ async fn a_cluster_cut_short_by_its_budget_keeps_the_checks_that_finished() {
     let events = partial.result("events").unwrap();
     assert!(!events.outcome.ran(), "{events:#?}");
     assert_eq!(row.status, Status::Fail, "the demo's NotReady node still fails the row");
+}
+
+/// A context whose credential plugin does not return (a login prompt
+/// nobody answers) costs its own budget, not the other clusters' nor the
+/// run's: the plugin runs on a blocking thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_plugin_that_hangs_holds_neither_the_other_clusters_nor_the_budget() {
+    let healthy = TestServer::start().await.unwrap();
+    let (healthy_url, healthy_token) = server_and_token(healthy.kubeconfig_path());
+    let doc = json!({"apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "healthy", "cluster": {"server": healthy_url}},
+                     {"name": "login", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "healthy", "user": {"token": healthy_token}},
+                  {"name": "login", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                      "command": "sleep", "args": ["15"]}}}],
+        "contexts": [{"name": "login", "context": {"cluster": "login", "user": "login"}},
+                     {"name": "healthy", "context": {"cluster": "healthy", "user": "healthy"}}],
+        "current-context": "healthy"});
+    let config = Kubeconfig::from_yaml(&serde_json::to_string(&doc).unwrap()).unwrap();
+    let budget = Duration::from_secs(3);
+    let fleet = Fleet::from_kubeconfig(&config, &[]).unwrap().concurrency(2).budget_per_cluster(budget);
+    let started = Instant::now();
+    let report = fleet.run(&Checklist::daily()).await;
+    let took = started.elapsed();
+    // Budget plus the grace a cut-short cluster gets; the plugin alone takes 15 s.
+    assert!(took < Duration::from_secs(12), "the fleet waited for the plugin: {took:?}");
+    let login = report.rows.iter().find(|r| r.cluster == "login").unwrap();
+    assert!(matches!(login.outcome, ClusterOutcome::TimedOut { .. }), "{report}");
+    let healthy_row = report.rows.iter().find(|r| r.cluster == "healthy").unwrap();
+    assert!(matches!(healthy_row.outcome, ClusterOutcome::Checked), "{report}");
 }

@@ -35,6 +35,7 @@ impl Check for Markup {
         Box::pin(async {
             Ok(vec![Finding::warn("pod/x/<img src=http://evil>", "a | pipe and </td> tag")
                 .evidence("line with \"quotes\" & 'apostrophes'")
+                .evidence("\u{1b}]52;c;Y2xpcGJvYXJk\u{7}\u{1b}[2Jan image ![x](https://evil/t.png) and [a link](https://evil)")
                 .action("kubectl delete pod '<x>'")]
             .into())
         })
@@ -115,13 +116,22 @@ async fn markdown_and_json_carry_every_result() {
     for r in &report.results {
         assert!(md.contains(&format!("| {} | {} |", r.id, r.status)), "{md}");
     }
-    assert!(md.contains("a \\| pipe") || md.contains("a | pipe and"), "{md}");
+    assert!(md.contains("a \\| pipe"), "{md}");
+    // Cluster text stays text: no tag, image or link a Markdown renderer would act on.
+    for raw in ["<script>", "</td>", "![x](", "[a link](", "\u{1b}"] {
+        assert!(!md.contains(raw), "{raw:?} reached the Markdown:\n{md}");
+    }
+    assert!(md.contains("`pod/x/<img src=http://evil>`"), "a subject is a code span:\n{md}");
+    assert_eq!(md.matches("<img").count(), 1, "only inside the code span:\n{md}");
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["results"].as_array().unwrap().len(), report.results.len());
     assert_eq!(json["results"][0]["id"], "nodes");
     assert_eq!(report.status(), Status::Fail);
     let table = report.to_string();
     assert!(table.starts_with("Daily checklist: FAIL"), "{table}");
+    // No escape sequence reaches the terminal (clipboard, clear screen).
+    assert!(!table.contains('\u{1b}') && !table.contains('\u{7}'), "{table:?}");
+    assert!(table.contains("\u{FFFD}]52;c;"), "{table}");
 }
 
 /// A check that panics before it even returns its future.

@@ -45,9 +45,11 @@
 //! `backup`, which writes an export to the backup store (an interrupted
 //! export leaves no `manifest.json`, so it is never taken for a complete
 //! backup). The monthly `dr-drill` creates a scratch namespace and deletes
-//! it at its end; cancelled or timed out in between, the scratch namespace
-//! (labelled `k8sops.io/dr-drill=true`) is left for the caller to delete:
-//! `kubectl delete namespace -l k8sops.io/dr-drill=true`. The next drill
+//! it at its end; cancelled or timed out in between, it starts that delete
+//! in the background (best effort, while the process runs) and its result
+//! says so ([`Check::cut_short_note`]). A scratch namespace left anyway
+//! (labelled `k8sops.io/dr-drill=true`) is removed by
+//! `kubectl delete namespace -l k8sops.io/dr-drill=true`; the next drill
 //! warns about any it finds.
 
 use std::{
@@ -62,7 +64,7 @@ use serde::{Deserialize, Serialize};
 
 mod render;
 
-pub(crate) use render::seconds;
+pub(crate) use render::{code_span, md_cell, seconds, term_line};
 
 pub mod daily;
 pub mod monthly;
@@ -376,6 +378,22 @@ pub trait Check: Send + Sync {
     /// reports it as such, telling a forbidden request apart); what it
     /// found goes into the findings.
     fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>>;
+
+    /// What a run cut short (its budget spent, the checklist cancelled) may
+    /// leave in the cluster, and how to remove it; the not-run result's
+    /// action says it. `None` (the default) for a check that only reads.
+    ///
+    /// ```
+    /// use k8sops::checklist::Checklist;
+    /// let monthly = Checklist::monthly();
+    /// let drill = monthly.checks().find(|c| c.id() == "dr-drill").unwrap();
+    /// assert!(drill.cut_short_note().unwrap().contains("k8sops.io/dr-drill=true"));
+    /// let daily = Checklist::daily();
+    /// assert!(daily.checks().all(|c| c.cut_short_note().is_none()), "the daily checks only read");
+    /// ```
+    fn cut_short_note(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Whether a check ran, and if not, why.
@@ -490,6 +508,11 @@ impl CheckResult {
             Outcome::TimedOut { .. } => "give the checklist a larger budget per check (Checklist::budget), or look at why the API server is slow",
             Outcome::Cancelled => "",
             _ => "look at the error and run the check again",
+        };
+        let action = match (&outcome, check.cut_short_note()) {
+            (Outcome::TimedOut { .. } | Outcome::Cancelled, Some(note)) if action.is_empty() => note,
+            (Outcome::TimedOut { .. } | Outcome::Cancelled, Some(note)) => format!("{note}; {action}"),
+            _ => action.to_string(),
         };
         CheckResult {
             id: check.id().to_string(),

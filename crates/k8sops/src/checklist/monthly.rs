@@ -29,9 +29,11 @@
 //! new one, never a torn one, and at most a `.NAME.tmp-*` file beside it).
 //! `dr-drill` creates a scratch namespace `k8sops-dr-drill-…` labelled
 //! `k8sops.io/dr-drill=true` and deletes it at its end; cancelled or timed
-//! out in between, the namespace is left behind:
-//! `kubectl delete namespace -l k8sops.io/dr-drill=true` removes it (the
-//! next drill warns about such leftovers).
+//! out in between, it starts that delete in the background (at most 10 s,
+//! while the process runs), and the not-run result says so. A namespace left
+//! anyway (the process exited, the delete was refused) is removed by
+//! `kubectl delete namespace -l k8sops.io/dr-drill=true`, and the next drill
+//! warns about it.
 
 use std::{collections::BTreeMap, fmt::Write as _, sync::Arc};
 
@@ -46,7 +48,7 @@ use kube::api::ListParams;
 
 #[cfg(feature = "upgrade")]
 use super::Status;
-use super::{Artifact, Check, CheckOutput, Finding};
+use super::{code_span, Artifact, Check, CheckOutput, Finding};
 
 /// The monthly checks, in order.
 // Each push but the last depends on a feature: `vec![]` cannot say that.
@@ -330,8 +332,14 @@ pub const DR_DRILL_PREFIX: &str = "k8sops-dr-drill-";
 ///
 /// # Cancel safety
 /// Cancelled or timed out after the scratch namespace was created, the
-/// namespace and what was created in it stay:
-/// `kubectl delete namespace -l k8sops.io/dr-drill=true`. The drill
+/// drill starts deleting the namespace in the background (best effort, at
+/// most 10 s, only while the tokio runtime runs); the not-run result's
+/// action says so. What stays (the process exited first, the delete was
+/// refused) is removed by
+/// `kubectl delete namespace -l k8sops.io/dr-drill=true`, and the next
+/// drill warns about it. When the drill cannot run after creating the
+/// namespace and cannot delete it either, the result is not "not checked"
+/// but a failure that names the namespace. The drill
 /// deletes only the namespace it created (a delete with its UID as
 /// precondition). Give the monthly checklist a budget that fits the
 /// namespace ([`Checklist::budget`](super::Checklist::budget)).
@@ -401,6 +409,11 @@ impl Check for DrDrillCheck {
     }
     fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
         Box::pin(drill::run(self, cluster))
+    }
+    fn cut_short_note(&self) -> Option<String> {
+        Some(format!(
+            "a drill cut short deletes its scratch namespace in the background while the process runs, and the next drill reports any left; to remove them now: kubectl delete namespace -l {DR_DRILL_LABEL}=true"
+        ))
     }
 }
 
@@ -575,13 +588,29 @@ mod drill {
 
         let scratch = scratch_name();
         let uid = create_scratch(cluster, &namespaces, &scratch, ns).await?;
-        // From here on the scratch namespace exists: whatever happens, try to delete it.
+        // From here on the scratch namespace exists: whatever happens, try to
+        // delete it, in the background if the check is dropped (budget, cancel).
+        let mut guard = ScratchGuard {
+            cluster: (!check.keep_scratch).then(|| cluster.clone()),
+            name: scratch.clone(),
+            uid: uid.clone(),
+        };
         let passes = Passes { cluster, store: &store, backup: &at, ns, scratch: &scratch, stop: &stop };
         let outcome = passes.run(&created_at, &created, &validated_at, &validated, check.block_pods).await;
         if let Err(Stop::NotRun(e)) = outcome {
-            // The result is "not checked": nobody would read the name of a kept namespace.
-            let _ = delete_scratch(cluster, &namespaces, &scratch, uid.as_deref()).await;
-            return Err(e);
+            let cleanup = delete_scratch(cluster, &namespaces, &scratch, uid.as_deref()).await;
+            guard.disarm();
+            if cleanup.status == Status::Pass {
+                // Nothing left behind: the result is "not checked", with the reason.
+                return Err(e);
+            }
+            // The namespace stays: the result must name it.
+            findings.push(
+                Finding::fail(format!("namespace/{ns}"), format!("the drill could not run: {e}"))
+                    .action("run the drill as a user allowed to create, read and delete what it restores"),
+            );
+            findings.push(cleanup);
+            return Ok(findings.into());
         }
         let cleanup = if check.keep_scratch {
             Finding::pass(format!("namespace/{scratch}"), format!("scratch namespace {scratch} kept for inspection"))
@@ -590,6 +619,7 @@ mod drill {
         } else {
             delete_scratch(cluster, &namespaces, &scratch, uid.as_deref()).await
         };
+        guard.disarm();
         match outcome {
             Ok(mut d) => {
                 let failed = d.findings.iter().filter(|f| f.status == Status::Fail).count();
@@ -653,6 +683,39 @@ mod drill {
         }
         findings.push(cleanup);
         Ok(findings.into())
+    }
+
+    /// Deletes the scratch namespace in the background when the drill is
+    /// dropped before its own cleanup ran (its budget spent, the checklist
+    /// cancelled): best effort, for at most [`ScratchGuard::GRACE`], and only
+    /// while the runtime still runs. What it cannot delete, the next drill
+    /// reports (`leftovers`).
+    struct ScratchGuard {
+        /// `None` once the drill cleaned up itself, or keeps the namespace.
+        cluster: Option<Cluster>,
+        name: String,
+        uid: Option<String>,
+    }
+
+    impl ScratchGuard {
+        const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+        fn disarm(&mut self) {
+            self.cluster = None;
+        }
+    }
+
+    impl Drop for ScratchGuard {
+        fn drop(&mut self) {
+            let Some(cluster) = self.cluster.take() else { return };
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+            let (name, uid) = (std::mem::take(&mut self.name), self.uid.take());
+            runtime.spawn(async move {
+                let namespaces: Api<Namespace> = cluster.api_all();
+                let delete = delete_scratch(&cluster, &namespaces, &name, uid.as_deref());
+                let _ = tokio::time::timeout(ScratchGuard::GRACE, delete).await;
+            });
+        }
     }
 
     /// Runs `make()`'s future to its end on a blocking thread, driven by
@@ -1737,8 +1800,15 @@ where
     .await
 }
 
-/// `--flag=value` of a container's command and args.
+/// A flag of the etcd pod's command line, kept only when it is a plain
+/// path, URL or list of URLs: the runbook pastes it into shell commands.
 fn flag(pod: &Pod, name: &str) -> Option<String> {
+    flag_value(pod, name)
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "/._:,-@+=[]%".contains(c)))
+}
+
+/// `--flag=value` of a container's command and args.
+fn flag_value(pod: &Pod, name: &str) -> Option<String> {
     let prefix = format!("--{name}=");
     let spec = pod.spec.as_ref()?;
     spec.containers.iter().find_map(|c| {
@@ -1910,7 +1980,7 @@ async fn runbook(check: &RunbookCheck, cluster: &Cluster) -> crate::Result<Check
         let ca = flag(pod, "trusted-ca-file").unwrap_or_else(|| "/etc/kubernetes/pki/etcd/ca.crt".into());
         let cert = flag(pod, "cert-file").unwrap_or_else(|| "/etc/kubernetes/pki/etcd/server.crt".into());
         let key = flag(pod, "key-file").unwrap_or_else(|| "/etc/kubernetes/pki/etcd/server.key".into());
-        let _ = writeln!(md, "etcd pod `{name}`, client endpoints `{endpoints}`:\n");
+        let _ = writeln!(md, "etcd pod {}, client endpoints {}:\n", code_span(&name), code_span(&endpoints));
         let _ = writeln!(
             md,
             "```sh\ncargo run --example etcd_snapshot --features etcd -- save backup.db --endpoints {endpoint} --cacert {ca} --cert {cert} --key {key}\ncargo run --example etcd_snapshot --features etcd -- status backup.db -w table\n# or: ETCDCTL_API=3 etcdctl snapshot save backup.db --endpoints {endpoint} --cacert {ca} --cert {cert} --key {key}\n```\n"

@@ -60,8 +60,8 @@ impl ChecklistReport {
         let mut out = String::new();
         let (pass, warn, fail) = self.counts();
         let _ = writeln!(out, "# {} checklist: {}\n", title_case(&self.checklist), self.status());
-        let _ = writeln!(out, "- Cluster: `{}`", self.cluster);
-        let _ = writeln!(out, "- API server: {}", self.server_version.as_deref().unwrap_or("did not answer"));
+        let _ = writeln!(out, "- Cluster: {}", code_span(&self.cluster));
+        let _ = writeln!(out, "- API server: {}", md_line(self.server_version.as_deref().unwrap_or("did not answer")));
         let _ = writeln!(out, "- Run at: {} ({})", self.generated_at, seconds(self.elapsed_ms));
         let _ = writeln!(out, "- Checks: {pass} pass, {warn} warn, {fail} fail\n");
         let _ = writeln!(out, "| check | status | title | findings | time |");
@@ -70,7 +70,7 @@ impl ChecklistReport {
             let _ = writeln!(
                 out,
                 "| {} | {} | {}{} | {} | {} |",
-                r.id,
+                md_cell(&r.id),
                 r.status,
                 md_cell(&r.title),
                 md_cell(&Self::not_run_note(r)),
@@ -80,8 +80,8 @@ impl ChecklistReport {
         }
         let _ = writeln!(out, "\n## Findings\n");
         for (check, f) in self.findings() {
-            let subject = if f.subject.is_empty() { String::new() } else { format!(" `{}`", f.subject) };
-            let _ = writeln!(out, "- **{}** [{}]{subject}: {}", f.status, check.id, md_line(&f.summary));
+            let subject = if f.subject.is_empty() { String::new() } else { format!(" {}", code_span(&f.subject)) };
+            let _ = writeln!(out, "- **{}** \\[{}\\]{subject}: {}", f.status, md_line(&check.id), md_line(&f.summary));
             for e in &f.evidence {
                 let _ = writeln!(out, "  - {}", md_line(e));
             }
@@ -90,11 +90,11 @@ impl ChecklistReport {
             }
         }
         for r in self.results.iter().filter(|r| r.omitted > 0) {
-            let _ = writeln!(out, "- [{}] {} more findings not shown", r.id, r.omitted);
+            let _ = writeln!(out, "- \\[{}\\] {} more findings not shown", md_line(&r.id), r.omitted);
         }
         for r in &self.results {
             for chart in &r.charts {
-                let _ = writeln!(out, "\n## {}\n", chart.title);
+                let _ = writeln!(out, "\n## {}\n", md_line(&chart.title));
                 let _ = writeln!(out, "| | used | capacity | % |");
                 let _ = writeln!(out, "|---|---|---|---|");
                 for b in &chart.bars {
@@ -103,9 +103,9 @@ impl ChecklistReport {
                         "| {} | {:.1} {} | {:.1} {} | {:.0}% |",
                         md_cell(&b.label),
                         b.used,
-                        chart.unit,
+                        md_cell(&chart.unit),
                         b.capacity,
-                        chart.unit,
+                        md_cell(&chart.unit),
                         b.percent()
                     );
                 }
@@ -113,9 +113,15 @@ impl ChecklistReport {
         }
         for r in &self.results {
             for a in &r.artifacts {
-                let _ = writeln!(out, "\n## Document: {} (from `{}`)\n", a.name, r.id);
-                let _ =
-                    writeln!(out, "<details><summary>{}</summary>\n\n{}\n\n</details>", a.name, a.content.trim_end());
+                let _ = writeln!(out, "\n## Document: {} (from {})\n", md_line(&a.name), code_span(&r.id));
+                // The content is Markdown a check wrote (the runbook escapes
+                // what it takes from the cluster); only the name is escaped.
+                let _ = writeln!(
+                    out,
+                    "<details><summary>{}</summary>\n\n{}\n\n</details>",
+                    esc(&a.name),
+                    a.content.trim_end()
+                );
             }
         }
         out
@@ -314,36 +320,90 @@ fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Control characters and noncharacters are parse errors in HTML.
+            '\n' | '\t' | '\r' => out.push(c),
+            c if c.is_control() || is_noncharacter(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
     out
 }
 
-fn md_line(s: &str) -> String {
-    s.replace('\n', " ")
+fn is_noncharacter(c: char) -> bool {
+    let n = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&n) || n & 0xFFFE == 0xFFFE
 }
 
-fn md_cell(s: &str) -> String {
-    md_line(s).replace('|', "\\|")
+/// Text from the cluster on one Markdown line. Control characters become
+/// spaces; HTML and Markdown punctuation is escaped, so a pod's message or
+/// an image name cannot become a tag, a link, an image or a table cell.
+pub(crate) fn md_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A Markdown table cell: [`md_line`], whose escapes cover `|` too.
+pub(crate) fn md_cell(s: &str) -> String {
+    md_line(s)
+}
+
+/// Text from the cluster as one Markdown code span: a fence longer than
+/// any run of backticks inside, control characters as spaces.
+pub(crate) fn code_span(s: &str) -> String {
+    let text: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') || text.is_empty() { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// Text from the cluster on one terminal line: tabs and line breaks become
+/// spaces, other control characters (escape sequences that could move the
+/// cursor, recolour or rewrite the screen, or set the clipboard) become
+/// U+FFFD.
+pub(crate) fn term_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => ' ',
+            c if c.is_control() => '\u{FFFD}',
+            c => c,
+        })
+        .collect::<String>()
+        .into()
 }
 
 impl fmt::Display for ChecklistReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.headline())?;
+        writeln!(f, "{}", term_line(&self.headline()))?;
         if let Some(v) = &self.server_version {
-            writeln!(f, "API server {v}")?;
+            writeln!(f, "API server {}", term_line(v))?;
         }
         writeln!(f)?;
         let mut t = Table::new(["check", "status", "title", "findings", "time"]);
         for r in &self.results {
             let title = format!("{}{}", r.title, Self::not_run_note(r));
             t.row([
-                r.id.as_str(),
-                r.status.as_str(),
-                &title,
-                &(r.findings.len() + r.omitted).to_string(),
-                &seconds(r.elapsed_ms),
+                term_line(&r.id).into_owned(),
+                r.status.to_string(),
+                term_line(&title).into_owned(),
+                (r.findings.len() + r.omitted).to_string(),
+                seconds(r.elapsed_ms),
             ]);
         }
         write!(f, "{t}")?;
@@ -353,18 +413,18 @@ impl fmt::Display for ChecklistReport {
         } else {
             writeln!(f, "\nNeeds attention:")?;
             for (check, x) in findings {
-                let subject = if x.subject.is_empty() { String::new() } else { format!(" {}", x.subject) };
-                writeln!(f, "{} [{}]{subject}: {}", x.status, check.id, x.summary)?;
+                let subject = if x.subject.is_empty() { String::new() } else { format!(" {}", term_line(&x.subject)) };
+                writeln!(f, "{} [{}]{subject}: {}", x.status, term_line(&check.id), term_line(&x.summary))?;
                 for e in &x.evidence {
-                    writeln!(f, "     {e}")?;
+                    writeln!(f, "     {}", term_line(e))?;
                 }
                 if !x.action.is_empty() {
-                    writeln!(f, "     -> {}", x.action)?;
+                    writeln!(f, "     -> {}", term_line(&x.action))?;
                 }
             }
         }
         for r in self.results.iter().filter(|r| r.omitted > 0) {
-            writeln!(f, "[{}] {} less severe findings not shown", r.id, r.omitted)?;
+            writeln!(f, "[{}] {} less severe findings not shown", term_line(&r.id), r.omitted)?;
         }
         Ok(())
     }
@@ -373,6 +433,20 @@ impl fmt::Display for ChecklistReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_text_stays_text_in_markdown_and_on_a_terminal() {
+        assert_eq!(
+            md_line("a|b <i>&</i> *x* [l](u) `c` \\"),
+            "a\\|b &lt;i&gt;&amp;&lt;/i&gt; \\*x\\* \\[l\\](u) \\`c\\` \\\\"
+        );
+        assert_eq!(md_line("two\nlines\r"), "two lines ");
+        assert_eq!(code_span("pod/a"), "`pod/a`");
+        assert_eq!(code_span("a`b``c"), "```a`b``c```");
+        assert_eq!(code_span("`x"), "`` `x ``");
+        assert_eq!(term_line("plain"), "plain");
+        assert_eq!(term_line("\u{1b}[2Jx\ty\n"), "\u{FFFD}[2Jx y ");
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {

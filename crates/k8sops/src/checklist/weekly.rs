@@ -679,9 +679,12 @@ mod backup_check {
 ///
 /// - **Warn**: one finding per unused object (`pod/NS/NAME`,
 ///   `persistentvolumeclaim/NS/NAME`, `configmap/NS/NAME`, `secret/NS/NAME`,
-///   `service/NS/NAME`), with the `kubectl delete` command.
+///   `service/NS/NAME`), with the `kubectl delete` command. Also when a
+///   kind it judges (pods, claims, ConfigMaps, Secrets, Endpoints,
+///   Services) answers 404: those were not looked at (without Endpoints,
+///   no Service is judged). Types not served are named in the evidence.
 /// - **Fail**: more than [`fail_over`](Self::fail_over) unused objects.
-/// - **Pass**: none.
+/// - **Pass**: none, and every kind it judges was listed.
 ///
 /// Memory: each list is read a page at a time; only the names referenced
 /// (and the findings) are kept.
@@ -846,6 +849,10 @@ impl Refs {
     }
 }
 
+/// The kinds the `unused` check reports on (a 404 for one of them makes a
+/// clean result a warning: nothing was looked at).
+const JUDGED_KINDS: &[&str] = &["pods", "persistentvolumeclaims", "configmaps", "secrets", "endpoints", "services"];
+
 /// Lists every object of `ar` in all namespaces a page at a time; `false`
 /// when the type is not served.
 async fn for_each_object(cluster: &Cluster, ar: &ApiResource, mut f: impl FnMut(DynamicObject)) -> crate::Result<bool> {
@@ -913,12 +920,14 @@ impl Check for UnusedResourcesCheck {
             let mut refs = Refs::default();
             let mut unused = Unused::default();
             let mut scanned: BTreeMap<&'static str, usize> = BTreeMap::new();
+            // Types the server answered 404 for (not served, or a proxy in the way).
+            let mut not_served: Vec<String> = Vec::new();
 
             // Pods: the references, and the finished ones.
             let mut pods = 0;
             // Finished pods with a controller owner, per owner kind.
             let mut owned_finished: BTreeMap<String, usize> = BTreeMap::new();
-            for_each_object(cluster, &ApiResource::erase::<Pod>(&()), |p| {
+            let served = for_each_object(cluster, &ApiResource::erase::<Pod>(&()), |p| {
                 pods += 1;
                 let (ns, name) = ns_name(&p);
                 refs.pod_spec(&ns, &p.data["spec"]);
@@ -950,6 +959,9 @@ impl Check for UnusedResourcesCheck {
                 }
             })
             .await?;
+            if !served {
+                not_served.push("pods".into());
+            }
             scanned.insert("pods", pods);
 
             // Pod templates of workloads.
@@ -963,7 +975,7 @@ impl Check for UnusedResourcesCheck {
                 (ApiResource::erase::<ReplicationController>(&()), &["spec", "template", "spec"]),
             ];
             for (r, path) in &templates {
-                for_each_object(cluster, r, |o| {
+                let served = for_each_object(cluster, r, |o| {
                     let ns = o.metadata.namespace.clone().unwrap_or_default();
                     let spec = path.iter().fold(&o.data, |v, k| &v[*k]);
                     refs.pod_spec(&ns, spec);
@@ -977,6 +989,9 @@ impl Check for UnusedResourcesCheck {
                     }
                 })
                 .await?;
+                if !served {
+                    not_served.push(r.plural.clone());
+                }
             }
             // Secrets named by PersistentVolumes and StorageClasses (CSI and
             // in-tree volume sources, provisioner parameters); cluster-scoped, so
@@ -995,14 +1010,15 @@ impl Check for UnusedResourcesCheck {
                 })
                 .await;
                 match listed {
-                    Ok(_) => {}
+                    Ok(true) => {}
+                    Ok(false) => not_served.push(what.into()),
                     Err(e) if e.core().is_some_and(|c| c.is_permission_denied()) => notes.push(format!(
                         "{what} could not be listed (forbidden): Secrets only they name may be reported as unused"
                     )),
                     Err(e) => return Err(e),
                 }
             }
-            for_each_object(cluster, &ApiResource::erase::<ServiceAccount>(&()), |sa| {
+            let served = for_each_object(cluster, &ApiResource::erase::<ServiceAccount>(&()), |sa| {
                 let ns = sa.metadata.namespace.clone().unwrap_or_default();
                 for key in ["secrets", "imagePullSecrets"] {
                     for s in sa.data[key].as_array().into_iter().flatten() {
@@ -1011,17 +1027,23 @@ impl Check for UnusedResourcesCheck {
                 }
             })
             .await?;
-            for_each_object(cluster, &ApiResource::erase::<Ingress>(&()), |ing| {
+            if !served {
+                not_served.push("serviceaccounts".into());
+            }
+            let served = for_each_object(cluster, &ApiResource::erase::<Ingress>(&()), |ing| {
                 let ns = ing.metadata.namespace.clone().unwrap_or_default();
                 for t in ing.data["spec"]["tls"].as_array().into_iter().flatten() {
                     Refs::add(&mut refs.secrets, &ns, t.get("secretName").and_then(Value::as_str));
                 }
             })
             .await?;
+            if !served {
+                not_served.push("ingresses".into());
+            }
 
             // Claims no pod mounts.
             let mut n = 0;
-            for_each_object(cluster, &ApiResource::erase::<PersistentVolumeClaim>(&()), |c| {
+            let served = for_each_object(cluster, &ApiResource::erase::<PersistentVolumeClaim>(&()), |c| {
                 n += 1;
                 let (ns, name) = ns_name(&c);
                 if refs.claims.contains(&(ns.clone(), name.clone())) || refs.is_stateful_set_claim(&ns, &name) {
@@ -1039,11 +1061,14 @@ impl Check for UnusedResourcesCheck {
                 unused.push("persistentvolumeclaims", f);
             })
             .await?;
+            if !served {
+                not_served.push("persistentvolumeclaims".into());
+            }
             scanned.insert("persistentvolumeclaims", n);
 
             let skip = |ns: &str| self.skip_namespaces.iter().any(|s| s == ns);
             let mut n = 0;
-            for_each_object(cluster, &ApiResource::erase::<ConfigMap>(&()), |cm| {
+            let served = for_each_object(cluster, &ApiResource::erase::<ConfigMap>(&()), |cm| {
                 n += 1;
                 let (ns, name) = ns_name(&cm);
                 if name == "kube-root-ca.crt"
@@ -1061,10 +1086,13 @@ impl Check for UnusedResourcesCheck {
                 unused.push("configmaps", f);
             })
             .await?;
+            if !served {
+                not_served.push("configmaps".into());
+            }
             scanned.insert("configmaps", n);
 
             let mut n = 0;
-            for_each_object(cluster, &ApiResource::erase::<Secret>(&()), |s| {
+            let served = for_each_object(cluster, &ApiResource::erase::<Secret>(&()), |s| {
                 n += 1;
                 let (ns, name) = ns_name(&s);
                 let ty = s.data["type"].as_str().unwrap_or("Opaque");
@@ -1086,11 +1114,14 @@ impl Check for UnusedResourcesCheck {
                 unused.push("secrets", f);
             })
             .await?;
+            if !served {
+                not_served.push("secrets".into());
+            }
             scanned.insert("secrets", n);
 
             // Services with a selector whose Endpoints hold no address.
             let mut with_endpoints: HashSet<(String, String)> = HashSet::new();
-            for_each_object(cluster, &ApiResource::erase::<Endpoints>(&()), |e| {
+            let served = for_each_object(cluster, &ApiResource::erase::<Endpoints>(&()), |e| {
                 let any = e.data["subsets"].as_array().into_iter().flatten().any(|s| {
                     ["addresses", "notReadyAddresses"].iter().any(|k| s[*k].as_array().is_some_and(|a| !a.is_empty()))
                 });
@@ -1099,11 +1130,19 @@ impl Check for UnusedResourcesCheck {
                 }
             })
             .await?;
+            if !served {
+                // Without Endpoints every Service would look empty: none is judged.
+                not_served.push("endpoints".into());
+            }
+            let endpoints_served = served;
             let mut n = 0;
-            for_each_object(cluster, &ApiResource::erase::<Service>(&()), |svc| {
+            let served = for_each_object(cluster, &ApiResource::erase::<Service>(&()), |svc| {
                 n += 1;
                 let spec = &svc.data["spec"];
                 let Some(selector) = spec["selector"].as_object().filter(|m| !m.is_empty()) else { return };
+                if !endpoints_served {
+                    return;
+                }
                 if spec["type"].as_str() == Some("ExternalName") {
                     return;
                 }
@@ -1125,13 +1164,27 @@ impl Check for UnusedResourcesCheck {
                 unused.push("services", f);
             })
             .await?;
+            if !served {
+                not_served.push("services".into());
+            }
             scanned.insert("services", n);
             drop(refs);
 
             let total = unused.findings.len();
             let counts: Vec<String> = unused.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
             let looked: Vec<String> = scanned.iter().map(|(k, n)| format!("{n} {k}")).collect();
-            let head = if total == 0 {
+            // Kinds judged here: one not served means those were not looked at.
+            let blind: Vec<&str> = not_served.iter().map(String::as_str).filter(|k| JUDGED_KINDS.contains(k)).collect();
+            let head = if total == 0 && !blind.is_empty() {
+                Finding::warn(
+                    "",
+                    format!("no unused resources found, but {} could not be listed (404)", blind.join(", ")),
+                )
+                .action(format!(
+                    "kubectl get {} -A: the API server (or a proxy before it) does not serve them",
+                    blind.join(",")
+                ))
+            } else if total == 0 {
                 Finding::pass("", "no unused resources")
             } else if total > self.fail_over {
                 Finding::fail("", format!("{total} unused objects, more than {}", self.fail_over))
@@ -1154,6 +1207,12 @@ impl Check for UnusedResourcesCheck {
             }
             for n in notes {
                 head = head.evidence(n);
+            }
+            if !not_served.is_empty() {
+                head = head.evidence(format!(
+                    "not served (404), not looked at: {} (references only they make are not seen)",
+                    not_served.join(", ")
+                ));
             }
             let mut findings = Vec::with_capacity(total + 1);
             findings.push(head);
@@ -1306,7 +1365,8 @@ impl Check for AuditSummaryCheck {
 ///   of the cluster's allocatable CPU or memory.
 /// - **Warn**: more than [`warn_share`](Self::warn_share) percent; or the
 ///   metrics API is not served (`kubectl top` would fail: install
-///   metrics-server).
+///   metrics-server); or no node reports allocatable CPU or memory (no
+///   share can be judged).
 /// - **Pass**: otherwise, with the top pods and namespaces as evidence and
 ///   charts.
 ///
@@ -1430,6 +1490,27 @@ impl Check for TopConsumersCheck {
                         )),
                     );
                 }
+            }
+
+            // No allocatable to compare with: no pod's share could be judged.
+            let unknown: Vec<&str> = [("CPU", cpu_alloc), ("memory", mem_alloc)]
+                .iter()
+                .filter(|(_, q)| q.is_zero())
+                .map(|(w, _)| *w)
+                .collect();
+            if !unknown.is_empty() && !top.pods.is_empty() {
+                findings.push(
+                    Finding::warn(
+                        "",
+                        format!(
+                            "the cluster's allocatable {} {} unknown: no pod's share of it judged",
+                            unknown.join(" and "),
+                            if unknown.len() > 1 { "are" } else { "is" }
+                        ),
+                    )
+                    .evidence(format!("{} listed, none reporting it in status.allocatable", plural(nodes, "node", "nodes")))
+                    .action("kubectl get nodes -o custom-columns=NAME:.metadata.name,CPU:.status.allocatable.cpu,MEMORY:.status.allocatable.memory"),
+                );
             }
 
             let n = self.top;
