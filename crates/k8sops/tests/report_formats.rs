@@ -21,6 +21,56 @@ impl Check for Panics {
     }
 }
 
+/// A check that never finishes and would leave something behind.
+struct Stuck;
+
+impl Check for Stuck {
+    fn id(&self) -> &str {
+        "stuck"
+    }
+    fn title(&self) -> &str {
+        "A check that never finishes"
+    }
+    fn run<'a>(&'a self, _: &'a k8sops::Cluster) -> futures::future::BoxFuture<'a, k8sops::Result<CheckOutput>> {
+        Box::pin(futures::future::pending())
+    }
+    fn cut_short_note(&self) -> Option<String> {
+        Some("namespace scratch-1 may be left: kubectl delete namespace scratch-1".into())
+    }
+}
+
+#[tokio::test]
+async fn a_check_cut_short_says_what_it_may_have_left_behind() {
+    let server = TestServer::start().await.unwrap();
+    let timed_out =
+        Checklist::new("custom").with(Stuck).budget(std::time::Duration::from_millis(50)).run(&server.cluster()).await;
+    let r = timed_out.result("stuck").unwrap();
+    assert!(matches!(r.outcome, k8sops::checklist::Outcome::TimedOut { budget_ms: 50 }), "{timed_out}");
+    assert!(
+        r.findings[0].action.starts_with(
+            "namespace scratch-1 may be left: kubectl delete namespace scratch-1; give the checklist a larger budget"
+        ),
+        "{:?}",
+        r.findings[0]
+    );
+    let cancel = k8sops::CancellationToken::new();
+    let stopping = cancel.clone();
+    let progress = move |e: k8sops::checklist::ChecklistEvent| {
+        if matches!(e, k8sops::checklist::ChecklistEvent::Started { .. }) {
+            stopping.cancel();
+        }
+    };
+    let cancelled = Checklist::new("custom").with(Stuck).run_with(&server.cluster(), &progress, &cancel).await;
+    let r = cancelled.result("stuck").unwrap();
+    assert_eq!(r.outcome, k8sops::checklist::Outcome::Cancelled, "{cancelled}");
+    assert_eq!(r.findings[0].action, "namespace scratch-1 may be left: kubectl delete namespace scratch-1");
+    // A check that only reads says nothing of the kind.
+    let daily = Checklist::daily().budget(std::time::Duration::from_millis(1)).run(&server.cluster()).await;
+    for r in daily.results.iter().filter(|r| !r.outcome.ran()) {
+        assert!(r.findings[0].action.starts_with("give the checklist a larger budget"), "{r:?}");
+    }
+}
+
 /// A check whose text needs escaping everywhere.
 struct Markup;
 

@@ -246,6 +246,13 @@ mod backup_check {
             "Backup exported and verified"
         }
 
+        fn cut_short_note(&self) -> Option<String> {
+            Some(format!(
+                "an export cut short leaves its files without manifest.json in the backup store (under {}/<UTC time>/ unless a location was given): an incomplete backup, which restore refuses and k8sops::backup::store::prune deletes once a newer backup is complete; a temporary directory (no store configured) is removed",
+                if self.store_prefix.is_empty() { "the store's root" } else { self.store_prefix.as_str() }
+            ))
+        }
+
         fn run<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
             Box::pin(async move {
                 let mut findings = self.export_and_verify(cluster).await?;
