@@ -13,7 +13,7 @@
 //! under the system temporary directory as `k8sops-weekly-backup-*`). The
 //! monthly `dr-drill` restores a namespace into a scratch namespace and
 //! deletes it (`--skip dr-drill` to leave it out); cut short by `--budget`
-//! or Ctrl-C, it deletes it in the background before the process exits, or
+//! or Ctrl-C, it starts deleting it (the run waits up to 3 s for that), or
 //! the next drill reports it.
 //! Exit code: 0 nothing failed, 1 a check failed, 2 usage error or the
 //! cluster did not answer.

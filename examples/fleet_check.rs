@@ -163,11 +163,12 @@ async fn main() -> ExitCode {
         Format::Markdown => print!("{}", report.to_markdown()),
     }
     drop(demos);
-    if report.status() == Status::Fail {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    // An exec credential plugin cut off by its cluster's budget (a login
+    // prompt nobody answers) still runs on a blocking thread, and the
+    // runtime would wait for it at exit: the report is out, exit now.
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    std::process::exit(if report.status() == Status::Fail { 1 } else { 0 });
 }
 
 /// Whether a kubeconfig is there to read (`KUBECONFIG` or `~/.kube/config`).

@@ -40,6 +40,7 @@ if [[ -x $K8S_DIR/start.sh ]]; then
   if [[ -x $K8S_DIR/node/start-node.sh ]]; then
     "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
     NODE_STARTED=1
+    unset K8SOPS_NODE_KUBECONFIG
     # Its fixed ports (36xxx) lie in Linux's ephemeral range: a client
     # connection of another process can hold one for a moment ("bind: address
     # already in use"). Three attempts before giving up.
@@ -52,6 +53,8 @@ if [[ -x $K8S_DIR/start.sh ]]; then
       echo "the real node did not start (attempt $attempt, see target/k8s-node.log):" >&2
       tail -5 "$ROOT/target/k8s-node.log" >&2
       "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
+      # A port held by another process's connection is released within seconds.
+      [[ $attempt == 3 ]] || sleep 5
     done
     [[ -n ${K8SOPS_NODE_KUBECONFIG:-} ]] || echo "the real node did not start: its tests will fail" >&2
   fi

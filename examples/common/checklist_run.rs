@@ -105,10 +105,12 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
+        // The rename's durability; some filesystems (FUSE, SMB) refuse a
+        // directory fsync, which must not turn a written report into an error.
         #[cfg(unix)]
         if let Some(dir) = path.parent() {
             let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-            std::fs::File::open(dir)?.sync_all()?;
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
         }
         Ok(())
     })();

@@ -6,6 +6,14 @@
 //! forbids a check or runs out of time is a row that says so; it never
 //! stops the others.
 //!
+//! A context whose user runs an exec credential plugin (`aws eks
+//! get-token`, kubelogin) runs it when its turn comes, on a blocking thread
+//! (twice: [`Cluster`] builds a request client and a streaming client). A
+//! plugin that waits for input is cut off by its cluster's budget but keeps
+//! its thread until it exits, and a tokio runtime waits for such threads
+//! when it shuts down: a program should exit once it has its report (the
+//! `fleet_check` example calls `std::process::exit`).
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use k8sops::{checklist::Checklist, fleet::Fleet};

@@ -167,30 +167,42 @@ async fn a_cluster_cut_short_by_its_budget_keeps_the_checks_that_finished() {
 
 /// A context whose credential plugin does not return (a login prompt
 /// nobody answers) costs its own budget, not the other clusters' nor the
-/// run's: the plugin runs on a blocking thread.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_credential_plugin_that_hangs_holds_neither_the_other_clusters_nor_the_budget() {
-    let healthy = TestServer::start().await.unwrap();
-    let (healthy_url, healthy_token) = server_and_token(healthy.kubeconfig_path());
-    let doc = json!({"apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "healthy", "cluster": {"server": healthy_url}},
-                     {"name": "login", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "users": [{"name": "healthy", "user": {"token": healthy_token}},
-                  {"name": "login", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
-                      "command": "sleep", "args": ["15"]}}}],
-        "contexts": [{"name": "login", "context": {"cluster": "login", "user": "login"}},
-                     {"name": "healthy", "context": {"cluster": "healthy", "user": "healthy"}}],
-        "current-context": "healthy"});
-    let config = Kubeconfig::from_yaml(&serde_json::to_string(&doc).unwrap()).unwrap();
-    let budget = Duration::from_secs(3);
-    let fleet = Fleet::from_kubeconfig(&config, &[]).unwrap().concurrency(2).budget_per_cluster(budget);
-    let started = Instant::now();
-    let report = fleet.run(&Checklist::daily()).await;
-    let took = started.elapsed();
-    // Budget plus the grace a cut-short cluster gets; the plugin alone takes 15 s.
-    assert!(took < Duration::from_secs(12), "the fleet waited for the plugin: {took:?}");
-    let login = report.rows.iter().find(|r| r.cluster == "login").unwrap();
-    assert!(matches!(login.outcome, ClusterOutcome::TimedOut { .. }), "{report}");
-    let healthy_row = report.rows.iter().find(|r| r.cluster == "healthy").unwrap();
-    assert!(matches!(healthy_row.outcome, ClusterOutcome::Checked), "{report}");
+/// run's: the plugin runs on a blocking thread. Its context name holds a
+/// `|`, which the Markdown table must escape.
+#[test]
+fn a_credential_plugin_that_hangs_holds_neither_the_other_clusters_nor_the_budget() {
+    // Its own runtime, shut down without waiting for the plugin's thread
+    // (a runtime dropped normally waits for blocking threads).
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let healthy = TestServer::start().await.unwrap();
+        let (healthy_url, healthy_token) = server_and_token(healthy.kubeconfig_path());
+        let doc = json!({"apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "healthy", "cluster": {"server": healthy_url}},
+                         {"name": "login", "cluster": {"server": "https://127.0.0.1:1"}}],
+            "users": [{"name": "healthy", "user": {"token": healthy_token}},
+                      {"name": "login", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                          "command": "sleep", "args": ["30"]}}}],
+            "contexts": [{"name": "login|sso", "context": {"cluster": "login", "user": "login"}},
+                         {"name": "healthy", "context": {"cluster": "healthy", "user": "healthy"}}],
+            "current-context": "healthy"});
+        let config = Kubeconfig::from_yaml(&serde_json::to_string(&doc).unwrap()).unwrap();
+        let budget = Duration::from_secs(6);
+        let fleet = Fleet::from_kubeconfig(&config, &[]).unwrap().concurrency(2).budget_per_cluster(budget);
+        let started = Instant::now();
+        let report = fleet.run(&Checklist::daily()).await;
+        let took = started.elapsed();
+        // The budget, the 5 s a cut-short cluster gets to hand over, and slack; the plugin alone takes 30 s.
+        assert!(took < budget + Duration::from_secs(8), "the fleet waited for the plugin: {took:?}");
+        let login = report.rows.iter().find(|r| r.cluster == "login|sso").unwrap();
+        assert!(matches!(login.outcome, ClusterOutcome::TimedOut { .. }), "{report}");
+        let healthy_row = report.rows.iter().find(|r| r.cluster == "healthy").unwrap();
+        assert!(matches!(healthy_row.outcome, ClusterOutcome::Checked), "{report}");
+        let md = report.to_markdown();
+        assert!(md.contains("| login\\|sso | "), "{md}");
+        for row in md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| cluster ")) {
+            assert_eq!(row.split(" | ").count(), 7, "{row}");
+        }
+    });
+    runtime.shutdown_background();
 }

@@ -29,8 +29,8 @@
 //! new one, never a torn one, and at most a `.NAME.tmp-*` file beside it).
 //! `dr-drill` creates a scratch namespace `k8sops-dr-drill-…` labelled
 //! `k8sops.io/dr-drill=true` and deletes it at its end; cancelled or timed
-//! out in between, it starts that delete in the background (at most 10 s,
-//! while the process runs), and the not-run result says so. A namespace left
+//! out in between, it starts that delete in the background (at most 10 s;
+//! the checklist run waits up to 3 s for it), and the not-run result says so. A namespace left
 //! anyway (the process exited, the delete was refused) is removed by
 //! `kubectl delete namespace -l k8sops.io/dr-drill=true`, and the next drill
 //! warns about it.
@@ -48,7 +48,7 @@ use kube::api::ListParams;
 
 #[cfg(feature = "upgrade")]
 use super::Status;
-use super::{code_span, Artifact, Check, CheckOutput, Finding};
+use super::{code_span, md_cell, md_line, Artifact, Check, CheckOutput, Finding};
 
 /// The monthly checks, in order.
 // Each push but the last depends on a feature: `vec![]` cannot say that.
@@ -333,8 +333,8 @@ pub const DR_DRILL_PREFIX: &str = "k8sops-dr-drill-";
 /// # Cancel safety
 /// Cancelled or timed out after the scratch namespace was created, the
 /// drill starts deleting the namespace in the background (best effort, at
-/// most 10 s, only while the tokio runtime runs); the not-run result's
-/// action says so. What stays (the process exited first, the delete was
+/// most 10 s; [`Checklist::run_with`](super::Checklist::run_with) waits up
+/// to 3 s for it before returning); the not-run result's action says so. What stays (the process exited first, the delete was
 /// refused) is removed by
 /// `kubectl delete namespace -l k8sops.io/dr-drill=true`, and the next
 /// drill warns about it. When the drill cannot run after creating the
@@ -411,9 +411,15 @@ impl Check for DrDrillCheck {
         Box::pin(drill::run(self, cluster))
     }
     fn cut_short_note(&self) -> Option<String> {
-        Some(format!(
-            "a drill cut short deletes its scratch namespace in the background while the process runs, and the next drill reports any left; to remove them now: kubectl delete namespace -l {DR_DRILL_LABEL}=true"
-        ))
+        Some(if self.keep_scratch {
+            format!(
+                "the scratch namespace is kept (keep_scratch); to remove drill namespaces: kubectl delete namespace -l {DR_DRILL_LABEL}=true"
+            )
+        } else {
+            format!(
+                "a drill cut short starts deleting its scratch namespace (the run waits a few seconds for it), and the next drill reports any left; to remove them now: kubectl delete namespace -l {DR_DRILL_LABEL}=true"
+            )
+        })
     }
 }
 
@@ -607,7 +613,10 @@ mod drill {
             // The namespace stays: the result must name it.
             findings.push(
                 Finding::fail(format!("namespace/{ns}"), format!("the drill could not run: {e}"))
-                    .action("run the drill as a user allowed to create, read and delete what it restores"),
+                    .evidence(format!("scratch namespace {scratch} left behind (see its finding)"))
+                    .action(
+                        "look at the error (a permission, a quota, an admission webhook), then run the drill again",
+                    ),
             );
             findings.push(cleanup);
             return Ok(findings.into());
@@ -687,9 +696,10 @@ mod drill {
 
     /// Deletes the scratch namespace in the background when the drill is
     /// dropped before its own cleanup ran (its budget spent, the checklist
-    /// cancelled): best effort, for at most [`ScratchGuard::GRACE`], and only
-    /// while the runtime still runs. What it cannot delete, the next drill
-    /// reports (`leftovers`).
+    /// cancelled): best effort, for at most [`ScratchGuard::GRACE`]. The
+    /// checklist run waits a few seconds for it before returning; dropped
+    /// outside a run, it goes on while the runtime runs. What it cannot
+    /// delete, the next drill reports (`leftovers`).
     struct ScratchGuard {
         /// `None` once the drill cleaned up itself, or keeps the namespace.
         cluster: Option<Cluster>,
@@ -708,9 +718,8 @@ mod drill {
     impl Drop for ScratchGuard {
         fn drop(&mut self) {
             let Some(cluster) = self.cluster.take() else { return };
-            let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
             let (name, uid) = (std::mem::take(&mut self.name), self.uid.take());
-            runtime.spawn(async move {
+            crate::checklist::spawn_cleanup(async move {
                 let namespaces: Api<Namespace> = cluster.api_all();
                 let delete = delete_scratch(&cluster, &namespaces, &name, uid.as_deref());
                 let _ = tokio::time::timeout(ScratchGuard::GRACE, delete).await;
@@ -1893,19 +1902,21 @@ async fn runbook(check: &RunbookCheck, cluster: &Cluster) -> crate::Result<Check
     let now = k8s_openapi::jiff::Timestamp::now();
     let mut md = String::new();
     // Writing to a String cannot fail.
-    let _ = writeln!(md, "# Runbook: {title}\n");
+    // Cluster text goes through md_line / md_cell / code_span: the runbook is
+    // also pasted as is into the checklist's Markdown report.
+    let _ = writeln!(md, "# Runbook: {}\n", md_line(&title));
     let _ = writeln!(
         md,
         "Generated {now} by k8sops from the cluster itself: re-run the monthly checklist to refresh it.\n"
     );
     let _ = writeln!(md, "## Cluster\n");
     let _ = writeln!(md, "- API server: {}", cluster.url());
-    let _ = writeln!(md, "- Kubernetes version: {version}");
+    let _ = writeln!(md, "- Kubernetes version: {}", md_line(&version.to_string()));
     let total_nodes: usize = groups.values().map(|g| g.nodes).sum();
     let _ = writeln!(md, "- Nodes: {total_nodes} in {} group(s)", groups.len());
     let _ = writeln!(md, "- Namespaces: {}", counts.len());
     for (what, why) in &unread {
-        let _ = writeln!(md, "- Not in this runbook: {what} ({why})");
+        let _ = writeln!(md, "- Not in this runbook: {} ({})", md_line(what), md_line(why));
     }
 
     let _ = writeln!(md, "\n## Node groups\n");
@@ -1916,7 +1927,7 @@ async fn runbook(check: &RunbookCheck, cluster: &Cluster) -> crate::Result<Check
         for (name, g) in &groups {
             let types: Vec<&str> = g.instance_types.iter().map(String::as_str).collect();
             let types = if types.is_empty() { "-".to_string() } else { types.join(", ") };
-            let _ = writeln!(md, "| {name} | {} | {types} | {} |", g.nodes, g.example);
+            let _ = writeln!(md, "| {} | {} | {} | {} |", md_cell(name), g.nodes, md_cell(&types), md_cell(&g.example));
         }
     }
 
@@ -1926,7 +1937,7 @@ async fn runbook(check: &RunbookCheck, cluster: &Cluster) -> crate::Result<Check
         "| namespace | deployments | statefulsets | daemonsets | cronjobs | pods |\n|---|---|---|---|---|---|"
     );
     for (ns, c) in counts.iter().take(MAX_NAMESPACE_ROWS) {
-        let _ = writeln!(md, "| {ns} | {} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3], c[4]);
+        let _ = writeln!(md, "| {} | {} | {} | {} | {} | {} |", md_cell(ns), c[0], c[1], c[2], c[3], c[4]);
     }
     if counts.len() > MAX_NAMESPACE_ROWS {
         let _ = writeln!(md, "\n… and {} more namespaces (`kubectl get ns`).", counts.len() - MAX_NAMESPACE_ROWS);
@@ -1939,7 +1950,7 @@ async fn runbook(check: &RunbookCheck, cluster: &Cluster) -> crate::Result<Check
     }
     for (name, g) in &groups {
         let node = &g.example;
-        let _ = writeln!(md, "Node group **{name}** (e.g. `{node}`):\n");
+        let _ = writeln!(md, "Node group **{}** (e.g. {}):\n", md_line(name), code_span(node));
         let _ = writeln!(
             md,
             "```sh\ncargo run --example drain_node -- {node} --ignore-daemonsets --delete-emptydir-data --dry-run=server\ncargo run --example drain_node -- {node} --ignore-daemonsets --delete-emptydir-data\n# or: kubectl drain {node} --ignore-daemonsets --delete-emptydir-data\nkubectl uncordon {node}   # when it should take pods again\n```\n"

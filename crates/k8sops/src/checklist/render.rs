@@ -335,24 +335,57 @@ fn is_noncharacter(c: char) -> bool {
 }
 
 /// Text from the cluster on one Markdown line. Control characters become
-/// spaces; HTML and Markdown punctuation is escaped, so a pod's message or
-/// an image name cannot become a tag, a link, an image or a table cell.
+/// spaces; `<`, `>`, `&` become entities and `\`, `` ` ``, `[`, `]`, `|`
+/// are backslash-escaped, so a pod's message or an image name cannot
+/// become a tag, a link, an image or a table cell. A word holding `://` (a
+/// URL, which a renderer would link as written) becomes a code span; a
+/// line that would start a heading, list or rule has that mark escaped.
+/// Emphasis (`*`, `_`) is left alone: it cannot reach outside the line.
 pub(crate) fn md_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
-                out.push('\\');
-                out.push(c);
+    let text: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.trim_start().split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if is_url(word) {
+            out.push_str(&code_span(word));
+            continue;
+        }
+        for c in word.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '\\' | '`' | '[' | ']' | '|' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
             }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+        }
+    }
+    // Block syntax at the start: `# x`, `- x`, `+ x`, `* x`, `===`, `___`, `~~~`, `1. x`, `1) x`.
+    if out.starts_with(['#', '-', '+', '*', '=', '_', '~']) {
+        out.insert(0, '\\');
+    } else {
+        let digits = out.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && out[digits..].starts_with(['.', ')']) {
+            out.insert(digits, '\\');
         }
     }
     out
+}
+
+/// `scheme://...` with nothing before the scheme, and no `|` (a code span
+/// cannot hold one in a table cell).
+fn is_url(word: &str) -> bool {
+    word.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && !rest.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && !word.contains('|')
+    })
 }
 
 /// A Markdown table cell: [`md_line`], whose escapes cover `|` too.
@@ -438,9 +471,19 @@ mod tests {
     fn cluster_text_stays_text_in_markdown_and_on_a_terminal() {
         assert_eq!(
             md_line("a|b <i>&</i> *x* [l](u) `c` \\"),
-            "a\\|b &lt;i&gt;&amp;&lt;/i&gt; \\*x\\* \\[l\\](u) \\`c\\` \\\\"
+            "a\\|b &lt;i&gt;&amp;&lt;/i&gt; *x* \\[l\\](u) \\`c\\` \\\\"
         );
         assert_eq!(md_line("two\nlines\r"), "two lines ");
+        assert_eq!(
+            md_line("pull https://reg/v2/my_app/x?a=1&b=2 failed"),
+            "pull `https://reg/v2/my_app/x?a=1&b=2` failed"
+        );
+        assert_eq!(md_line("dr-drill at 85% of 4.00 cores"), "dr-drill at 85% of 4.00 cores");
+        assert_eq!(md_line("# not a heading"), "\\# not a heading");
+        assert_eq!(md_line("- not an item"), "\\- not an item");
+        assert_eq!(md_line("12. not an item"), "12\\. not an item");
+        assert_eq!(md_line("12 pods"), "12 pods");
+        assert_eq!(md_line("![x](https://evil/t.png)"), "!\\[x\\](https://evil/t.png)");
         assert_eq!(code_span("pod/a"), "`pod/a`");
         assert_eq!(code_span("a`b``c"), "```a`b``c```");
         assert_eq!(code_span("`x"), "`` `x ``");
