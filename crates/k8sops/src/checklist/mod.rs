@@ -80,10 +80,30 @@ tokio::task_local! {
 /// How long a checklist run waits for the cleanups of checks cut short.
 const CLEANUP_WAIT: Duration = Duration::from_secs(3);
 
-/// Starts `cleanup` on the current runtime (nothing without one): a check
-/// cut short undoing what it did. Inside [`Checklist::run_with`], the run
-/// waits for it before returning; elsewhere it runs detached.
-pub(crate) fn spawn_cleanup(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+/// Starts `cleanup` on the current tokio runtime (nothing without one): a
+/// check cut short (its future dropped by the budget or a cancel) undoing
+/// what it changed, typically from a drop guard. Started while a
+/// [`Checklist::run_with`] runs the check, the run waits for it, up to 3 s
+/// in all, before it returns; elsewhere it runs detached. Say what may stay
+/// in [`Check::cut_short_note`].
+///
+/// ```
+/// /// Held by a check's future while a scratch object exists.
+/// struct Scratch(Option<String>);
+///
+/// impl Drop for Scratch {
+///     fn drop(&mut self) {
+///         if let Some(name) = self.0.take() {
+///             k8sops::checklist::spawn_cleanup(async move {
+///                 // delete `name` here, with a timeout
+///                 let _ = name;
+///             });
+///         }
+///     }
+/// }
+/// # drop(Scratch(None));
+/// ```
+pub fn spawn_cleanup(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
     let handle = runtime.spawn(cleanup);
     let _ = CLEANUPS.try_with(|c| c.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(handle));
@@ -1121,5 +1141,58 @@ impl ChecklistReport {
     /// ```
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    /// Starts a cleanup when dropped, as the DR drill's scratch guard does.
+    struct UndoOnDrop(Arc<AtomicBool>);
+
+    impl Drop for UndoOnDrop {
+        fn drop(&mut self) {
+            let done = self.0.clone();
+            spawn_cleanup(async move {
+                // A cleanup that takes a moment, as a DELETE does.
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                done.store(true, Ordering::SeqCst);
+            });
+        }
+    }
+
+    struct ChangesThenHangs(Arc<AtomicBool>);
+
+    impl Check for ChangesThenHangs {
+        fn id(&self) -> &str {
+            "changes"
+        }
+        fn title(&self) -> &str {
+            "Changes something, then never finishes"
+        }
+        fn run<'a>(&'a self, _: &'a Cluster) -> BoxFuture<'a, crate::Result<CheckOutput>> {
+            let undo = UndoOnDrop(self.0.clone());
+            Box::pin(async move {
+                let _undo = undo;
+                futures::future::pending().await
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_returns_after_the_cleanups_of_checks_it_cut_short() {
+        let server = k8sops_testkit::TestServer::start().await.unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let report = Checklist::new("custom")
+            .with(ChangesThenHangs(done.clone()))
+            .budget(Duration::from_millis(50))
+            .run(&server.cluster())
+            .await;
+        assert!(matches!(report.results[0].outcome, Outcome::TimedOut { .. }), "{report}");
+        assert!(done.load(Ordering::SeqCst), "the run returned before the cleanup finished");
     }
 }
