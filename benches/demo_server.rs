@@ -45,10 +45,42 @@ pub async fn until_stdin_closes() {
     .expect("wait for stdin to close");
 }
 
-/// A running server child; stopped (its standard input closed) on drop.
+/// A child of this bench binary in the `server` role, started with `env`
+/// set; ready once it has printed its first line. Stopped (its standard
+/// input closed, then waited for) on drop.
+#[derive(Debug)]
+pub struct ServerChild {
+    child: Child,
+    /// The line the child printed when ready, without its line end.
+    pub ready: String,
+}
+
+impl ServerChild {
+    /// Starts the child and waits for its ready line.
+    pub fn start(env: &[(&str, String)]) -> ServerChild {
+        let mut command = Command::new(std::env::current_exe().expect("current exe"));
+        command.env(ROLE, "server");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("start the server child");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read ready line");
+        ServerChild { child, ready: line.trim_end().to_string() }
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A running demo-cluster server child; stopped on drop.
 #[derive(Debug)]
 pub struct DemoServer {
-    child: Child,
+    _child: ServerChild,
     /// The server's kubeconfig.
     pub kubeconfig: String,
     /// Nodes loaded.
@@ -61,23 +93,15 @@ impl DemoServer {
     /// Starts this binary again as the server child with
     /// `DemoCluster::scaled(nodes, pods)` and waits until it serves.
     pub fn start(nodes: usize, pods: usize) -> DemoServer {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .env(ROLE, "server")
-            .env("K8SOPS_BENCH_NODES", nodes.to_string())
-            .env("K8SOPS_BENCH_PODS", pods.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server child");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read ready line");
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        assert!(parts.len() == 4 && parts[0] == "ready", "server child said {line:?}");
+        let child =
+            ServerChild::start(&[("K8SOPS_BENCH_NODES", nodes.to_string()), ("K8SOPS_BENCH_PODS", pods.to_string())]);
+        let parts: Vec<&str> = child.ready.split_whitespace().collect();
+        assert!(parts.len() == 4 && parts[0] == "ready", "server child said {:?}", child.ready);
         DemoServer {
             kubeconfig: parts[1].to_string(),
             nodes: parts[2].parse().expect("nodes"),
             pods: parts[3].parse().expect("pods"),
-            child,
+            _child: child,
         }
     }
 
@@ -86,12 +110,5 @@ impl DemoServer {
         let mut c = Command::new("kubectl");
         c.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(cache).args(args);
         c
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
     }
 }

@@ -23,12 +23,8 @@ use k8sops::audit::{
     rbac::{render_can_i_list, Attributes, RbacSnapshot, UserInfo},
     risk::risk_findings,
 };
-use k8sops_benches::{print, real_server::RealServer, Comparison};
+use k8sops_benches::{env_usize, print, real_server::RealServer, Comparison};
 use serde_json::json;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 const VERBS: [&str; 4] = ["get", "list", "create", "delete"];
 const RESOURCES: [(&str, &str); 6] =

@@ -21,13 +21,9 @@
 use std::time::{Duration, Instant};
 
 use k8sops::nodes::{drain, DrainParams, DrainStatus};
-use k8sops_benches::{print, real_server::RealServer, Comparison};
+use k8sops_benches::{env_usize, print, real_server::RealServer, Comparison};
 use k8sops_testkit::{KubeletOptions, TestServer};
 use serde_json::{json, Value};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn node(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},

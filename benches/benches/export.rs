@@ -27,8 +27,8 @@
 //! `K8SOPS_BENCH_TESTKIT=1` runs that version in a `cargo bench` build too.
 
 use std::{
-    io::{BufRead, BufReader, Write},
-    process::{Child, Command, Stdio},
+    io::Write,
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -45,23 +45,19 @@ use k8sops::{
     },
     Cluster,
 };
-use k8sops_benches::{measure, mib, real_server::RealServer, ProcessStats};
+use k8sops_benches::{
+    demo_server::{ServerChild, ROLE},
+    env_usize, measure, mib,
+    real_server::RealServer,
+    runtime, ProcessStats,
+};
 use kube::{
     api::{ListParams, PostParams},
     Api,
 };
 use serde_json::json;
 
-const ROLE: &str = "K8SOPS_BENCH_ROLE";
 const NAMESPACES: usize = 10;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
-}
 
 fn main() {
     match std::env::var(ROLE).as_deref() {
@@ -233,31 +229,17 @@ fn run_export() {
     });
 }
 
+/// The testkit child; stopped on drop.
 struct TestkitServer {
-    child: Child,
+    _child: ServerChild,
     kubeconfig: String,
 }
 
 impl TestkitServer {
     fn start(objects: usize) -> TestkitServer {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .env(ROLE, "server")
-            .env("K8SOPS_BENCH_OBJECTS", objects.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server child");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read ready line");
-        let kubeconfig = line.strip_prefix("ready ").expect("ready line").trim().to_string();
-        TestkitServer { child, kubeconfig }
-    }
-}
-
-impl Drop for TestkitServer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
+        let child = ServerChild::start(&[("K8SOPS_BENCH_OBJECTS", objects.to_string())]);
+        let kubeconfig = child.ready.strip_prefix("ready ").expect("ready line").trim().to_string();
+        TestkitServer { _child: child, kubeconfig }
     }
 }
 

@@ -28,13 +28,10 @@ use k8sops::upgrade::{
     removed_apis::{find_removed_apis, helm, scan_manifests, RemovedApiParams},
     rules::{MinorVersion, RuleSet},
 };
+use k8sops_benches::env_usize;
 use k8sops_testkit::TestServer;
 use kube::api::ListParams;
 use serde_json::{json, Value};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 const TARGET: MinorVersion = MinorVersion::new(1, 25);
 const NAMESPACES: usize = 50;

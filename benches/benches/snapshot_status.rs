@@ -28,7 +28,7 @@ use k8sops::backup::{
     etcd::{Client, ConnectOptions, Txn, TxnOp},
     snapshot::{self, OutputFormat},
 };
-use k8sops_benches::{measure, mib, print, Comparison};
+use k8sops_benches::{env_usize, measure, mib, print, Comparison};
 
 const PREFIX: &str = "/k8sops-bench/snapshot-status/";
 const MARKER: &str = "/k8sops-bench/snapshot-status-filled";
@@ -38,10 +38,6 @@ const BATCH: usize = 64;
 /// The child-process mode: print ours for the file and exit.
 const CHILD_VAR: &str = "K8SOPS_BENCH_SNAPSHOT_STATUS_FILE";
 const RUNS: usize = 7;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// The bench's own etcd, stopped on drop (its data directory stays).
 struct BenchEtcd {
