@@ -860,18 +860,29 @@ impl Refs {
 /// clean result a warning: nothing was looked at).
 const JUDGED_KINDS: &[&str] = &["pods", "persistentvolumeclaims", "configmaps", "secrets", "endpoints", "services"];
 
-/// Lists every object of `ar` in all namespaces a page at a time; `false`
-/// when the type is not served.
-async fn for_each_object(cluster: &Cluster, ar: &ApiResource, mut f: impl FnMut(DynamicObject)) -> crate::Result<bool> {
+/// Lists every object of `ar` in all namespaces a page at a time: how many
+/// there were, or `None` when the type is not served (a 404), which is
+/// recorded in `not_served` by its plural.
+async fn for_each_object(
+    cluster: &Cluster,
+    ar: &ApiResource,
+    not_served: &mut Vec<String>,
+    mut f: impl FnMut(DynamicObject),
+) -> crate::Result<Option<usize>> {
     let api: Api<DynamicObject> = Api::all_with(cluster.client().clone(), ar);
+    let mut n = 0;
     let listed = paging::for_each(cluster, &api, ListParams::default(), |o| {
+        n += 1;
         f(o);
         Ok::<_, k8sops_core::Error>(())
     })
     .await;
     match listed {
-        Ok(()) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
+        Ok(()) => Ok(Some(n)),
+        Err(e) if e.is_not_found() => {
+            not_served.push(ar.plural.clone());
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -931,11 +942,9 @@ impl Check for UnusedResourcesCheck {
             let mut not_served: Vec<String> = Vec::new();
 
             // Pods: the references, and the finished ones.
-            let mut pods = 0;
             // Finished pods with a controller owner, per owner kind.
             let mut owned_finished: BTreeMap<String, usize> = BTreeMap::new();
-            let served = for_each_object(cluster, &ApiResource::erase::<Pod>(&()), |p| {
-                pods += 1;
+            let pods = for_each_object(cluster, &ApiResource::erase::<Pod>(&()), &mut not_served, |p| {
                 let (ns, name) = ns_name(&p);
                 refs.pod_spec(&ns, &p.data["spec"]);
                 for v in p.data["spec"]["volumes"].as_array().into_iter().flatten() {
@@ -966,10 +975,7 @@ impl Check for UnusedResourcesCheck {
                 }
             })
             .await?;
-            if !served {
-                not_served.push("pods".into());
-            }
-            scanned.insert("pods", pods);
+            scanned.insert("pods", pods.unwrap_or(0));
 
             // Pod templates of workloads.
             let templates: [(ApiResource, &[&str]); 7] = [
@@ -982,7 +988,7 @@ impl Check for UnusedResourcesCheck {
                 (ApiResource::erase::<ReplicationController>(&()), &["spec", "template", "spec"]),
             ];
             for (r, path) in &templates {
-                let served = for_each_object(cluster, r, |o| {
+                for_each_object(cluster, r, &mut not_served, |o| {
                     let ns = o.metadata.namespace.clone().unwrap_or_default();
                     let spec = path.iter().fold(&o.data, |v, k| &v[*k]);
                     refs.pod_spec(&ns, spec);
@@ -996,9 +1002,6 @@ impl Check for UnusedResourcesCheck {
                     }
                 })
                 .await?;
-                if !served {
-                    not_served.push(r.plural.clone());
-                }
             }
             // Secrets named by PersistentVolumes and StorageClasses (CSI and
             // in-tree volume sources, provisioner parameters); cluster-scoped, so
@@ -1008,7 +1011,7 @@ impl Check for UnusedResourcesCheck {
                 (ApiResource::erase::<PersistentVolume>(&()), "persistentvolumes"),
                 (ApiResource::erase::<StorageClass>(&()), "storageclasses"),
             ] {
-                let listed = for_each_object(cluster, &r, |o| {
+                let listed = for_each_object(cluster, &r, &mut not_served, |o| {
                     if what == "persistentvolumes" {
                         refs.volume_secrets(&o.data["spec"]);
                     } else {
@@ -1017,15 +1020,14 @@ impl Check for UnusedResourcesCheck {
                 })
                 .await;
                 match listed {
-                    Ok(true) => {}
-                    Ok(false) => not_served.push(what.into()),
+                    Ok(_) => {}
                     Err(e) if e.core().is_some_and(|c| c.is_permission_denied()) => notes.push(format!(
                         "{what} could not be listed (forbidden): Secrets only they name may be reported as unused"
                     )),
                     Err(e) => return Err(e),
                 }
             }
-            let served = for_each_object(cluster, &ApiResource::erase::<ServiceAccount>(&()), |sa| {
+            for_each_object(cluster, &ApiResource::erase::<ServiceAccount>(&()), &mut not_served, |sa| {
                 let ns = sa.metadata.namespace.clone().unwrap_or_default();
                 for key in ["secrets", "imagePullSecrets"] {
                     for s in sa.data[key].as_array().into_iter().flatten() {
@@ -1034,24 +1036,16 @@ impl Check for UnusedResourcesCheck {
                 }
             })
             .await?;
-            if !served {
-                not_served.push("serviceaccounts".into());
-            }
-            let served = for_each_object(cluster, &ApiResource::erase::<Ingress>(&()), |ing| {
+            for_each_object(cluster, &ApiResource::erase::<Ingress>(&()), &mut not_served, |ing| {
                 let ns = ing.metadata.namespace.clone().unwrap_or_default();
                 for t in ing.data["spec"]["tls"].as_array().into_iter().flatten() {
                     Refs::add(&mut refs.secrets, &ns, t.get("secretName").and_then(Value::as_str));
                 }
             })
             .await?;
-            if !served {
-                not_served.push("ingresses".into());
-            }
 
             // Claims no pod mounts.
-            let mut n = 0;
-            let served = for_each_object(cluster, &ApiResource::erase::<PersistentVolumeClaim>(&()), |c| {
-                n += 1;
+            let n = for_each_object(cluster, &ApiResource::erase::<PersistentVolumeClaim>(&()), &mut not_served, |c| {
                 let (ns, name) = ns_name(&c);
                 if refs.claims.contains(&(ns.clone(), name.clone())) || refs.is_stateful_set_claim(&ns, &name) {
                     return;
@@ -1068,15 +1062,10 @@ impl Check for UnusedResourcesCheck {
                 unused.push("persistentvolumeclaims", f);
             })
             .await?;
-            if !served {
-                not_served.push("persistentvolumeclaims".into());
-            }
-            scanned.insert("persistentvolumeclaims", n);
+            scanned.insert("persistentvolumeclaims", n.unwrap_or(0));
 
             let skip = |ns: &str| self.skip_namespaces.iter().any(|s| s == ns);
-            let mut n = 0;
-            let served = for_each_object(cluster, &ApiResource::erase::<ConfigMap>(&()), |cm| {
-                n += 1;
+            let n = for_each_object(cluster, &ApiResource::erase::<ConfigMap>(&()), &mut not_served, |cm| {
                 let (ns, name) = ns_name(&cm);
                 if name == "kube-root-ca.crt"
                     || skip(&ns)
@@ -1093,14 +1082,9 @@ impl Check for UnusedResourcesCheck {
                 unused.push("configmaps", f);
             })
             .await?;
-            if !served {
-                not_served.push("configmaps".into());
-            }
-            scanned.insert("configmaps", n);
+            scanned.insert("configmaps", n.unwrap_or(0));
 
-            let mut n = 0;
-            let served = for_each_object(cluster, &ApiResource::erase::<Secret>(&()), |s| {
-                n += 1;
+            let n = for_each_object(cluster, &ApiResource::erase::<Secret>(&()), &mut not_served, |s| {
                 let (ns, name) = ns_name(&s);
                 let ty = s.data["type"].as_str().unwrap_or("Opaque");
                 if SYSTEM_SECRET_TYPES.contains(&ty)
@@ -1121,14 +1105,11 @@ impl Check for UnusedResourcesCheck {
                 unused.push("secrets", f);
             })
             .await?;
-            if !served {
-                not_served.push("secrets".into());
-            }
-            scanned.insert("secrets", n);
+            scanned.insert("secrets", n.unwrap_or(0));
 
             // Services with a selector whose Endpoints hold no address.
             let mut with_endpoints: HashSet<(String, String)> = HashSet::new();
-            let served = for_each_object(cluster, &ApiResource::erase::<Endpoints>(&()), |e| {
+            let endpoints = for_each_object(cluster, &ApiResource::erase::<Endpoints>(&()), &mut not_served, |e| {
                 let any = e.data["subsets"].as_array().into_iter().flatten().any(|s| {
                     ["addresses", "notReadyAddresses"].iter().any(|k| s[*k].as_array().is_some_and(|a| !a.is_empty()))
                 });
@@ -1137,14 +1118,9 @@ impl Check for UnusedResourcesCheck {
                 }
             })
             .await?;
-            if !served {
-                // Without Endpoints every Service would look empty: none is judged.
-                not_served.push("endpoints".into());
-            }
-            let endpoints_served = served;
-            let mut n = 0;
-            let served = for_each_object(cluster, &ApiResource::erase::<Service>(&()), |svc| {
-                n += 1;
+            // Without Endpoints every Service would look empty: none is judged.
+            let endpoints_served = endpoints.is_some();
+            let n = for_each_object(cluster, &ApiResource::erase::<Service>(&()), &mut not_served, |svc| {
                 let spec = &svc.data["spec"];
                 let Some(selector) = spec["selector"].as_object().filter(|m| !m.is_empty()) else { return };
                 if !endpoints_served {
@@ -1171,10 +1147,7 @@ impl Check for UnusedResourcesCheck {
                 unused.push("services", f);
             })
             .await?;
-            if !served {
-                not_served.push("services".into());
-            }
-            scanned.insert("services", n);
+            scanned.insert("services", n.unwrap_or(0));
             drop(refs);
 
             let total = unused.findings.len();
