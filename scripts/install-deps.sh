@@ -13,12 +13,18 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/time ] || missing+=(time) # GNU time: peak RSS in the capacity bench
 command -v ip >/dev/null || missing+=(iproute2)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Debian's system Python refuses a system-wide pip install (PEP 668) unless told;
+# this is a test machine's tooling, not an application's environment.
+export PIP_BREAK_SYSTEM_PACKAGES=1
 
 # The tests run `python3 -m moto.server`, so no console-script shim is needed.
 if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
