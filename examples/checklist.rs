@@ -22,15 +22,8 @@ mod common;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, ValueEnum};
-use k8sops::checklist::Checklist;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Which {
-    Daily,
-    Weekly,
-    Monthly,
-}
+use clap::Parser;
+use common::checklist_run::{self, Which};
 
 /// Runs the daily, weekly or monthly checklist
 #[derive(Parser)]
@@ -62,23 +55,13 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut checklist = match cli.which {
-        Which::Daily => Checklist::daily(),
-        Which::Weekly => Checklist::weekly(),
-        Which::Monthly => Checklist::monthly(),
-    };
-    for id in &cli.skip {
-        if !checklist.ids().any(|c| c == id) {
-            let ids: Vec<&str> = checklist.ids().collect();
-            eprintln!(
-                "error: --skip {id}: the {} checklist has no such check (checks: {})",
-                checklist.name(),
-                ids.join(", ")
-            );
+    let mut checklist = match checklist_run::skip(cli.which.checklist(), &cli.skip, "") {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-        checklist = checklist.without(id);
-    }
+    };
     if let Some(path) = &cli.etcd_snapshot {
         if !matches!(cli.which, Which::Weekly) || cli.skip.iter().any(|s| s == "backup") {
             eprintln!("error: --etcd-snapshot belongs to the weekly checklist's backup check (not skipped)");

@@ -20,18 +20,12 @@ mod common;
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, ValueEnum};
+use common::checklist_run::{self, Which};
 use k8sops::{
     checklist::{Checklist, Status},
     fleet::{Fleet, FleetEvent, FleetReport},
     ProgressSink,
 };
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Which {
-    Daily,
-    Weekly,
-    Monthly,
-}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
@@ -97,32 +91,25 @@ impl ProgressSink<FleetEvent> for Progress {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut checklist = match cli.checklist {
-        Which::Daily => Checklist::daily(),
-        Which::Weekly => Checklist::weekly(),
-        Which::Monthly if cli.dr_drill => Checklist::monthly(),
-        Which::Monthly => Checklist::monthly().without("dr-drill"),
+    let full = match cli.checklist {
+        Which::Monthly if !cli.dr_drill => Checklist::monthly().without("dr-drill"),
+        which => which.checklist(),
     };
     if cli.dr_drill && !matches!(cli.checklist, Which::Monthly) {
         eprintln!("error: --dr-drill belongs to --checklist monthly");
         return ExitCode::from(2);
     }
-    for id in &cli.skip {
-        if !checklist.ids().any(|c| c == id) {
-            let ids: Vec<&str> = checklist.ids().collect();
-            eprintln!(
-                "error: --skip {id}: the {} checklist has no such check here (checks: {})",
-                checklist.name(),
-                ids.join(", ")
-            );
+    let checklist = match checklist_run::skip(full, &cli.skip, " here") {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
-        checklist = checklist.without(id);
-    }
+    };
     // The demo servers live until the end of main.
     let mut demos = Vec::new();
     let fleet = if let Some(why) =
-        common::demo_requested(cli.demo).or_else(|| (!has_kubeconfig()).then_some("No kubeconfig found"))
+        common::demo_requested(cli.demo).or_else(|| (!common::kubeconfig_exists()).then_some("No kubeconfig found"))
     {
         if !cli.contexts.is_empty() {
             eprintln!("error: {why} and --context given: choose one");
@@ -169,10 +156,4 @@ async fn main() -> ExitCode {
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     std::process::exit(if report.status() == Status::Fail { 1 } else { 0 });
-}
-
-/// Whether a kubeconfig is there to read (`KUBECONFIG` or `~/.kube/config`).
-fn has_kubeconfig() -> bool {
-    std::env::var_os("KUBECONFIG").is_some_and(|v| std::env::split_paths(&v).any(|p| !p.as_os_str().is_empty()))
-        || std::env::home_dir().is_some_and(|h| h.join(".kube").join("config").exists())
 }

@@ -11,6 +11,43 @@ use k8sops::{
 
 use super::{note, parse_positive_duration, progress_bar};
 
+/// One of the ops guide's checklists, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Which {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Which {
+    /// The checklist with all its checks.
+    pub(crate) fn checklist(self) -> Checklist {
+        match self {
+            Which::Daily => Checklist::daily(),
+            Which::Weekly => Checklist::weekly(),
+            Which::Monthly => Checklist::monthly(),
+        }
+    }
+}
+
+/// `checklist` without the checks of `--skip`; a check it does not hold is
+/// a usage error naming the ones it does (`here`: how the caller's
+/// checklist differs from the full one, e.g. " here").
+pub(crate) fn skip(mut checklist: Checklist, ids: &[String], here: &str) -> Result<Checklist, String> {
+    for id in ids {
+        if !checklist.ids().any(|c| c == id) {
+            let ids: Vec<&str> = checklist.ids().collect();
+            return Err(format!(
+                "--skip {id}: the {} checklist has no such check{here} (checks: {})",
+                checklist.name(),
+                ids.join(", ")
+            ));
+        }
+        checklist = checklist.without(id);
+    }
+    Ok(checklist)
+}
+
 /// How to print a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {

@@ -169,9 +169,7 @@ fn source(args: &ClusterArgs) -> Result<Source, String> {
         }
         return Ok(Source::Demo(why));
     }
-    if let Some(list) =
-        std::env::var_os("KUBECONFIG").filter(|v| std::env::split_paths(v).any(|p| !p.as_os_str().is_empty()))
-    {
+    if let Some(list) = kubeconfig_env() {
         return Ok(Source::Kubeconfig(format!("KUBECONFIG={}", list.to_string_lossy())));
     }
     if let Some(path) = home_kubeconfig().filter(|p| p.exists()) {
@@ -183,6 +181,17 @@ fn source(args: &ClusterArgs) -> Result<Source, String> {
         (None, true) => Ok(Source::InCluster),
         (None, false) => Ok(Source::Nothing),
     }
+}
+
+/// Whether a kubeconfig is there to read: `KUBECONFIG` set to a path, or
+/// `~/.kube/config` present.
+pub(crate) fn kubeconfig_exists() -> bool {
+    kubeconfig_env().is_some() || home_kubeconfig().is_some_and(|p| p.exists())
+}
+
+/// `KUBECONFIG`, when it names at least one path.
+fn kubeconfig_env() -> Option<std::ffi::OsString> {
+    std::env::var_os("KUBECONFIG").filter(|v| std::env::split_paths(v).any(|p| !p.as_os_str().is_empty()))
 }
 
 /// `~/.kube/config`, where kube-client looks when `KUBECONFIG` is not set.
@@ -242,7 +251,7 @@ async fn from_kubeconfig(shown: &str, context: Option<&str>) -> Result<Target, S
             if available.is_empty() { "none".to_string() } else { available.join(", ") }
         ));
     }
-    let server = server_of(&kubeconfig, &ctx).unwrap_or_else(|| "(no server set)".into());
+    let server = k8sops::fleet::server_of(&kubeconfig, &ctx).unwrap_or_else(|| "(no server set)".into());
     eprintln!("Using context {ctx:?} at {server}");
     let fail = |what: &str, e: &dyn Display| {
         format!(
@@ -257,12 +266,6 @@ async fn from_kubeconfig(shown: &str, context: Option<&str>) -> Result<Target, S
     let cluster = Cluster::from_config(config).map_err(|e| fail("cannot be used", &e))?;
     probe(&cluster).await.map_err(|e| fail("did not answer", &e))?;
     Ok(Target { cluster, demo: None, name: format!("context {ctx:?} at {server}") })
-}
-
-/// The server URL of a context, from the kubeconfig.
-fn server_of(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
-    let cluster = kubeconfig.contexts.iter().find(|c| c.name == context)?.context.as_ref()?.cluster.clone();
-    kubeconfig.clusters.iter().find(|c| c.name == cluster)?.cluster.as_ref()?.server.clone()
 }
 
 async fn in_cluster() -> Result<Target, String> {

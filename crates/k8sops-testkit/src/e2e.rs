@@ -275,7 +275,9 @@ pub fn require_kubectl() -> bool {
     if kubectl_installed() {
         return true;
     }
-    skip_or_fail("kubectl is not on the PATH (the oracle tests run it; install it first: scripts/install-deps.sh does not)");
+    skip_or_fail(
+        "kubectl is not on the PATH (the oracle tests run it; install it first: scripts/install-deps.sh does not)",
+    );
     false
 }
 

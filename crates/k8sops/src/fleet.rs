@@ -33,7 +33,10 @@
 //! cancel their checklist (see the checklist's own `# Cancel safety`).
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -42,12 +45,13 @@ use k8sops_core::{CancellationToken, Cluster, NoProgress, ProgressSink, Table};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::{Deserialize, Serialize};
 
-use crate::checklist::{md_cell, term_line, Checklist, ChecklistEvent, ChecklistReport, Status};
+use crate::checklist::{md_cell, millis, term_line, Checklist, ChecklistEvent, ChecklistReport, Status};
 
 /// How a cluster of the fleet is reached.
 #[derive(Clone)]
 enum Source {
-    Context(Box<Kubeconfig>),
+    /// The kubeconfig, shared by every context of it.
+    Context(Arc<Kubeconfig>),
     Cluster(Cluster),
 }
 
@@ -181,11 +185,12 @@ impl Fleet {
             }
         }
         let mut fleet = Fleet::new();
+        let shared = Arc::new(kubeconfig.clone());
         for name in chosen {
             fleet.members.push(Member {
                 server: server_of(kubeconfig, &name).unwrap_or_else(|| "(no server set)".into()),
                 name,
-                source: Source::Context(Box::new(kubeconfig.clone())),
+                source: Source::Context(Arc::clone(&shared)),
             });
         }
         Ok(fleet)
@@ -345,10 +350,11 @@ impl Fleet {
                 Source::Cluster(c) => c.clone(),
                 Source::Context(kubeconfig) => {
                     let options = KubeConfigOptions { context: Some(m.name.clone()), ..Default::default() };
-                    let config = match kube::Config::from_custom_kubeconfig((**kubeconfig).clone(), &options).await {
-                        Ok(c) => c,
-                        Err(e) => return Err(ClusterOutcome::Unusable { message: e.to_string() }),
-                    };
+                    let config =
+                        match kube::Config::from_custom_kubeconfig(Kubeconfig::clone(kubeconfig), &options).await {
+                            Ok(c) => c,
+                            Err(e) => return Err(ClusterOutcome::Unusable { message: e.to_string() }),
+                        };
                     // Building the clients runs an exec credential plugin
                     // (`aws eks get-token`, kubelogin) synchronously: on a
                     // blocking thread, so a plugin that waits (for a login, a
@@ -406,14 +412,26 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a cluster cut short by its budget or a cancel may take to hand over what finished.
 const GRACE: Duration = Duration::from_secs(5);
 
-fn server_of(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+/// The API server URL of a kubeconfig context (its cluster's `server`), or
+/// `None` when the context, its cluster or the server is missing: what to
+/// show a person before connecting.
+///
+/// ```
+/// let kubeconfig = kube::config::Kubeconfig::from_yaml(r#"
+/// apiVersion: v1
+/// kind: Config
+/// clusters: [{name: prod, cluster: {server: "https://prod.example:6443"}}]
+/// contexts: [{name: prod-admin, context: {cluster: prod, user: admin}}]
+/// users: [{name: admin, user: {}}]
+/// "#)?;
+/// assert_eq!(k8sops::fleet::server_of(&kubeconfig, "prod-admin").as_deref(), Some("https://prod.example:6443"));
+/// assert_eq!(k8sops::fleet::server_of(&kubeconfig, "dev"), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn server_of(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
     let ctx = kubeconfig.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
     let cluster = kubeconfig.clusters.iter().find(|c| c.name == ctx.cluster)?;
     cluster.cluster.as_ref()?.server.clone()
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Progress of a fleet run.

@@ -26,8 +26,8 @@ use k8sops_core::{
 };
 
 #[cfg(feature = "metrics")]
-use super::Status;
-use super::{Check, CheckOutput, Finding};
+use super::{percent, Status, GIB};
+use super::{plural, Check, CheckOutput, Finding};
 
 /// The daily checks, in order.
 pub(crate) fn checks() -> Vec<Arc<dyn Check>> {
@@ -436,7 +436,11 @@ fn container_problem(cs: &ContainerStatus, is_init: bool) -> Option<ContainerPro
         (None, None) => String::new(),
     };
     Some(ContainerProblem {
-        summary: format!("crash-looping: {kind} {} restarted {}{last}", cs.name, times(i64::from(cs.restart_count))),
+        summary: format!(
+            "crash-looping: {kind} {} restarted {}{last}",
+            cs.name,
+            plural(cs.restart_count, "time", "times")
+        ),
         evidence: format!(
             "{kind} {}: {} restarts{last}{}",
             cs.name,
@@ -541,7 +545,7 @@ impl PodHealthCheck {
                 return None;
             }
             return Some(
-                Finding::warn(&subject, format!("restarted {}", times(shown.restarts)))
+                Finding::warn(&subject, format!("restarted {}", plural(shown.restarts, "time", "times")))
                     .evidence(columns(pod))
                     .evidence(format!("last restart {} ago", ago(shown.last_restart, now)))
                     .action(format!(
@@ -672,15 +676,6 @@ impl PodHealthCheck {
                 Some(f.action(action))
             }
         }
-    }
-}
-
-/// `1 time`, `4 times`.
-fn times(n: i64) -> String {
-    if n == 1 {
-        "1 time".into()
-    } else {
-        format!("{n} times")
     }
 }
 
@@ -890,8 +885,6 @@ impl Default for UsageCheck {
 }
 
 #[cfg(feature = "metrics")]
-const GIB: f64 = (1u64 << 30) as f64;
-
 #[cfg(feature = "metrics")]
 impl Check for UsageCheck {
     fn id(&self) -> &str {
@@ -1093,14 +1086,6 @@ impl UsageCheck {
 }
 
 #[cfg(feature = "metrics")]
-fn percent(used: f64, of: f64) -> f64 {
-    if of > 0.0 {
-        used / of * 100.0
-    } else {
-        0.0
-    }
-}
-
 #[cfg(feature = "metrics")]
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0

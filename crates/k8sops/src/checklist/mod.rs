@@ -289,11 +289,7 @@ impl Bar {
     /// assert_eq!(bar.percent(), 0.0);
     /// ```
     pub fn percent(&self) -> f64 {
-        if self.capacity > 0.0 {
-            self.used / self.capacity * 100.0
-        } else {
-            0.0
-        }
+        percent(self.used, self.capacity)
     }
 }
 
@@ -605,8 +601,59 @@ impl CheckResult {
     }
 }
 
-fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `used` as a percentage of `of`; 0 when `of` is not positive.
+pub(crate) fn percent(used: f64, of: f64) -> f64 {
+    if of > 0.0 {
+        used / of * 100.0
+    } else {
+        0.0
+    }
+}
+
+/// Bytes in a GiB, for charts and evidence in GiB.
+#[cfg(feature = "metrics")]
+pub(crate) const GIB: f64 = (1u64 << 30) as f64;
+
+/// `1 pod`, `3 pods`.
+pub(crate) fn plural<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    if n == N::from(1) {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Runs `make()`'s future to its end on a blocking thread, driven by the
+/// current runtime. The backup crate's export and restore futures are not
+/// provably `Send` (rustc cannot show it for their higher-ranked
+/// closures), which a check's boxed future must be; this keeps them off the
+/// check's future. They stop through their params' cancel token when the
+/// check is dropped. `task` names the work in the error of a thread that
+/// stopped before the end.
+#[cfg(feature = "backup")]
+pub(crate) async fn on_blocking_thread<T, F>(
+    task: &str,
+    make: impl FnOnce() -> F + Send + 'static,
+) -> crate::backup::Result<T>
+where
+    F: std::future::Future<Output = crate::backup::Result<T>>,
+    T: Send + 'static,
+{
+    let handle = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || handle.block_on(make())).await {
+        Ok(r) => r,
+        Err(e) => Err(k8sops_core::Error::Backend {
+            backend: task.into(),
+            message: "it stopped before it finished".into(),
+            transient: false,
+            source: Some(Box::new(e)),
+        }
+        .into()),
+    }
 }
 
 /// Progress of a checklist run.
@@ -711,11 +758,7 @@ impl Checklist {
     /// assert_eq!(ids, ["nodes", "pods", "services", "usage", "events"]);
     /// ```
     pub fn daily() -> Self {
-        let mut list = Checklist::new("daily");
-        for check in daily::checks() {
-            list.checks.push(check);
-        }
-        list
+        Checklist { checks: daily::checks(), ..Checklist::new("daily") }
     }
 
     /// The weekly checklist: a backup and its verification, unused
@@ -727,11 +770,7 @@ impl Checklist {
     /// assert_eq!(ids, ["backup", "unused", "audit", "top"]);
     /// ```
     pub fn weekly() -> Self {
-        let mut list = Checklist::new("weekly");
-        for check in weekly::checks() {
-            list.checks.push(check);
-        }
-        list
+        Checklist { checks: weekly::checks(), ..Checklist::new("weekly") }
     }
 
     /// The monthly checklist: upgrade preflight to the next minor, a
@@ -744,11 +783,7 @@ impl Checklist {
     /// assert_eq!(ids, ["preflight", "dr-drill", "capacity", "runbook"]);
     /// ```
     pub fn monthly() -> Self {
-        let mut list = Checklist::new("monthly");
-        for check in monthly::checks() {
-            list.checks.push(check);
-        }
-        list
+        Checklist { checks: monthly::checks(), ..Checklist::new("monthly") }
     }
 
     /// The checklist of this name: `daily`, `weekly` or `monthly`.

@@ -444,7 +444,7 @@ mod drill {
             object_store::{memory::InMemory, ObjectStoreExt, PutPayload},
             restore::{read_manifest, restore, ExistingPolicy, RestoreCounts, RestoreOutcome, RestoreParams},
         },
-        checklist::{CheckOutput, Finding, Status},
+        checklist::{on_blocking_thread, CheckOutput, Finding, Status},
     };
 
     /// `(group, resource)` of the kinds the drill creates for real: built-in
@@ -550,7 +550,7 @@ mod drill {
         let _stop = stop.clone().drop_guard();
         let exported = {
             let (c, l, p) = (cluster.clone(), at.clone(), export_params.cancel(stop.clone()));
-            on_blocking_thread(move || async move { export(&c, &l, &p).await }).await?
+            on_blocking_thread("dr-drill task", move || async move { export(&c, &l, &p).await }).await?
         };
         for r in exported.resources.iter().filter(|r| r.error.is_some()) {
             let error = r.error.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -724,29 +724,6 @@ mod drill {
                 let delete = delete_scratch(&cluster, &namespaces, &name, uid.as_deref());
                 let _ = tokio::time::timeout(ScratchGuard::GRACE, delete).await;
             });
-        }
-    }
-
-    /// Runs `make()`'s future to its end on a blocking thread, driven by
-    /// the current runtime: rustc cannot prove the export's and restore's
-    /// futures `Send` (their higher-ranked closures), which a check's boxed
-    /// future must be. They stop through their params' token when the
-    /// check is dropped.
-    async fn on_blocking_thread<T, F>(make: impl FnOnce() -> F + Send + 'static) -> crate::Result<T>
-    where
-        F: std::future::Future<Output = crate::backup::Result<T>>,
-        T: Send + 'static,
-    {
-        let handle = tokio::runtime::Handle::current();
-        match tokio::task::spawn_blocking(move || handle.block_on(make())).await {
-            Ok(r) => Ok(r?),
-            Err(e) => Err(k8sops_core::Error::Backend {
-                backend: "dr-drill task".into(),
-                message: "it stopped before it finished".into(),
-                transient: false,
-                source: Some(Box::new(e)),
-            }
-            .into()),
         }
     }
 
@@ -995,9 +972,9 @@ mod drill {
                 let report = {
                     let (c, l, params) =
                         (self.cluster.clone(), validated_at.clone(), self.params().dry_run(DryRun::Server));
-                    on_blocking_thread(move || async move { restore(&c, &l, &params).await })
+                    on_blocking_thread("dr-drill task", move || async move { restore(&c, &l, &params).await })
                         .await
-                        .map_err(Stop::Failed)?
+                        .map_err(|e| Stop::Failed(e.into()))?
                 };
                 let outcomes: BTreeMap<&str, &RestoreOutcome> =
                     report.objects.iter().filter_map(|o| o.path.as_deref().map(|p| (p, &o.outcome))).collect();
@@ -1042,7 +1019,9 @@ mod drill {
             }
             let report = {
                 let (c, l, params) = (self.cluster.clone(), created_at.clone(), self.params());
-                on_blocking_thread(move || async move { restore(&c, &l, &params).await }).await.map_err(Stop::Failed)?
+                on_blocking_thread("dr-drill task", move || async move { restore(&c, &l, &params).await })
+                    .await
+                    .map_err(|e| Stop::Failed(e.into()))?
             };
             d.counts = report.counts();
             let outcomes: BTreeMap<&str, &RestoreOutcome> =
@@ -1421,11 +1400,10 @@ mod capacity {
 
     use super::CapacityPlanningCheck;
     use crate::{
-        checklist::{Chart, CheckOutput, Finding, Status},
+        checklist::{percent, Chart, CheckOutput, Finding, Status, GIB},
         metrics::{capacity_report, CapacityParams},
     };
 
-    const GIB: f64 = (1u64 << 30) as f64;
     /// Snapshots kept in the history file.
     const KEEP: usize = 60;
     /// A snapshot younger than this is too close to measure growth against.
@@ -1452,14 +1430,6 @@ mod capacity {
         cpu_allocatable: f64,
         memory_requested_gib: f64,
         memory_allocatable_gib: f64,
-    }
-
-    fn percent(used: f64, capacity: f64) -> f64 {
-        if capacity > 0.0 {
-            used / capacity * 100.0
-        } else {
-            0.0
-        }
     }
 
     pub(super) async fn run(check: &CapacityPlanningCheck, cluster: &Cluster) -> crate::Result<CheckOutput> {

@@ -42,7 +42,7 @@ use serde_json::Value;
 
 #[cfg(any(feature = "audit", feature = "metrics"))]
 use super::Status;
-use super::{Check, CheckOutput, Finding};
+use super::{plural, Check, CheckOutput, Finding};
 
 /// The weekly checks, in order.
 // Pushed one by one: each check is compiled only with its area's feature.
@@ -57,15 +57,6 @@ pub(crate) fn checks() -> Vec<Arc<dyn Check>> {
     #[cfg(feature = "metrics")]
     checks.push(Arc::new(TopConsumersCheck::default()));
     checks
-}
-
-/// `n thing` or `n things`.
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -94,8 +85,7 @@ mod backup_check {
     };
     use k8sops_core::{CancellationToken, Cluster, DryRun};
 
-    use super::plural;
-    use crate::checklist::{error_chain, Check, CheckOutput, Finding, Status};
+    use crate::checklist::{error_chain, on_blocking_thread, plural, Check, CheckOutput, Finding, Status};
 
     /// The ops guide's weekly backup, done and checked: exports the
     /// cluster's resources ([`k8sops::backup::export`](crate::backup::export)),
@@ -315,7 +305,7 @@ mod backup_check {
                 _ => None,
             };
             let (c, l, p, d) = (cluster.clone(), location.clone(), params.clone(), dir.clone());
-            let exported = on_blocking_thread(move || async move {
+            let exported = on_blocking_thread("backup task", move || async move {
                 let _dir = d;
                 export(&c, &l, &p).await
             })
@@ -440,7 +430,7 @@ mod backup_check {
         let params =
             RestoreParams::default().dry_run(DryRun::Client).include_cluster_resources(true).cancel(cancel.clone());
         let (c, l) = (cluster.clone(), location.clone());
-        let restored = on_blocking_thread(move || async move {
+        let restored = on_blocking_thread("backup task", move || async move {
             let _dir = dir;
             restore(&c, &l, &params).await
         })
@@ -553,30 +543,6 @@ mod backup_check {
                 _ => Finding::pass(subject, "the etcd snapshot is intact"),
             };
             f.evidence(etcdctl).evidence(trailer).evidence(age_line)
-        }
-    }
-
-    /// Runs `make()`'s future to its end on a blocking thread, driven by
-    /// the current runtime. The export's and restore's futures are not
-    /// provably `Send` (rustc cannot show it for their higher-ranked
-    /// closures), which a check's boxed future must be; this keeps them off
-    /// the check's future. `export` and `restore` are cancelled through
-    /// their params' token when the check is dropped.
-    async fn on_blocking_thread<T, F>(make: impl FnOnce() -> F + Send + 'static) -> k8sops_backup::Result<T>
-    where
-        F: std::future::Future<Output = k8sops_backup::Result<T>>,
-        T: Send + 'static,
-    {
-        let handle = tokio::runtime::Handle::current();
-        match tokio::task::spawn_blocking(move || handle.block_on(make())).await {
-            Ok(r) => r,
-            Err(e) => Err(k8sops_core::Error::Backend {
-                backend: "backup task".into(),
-                message: "it stopped before it finished".into(),
-                transient: false,
-                source: Some(Box::new(e)),
-            }
-            .into()),
         }
     }
 
@@ -1552,7 +1518,7 @@ impl Check for TopConsumersCheck {
                     _ => "see the pods below: kubectl top pods -A --sort-by=cpu (or memory)",
                 });
 
-            let gib = |q: Quantity| q.as_f64() / (1024.0 * 1024.0 * 1024.0);
+            let gib = |q: Quantity| q.as_f64() / super::GIB;
             let mut cpu_chart = super::Chart::new("CPU used by the top namespaces", "cores");
             for (ns, q) in ns_cpu.iter().take(n) {
                 cpu_chart = cpu_chart.bar(*ns, q.as_f64(), cpu_alloc.as_f64());
