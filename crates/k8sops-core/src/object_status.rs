@@ -233,7 +233,22 @@ pub fn pod_ready_count(pod: &Pod) -> ReadyCount {
     pod_columns(pod).1
 }
 
-fn pod_columns(pod: &Pod) -> (PodDisplay, ReadyCount) {
+/// [`pod_display`] and [`pod_ready_count`] from one pass over the pod, for
+/// code that needs both for many pods.
+///
+/// ```
+/// use k8s_openapi::api::core::v1::Pod;
+/// let pod: Pod = serde_json::from_value(serde_json::json!({
+///   "metadata": {"name": "p"},
+///   "spec": {"containers": [{"name": "app"}]},
+///   "status": {"phase": "Running", "containerStatuses": [
+///     {"name": "app", "ready": true, "restartCount": 1, "image": "x", "imageID": "", "state": {"running": {}}}]}
+/// })).unwrap();
+/// let (shown, count) = k8sops_core::object_status::pod_columns(&pod);
+/// assert_eq!((shown.status.as_str(), shown.ready.as_str(), shown.restarts), ("Running", "1/1", 1));
+/// assert!(count.all_ready());
+/// ```
+pub fn pod_columns(pod: &Pod) -> (PodDisplay, ReadyCount) {
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
     let mut total = spec.map(|s| s.containers.len()).unwrap_or(0);

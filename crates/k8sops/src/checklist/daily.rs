@@ -21,7 +21,9 @@ use k8s_openapi::{
 };
 use k8sops_core::{
     age::age_since,
-    object_status::{crash_loop, node_is_ready, node_is_unschedulable, node_status, pod_display, pod_ready_count},
+    object_status::{
+        crash_loop, node_is_ready, node_is_unschedulable, node_status, pod_columns, PodDisplay, ReadyCount,
+    },
     paging, Cluster,
 };
 
@@ -344,12 +346,14 @@ impl Check for PodHealthCheck {
             while let Some(page) = pages.try_next().await? {
                 for pod in page {
                     total += 1;
-                    let shown = pod_display(&pod);
+                    // kubectl's columns, once per pod: every finding quotes them.
+                    let (shown, count) = pod_columns(&pod);
                     *by_status.entry(shown.status.clone()).or_default() += 1;
-                    if pod_is_fine(&pod) {
+                    let is_fine = pod_is_fine(&pod, count);
+                    if is_fine {
                         fine += 1;
                     }
-                    if let Some(f) = self.pod_finding(&pod, now) {
+                    if let Some(f) = self.pod_finding(&pod, &shown, count, is_fine, now) {
                         findings.push(f);
                     }
                 }
@@ -384,14 +388,14 @@ const CANNOT_START: [&str; 8] = [
 /// Succeeded, or Running (not being deleted) with every container ready:
 /// from the pod's phase and container statuses, not its printed STATUS and
 /// READY columns.
-fn pod_is_fine(pod: &Pod) -> bool {
+fn pod_is_fine(pod: &Pod, count: ReadyCount) -> bool {
     let status = pod.status.as_ref();
     match status.and_then(|s| s.phase.as_deref()) {
         Some("Succeeded") => true,
         Some("Running") => {
             pod.metadata.deletion_timestamp.is_none()
                 && status.and_then(|s| s.reason.as_deref()).is_none_or(str::is_empty)
-                && pod_ready_count(pod).all_ready()
+                && count.all_ready()
         }
         _ => false,
     }
@@ -460,7 +464,16 @@ fn container_problem(cs: &ContainerStatus, is_init: bool) -> Option<ContainerPro
 }
 
 impl PodHealthCheck {
-    fn pod_finding(&self, pod: &Pod, now: Timestamp) -> Option<Finding> {
+    /// `shown` and `count`: the pod's kubectl columns; `fine`: [`pod_is_fine`].
+    fn pod_finding(
+        &self,
+        pod: &Pod,
+        shown: &PodDisplay,
+        count: ReadyCount,
+        fine: bool,
+        now: Timestamp,
+    ) -> Option<Finding> {
+        let columns = || columns(pod, shown);
         let (ns, name) = pod_names(pod);
         let subject = format!("pod/{ns}/{name}");
         let status = pod.status.as_ref();
@@ -478,7 +491,7 @@ impl PodHealthCheck {
             }
             let finalizers = pod.metadata.finalizers.as_ref().filter(|f| !f.is_empty());
             let mut f = Finding::warn(&subject, format!("stuck Terminating for {}", age_since(Some(deleted), now)))
-                .evidence(columns(pod))
+                .evidence(columns())
                 .evidence(format!("grace period ended {} ago", age_since(Some(deleted), now)));
             if let Some(fin) = finalizers {
                 f = f.evidence(format!("finalizers: {}", fin.join(", ")));
@@ -500,7 +513,7 @@ impl PodHealthCheck {
             .collect();
         // Running and ready again after a recent failed run, not backing off:
         // it recovered (for now), which warns.
-        let recovered = pod_is_fine(pod) && problems.iter().all(|p| p.crashed && !p.backing_off);
+        let recovered = fine && problems.iter().all(|p| p.crashed && !p.backing_off);
         if phase == "Running" && recovered {
             if let Some(first) = problems.first() {
                 let when = match first.failed_at {
@@ -514,7 +527,7 @@ impl PodHealthCheck {
                         first.summary.trim_start_matches("crash-looping: ")
                     ),
                 )
-                .evidence(columns(pod));
+                .evidence(columns());
                 for p in &problems {
                     f = f.evidence(p.evidence.clone());
                 }
@@ -526,7 +539,7 @@ impl PodHealthCheck {
         }
         if phase != "Succeeded" && phase != "Failed" {
             if let Some(first) = problems.first() {
-                let mut f = Finding::fail(&subject, first.summary.clone()).evidence(columns(pod));
+                let mut f = Finding::fail(&subject, first.summary.clone()).evidence(columns());
                 for p in &problems {
                     f = f.evidence(p.evidence.clone());
                 }
@@ -539,14 +552,13 @@ impl PodHealthCheck {
             }
         }
         // Running with every container ready and no crash loop: only its restarts can warn.
-        if pod_is_fine(pod) {
-            let shown = pod_display(pod);
+        if fine {
             if phase != "Running" || shown.restarts <= self.max_restarts {
                 return None;
             }
             return Some(
                 Finding::warn(&subject, format!("restarted {}", plural(shown.restarts, "time", "times")))
-                    .evidence(columns(pod))
+                    .evidence(columns())
                     .evidence(format!("last restart {} ago", ago(shown.last_restart, now)))
                     .action(format!(
                         "kubectl logs -n {ns} {name} --previous; kubectl describe pod -n {ns} {name} (probes, limits)"
@@ -566,7 +578,7 @@ impl PodHealthCheck {
                 };
                 let mut f =
                     if owner.is_some() { Finding::warn(&subject, summary) } else { Finding::fail(&subject, summary) }
-                        .evidence(columns(pod));
+                        .evidence(columns());
                 if let Some(m) = status.and_then(|s| s.message.as_deref()).filter(|m| !m.is_empty()) {
                     f = f.evidence(format!("message: {m}"));
                 }
@@ -603,7 +615,7 @@ impl PodHealthCheck {
             }
             "Unknown" => Some(
                 Finding::fail(&subject, "phase Unknown: its node stopped reporting")
-                    .evidence(columns(pod))
+                    .evidence(columns())
                     .action(format!("{describe}; check its node with the nodes check")),
             ),
             "Running" => {
@@ -617,12 +629,11 @@ impl PodHealthCheck {
                 if since.is_some_and(|t| seconds_since(t, now) <= threshold) {
                     return None;
                 }
-                let count = pod_ready_count(pod);
                 let mut f = Finding::warn(
                     &subject,
                     format!("Running but not ready for {} ({count} containers ready)", ago(since, now)),
                 )
-                .evidence(columns(pod));
+                .evidence(columns());
                 for cs in app.iter().filter(|cs| !cs.ready) {
                     f = f.evidence(format!("container {} is not ready", cs.name));
                 }
@@ -650,7 +661,7 @@ impl PodHealthCheck {
                         format!("Pending for {}", ago(created, now))
                     },
                 )
-                .evidence(columns(pod));
+                .evidence(columns());
                 if let Some(c) = scheduled.filter(|c| c.status != "True") {
                     f = f.evidence(format!(
                         "PodScheduled={} ({}): {}",
@@ -684,8 +695,7 @@ fn pod_names(pod: &Pod) -> (String, String) {
 }
 
 /// kubectl's columns for the pod, as one evidence line.
-fn columns(pod: &Pod) -> String {
-    let shown = pod_display(pod);
+fn columns(pod: &Pod, shown: &PodDisplay) -> String {
     let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty()).unwrap_or("<none>");
     format!("STATUS {}, READY {}, RESTARTS {}, node {node}", shown.status, shown.ready, shown.restarts)
 }
