@@ -129,8 +129,15 @@ fn write(bytes: &[u8]) -> tempfile::TempPath {
 
 /// Every reader on `path`: status and prefix counts give a status or a
 /// `CorruptSnapshot`, verify gives a report. Returns the status result.
+/// Status is also read with one reader thread, where a panic would reach
+/// the caller rather than a thread join, and must give the same answer.
 fn read_all(path: &Path) -> Result<SnapshotStatus, String> {
     let status = snapshot::status(path);
+    let one = snapshot::status_with(path, &snapshot::ReadParams::default().threads(1));
+    assert_eq!(status.is_ok(), one.is_ok(), "threads(1) disagrees: {status:?} vs {one:?}");
+    if let (Ok(a), Ok(b)) = (&status, &one) {
+        assert_eq!(a, b);
+    }
     if let Err(e) = &status {
         assert!(matches!(e, Error::CorruptSnapshot { .. }), "status: {e:?}");
     }
@@ -287,6 +294,24 @@ fn structural_damage_is_reported_by_page() {
     bytes[root * PAGE + 16 + 8..root * PAGE + 16 + 16].copy_from_slice(&(hwm + 5).to_le_bytes());
     let err = snapshot::status(write(&bytes)).unwrap_err().to_string();
     assert!(err.contains("beyond the high-water mark"), "{err}");
+
+    // Two neighbouring children past the high-water mark: they are planned
+    // as one run of pages, which must not be read past the end of the file.
+    // One reader thread, so a panic would reach the caller instead of being
+    // caught by the thread join.
+    let mut far = base.bytes.clone();
+    for (i, pgid) in [hwm + 1, hwm + 2].into_iter().enumerate() {
+        let at = root * PAGE + 16 + i * 16 + 8;
+        far[at..at + 8].copy_from_slice(&pgid.to_le_bytes());
+    }
+    let path = write(&far);
+    let one = snapshot::ReadParams::default().threads(1);
+    let err = snapshot::status_with(&path, &one).unwrap_err().to_string();
+    assert!(err.contains("beyond the high-water mark"), "{err}");
+    let err = snapshot::prefix_counts_with(&path, &one).unwrap_err().to_string();
+    assert!(err.contains("beyond the high-water mark"), "{err}");
+    let integrity = snapshot::verify_with(&path, &one).unwrap();
+    assert!(integrity.problems.iter().any(|p| p.contains("beyond the high-water mark")), "{:?}", integrity.problems);
 
     // A child pointing back at its parent: a cycle, reported, not followed forever.
     bytes[root * PAGE + 16 + 8..root * PAGE + 16 + 16].copy_from_slice(&(root as u64).to_le_bytes());

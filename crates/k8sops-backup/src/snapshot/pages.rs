@@ -59,12 +59,19 @@ impl<'a> PageReader<'a> {
         Ok(&self.page[..len])
     }
 
-    /// The end of the planned run that holds `pgid`, capped at [`WINDOW`].
+    /// The end of the planned run that holds `pgid`, capped at [`WINDOW`]
+    /// and at the high-water mark. `None` for a page outside every run and
+    /// for a page at or past the high-water mark (a damaged child pointer),
+    /// which [`Db::read_page`] then refuses with a typed error.
     fn run_end(&self, pgid: u64) -> Option<u64> {
+        if pgid >= self.db.meta.pgid {
+            return None;
+        }
         let i = self.runs.partition_point(|&(start, _)| start <= pgid).checked_sub(1)?;
         let (_, end) = self.runs[i];
         let max = (WINDOW / self.db.page_size).max(1);
-        (pgid < end).then(|| end.min(pgid + max).min(self.db.meta.pgid))
+        let end = end.min(pgid.saturating_add(max)).min(self.db.meta.pgid);
+        (pgid < end).then_some(end)
     }
 
     /// Plans runs for `children` (the pages of one branch page, in the
