@@ -970,6 +970,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Run<'_> {
+    /// The backup being read is not usable, for `reason`.
+    fn invalid(&self, reason: String) -> Error {
+        Error::InvalidBackup { location: self.from.to_string(), reason }
+    }
+
     fn report(&self, e: &ManifestEntry, tier: Tier, outcome: RestoreOutcome, note: Option<String>) -> RestoredObject {
         let namespace = e.namespace.as_deref().map(|ns| self.params.map_ns(ns).to_string());
         let name = if e.kind == "Namespace" && e.group().is_empty() {
@@ -1002,12 +1007,14 @@ impl Run<'_> {
                         if self.cancel.is_cancelled() {
                             return Some(self.report(e, tier, RestoreOutcome::NotAttempted, None));
                         }
+                        // A store error stays a store error (with its source):
+                        // a timeout reading S3 is not a damaged backup.
                         let bytes = match self.from.key(&e.path) {
                             Some(key) => match store.get(&key).await {
-                                Ok(got) => got.bytes().await.map_err(|err| err.to_string()),
-                                Err(err) => Err(err.to_string()),
+                                Ok(got) => got.bytes().await.map_err(Error::from),
+                                Err(err) => Err(Error::from(err)),
                             },
-                            None => Err("not a path inside the backup".to_string()),
+                            None => Err(self.invalid(format!("{}: not a path inside the backup", e.path))),
                         };
                         self.restore_one(tier, i, bytes).await
                     })
@@ -1020,7 +1027,12 @@ impl Run<'_> {
                     indices.iter().map(|i| (self.manifest.files[*i].path.clone(), *i)).collect();
                 let rx = source::archive_files(path.clone(), wanted, c);
                 stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
-                    .map(|(i, bytes)| self.restore_one(tier, i, bytes))
+                    .map(|(i, bytes)| {
+                        let bytes = bytes.map_err(|why| {
+                            self.invalid(format!("{}: {why}", self.manifest.files[i].path))
+                        });
+                        self.restore_one(tier, i, bytes)
+                    })
                     .buffer_unordered(c)
                     .collect()
                     .await
@@ -1035,17 +1047,17 @@ impl Run<'_> {
         &self,
         tier: Tier,
         i: usize,
-        bytes: std::result::Result<Bytes, String>,
+        bytes: Result<Bytes>,
     ) -> Option<RestoredObject> {
         let e = &self.manifest.files[i];
         if self.cancel.is_cancelled() {
             return Some(self.report(e, tier, RestoreOutcome::NotAttempted, None));
         }
         let failed = |err: Error| Some(self.report(e, tier, RestoreOutcome::Failed(Failure::new(err)), None));
-        let invalid = |reason: String| Error::InvalidBackup { location: self.from.to_string(), reason };
+        let invalid = |reason: String| self.invalid(reason);
         let bytes = match bytes {
             Ok(b) => b,
-            Err(why) => return failed(invalid(format!("{}: {why}", e.path))),
+            Err(err) => return failed(err),
         };
         let actual = sha256_hex(&bytes);
         if actual != e.sha256.to_ascii_lowercase() || bytes.len() as u64 != e.size {

@@ -499,6 +499,55 @@ async fn a_truncated_archive_is_refused() {
     assert!(matches!(err, Error::InvalidBackup { .. }), "{err}");
 }
 
+/// Rewrites the archive at `path` with the header of the entry `name`
+/// claiming `size` bytes while its data stays as it was.
+fn lie_about_size(path: &std::path::Path, name: &str, size: u64) {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut entries = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        entries.push((entry.header().clone(), data));
+    }
+    let out = std::fs::File::create(path).unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
+    for (mut header, data) in entries {
+        if header.path().unwrap().to_str() == Some(name) {
+            header.set_size(size);
+        }
+        builder.append(&header, data.as_slice()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+#[tokio::test]
+async fn an_archive_whose_headers_claim_huge_sizes_is_refused_without_allocating_them() {
+    let from = source().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.tar.gz");
+    export(&from.cluster(), &Location::archive(&path), &ExportParams::default().include_namespaces(["shop"]))
+        .await
+        .unwrap();
+    let object = "shop/core/ConfigMap/settings.yaml";
+    let to = TestServer::start().await.unwrap();
+
+    // An object's header claims a terabyte: its read ends at the end of the
+    // archive, so that object and every one after it fail; nothing aborts.
+    lie_about_size(&path, object, 1 << 40);
+    let err = restore(&to.cluster(), &Location::archive(&path), &RestoreParams::default()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidBackup { .. }), "the manifest after it is unreadable too: {err}");
+
+    // The manifest's header claims a terabyte: refused as a damaged backup.
+    export(&from.cluster(), &Location::archive(&path), &ExportParams::default().include_namespaces(["shop"]))
+        .await
+        .unwrap();
+    lie_about_size(&path, MANIFEST_FILE, 1 << 40);
+    let err = restore(&to.cluster(), &Location::archive(&path), &RestoreParams::default()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidBackup { .. }), "{err}");
+}
+
 #[tokio::test]
 async fn namespace_mapping_copies_a_namespace_beside_the_original() {
     let from = source().await;

@@ -58,6 +58,9 @@ pub(crate) async fn read_manifest(from: &Location) -> Result<Manifest> {
                 Err(ArchiveError::Damaged(e)) => {
                     return Err(invalid(from, format!("not a readable gzip-compressed tar archive: {e}")))
                 }
+                Err(ArchiveError::TooLarge { limit }) => {
+                    return Err(invalid(from, format!("its {MANIFEST_FILE} is larger than {limit} bytes")))
+                }
             }
         }
     };
@@ -78,6 +81,11 @@ pub(crate) enum ArchiveError {
     Open(std::io::Error),
     /// It is not gzip, not tar, or truncated.
     Damaged(std::io::Error),
+    /// An entry is larger than anything a k8sops export writes.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 fn open_archive(
@@ -92,12 +100,29 @@ fn find_in_archive(path: &Path, name: &str) -> std::result::Result<Option<Bytes>
     for entry in archive.entries().map_err(ArchiveError::Damaged)? {
         let mut entry = entry.map_err(ArchiveError::Damaged)?;
         if entry.path_bytes().as_ref() == name.as_bytes() {
-            let mut buf = Vec::with_capacity(entry.size() as usize);
-            entry.read_to_end(&mut buf).map_err(ArchiveError::Damaged)?;
-            return Ok(Some(Bytes::from(buf)));
+            return read_entry(&mut entry, MAX_MANIFEST).map(Some);
         }
     }
     Ok(None)
+}
+
+/// The largest manifest read from an archive (about 200 bytes per object:
+/// over a million objects).
+const MAX_MANIFEST: u64 = 256 << 20;
+/// The largest object file read from an archive. The API server refuses
+/// objects over a few MiB (etcd's request limit), so a bigger entry is not
+/// an exported object.
+const MAX_OBJECT_FILE: u64 = 64 << 20;
+
+/// Reads one entry, at most `limit` bytes. The tar header's size is not
+/// trusted for the allocation: the buffer grows with what is really read.
+fn read_entry(entry: &mut impl Read, limit: u64) -> std::result::Result<Bytes, ArchiveError> {
+    let mut buf = Vec::new();
+    entry.take(limit + 1).read_to_end(&mut buf).map_err(ArchiveError::Damaged)?;
+    if buf.len() as u64 > limit {
+        return Err(ArchiveError::TooLarge { limit });
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// One file of the archive, by its index in the caller's list.
@@ -115,10 +140,16 @@ pub(crate) fn archive_files(
 ) -> mpsc::Receiver<ArchiveFile> {
     let (tx, rx) = mpsc::channel(queue.max(1));
     tokio::task::spawn_blocking(move || {
-        let failure = match scan(&path, &mut wanted, &tx) {
+        // A panic in the tar or gzip reader must not make the files not yet
+        // sent vanish from the report: they are sent as failed instead.
+        let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scan(&path, &mut wanted, &tx)));
+        let failure = match scanned.unwrap_or_else(|_| {
+            Err(ArchiveError::Damaged(std::io::Error::other("the archive reader stopped unexpectedly")))
+        }) {
             Ok(true) => return,
             Ok(false) => "listed in the manifest but missing from the archive".to_string(),
             Err(ArchiveError::Open(e) | ArchiveError::Damaged(e)) => format!("the archive could not be read: {e}"),
+            Err(ArchiveError::TooLarge { limit }) => format!("the archive has an entry over {limit} bytes"),
         };
         let mut left: Vec<usize> = wanted.into_values().collect();
         left.sort_unstable();
@@ -145,9 +176,13 @@ fn scan(
         let mut entry = entry.map_err(ArchiveError::Damaged)?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let Some(i) = wanted.remove(&name) else { continue };
-        let mut buf = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut buf).map_err(ArchiveError::Damaged)?;
-        if tx.blocking_send((i, Ok(Bytes::from(buf)))).is_err() {
+        let file = match read_entry(&mut entry, MAX_OBJECT_FILE) {
+            Ok(bytes) => Ok(bytes),
+            // One oversized entry spoils that file only, not the archive.
+            Err(ArchiveError::TooLarge { limit }) => Err(format!("the archive entry is larger than {limit} bytes")),
+            Err(e) => return Err(e),
+        };
+        if tx.blocking_send((i, file)).is_err() {
             return Ok(true);
         }
     }
