@@ -1505,12 +1505,14 @@ pub async fn rules_server(cluster: &Cluster, user: Option<&UserInfo>, namespace:
             if user.name.is_empty() {
                 return Err(k8sops_core::Error::InvalidInput {
                     message: "impersonation needs a user name (kubectl --as)".into(),
+                    source: None,
                 }
                 .into());
             }
             let groups = impersonation_groups(user);
             let body = serde_json::to_vec(&review).map_err(|e| k8sops_core::Error::InvalidInput {
                 message: format!("cannot encode the SelfSubjectRulesReview: {e}"),
+                source: None,
             })?;
             let url = api.resource_url().to_owned();
             cluster
@@ -1523,6 +1525,7 @@ pub async fn rules_server(cluster: &Cluster, user: Option<&UserInfo>, namespace:
                     let headers = request.headers_mut();
                     let invalid = |header: &str, value: &str| k8sops_core::Error::InvalidInput {
                         message: format!("cannot send {value:?} as the {header} header"),
+                        source: None,
                     };
                     let value = user.name.as_str().try_into().map_err(|_| invalid("Impersonate-User", &user.name))?;
                     headers.insert("impersonate-user", value);

@@ -558,6 +558,7 @@ pub async fn apply_pss_labels(
     if !valid {
         return Err(k8sops_core::Error::InvalidInput {
             message: format!("{namespace:?} is not a namespace name (lower-case letters, digits and '-', at most 63)"),
+            source: None,
         }
         .into());
     }
@@ -576,7 +577,7 @@ pub async fn apply_pss_labels(
                 .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
                 .header(http::header::ACCEPT, "application/json")
                 .body(kube::client::Body::from(body.clone()))
-                .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("{what}: {e}") })?;
+                .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("{what}: {e}"), source: None })?;
             let res = cluster.client().send(req).await.map_err(|e| cluster.map_err(e, &what))?;
             let status = res.status();
             let warnings = warning_texts(res.headers());

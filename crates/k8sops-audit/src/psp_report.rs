@@ -125,7 +125,7 @@ pub async fn psp_report(cluster: &Cluster) -> Result<PspReport> {
         }
         let req = http::Request::get(uri.as_str())
             .body(Vec::new())
-            .map_err(|e| k8sops_core::Error::InvalidInput { message: e.to_string() })?;
+            .map_err(|e| k8sops_core::Error::InvalidInput { message: e.to_string(), source: None })?;
         let page: serde_json::Value = match cluster
             .retry_policy()
             .run(|_| async { client.request(req.clone()).await.map_err(|e| cluster.map_err(e, "podsecuritypolicies")) })

@@ -220,7 +220,7 @@ impl ExportParams {
         cancel: CancellationToken);
 
     fn validate(&self) -> Result<()> {
-        let invalid = |message: String| -> Error { k8sops_core::Error::InvalidInput { message }.into() };
+        let invalid = |message: String| -> Error { k8sops_core::Error::InvalidInput { message, source: None }.into() };
         if self.concurrency == 0 || self.write_concurrency == 0 {
             return Err(invalid("concurrency and write concurrency must be at least 1".into()));
         }
@@ -927,6 +927,7 @@ impl Run<'_> {
             let yaml = yaml::object(&obj).map_err(|e| {
                 Error::Core(k8sops_core::Error::InvalidInput {
                     message: format!("{} {:?} cannot be written as YAML: {e}", t.ar.kind, obj.metadata.name),
+                    source: None,
                 })
             })?;
             let name = obj.metadata.name.clone().unwrap_or_default();

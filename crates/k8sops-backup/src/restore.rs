@@ -295,7 +295,7 @@ impl RestoreParams {
     }
 
     fn validate(&self) -> Result<()> {
-        let invalid = |message: String| -> Error { k8sops_core::Error::InvalidInput { message }.into() };
+        let invalid = |message: String| -> Error { k8sops_core::Error::InvalidInput { message, source: None }.into() };
         if self.concurrency == 0 {
             return Err(invalid("concurrency must be at least 1".into()));
         }
@@ -1028,9 +1028,8 @@ impl Run<'_> {
                 let rx = source::archive_files(path.clone(), wanted, c);
                 stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
                     .map(|(i, bytes)| {
-                        let bytes = bytes.map_err(|why| {
-                            self.invalid(format!("{}: {why}", self.manifest.files[i].path))
-                        });
+                        let bytes =
+                            bytes.map_err(|why| self.invalid(format!("{}: {why}", self.manifest.files[i].path)));
                         self.restore_one(tier, i, bytes)
                     })
                     .buffer_unordered(c)
@@ -1043,12 +1042,7 @@ impl Run<'_> {
 
     /// Checks, prepares and applies one file; `None` when the label
     /// selector leaves it out.
-    async fn restore_one(
-        &self,
-        tier: Tier,
-        i: usize,
-        bytes: Result<Bytes>,
-    ) -> Option<RestoredObject> {
+    async fn restore_one(&self, tier: Tier, i: usize, bytes: Result<Bytes>) -> Option<RestoredObject> {
         let e = &self.manifest.files[i];
         if self.cancel.is_cancelled() {
             return Some(self.report(e, tier, RestoreOutcome::NotAttempted, None));

@@ -44,7 +44,7 @@ pub struct Timeouts {
 ///
 /// ```
 /// use k8sops_core::Error;
-/// let err = Error::NotFound { what: "nodegroup workers".into() };
+/// let err = Error::NotFound { what: "nodegroup workers".into(), source: None };
 /// assert!(!err.is_transient());
 /// assert_eq!(err.to_string(), "nodegroup workers not found");
 /// ```
@@ -156,6 +156,9 @@ pub enum Error {
     NotFound {
         /// What was looked for, e.g. `node ip-10-0-1-5` or `nodegroup workers`.
         what: String,
+        /// The underlying error, when there is one (an AWS SDK error, ...).
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The object already exists (HTTP 409 AlreadyExists).
@@ -171,6 +174,9 @@ pub enum Error {
     Conflict {
         /// The server's message.
         message: String,
+        /// The underlying error, when there is one (an AWS SDK error, ...).
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The request was well formed but its content is not acceptable.
@@ -178,6 +184,9 @@ pub enum Error {
     InvalidInput {
         /// What is wrong.
         message: String,
+        /// The underlying error, when there is one (an AWS SDK error, ...).
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The server is throttling us (HTTP 429) or asked us to come back later.
@@ -189,6 +198,9 @@ pub enum Error {
         message: String,
         /// How long the server asked us to wait, if it said.
         retry_after: Option<Duration>,
+        /// The underlying error, when there is one (an AWS SDK error, ...).
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// Any other error status from the Kubernetes API server.
@@ -317,7 +329,7 @@ impl Error {
     /// ```
     /// use std::time::Duration;
     /// use k8sops_core::Error;
-    /// let err = Error::Throttled { source_name: "EKS".into(), message: "slow down".into(), retry_after: Some(Duration::from_secs(2)) };
+    /// let err = Error::Throttled { source_name: "EKS".into(), message: "slow down".into(), retry_after: Some(Duration::from_secs(2)), source: None };
     /// assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
     /// ```
     pub fn retry_after(&self) -> Option<Duration> {
@@ -331,7 +343,7 @@ impl Error {
     ///
     /// ```
     /// use k8sops_core::Error;
-    /// assert!(Error::NotFound { what: "pod x".into() }.is_not_found());
+    /// assert!(Error::NotFound { what: "pod x".into(), source: None }.is_not_found());
     /// ```
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
@@ -377,7 +389,7 @@ impl Error {
     /// ```
     /// use k8sops_core::Error;
     /// assert!(Error::Forbidden { message: "no".into() }.is_permission_denied());
-    /// assert!(!Error::NotFound { what: "x".into() }.is_permission_denied());
+    /// assert!(!Error::NotFound { what: "x".into(), source: None }.is_permission_denied());
     /// ```
     pub fn is_permission_denied(&self) -> bool {
         matches!(self, Error::Forbidden { .. } | Error::Unauthorized { .. } | Error::AccessDenied { .. })
@@ -400,14 +412,15 @@ impl Error {
         match status.code {
             401 => Error::Unauthorized { url: url.to_string() },
             403 => Error::Forbidden { message: status.message },
-            404 => Error::NotFound { what: what.to_string() },
+            404 => Error::NotFound { what: what.to_string(), source: None },
             409 if status.reason == "AlreadyExists" => Error::AlreadyExists { what: what.to_string() },
-            409 => Error::Conflict { message: status.message },
-            422 | 400 => Error::InvalidInput { message: status.message },
+            409 => Error::Conflict { message: status.message, source: None },
+            422 | 400 => Error::InvalidInput { message: status.message, source: None },
             429 => Error::Throttled {
                 source_name: format!("the API server at {url}"),
                 message: status.message,
                 retry_after,
+                source: None,
             },
             code => Error::Api { code, reason: status.reason, message: status.message, retry_after },
         }

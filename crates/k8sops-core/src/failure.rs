@@ -22,7 +22,7 @@ impl<E> Failure<E> {
     /// Wraps an error.
     ///
     /// ```
-    /// let f = k8sops_core::Failure::new(k8sops_core::Error::NotFound { what: "node a".into() });
+    /// let f = k8sops_core::Failure::new(k8sops_core::Error::NotFound { what: "node a".into(), source: None });
     /// assert!(f.is_not_found());
     /// ```
     pub fn new(error: E) -> Self {

@@ -17,6 +17,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod age;
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub mod aws;
 pub mod backend;
 mod cluster;
 #[cfg(feature = "conformance")]

@@ -204,7 +204,7 @@ impl RetryPolicy {
     /// use std::time::Duration;
     /// use k8sops_core::{Error, RetryPolicy};
     /// let p = RetryPolicy::default().jitter(false).max_retry_after(Duration::from_secs(5));
-    /// let slow = Error::Throttled { source_name: "s".into(), message: "".into(), retry_after: Some(Duration::from_secs(3600)) };
+    /// let slow = Error::Throttled { source_name: "s".into(), message: "".into(), retry_after: Some(Duration::from_secs(3600)), source: None };
     /// assert_eq!(p.delay_for(&slow, 1), Some(Duration::from_secs(5)));
     /// ```
     #[must_use]
@@ -219,9 +219,9 @@ impl RetryPolicy {
     /// use std::time::Duration;
     /// use k8sops_core::{Error, RetryPolicy};
     /// let p = RetryPolicy::default().jitter(false);
-    /// let throttled = Error::Throttled { source_name: "x".into(), message: "".into(), retry_after: Some(Duration::from_secs(3)) };
+    /// let throttled = Error::Throttled { source_name: "x".into(), message: "".into(), retry_after: Some(Duration::from_secs(3)), source: None };
     /// assert_eq!(p.delay_for(&throttled, 1), Some(Duration::from_secs(3)));
-    /// assert_eq!(p.delay_for(&Error::NotFound { what: "x".into() }, 1), None);
+    /// assert_eq!(p.delay_for(&Error::NotFound { what: "x".into(), source: None }, 1), None);
     /// ```
     pub fn delay_for(&self, error: &Error, attempt: u32) -> Option<Duration> {
         if !error.is_transient() {
@@ -352,6 +352,7 @@ mod tests {
                             source_name: "t".into(),
                             message: "".into(),
                             retry_after: Some(Duration::from_secs(7)),
+                            source: None,
                         })
                     } else {
                         Ok(n)
@@ -370,6 +371,7 @@ mod tests {
             source_name: "s".into(),
             message: "".into(),
             retry_after: Some(Duration::from_secs(3600)),
+            source: None,
         };
         assert_eq!(p.delay_for(&hour, 1), Some(Duration::from_secs(60)));
         let p = p.max_retry_after(Duration::from_secs(2));

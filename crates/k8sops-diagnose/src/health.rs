@@ -190,7 +190,7 @@ async fn probe(cluster: &Cluster, path: &str) -> Result<Vec<HealthCheck>> {
         .run(|_| async {
             let req = http::Request::get(uri.as_str())
                 .body(Vec::new())
-                .map_err(|e| k8sops_core::Error::InvalidInput { message: e.to_string() })?;
+                .map_err(|e| k8sops_core::Error::InvalidInput { message: e.to_string(), source: None })?;
             match cluster.client().request_text(req).await {
                 Ok(text) => Ok(text),
                 Err(kube::Error::Api(s)) if s.code == 500 && !parse_checks(&s.message).is_empty() => Ok(s.message),

@@ -258,7 +258,7 @@ async fn ensure_metrics_api(cluster: &Cluster) -> Result<()> {
 /// error.
 fn metrics_err(e: k8sops_core::Error) -> Error {
     match e {
-        k8sops_core::Error::NotFound { what } => Error::MetricsUnavailable { reason: format!("404 for {what}") },
+        k8sops_core::Error::NotFound { what, .. } => Error::MetricsUnavailable { reason: format!("404 for {what}") },
         k8sops_core::Error::Api { code: 503, message, .. } => {
             Error::MetricsUnavailable { reason: format!("503 from the API server: {message}") }
         }

@@ -302,7 +302,10 @@ pub(crate) async fn change_schedulability(
         Ok(()) => CordonChange::Changed,
         Err(Error::Core(e)) => CordonChange::Failed(Failure::new(e)),
         // set_unschedulable's only other error: the node is gone.
-        Err(_) => CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound { what: format!("node {name}") })),
+        Err(_) => CordonChange::Failed(Failure::new(k8sops_core::Error::NotFound {
+            what: format!("node {name}"),
+            source: None,
+        })),
     }
 }
 

@@ -146,7 +146,7 @@ pub(crate) async fn evict(
         .body(serde_json::to_vec(&body).unwrap_or_default());
     let req = match req {
         Ok(r) => r,
-        Err(e) => return Attempt::Failed(k8sops_core::Error::InvalidInput { message: e.to_string() }),
+        Err(e) => return Attempt::Failed(k8sops_core::Error::InvalidInput { message: e.to_string(), source: None }),
     };
     match cluster.client().request::<Value>(req).await {
         Ok(_) => Attempt::Accepted,

@@ -160,6 +160,7 @@ impl NodeReplacer for NodeGroupReplacer {
                     request.node,
                     self.backend.backend_name()
                 ),
+                source: None,
             });
         };
         self.backend.terminate_instance(&request.group, id, false).await
@@ -1054,7 +1055,7 @@ pub async fn rolling_upgrade(
 ) -> Result<RollingReport> {
     let start = Instant::now();
     let target = &params.target;
-    let invalid = |message: String| -> Error { k8sops_core::Error::InvalidInput { message }.into() };
+    let invalid = |message: String| -> Error { k8sops_core::Error::InvalidInput { message, source: None }.into() };
     if params.max_unavailable == 0 {
         return Err(invalid("max_unavailable must be at least 1".into()));
     }

@@ -640,8 +640,11 @@ impl fmt::Display for SkewReport {
 
 /// The minor versions an API server passes through from `from` to `to`:
 /// it must not skip one, so v1.26 → v1.29 is `[v1.27, v1.28, v1.29]`. The
-/// same minor gives no hops (a patch upgrade). `to` older than `from`, or
-/// another major version, is [`k8sops_core::Error::InvalidInput`].
+/// same minor gives no hops (a patch upgrade). `to` older than `from`,
+/// another major version, or a target more than one minor past
+/// [`NEWEST_RELEASE`](crate::rules::NEWEST_RELEASE) (whose rules are
+/// unknown; kubeadm refuses such targets too) is
+/// [`k8sops_core::Error::InvalidInput`].
 ///
 /// ```
 /// use k8sops_upgrade::skew::upgrade_hops;
@@ -649,6 +652,7 @@ impl fmt::Display for SkewReport {
 /// assert_eq!(hops.iter().map(|h| h.to_string()).collect::<Vec<_>>(), ["v1.27", "v1.28", "v1.29"]);
 /// assert!(upgrade_hops(&"v1.30.1".parse().unwrap(), &"v1.30.4".parse().unwrap())?.is_empty());
 /// assert!(upgrade_hops(&"v1.30.1".parse().unwrap(), &"v1.29".parse().unwrap()).is_err());
+/// assert!(upgrade_hops(&"v1.30.1".parse().unwrap(), &"v1.100000000".parse().unwrap()).is_err());
 /// # Ok::<(), k8sops_upgrade::Error>(())
 /// ```
 pub fn upgrade_hops(from: &KubeVersion, to: &KubeVersion) -> Result<Vec<MinorVersion>> {
@@ -659,6 +663,7 @@ pub fn upgrade_hops(from: &KubeVersion, to: &KubeVersion) -> Result<Vec<MinorVer
                 from.as_str(),
                 to.as_str()
             ),
+            source: None,
         }
         .into());
     }
@@ -669,10 +674,25 @@ pub fn upgrade_hops(from: &KubeVersion, to: &KubeVersion) -> Result<Vec<MinorVer
                 to.as_str(),
                 from.as_str()
             ),
+            source: None,
         }
         .into());
     }
-    Ok((from.minor + 1..=to.minor).map(|m| MinorVersion::new(from.major, m)).collect())
+    let newest = crate::rules::NEWEST_RELEASE;
+    if to.minor > newest.minor.saturating_add(1) {
+        // kubeadm likewise refuses a target more than one minor past itself.
+        return Err(k8sops_core::Error::InvalidInput {
+            message: format!(
+                "target {} is more than one minor version past the newest release this library knows ({newest}): \
+                 its removed APIs and skew rules are unknown",
+                to.as_str()
+            ),
+            source: None,
+        }
+        .into());
+    }
+    // `m < to.minor`, so `m + 1` cannot overflow.
+    Ok((from.minor..to.minor).map(|m| MinorVersion::new(from.major, m + 1)).collect())
 }
 
 #[cfg(test)]

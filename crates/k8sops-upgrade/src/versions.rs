@@ -688,12 +688,14 @@ impl fmt::Display for VersionReport {
 
 /// The CoreDNS version kubeadm installs with each Kubernetes minor version
 /// (from CoreDNS's own record, `coredns/deployment`'s
-/// `kubernetes/CoreDNS-k8s_version.md`), 1.20 to 1.32.
+/// `kubernetes/CoreDNS-k8s_version.md`, for 1.20 to 1.32, and Kubernetes'
+/// release notes for 1.33 to 1.37). Patch releases can move it: 1.31.0
+/// shipped v1.11.1, 1.31.1 and later v1.11.3, which is the row here.
 ///
 /// ```
 /// assert_eq!(k8sops_upgrade::versions::KUBEADM_COREDNS.iter().find(|(m, _)| *m == 29).unwrap().1, "v1.11.1");
 /// ```
-pub const KUBEADM_COREDNS: [(u32, &str); 13] = [
+pub const KUBEADM_COREDNS: [(u32, &str); 18] = [
     (20, "v1.7.0"),
     (21, "v1.8.0"),
     (22, "v1.8.4"),
@@ -707,6 +709,11 @@ pub const KUBEADM_COREDNS: [(u32, &str); 13] = [
     (30, "v1.11.1"),
     (31, "v1.11.3"),
     (32, "v1.11.3"),
+    (33, "v1.12.0"),
+    (34, "v1.12.1"),
+    (35, "v1.13.1"),
+    (36, "v1.14.2"),
+    (37, "v1.14.6"),
 ];
 
 /// The CoreDNS version kubeadm installs with Kubernetes `version`'s minor
@@ -716,6 +723,11 @@ pub const KUBEADM_COREDNS: [(u32, &str); 13] = [
 /// use k8sops_upgrade::versions::kubeadm_coredns_version;
 /// assert_eq!(kubeadm_coredns_version(&"v1.30.4".parse().unwrap()), Some("v1.11.1"));
 /// assert_eq!(kubeadm_coredns_version(&"v1.19.0".parse().unwrap()), None);
+/// // Every release up to the newest one the removed-API rules know.
+/// let newest = k8sops_upgrade::rules::NEWEST_RELEASE;
+/// for minor in 20..=newest.minor {
+///     assert!(kubeadm_coredns_version(&format!("v1.{minor}.0").parse().unwrap()).is_some(), "1.{minor}");
+/// }
 /// ```
 pub fn kubeadm_coredns_version(version: &KubeVersion) -> Option<&'static str> {
     if version.major != 1 {

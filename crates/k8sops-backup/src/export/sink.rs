@@ -49,6 +49,7 @@ impl Sink {
                             message: format!(
                                 "{to} already holds a backup ({MANIFEST_FILE} exists); export to a new prefix"
                             ),
+                            source: None,
                         }
                         .into())
                     }
@@ -64,6 +65,7 @@ impl Sink {
                 };
                 let file_name = dest.file_name().ok_or_else(|| k8sops_core::Error::InvalidInput {
                     message: format!("{} is not a file name for the archive", dest.display()),
+                    source: None,
                 })?;
                 static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
                 let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -38,6 +38,7 @@ impl FromStr for OutputFormat {
             "fields" => Ok(OutputFormat::Fields),
             other => Err(k8sops_core::Error::InvalidInput {
                 message: format!("unknown output format {other:?}: use simple, json, table or fields"),
+                source: None,
             }),
         }
     }

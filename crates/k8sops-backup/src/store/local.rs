@@ -106,6 +106,7 @@ impl LocalDir {
         if !meta.is_dir() {
             return Err(k8sops_core::Error::InvalidInput {
                 message: format!("backup directory {} is not a directory", root.display()),
+                source: None,
             }
             .into());
         }

@@ -88,6 +88,7 @@ impl RetentionPolicy {
         if self.keep_last == Some(0) {
             return Err(k8sops_core::Error::InvalidInput {
                 message: "keep_last must be at least 1: the newest complete backup is never deleted".into(),
+                source: None,
             }
             .into());
         }

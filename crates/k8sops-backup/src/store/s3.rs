@@ -227,9 +227,11 @@ impl S3Params {
 /// ```
 pub fn s3(params: &S3Params) -> Result<BackupStore> {
     if params.bucket.trim().is_empty() {
-        return Err(
-            k8sops_core::Error::InvalidInput { message: "S3 backup store: the bucket name is empty".into() }.into()
-        );
+        return Err(k8sops_core::Error::InvalidInput {
+            message: "S3 backup store: the bucket name is empty".into(),
+            source: None,
+        }
+        .into());
     }
     let mut builder =
         AmazonS3Builder::from_env().with_bucket_name(&params.bucket).with_retry(params.retry_config()).with_config(

@@ -116,7 +116,7 @@ impl TransferParams {
 }
 
 fn invalid(message: String) -> crate::Error {
-    k8sops_core::Error::InvalidInput { message }.into()
+    k8sops_core::Error::InvalidInput { message, source: None }.into()
 }
 
 fn io_error(path: &FsPath) -> impl FnOnce(std::io::Error) -> crate::Error + '_ {

@@ -624,6 +624,7 @@ impl BackupParams {
             Some(ttl) if ttl > go_duration::MAX => {
                 return Err(k8sops_core::Error::InvalidInput {
                     message: format!("ttl {ttl:?} is longer than Velero can hold (about 292 years)"),
+                    source: None,
                 }
                 .into())
             }
@@ -809,6 +810,7 @@ impl Velero {
                     "backup storage location {location:?} does not exist in namespace {:?}; list them with `velero backup-location get`",
                     self.namespace
                 ),
+                source: None,
             }
             .into()),
         }

@@ -86,6 +86,7 @@ pub fn parse(input: &str) -> Result<Duration> {
     let invalid = |why: &str| -> crate::Error {
         k8sops_core::Error::InvalidInput {
             message: format!("invalid duration {input:?}: {why} (Go duration syntax: 720h, 1h30m, 90s, 500ms)"),
+            source: None,
         }
         .into()
     };

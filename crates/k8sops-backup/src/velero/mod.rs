@@ -377,6 +377,7 @@ impl Velero {
                         "namespace {:?} (where {what} was to be created; pass the namespace Velero is installed in)",
                         self.namespace
                     ),
+                    source: None,
                 }
                 .into())
             }

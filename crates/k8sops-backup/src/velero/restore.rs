@@ -103,6 +103,7 @@ impl std::str::FromStr for ExistingResourcePolicy {
             "update" => Ok(Self::Update),
             other => Err(k8sops_core::Error::InvalidInput {
                 message: format!("existing resource policy {other:?}: expected none or update"),
+                source: None,
             }
             .into()),
         }
@@ -569,6 +570,7 @@ impl RestoreParams {
             _ => {
                 return Err(k8sops_core::Error::InvalidInput {
                     message: "a restore needs either a backup or a schedule to restore from, not both".into(),
+                    source: None,
                 }
                 .into())
             }
@@ -682,8 +684,12 @@ impl Velero {
         self.ensure_served("restores").await?;
         if let Some(backup) = &params.backup_name {
             match self.get::<Backup>("backup", backup).await {
-                Err(Error::Core(k8sops_core::Error::NotFound { what })) => {
-                    return Err(k8sops_core::Error::NotFound { what: format!("{what} (the restore's source)") }.into())
+                Err(Error::Core(k8sops_core::Error::NotFound { what, source: None })) => {
+                    return Err(k8sops_core::Error::NotFound {
+                        what: format!("{what} (the restore's source)"),
+                        source: None,
+                    }
+                    .into())
                 }
                 other => other.map(|_| ())?,
             }
@@ -695,6 +701,7 @@ impl Velero {
             if backups.is_empty() {
                 return Err(k8sops_core::Error::InvalidInput {
                     message: format!("no backups found for schedule {schedule:?} in namespace {:?}", self.namespace),
+                    source: None,
                 }
                 .into());
             }

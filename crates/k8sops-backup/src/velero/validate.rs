@@ -11,7 +11,7 @@ use k8sops_core::{selector::LabelRequirement, LabelSelector};
 use crate::Result;
 
 fn invalid(message: String) -> crate::Error {
-    k8sops_core::Error::InvalidInput { message }.into()
+    k8sops_core::Error::InvalidInput { message, source: None }.into()
 }
 
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.

@@ -319,9 +319,11 @@ async fn watch_until_finished<K: Followed>(
                     }
                 }
                 Ok(Some(WatchEvent::Deleted(_))) => {
-                    return Err(
-                        k8sops_core::Error::NotFound { what: format!("{what} (deleted while waiting for it)") }.into()
-                    )
+                    return Err(k8sops_core::Error::NotFound {
+                        what: format!("{what} (deleted while waiting for it)"),
+                        source: None,
+                    }
+                    .into())
                 }
                 Ok(Some(WatchEvent::Bookmark(_))) => {}
                 // 410 Gone (the resourceVersion is too old): read the object again at once.

@@ -41,7 +41,8 @@ pub type BackupStore = Arc<dyn ObjectStore>;
 /// assert!(parse_key("a//b").is_err());
 /// ```
 pub fn parse_key(key: &str) -> Result<Path> {
-    let bad = |why: &str| Err(Error::InvalidInput { message: format!("invalid backup key {key:?}: {why}") });
+    let bad =
+        |why: &str| Err(Error::InvalidInput { message: format!("invalid backup key {key:?}: {why}"), source: None });
     if key.is_empty() {
         return bad("empty");
     }

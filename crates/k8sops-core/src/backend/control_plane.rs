@@ -109,7 +109,7 @@ impl ControlPlane for InMemoryControlPlane {
     async fn start_upgrade(&self, target: &KubeVersion) -> Result<Update> {
         let mut st = self.lock();
         if st.updates.values().any(|(u, _, _)| u.status == UpdateStatus::InProgress) {
-            return Err(Error::Conflict { message: "an upgrade is already in progress".into() });
+            return Err(Error::Conflict { message: "an upgrade is already in progress".into(), source: None });
         }
         if target.major != st.version.major || target.minor != st.version.minor + 1 {
             return Err(Error::InvalidInput {
@@ -118,6 +118,7 @@ impl ControlPlane for InMemoryControlPlane {
                     st.version.minor_string(),
                     st.version.next_minor().minor_string()
                 ),
+                source: None,
             });
         }
         let id = format!("upgrade-{}", st.updates.len() + 1);
@@ -129,8 +130,10 @@ impl ControlPlane for InMemoryControlPlane {
 
     async fn describe_update(&self, update_id: &str) -> Result<Update> {
         let mut st = self.lock();
-        let (update, target, polls) =
-            st.updates.get_mut(update_id).ok_or_else(|| Error::NotFound { what: format!("update {update_id}") })?;
+        let (update, target, polls) = st
+            .updates
+            .get_mut(update_id)
+            .ok_or_else(|| Error::NotFound { what: format!("update {update_id}"), source: None })?;
         *polls += 1;
         if *polls > 1 && update.status == UpdateStatus::InProgress {
             update.status = UpdateStatus::Successful;

@@ -57,7 +57,7 @@ impl ScalingConfig {
     /// assert!(err.to_string().contains("min (4) <= desired (3)"));
     /// ```
     pub fn validate(&self) -> Result<()> {
-        let bad = |message: String| Err(Error::InvalidInput { message });
+        let bad = |message: String| Err(Error::InvalidInput { message, source: None });
         if self.min < 0 {
             return bad(format!("min ({}) must not be negative", self.min));
         }
@@ -349,7 +349,7 @@ impl InMemoryNodeGroups {
     }
 
     fn not_found(name: &str) -> Error {
-        Error::NotFound { what: format!("node group {name}") }
+        Error::NotFound { what: format!("node group {name}"), source: None }
     }
 }
 
@@ -388,11 +388,10 @@ impl NodeGroups for InMemoryNodeGroups {
     async fn terminate_instance(&self, name: &str, instance_id: &str, decrement_desired: bool) -> Result<()> {
         let mut st = self.lock();
         let group = st.groups.get_mut(name).ok_or_else(|| Self::not_found(name))?;
-        let idx = group
-            .instances
-            .iter()
-            .position(|i| i.id == instance_id)
-            .ok_or_else(|| Error::NotFound { what: format!("instance {instance_id} in node group {name}") })?;
+        let idx = group.instances.iter().position(|i| i.id == instance_id).ok_or_else(|| Error::NotFound {
+            what: format!("instance {instance_id} in node group {name}"),
+            source: None,
+        })?;
         if decrement_desired {
             if group.scaling.desired - 1 < group.scaling.min {
                 return Err(Error::InvalidInput {
@@ -401,6 +400,7 @@ impl NodeGroups for InMemoryNodeGroups {
                         group.scaling.desired - 1,
                         group.scaling.min
                     ),
+                    source: None,
                 });
             }
             group.scaling.desired -= 1;
@@ -416,6 +416,7 @@ impl NodeGroups for InMemoryNodeGroups {
             if version < cur {
                 return Err(Error::InvalidInput {
                     message: format!("node group {name} runs {cur}; cannot downgrade to {version}"),
+                    source: None,
                 });
             }
         }
@@ -428,6 +429,9 @@ impl NodeGroups for InMemoryNodeGroups {
         if !st.groups.contains_key(name) {
             return Err(Self::not_found(name));
         }
-        st.updates.get(update_id).cloned().ok_or_else(|| Error::NotFound { what: format!("update {update_id}") })
+        st.updates
+            .get(update_id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound { what: format!("update {update_id}"), source: None })
     }
 }

@@ -109,7 +109,7 @@ impl NodeGroups for AutoScalingNodeGroups {
         let g = resp
             .auto_scaling_groups()
             .first()
-            .ok_or_else(|| Error::NotFound { what: format!("auto scaling group {name}") })?;
+            .ok_or_else(|| Error::NotFound { what: format!("auto scaling group {name}"), source: None })?;
         let mut group = NodeGroup::new(
             name,
             k8sops_core::backend::ScalingConfig {
@@ -172,7 +172,10 @@ impl NodeGroups for AutoScalingNodeGroups {
     async fn terminate_instance(&self, name: &str, instance_id: &str, decrement_desired: bool) -> Result<()> {
         let group = self.describe(name).await?;
         if !group.instances.iter().any(|i| i.id == instance_id) {
-            return Err(Error::NotFound { what: format!("instance {instance_id} in auto scaling group {name}") });
+            return Err(Error::NotFound {
+                what: format!("instance {instance_id} in auto scaling group {name}"),
+                source: None,
+            });
         }
         if decrement_desired && group.scaling.desired - 1 < group.scaling.min {
             return Err(Error::InvalidInput {
@@ -181,6 +184,7 @@ impl NodeGroups for AutoScalingNodeGroups {
                     group.scaling.desired - 1,
                     group.scaling.min
                 ),
+                source: None,
             });
         }
         self.client
@@ -203,7 +207,10 @@ impl NodeGroups for AutoScalingNodeGroups {
     async fn describe_update(&self, name: &str, update_id: &str) -> Result<Update> {
         let known = self.updates.lock().unwrap_or_else(|p| p.into_inner()).contains(update_id);
         if !known {
-            return Err(Error::NotFound { what: format!("update {update_id} of auto scaling group {name}") });
+            return Err(Error::NotFound {
+                what: format!("update {update_id} of auto scaling group {name}"),
+                source: None,
+            });
         }
         let kind = update_id.split('-').next().unwrap_or_default();
         Ok(Update::completed(update_id, kind))

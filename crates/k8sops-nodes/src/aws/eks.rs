@@ -143,7 +143,7 @@ impl NodeGroups for EksNodeGroups {
             .send()
             .await
             .map_err(|e| map_sdk(&self.backend(), &self.what(name), e))?;
-        let ng = resp.nodegroup().ok_or_else(|| Error::NotFound { what: self.what(name) })?;
+        let ng = resp.nodegroup().ok_or_else(|| Error::NotFound { what: self.what(name), source: None })?;
         let sc = ng.scaling_config();
         let asgs: Vec<String> = ng
             .resources()
@@ -215,11 +215,10 @@ impl NodeGroups for EksNodeGroups {
 
     async fn terminate_instance(&self, name: &str, instance_id: &str, decrement_desired: bool) -> Result<()> {
         let group = self.describe(name).await?;
-        let owner = group
-            .auto_scaling_groups
-            .iter()
-            .find(|_| group.instances.iter().any(|i| i.id == instance_id))
-            .ok_or_else(|| Error::NotFound { what: format!("instance {instance_id} in {}", self.what(name)) })?;
+        let owner =
+            group.auto_scaling_groups.iter().find(|_| group.instances.iter().any(|i| i.id == instance_id)).ok_or_else(
+                || Error::NotFound { what: format!("instance {instance_id} in {}", self.what(name)), source: None },
+            )?;
         self.asg.terminate_instance(owner, instance_id, decrement_desired).await
     }
 

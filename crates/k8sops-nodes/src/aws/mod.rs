@@ -48,58 +48,11 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-/// Maps an SDK error to a typed error. `what` names the object for NotFound.
+/// Maps an SDK error to a typed error, keeping it as the source. `what`
+/// names the object for NotFound.
 pub(crate) fn map_sdk<E>(backend: &str, what: &str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = err.code().unwrap_or("").to_string();
-    let http_status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    let message = err.message().unwrap_or("").to_string();
-    // Transport failures name the AWS service, never the Kubernetes API server.
-    if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
-        let message = match std::error::Error::source(&err) {
-            Some(cause) => format!("{err}: {cause}"),
-            None => err.to_string(),
-        };
-        return Error::ServiceUnreachable { service: backend.to_string(), message, source: Some(Box::new(err)) };
-    }
-    match code.as_str() {
-        "AccessDeniedException"
-        | "AccessDenied"
-        | "UnauthorizedOperation"
-        | "UnauthorizedException"
-        | "UnrecognizedClientException"
-        | "InvalidClientTokenId"
-        | "ExpiredToken"
-        | "ExpiredTokenException"
-        | "AuthFailure"
-        | "SignatureDoesNotMatch" => Error::AccessDenied {
-            service: backend.to_string(),
-            message: format!("{code}: {message}"),
-            source: Some(Box::new(err)),
-        },
-        "ResourceNotFoundException" | "NotFoundException" => Error::NotFound { what: what.to_string() },
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-            Error::Throttled { source_name: backend.to_string(), message, retry_after: None }
-        }
-        "InvalidParameterException" | "InvalidRequestException" | "ValidationError" | "InvalidParameterValue" => {
-            if message.to_lowercase().contains("not found") {
-                Error::NotFound { what: format!("{what}: {message}") }
-            } else {
-                Error::InvalidInput { message: format!("{backend}: {message}") }
-            }
-        }
-        "ResourceInUseException" | "ScalingActivityInProgress" | "ResourceContention" => {
-            Error::Conflict { message: format!("{backend}: {message}") }
-        }
-        _ => {
-            let transient = http_status >= 500
-                || code.contains("ServiceUnavailable")
-                || code.contains("InternalFailure")
-                || code.contains("ServerException");
-            let message = if message.is_empty() { format!("{code} {err:?}") } else { format!("{code}: {message}") };
-            Error::Backend { backend: backend.to_string(), message, transient, source: Some(Box::new(err)) }
-        }
-    }
+    k8sops_core::aws::map_sdk_error("", backend, what, err)
 }

@@ -284,7 +284,7 @@ async fn page<T: DeserializeOwned>(
 ) -> k8sops_core::Result<ListPage<T>> {
     let req = kube::core::Request::new(path)
         .list(&params)
-        .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("{what}: {e}") })?;
+        .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("{what}: {e}"), source: None })?;
     let client = cluster.client();
     until_cancelled(
         cancel,
@@ -426,7 +426,7 @@ async fn scan_metrics(
         cluster.retry_policy().run(|_| async {
             let req = http::Request::get("/metrics")
                 .body(Vec::new())
-                .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("/metrics: {e}") })?;
+                .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("/metrics: {e}"), source: None })?;
             client.request_text(req).await.map_err(|e| cluster.map_err(e, "/metrics"))
         }),
     )

@@ -521,7 +521,11 @@ mod drill {
             || ns.len() > 63
             || !ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            return Err(k8sops_core::Error::InvalidInput { message: format!("{ns:?} is not a namespace name") }.into());
+            return Err(k8sops_core::Error::InvalidInput {
+                message: format!("{ns:?} is not a namespace name"),
+                source: None,
+            }
+            .into());
         }
         let mut findings = Vec::new();
         let namespaces: Api<Namespace> = cluster.api_all();
@@ -770,6 +774,7 @@ mod drill {
     async fn read_file(store: &InMemory, from: &Location, e: &ManifestEntry) -> crate::Result<Vec<u8>> {
         let key = from.key(&e.path).ok_or_else(|| k8sops_core::Error::InvalidInput {
             message: format!("{}: not a path inside the backup", e.path),
+            source: None,
         })?;
         let got = store.get(&key).await.map_err(crate::backup::Error::from)?;
         Ok(got.bytes().await.map_err(crate::backup::Error::from)?.to_vec())
@@ -798,12 +803,15 @@ mod drill {
                 if let Some(mut obj) = parsed {
                     strip_node_ports(&mut obj);
                     // JSON is YAML: the restore reads it as it reads the export's files.
-                    bytes = serde_json::to_vec(&obj)
-                        .map_err(|err| k8sops_core::Error::InvalidInput { message: format!("{}: {err}", e.path) })?;
+                    bytes = serde_json::to_vec(&obj).map_err(|err| k8sops_core::Error::InvalidInput {
+                        message: format!("{}: {err}", e.path),
+                        source: None,
+                    })?;
                 }
             }
             let key = to.key(&e.path).ok_or_else(|| k8sops_core::Error::InvalidInput {
                 message: format!("{}: not a path inside the backup", e.path),
+                source: None,
             })?;
             let entry =
                 ManifestEntry { size: bytes.len() as u64, sha256: sha256_hex(&bytes), ..ManifestEntry::clone(e) };
@@ -812,10 +820,13 @@ mod drill {
             staged.files.push(entry);
         }
         staged.total = staged.files.len();
-        let bytes = serde_json::to_vec(&staged)
-            .map_err(|err| k8sops_core::Error::InvalidInput { message: format!("{MANIFEST_FILE}: {err}") })?;
+        let bytes = serde_json::to_vec(&staged).map_err(|err| k8sops_core::Error::InvalidInput {
+            message: format!("{MANIFEST_FILE}: {err}"),
+            source: None,
+        })?;
         let key = to.key(MANIFEST_FILE).ok_or_else(|| k8sops_core::Error::InvalidInput {
             message: format!("{prefix}/{MANIFEST_FILE}: not a path"),
+            source: None,
         })?;
         store.put(&key, PutPayload::from(bytes)).await.map_err(crate::backup::Error::from)?;
         Ok(to)
@@ -850,7 +861,10 @@ mod drill {
             "metadata": {"name": scratch, "labels": {DR_DRILL_LABEL: "true"},
                 "annotations": {"k8sops.io/dr-drill-source": source}}
         }))
-        .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("scratch namespace {scratch}: {e}") })?;
+        .map_err(|e| k8sops_core::Error::InvalidInput {
+            message: format!("scratch namespace {scratch}: {e}"),
+            source: None,
+        })?;
         let created = namespaces
             .create(&PostParams::default(), &ns)
             .await
@@ -870,7 +884,7 @@ mod drill {
             "metadata": {"name": "k8sops-dr-drill", "namespace": scratch, "labels": {DR_DRILL_LABEL: "true"}},
             "spec": {"hard": hard}
         }))
-        .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("quota: {e}") })?;
+        .map_err(|e| k8sops_core::Error::InvalidInput { message: format!("quota: {e}"), source: None })?;
         let quotas: Api<ResourceQuota> = cluster.api_namespaced(scratch);
         quotas
             .create(&PostParams::default(), &quota)
@@ -1112,6 +1126,7 @@ mod drill {
                 .and_then(|v| serde_json::from_value(v).ok())
                 .ok_or_else(|| k8sops_core::Error::InvalidInput {
                     message: format!("{} in the backup is not a readable object", e.path),
+                    source: None,
                 })?;
             let ar = ApiResource {
                 group: e.group().to_string(),
