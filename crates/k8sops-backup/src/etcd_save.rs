@@ -125,16 +125,25 @@ impl EtcdConnection {
             }
             options = options.with_tls(tls);
         }
-        if let Some(user) = &self.user {
-            options = options.with_user(user.clone(), self.password.clone().unwrap_or_default());
-        }
         for e in &self.endpoints {
             if tls_wanted && e.starts_with("http://") {
                 return Err(invalid(&format!("endpoint {e} is http:// but TLS certificates were given; use https://")));
             }
         }
-        let connect = Client::connect(&self.endpoints, Some(options));
-        match tokio::time::timeout(self.dial_timeout + Duration::from_secs(1), connect).await {
+        let limit = self.dial_timeout + Duration::from_secs(1);
+        let connect = async {
+            let Some(user) = &self.user else { return Client::connect(&self.endpoints, Some(options)).await };
+            let with_user = options.clone().with_user(user.clone(), self.password.clone().unwrap_or_default());
+            match Client::connect(&self.endpoints, Some(with_user)).await {
+                // Like etcdctl, a user given to an etcd without authentication
+                // is ignored: connect again without it.
+                Err(e) if matches!(auth_failure_of(&e), Some(AuthFailure::NotEnabled)) => {
+                    Client::connect(&self.endpoints, Some(options)).await
+                }
+                other => other,
+            }
+        };
+        match tokio::time::timeout(limit, connect).await {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(source)) => Err(self.etcd_error("cannot connect", source)),
             Err(_) => Err(k8sops_core::Error::Timeout {
@@ -268,11 +277,20 @@ pub const TRAILER_LEN: u64 = 32;
 /// Errors: more than one endpoint or unreadable certificate files
 /// ([`k8sops_core::Error::InvalidInput`] / [`k8sops_core::Error::Io`]) before
 /// connecting; [`Error::Etcd`] when etcd cannot be reached or refuses (wrong
-/// certificates, authentication); [`k8sops_core::Error::Timeout`];
+/// certificates, authentication); [`k8sops_core::Error::Timeout`] when the
+/// connection, the stream's idle time or [`SaveParams::timeout`] runs out;
 /// [`k8sops_core::Error::Cancelled`]; [`Error::ChecksumMismatch`] when the data
 /// does not match the trailer; [`Error::CorruptSnapshot`] when the stream ends
 /// before the size the server announced. In every error case nothing is left
 /// under `path` or `path.part`; an existing file at `path` is untouched.
+///
+/// Authentication, as `etcdctl --user NAME:PASSWORD`: with
+/// [`EtcdConnection::user`] and [`EtcdConnection::password`]. When etcd has
+/// authentication enabled, a wrong password, no user at all, or a user
+/// without the `root` role is an [`Error::Etcd`] whose message says
+/// `authentication failed` (or `permission denied`) and whose source is
+/// etcd's gRPC status; [`auth_failure`] tells which. A user given to an etcd
+/// without authentication is ignored, as etcdctl does.
 ///
 /// ```no_run
 /// # async fn main_() -> k8sops_backup::Result<()> {
@@ -511,15 +529,130 @@ fn io(path: &Path, source: std::io::Error) -> Error {
 }
 
 fn invalid(message: &str) -> Error {
-    k8sops_core::Error::InvalidInput { message: message.to_string() }.into()
+    k8sops_core::Error::InvalidInput { message: message.to_string(), source: None }.into()
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why etcd refused a request for reasons of its own authentication
+/// (`etcdctl --user`), as [`auth_failure`] reads it from an error.
+///
+/// ```
+/// use k8sops_backup::etcd_save::AuthFailure;
+/// assert_ne!(AuthFailure::InvalidCredentials, AuthFailure::PermissionDenied);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// A wrong user name or password (etcd: `authentication failed, invalid
+    /// user ID or password`).
+    InvalidCredentials,
+    /// etcd has authentication enabled and no user was given (etcd: `user
+    /// name is empty`).
+    NoCredentials,
+    /// The authentication token is unknown or expired (etcd: `invalid auth
+    /// token`).
+    InvalidToken,
+    /// The user is authenticated, but its roles do not allow the request; a
+    /// snapshot, like every maintenance request, needs the `root` role (etcd:
+    /// `permission denied`).
+    PermissionDenied,
+    /// A user was given to an etcd without authentication (etcd:
+    /// `authentication is not enabled`). [`EtcdConnection::connect`] then
+    /// connects without the user, as etcdctl does, so callers do not see it.
+    NotEnabled,
+}
+
+impl AuthFailure {
+    /// The words used in [`Error::Etcd`]'s message: `authentication failed`
+    /// for the first three, `permission denied` and `authentication is not
+    /// enabled` for the others.
+    ///
+    /// ```
+    /// use k8sops_backup::etcd_save::AuthFailure;
+    /// assert_eq!(AuthFailure::NoCredentials.as_str(), "authentication failed");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::InvalidCredentials | AuthFailure::NoCredentials | AuthFailure::InvalidToken => {
+                "authentication failed"
+            }
+            AuthFailure::PermissionDenied => "permission denied",
+            AuthFailure::NotEnabled => "authentication is not enabled",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            AuthFailure::InvalidCredentials => "check --user NAME:PASSWORD",
+            AuthFailure::NoCredentials => "etcd has authentication enabled: give --user NAME:PASSWORD",
+            AuthFailure::InvalidToken => "the token expired or etcd restarted: connect again",
+            AuthFailure::PermissionDenied => "the user's roles do not allow this; a snapshot needs the root role",
+            AuthFailure::NotEnabled => "leave out --user",
+        }
+    }
+}
+
+impl fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether `err` is etcd refusing a request for reasons of its own
+/// authentication, and which: an [`Error::Etcd`] whose source is the gRPC
+/// status etcd answers with. Its message then says `authentication failed`
+/// (or `permission denied`) and names the likely fix. Other errors, including
+/// refused TLS client certificates, give `None`.
+///
+/// ```no_run
+/// use k8sops_backup::etcd_save::{auth_failure, save, AuthFailure, EtcdConnection, SaveParams};
+/// # async fn main_() {
+/// let conn = EtcdConnection { user: Some("root".into()), password: Some("wrong".into()), ..Default::default() };
+/// if let Err(e) = save(&conn, "snap.db", &SaveParams::default()).await {
+///     if auth_failure(&e) == Some(AuthFailure::InvalidCredentials) {
+///         eprintln!("wrong etcd password: {e}");
+///     }
+/// }
+/// # }
+/// ```
+pub fn auth_failure(err: &Error) -> Option<AuthFailure> {
+    match err {
+        Error::Etcd { source, .. } => auth_failure_of(source),
+        _ => None,
+    }
+}
+
+/// etcd's gRPC answers for authentication, read from the message: etcd
+/// sends its `rpctypes` codes (`InvalidArgument`, `PermissionDenied`,
+/// `FailedPrecondition`) for most, but 3.4 answers a maintenance request
+/// without a user with code `Unknown` and `auth: user name is empty`.
+fn auth_failure_of(e: &etcd_client::Error) -> Option<AuthFailure> {
+    let etcd_client::Error::GRpcStatus(status) = e else { return None };
+    let message = status.message();
+    let failure = if message.contains("authentication failed") {
+        AuthFailure::InvalidCredentials
+    } else if message.contains("user name is empty") {
+        AuthFailure::NoCredentials
+    } else if message.contains("invalid auth token") {
+        AuthFailure::InvalidToken
+    } else if message.contains("authentication is not enabled") {
+        AuthFailure::NotEnabled
+    } else if message.contains("permission denied") || i32::from(status.code()) == 7 {
+        AuthFailure::PermissionDenied
+    } else {
+        return None;
+    };
+    Some(failure)
+}
+
 /// A sentence for an etcd client error: what failed and the likely cause.
 fn describe(what: &str, e: &etcd_client::Error) -> String {
+    if let Some(failure) = auth_failure_of(e) {
+        return format!("{what}: {failure}: {e} ({})", failure.hint());
+    }
     use std::error::Error as _;
     let mut chain = e.to_string();
     let mut cur = e.source();
@@ -659,7 +792,6 @@ impl k8sops_core::backend::EtcdSnapshots for EtcdClientBackend {
             let s = match answer {
                 Ok(s) => s,
                 Err(e) if self.conn.endpoints.len() > 1 => {
-                    failed.push(e.to_string());
                     out.push(k8sops_core::backend::EtcdEndpointStatus {
                         endpoint: endpoint.clone(),
                         member_id: 0,
@@ -670,6 +802,7 @@ impl k8sops_core::backend::EtcdSnapshots for EtcdClientBackend {
                         raft_term: 0,
                         errors: vec![e.to_string()],
                     });
+                    failed.push((endpoint.clone(), e));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -686,13 +819,55 @@ impl k8sops_core::backend::EtcdSnapshots for EtcdClientBackend {
             });
         }
         if !out.is_empty() && failed.len() == out.len() {
+            let failed = AllEndpointsFailed { failures: failed };
             return Err(k8sops_core::Error::Backend {
                 backend: self.backend_name(),
-                message: format!("no endpoint answered: {}", failed.join("; ")),
+                message: format!("no endpoint answered: {failed}"),
                 transient: true,
-                source: None,
+                source: Some(Box::new(failed)),
             });
         }
         Ok(out)
+    }
+}
+
+/// Every endpoint of an `endpoint status` failed: the source of the
+/// [`k8sops_core::Error::Backend`] that
+/// [`EtcdSnapshots::status`](k8sops_core::backend::EtcdSnapshots::status)
+/// then returns, with each endpoint's own error kept. Its
+/// [`source`](std::error::Error::source) is the first endpoint's error.
+///
+/// ```
+/// use k8sops_backup::etcd_save::AllEndpointsFailed;
+/// # fn main_(err: k8sops_core::Error) {
+/// let failed = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<AllEndpointsFailed>());
+/// for (endpoint, e) in failed.map(|f| f.failures.as_slice()).unwrap_or_default() {
+///     eprintln!("{endpoint}: {e}");
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct AllEndpointsFailed {
+    /// Each endpoint with its error, in the order they were asked.
+    pub failures: Vec<(String, k8sops_core::Error)>,
+}
+
+impl fmt::Display for AllEndpointsFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Each error names its endpoint already.
+        for (i, (_, e)) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AllEndpointsFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failures.first().map(|(_, e)| e as &(dyn std::error::Error + 'static))
     }
 }

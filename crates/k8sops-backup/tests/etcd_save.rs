@@ -257,6 +257,77 @@ async fn a_snapshot_cut_short_or_stalled_leaves_nothing_under_the_final_name() {
 }
 
 #[tokio::test]
+async fn the_overall_timeout_ends_a_save_whose_stream_has_not_gone_idle() {
+    let Some(etcd) = real_etcd() else { return };
+    fill(&etcd, "/k8sops-test/timeout", 6, 100 * 1000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.db");
+    std::fs::write(&path, b"the previous snapshot").unwrap();
+
+    // The stream stalls after 300 KB, but the idle timeout (60 s) is far off:
+    // only SaveParams::timeout can end the save.
+    let stalled = EtcdConnection { endpoints: vec![proxy(&etcd.endpoint, 300 * 1024, true).await], ..conn(&etcd) };
+    let limit = Duration::from_millis(1500);
+    let params = SaveParams { timeout: Some(limit), idle_timeout: Duration::from_secs(60), ..Default::default() };
+    let started = std::time::Instant::now();
+    let err = save(&stalled, &path, &params).await.unwrap_err();
+    let elapsed = started.elapsed();
+    match &err {
+        Error::Core(k8sops_core::Error::Timeout { during, after }) => {
+            assert_eq!(*after, limit, "{err}");
+            assert!(during.starts_with("saving a snapshot"), "the overall limit, not the idle one: {err}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(elapsed >= limit && elapsed < Duration::from_secs(20), "ended by the limit: {elapsed:?}");
+    assert!(!part_path(&path).exists(), "the .part file is removed");
+    assert!(!sidecar_path(&path).exists() && !part_path(&sidecar_path(&path)).exists());
+    assert_eq!(std::fs::read(&path).unwrap(), b"the previous snapshot", "an existing file is untouched");
+
+    // A limit long enough for the whole snapshot does not get in the way.
+    let params = SaveParams { timeout: Some(Duration::from_secs(60)), ..Default::default() };
+    let saved = save(&conn(&etcd), &path, &params).await.unwrap();
+    assert_eq!(saved.size, std::fs::metadata(&path).unwrap().len());
+}
+
+#[tokio::test]
+async fn endpoint_status_keeps_each_failed_endpoints_error() {
+    use k8sops_backup::etcd_save::{AllEndpointsFailed, EtcdClientBackend};
+    use k8sops_core::backend::EtcdSnapshots;
+    let Some(etcd) = real_etcd() else { return };
+    let dead = |_| {
+        format!(
+            "https://127.0.0.1:{}",
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        )
+    };
+    let (dead1, dead2) = (dead(1), dead(2));
+    let fast =
+        |endpoints: Vec<String>| EtcdConnection { endpoints, dial_timeout: Duration::from_millis(500), ..conn(&etcd) };
+
+    // One endpoint answers: the other is reported with its error, as etcdctl does.
+    let status = EtcdClientBackend::new(fast(vec![etcd.endpoint.clone(), dead1.clone()])).status().await.unwrap();
+    assert_eq!(status.len(), 2);
+    assert!(status[0].errors.is_empty() && !status[0].version.is_empty(), "{status:?}");
+    assert_eq!(status[1].endpoint, dead1);
+    assert_eq!(status[1].errors.len(), 1, "{status:?}");
+
+    // None answers: a backend error whose source holds every endpoint's typed error.
+    let err = EtcdClientBackend::new(fast(vec![dead1.clone(), dead2.clone()])).status().await.unwrap_err();
+    assert!(matches!(err, k8sops_core::Error::Backend { transient: true, .. }), "{err:?}");
+    assert!(err.to_string().contains("no endpoint answered"), "{err}");
+    let source = std::error::Error::source(&err).expect("a source");
+    let failed = source.downcast_ref::<AllEndpointsFailed>().expect("AllEndpointsFailed");
+    let endpoints: Vec<&str> = failed.failures.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(endpoints, [dead1.as_str(), dead2.as_str()]);
+    for (_, e) in &failed.failures {
+        assert!(matches!(e, k8sops_core::Error::Backend { .. } | k8sops_core::Error::Timeout { .. }), "{e:?}");
+    }
+    let first = std::error::Error::source(failed).expect("the first endpoint's error");
+    assert_eq!(first.to_string(), failed.failures[0].1.to_string());
+}
+
+#[tokio::test]
 async fn a_cancel_during_the_stream_removes_the_part_file() {
     let Some(etcd) = real_etcd() else { return };
     fill(&etcd, "/k8sops-test/cancel", 6, 100 * 1000);
