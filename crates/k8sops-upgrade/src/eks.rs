@@ -32,7 +32,11 @@
 //! # Ok(()) }
 //! ```
 
-use std::{collections::BTreeMap, fmt, time::Duration};
+use std::{
+    collections::{BTreeMap, HashSet},
+    fmt,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use aws_sdk_eks::{
@@ -672,6 +676,39 @@ where
     }
 }
 
+/// The next tokens of one paginated listing. A token the service already
+/// sent would list the same pages again and again: that is a typed error
+/// ([`Backend`](k8sops_core::Error::Backend), not transient), never an
+/// endless loop. An empty token ends the listing, as a missing one does.
+struct NextTokens {
+    op: String,
+    seen: HashSet<String>,
+}
+
+impl NextTokens {
+    fn new(op: impl Into<String>) -> Self {
+        NextTokens { op: op.into(), seen: HashSet::new() }
+    }
+
+    /// The token to send for the next page, `None` when the listing is done.
+    fn next(&mut self, backend: &str, token: Option<&str>) -> k8sops_core::Result<Option<String>> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(None) };
+        if !self.seen.insert(token.to_string()) {
+            return Err(k8sops_core::Error::Backend {
+                backend: backend.to_string(),
+                message: format!(
+                    "{} returned next token {token:?} again after {} page(s): the listing would never end",
+                    self.op,
+                    self.seen.len() + 1
+                ),
+                transient: false,
+                source: None,
+            });
+        }
+        Ok(Some(token.to_string()))
+    }
+}
+
 /// An idempotency token for one logical request, reused by every retry of it
 /// so that EKS does not start a second update when a retried call had in
 /// fact gone through.
@@ -774,7 +811,7 @@ impl EksControlPlane {
                     .map_err(|e| map_sdk("DescribeCluster", &backend, &backend, e))
             })
             .await?;
-        let c = resp.cluster().ok_or_else(|| k8sops_core::Error::NotFound { what: backend.clone() })?;
+        let c = resp.cluster().ok_or_else(|| k8sops_core::Error::NotFound { what: backend.clone(), source: None })?;
         let raw = c.version().unwrap_or_default();
         let version = raw.parse::<KubeVersion>().map_err(|e| k8sops_core::Error::Backend {
             backend: backend.clone(),
@@ -833,6 +870,7 @@ impl EksControlPlane {
                     current.next_minor().minor_string(),
                     target.minor_string()
                 ),
+                source: None,
             }
             .into());
         }
@@ -842,6 +880,7 @@ impl EksControlPlane {
                     "EKS cluster {} is {}, not ACTIVE; wait for the running change to finish",
                     self.cluster, info.status
                 ),
+                source: None,
             }
             .into());
         }
@@ -926,6 +965,7 @@ impl EksControlPlane {
                         self.cluster,
                         cluster.minor_string()
                     ),
+                    source: None,
                 }
                 .into());
             }
@@ -1079,6 +1119,7 @@ impl EksControlPlane {
         let backend = self.backend();
         let mut names = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = NextTokens::new("ListAddons");
         loop {
             let resp = self
                 .retry
@@ -1093,7 +1134,7 @@ impl EksControlPlane {
                 })
                 .await?;
             names.extend(resp.addons().iter().cloned());
-            token = resp.next_token().map(str::to_string);
+            token = pages.next(&backend, resp.next_token())?;
             if token.is_none() {
                 break;
             }
@@ -1122,6 +1163,7 @@ impl EksControlPlane {
             let mut compatible = Vec::new();
             let mut default_version = None;
             let mut token: Option<String> = None;
+            let mut pages = NextTokens::new(format!("DescribeAddonVersions for add-on {name}"));
             loop {
                 let resp = self
                     .retry
@@ -1150,7 +1192,7 @@ impl EksControlPlane {
                         }
                     }
                 }
-                token = resp.next_token().map(str::to_string);
+                token = pages.next(&backend, resp.next_token())?;
                 if token.is_none() {
                     break;
                 }
@@ -1189,6 +1231,7 @@ impl EksControlPlane {
             .build();
         let mut ids = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = NextTokens::new("ListInsights");
         loop {
             let resp = self
                 .retry
@@ -1204,7 +1247,7 @@ impl EksControlPlane {
                 })
                 .await?;
             ids.extend(resp.insights().iter().filter_map(|i| i.id().map(str::to_string)));
-            token = resp.next_token().map(str::to_string);
+            token = pages.next(&backend, resp.next_token())?;
             if token.is_none() {
                 break;
             }
@@ -1299,5 +1342,46 @@ impl From<&Insight> for crate::preflight::UpgradeInsight {
             .filter_map(|r| r.kubernetes_resource_uri.clone().or_else(|| r.arn.clone()))
             .collect();
         crate::preflight::UpgradeInsight { name: format!("EKS: {}", i.name), status, explanation, objects }
+    }
+}
+
+/// An installed EKS add-on as a preflight input
+/// ([`PreflightParams::platform_addons`](crate::preflight::PreflightParams::platform_addons)):
+/// the `addons` check passes it when the installed version runs on the
+/// target, warns naming [`AddonCompatibility::recommended`] when it does
+/// not, and fails when no version of it runs on the target.
+///
+/// ```
+/// use k8sops_upgrade::{eks::AddonCompatibility, preflight::PlatformAddon};
+/// let a = AddonCompatibility {
+///     addon: "coredns".into(), installed_version: Some("v1.10.1-eksbuild.1".into()), kubernetes_version: "1.30".into(),
+///     compatible_versions: vec!["v1.11.3-eksbuild.1".into(), "v1.11.1-eksbuild.9".into()],
+///     default_version: Some("v1.11.1-eksbuild.9".into()),
+/// };
+/// let p = PlatformAddon::from(&a);
+/// assert_eq!((p.name.as_str(), p.recommended_version.as_deref()), ("coredns", Some("v1.11.1-eksbuild.9")));
+/// assert!(!p.installed_is_compatible());
+/// ```
+///
+/// With the preflight:
+///
+/// ```no_run
+/// # async fn main_(eks: k8sops_upgrade::eks::EksControlPlane, cluster: k8sops_core::Cluster) -> k8sops_upgrade::Result<()> {
+/// use k8sops_upgrade::preflight::{preflight, PreflightParams};
+/// let target: k8sops_core::KubeVersion = "v1.30".parse().map_err(k8sops_core::Error::from)?;
+/// let addons = eks.compatible_addon_versions(&target).await?;
+/// let params = PreflightParams::new(target).platform_addons(addons.iter().map(Into::into).collect());
+/// println!("{}", preflight(&cluster, &params).await?);
+/// # Ok(()) }
+/// ```
+impl From<&AddonCompatibility> for crate::preflight::PlatformAddon {
+    fn from(a: &AddonCompatibility) -> Self {
+        crate::preflight::PlatformAddon {
+            name: a.addon.clone(),
+            installed_version: a.installed_version.clone(),
+            kubernetes_version: a.kubernetes_version.clone(),
+            compatible_versions: a.compatible_versions.clone(),
+            recommended_version: a.recommended().map(str::to_string),
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! | [`LocalStoragePods`](CheckId::LocalStoragePods) | warns for pods with emptyDir volumes: drains need `--delete-emptydir-data` and the data is lost |
 //! | [`RemovedApis`](CheckId::RemovedApis) | objects, Helm releases or clients use an API the target no longer serves ([`removed_apis`](crate::removed_apis)) |
 //! | [`PodSecurityPolicies`](CheckId::PodSecurityPolicies) | PodSecurityPolicy objects exist and the target is 1.25 or later |
-//! | [`Addons`](CheckId::Addons) | warns when CoreDNS is older than what kubeadm installs with the target |
+//! | [`Addons`](CheckId::Addons) | a platform add-on ([`PreflightParams::platform_addons`], e.g. EKS add-ons) has no version that runs on the target (warns when the installed version does not run on it but one does, naming it; and when CoreDNS is older than what kubeadm installs with the target) |
 //!
 //! A check that cannot read what it needs (403, a list that fails) is a
 //! `Warn` saying so; the preflight goes on. Only a cluster that does not
@@ -251,6 +251,69 @@ pub struct PreflightParams {
     /// under feature `aws`). Surfaced as the `upgrade-insights` check when
     /// not empty.
     pub insights: Vec<UpgradeInsight>,
+    /// The add-ons the platform manages and the versions of them that run
+    /// on the target, e.g. EKS add-ons
+    /// (`EksControlPlane::compatible_addon_versions`, converted with
+    /// `.into()` under feature `aws`). Judged in the `addons` check.
+    pub platform_addons: Vec<PlatformAddon>,
+}
+
+/// An add-on the platform manages (an EKS add-on such as `vpc-cni`), its
+/// installed version and the versions of it that run on a Kubernetes
+/// version, for the preflight's `addons` check:
+///
+/// | installed version | status |
+/// |---|---|
+/// | among the compatible ones | Pass |
+/// | not among them, but some version runs on the target | Warn, naming the version to move to |
+/// | unknown (not reported) | Warn |
+/// | any, and no version runs on the target | Fail |
+/// | compatibility read for another version than the target | Warn |
+///
+/// An incompatible version that can be updated warns rather than fails: on
+/// a managed control plane the add-on is updated around the control-plane
+/// upgrade (some, like kube-proxy, only after it), and the platform's own
+/// verdict comes through [`UpgradeInsight`]s.
+///
+/// ```
+/// use k8sops_upgrade::preflight::PlatformAddon;
+/// let a = PlatformAddon {
+///     name: "coredns".into(),
+///     installed_version: Some("v1.10.1-eksbuild.1".into()),
+///     kubernetes_version: "1.30".into(),
+///     compatible_versions: vec!["v1.11.3-eksbuild.1".into(), "v1.11.1-eksbuild.9".into()],
+///     recommended_version: Some("v1.11.1-eksbuild.9".into()),
+/// };
+/// assert!(!a.installed_is_compatible());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformAddon {
+    /// The add-on, e.g. `vpc-cni`.
+    pub name: String,
+    /// The version installed now, if the platform reports it.
+    pub installed_version: Option<String>,
+    /// The Kubernetes version the compatible versions were read for, e.g. `1.30`.
+    pub kubernetes_version: String,
+    /// Every version that runs on it.
+    pub compatible_versions: Vec<String>,
+    /// The version to move to (the platform's default for it, else the newest).
+    pub recommended_version: Option<String>,
+}
+
+impl PlatformAddon {
+    /// Whether the installed version is among the compatible ones.
+    ///
+    /// ```
+    /// let a = k8sops_upgrade::preflight::PlatformAddon {
+    ///     name: "vpc-cni".into(), installed_version: Some("v1.18.3-eksbuild.1".into()), kubernetes_version: "1.30".into(),
+    ///     compatible_versions: vec!["v1.18.3-eksbuild.1".into()], recommended_version: None,
+    /// };
+    /// assert!(a.installed_is_compatible());
+    /// ```
+    pub fn installed_is_compatible(&self) -> bool {
+        self.installed_version.as_ref().is_some_and(|v| self.compatible_versions.contains(v))
+    }
 }
 
 /// A readiness finding from the platform that runs the control plane (EKS
@@ -292,7 +355,25 @@ impl PreflightParams {
             versions: VersionParams::default(),
             removed_apis: RemovedApiCheck::default(),
             insights: Vec::new(),
+            platform_addons: Vec::new(),
         }
+    }
+
+    /// Sets [`platform_addons`](Self::platform_addons).
+    ///
+    /// ```
+    /// use k8sops_upgrade::preflight::{PlatformAddon, PreflightParams};
+    /// let cni = PlatformAddon {
+    ///     name: "vpc-cni".into(), installed_version: Some("v1.18.3-eksbuild.1".into()), kubernetes_version: "1.30".into(),
+    ///     compatible_versions: vec!["v1.18.3-eksbuild.1".into()], recommended_version: None,
+    /// };
+    /// let p = PreflightParams::new("v1.30".parse().unwrap()).platform_addons(vec![cni]);
+    /// assert_eq!(p.platform_addons.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn platform_addons(mut self, addons: Vec<PlatformAddon>) -> Self {
+        self.platform_addons = addons;
+        self
     }
 
     /// Sets [`insights`](Self::insights).
@@ -553,7 +634,7 @@ pub async fn preflight(cluster: &Cluster, params: &PreflightParams) -> Result<Pr
     checks.extend(pods(cluster, node_names.as_deref()).await);
     checks.push(removed_apis(cluster, &params.removed_apis, &target).await);
     checks.push(pod_security_policies(cluster, &current, &target).await);
-    checks.push(addons(&versions, &target));
+    checks.push(addons(&versions, &target, &params.platform_addons));
     if !params.insights.is_empty() {
         checks.push(insights_check(&params.insights));
     }
@@ -985,7 +1066,93 @@ async fn pod_security_policies(cluster: &Cluster, current: &KubeVersion, target:
     }
 }
 
-fn addons(versions: &VersionReport, target: &KubeVersion) -> PreflightCheck {
+/// The `addons` check: the platform's add-ons against the versions that run
+/// on the target, and CoreDNS against the version kubeadm installs with it
+/// (unless CoreDNS is itself a platform add-on: the platform's data wins).
+fn addons(versions: &VersionReport, target: &KubeVersion, platform: &[PlatformAddon]) -> PreflightCheck {
+    if platform.is_empty() {
+        return coredns_check(versions, target);
+    }
+    let mut check = platform_addons_check(platform, target);
+    if !platform.iter().any(|a| a.name == "coredns") {
+        let coredns = coredns_check(versions, target);
+        if coredns.status != CheckStatus::Pass {
+            check.status = check.status.max(coredns.status);
+            check.explanation = format!("{} {}", check.explanation, coredns.explanation);
+            check.objects.extend(coredns.objects);
+        }
+    }
+    check
+}
+
+/// The platform's add-ons; see [`PlatformAddon`] for the statuses.
+fn platform_addons_check(platform: &[PlatformAddon], target: &KubeVersion) -> PreflightCheck {
+    let target_minor = MinorVersion::from(target);
+    let mut worst = CheckStatus::Pass;
+    let mut problems = Vec::new();
+    let mut objects = Vec::new();
+    for a in platform {
+        let installed = a.installed_version.as_deref().unwrap_or("(version not reported)");
+        let read_for = a.kubernetes_version.parse::<KubeVersion>().ok().map(|v| MinorVersion::from(&v));
+        let compatible =
+            if a.compatible_versions.is_empty() { "none".to_string() } else { a.compatible_versions.join(", ") };
+        let update = |to: &str| format!("(EKS: aws eks update-addon --addon-name {} --addon-version {to})", a.name);
+        let (status, why) = if read_for != Some(target_minor) {
+            (
+                CheckStatus::Warn,
+                format!(
+                    "{} {installed}: its compatible versions were read for Kubernetes {}, not {target_minor}; read them again for the target",
+                    a.name, a.kubernetes_version
+                ),
+            )
+        } else if a.compatible_versions.is_empty() {
+            (
+                CheckStatus::Fail,
+                format!(
+                    "{} {installed}: no version of it runs on {target_minor}; remove the add-on or replace it before upgrading",
+                    a.name
+                ),
+            )
+        } else if a.installed_is_compatible() {
+            (CheckStatus::Pass, String::new())
+        } else {
+            let to = a
+                .recommended_version
+                .as_deref()
+                .or(a.compatible_versions.first().map(String::as_str))
+                .unwrap_or_default();
+            let what = if a.installed_version.is_some() {
+                format!("{} {installed} does not run on {target_minor}", a.name)
+            } else {
+                format!("{}'s installed version is not reported, so it may not run on {target_minor}", a.name)
+            };
+            (CheckStatus::Warn, format!("{what}; update it to {to}, a compatible version {}", update(to)))
+        };
+        worst = worst.max(status);
+        if status != CheckStatus::Pass {
+            problems.push(why);
+            objects.push(format!("{} {installed} (runs on {target_minor}: {compatible})", a.name));
+        }
+    }
+    let explanation = if problems.is_empty() {
+        let names: Vec<String> = platform
+            .iter()
+            .map(|a| format!("{} {}", a.name, a.installed_version.as_deref().unwrap_or_default()))
+            .collect();
+        format!("All {} platform add-on(s) run on {target_minor}: {}.", platform.len(), names.join(", "))
+    } else {
+        format!(
+            "{} of {} platform add-on(s) need attention for {target_minor}. {}.",
+            problems.len(),
+            platform.len(),
+            problems.join(". ")
+        )
+    };
+    PreflightCheck::new(CheckId::Addons, worst, explanation).with_objects(objects)
+}
+
+/// CoreDNS against the version kubeadm installs with the target.
+fn coredns_check(versions: &VersionReport, target: &KubeVersion) -> PreflightCheck {
     let Some(reference) = kubeadm_coredns_version(target) else {
         return PreflightCheck::new(
             CheckId::Addons,

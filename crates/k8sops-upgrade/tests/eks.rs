@@ -2,7 +2,9 @@
 //! (`K8SOPS_MOTO_ENDPOINT`) for what moto serves (DescribeCluster), and
 //! through aws-smithy-mocks for what it does not (UpdateClusterVersion,
 //! DescribeUpdate, UpdateNodegroupVersion, ListAddons, DescribeAddonVersions,
-//! ListInsights, DescribeInsight): failed and cancelled updates, throttling.
+//! ListInsights, DescribeInsight): failed and cancelled updates, throttling,
+//! listings whose next token repeats, and insights and add-on compatibility
+//! carried into the preflight (against a testkit API server).
 #![cfg(feature = "aws")]
 
 use std::{
@@ -37,8 +39,13 @@ use k8sops_core::{
     backend::{ControlPlane, UpdateStatus},
     conformance, CancellationToken, Error as CoreError, KubeVersion, Recorder, RetryPolicy,
 };
+use k8sops_testkit::TestServer;
 use k8sops_upgrade::{
-    eks::{ClusterUpgradeParams, EksControlPlane, InsightStatus, NodegroupVersionParams, UpdateProgress, WaitParams},
+    eks::{
+        ClusterUpgradeParams, EksControlPlane, Insight, InsightResource, InsightStatus, NodegroupVersionParams,
+        UpdateProgress, WaitParams,
+    },
+    preflight::{preflight, CheckId, CheckStatus, PlatformAddon, PreflightParams, RemovedApiCheck, UpgradeInsight},
     Error,
 };
 
@@ -570,4 +577,295 @@ async fn an_operation_the_endpoint_does_not_serve_is_named_in_the_error() {
     let err = eks.insights(&"1.30".parse().unwrap()).await.unwrap_err();
     assert!(matches!(&err, Error::Core(CoreError::Backend { transient: false, .. })), "{err:?}");
     assert!(err.to_string().contains("ListInsights answered HTTP 404 without an AWS error code"), "{err}");
+}
+
+fn insight(name: &str, status: InsightStatus, resources: Vec<InsightResource>) -> Insight {
+    Insight {
+        id: name.to_lowercase().replace(' ', "-"),
+        name: name.into(),
+        category: "UPGRADE_READINESS".into(),
+        kubernetes_version: Some("1.30".into()),
+        status,
+        reason: format!("{status} reason"),
+        description: String::new(),
+        recommendation: None,
+        additional_info: Default::default(),
+        resources,
+        deprecations: vec![],
+        addons: Default::default(),
+        last_refresh_time: None,
+    }
+}
+
+fn resource(uri: Option<&str>, arn: Option<&str>, status: InsightStatus) -> InsightResource {
+    InsightResource {
+        kubernetes_resource_uri: uri.map(str::to_string),
+        arn: arn.map(str::to_string),
+        status,
+        reason: String::new(),
+    }
+}
+
+#[test]
+fn insight_statuses_map_to_preflight_statuses() {
+    for (eks, preflight) in [
+        (InsightStatus::Passing, CheckStatus::Pass),
+        (InsightStatus::Warning, CheckStatus::Warn),
+        (InsightStatus::Unknown, CheckStatus::Warn),
+        (InsightStatus::Error, CheckStatus::Fail),
+    ] {
+        let i = UpgradeInsight::from(&insight("Kubelet version skew", eks, vec![]));
+        assert_eq!(i.status, preflight, "{eks}");
+        assert_eq!(i.name, "EKS: Kubelet version skew");
+        assert_eq!(i.explanation, format!("{eks} reason"));
+    }
+    // The recommendation follows the reason; only resources that do not pass are named, by URI, else by ARN.
+    let mut i = insight(
+        "Deprecated APIs removed in Kubernetes v1.30",
+        InsightStatus::Error,
+        vec![
+            resource(Some("/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas/probes"), None, InsightStatus::Error),
+            resource(Some("/apis/apps/v1/deployments/ok"), None, InsightStatus::Passing),
+            resource(None, Some("arn:aws:eks:us-east-1:123456789012:addon/prod/vpc-cni"), InsightStatus::Warning),
+            resource(None, None, InsightStatus::Error),
+        ],
+    );
+    i.recommendation = Some("Update manifests.".into());
+    let u = UpgradeInsight::from(&i);
+    assert_eq!(u.explanation, "ERROR reason (Update manifests.)");
+    assert_eq!(
+        u.objects,
+        [
+            "/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas/probes",
+            "arn:aws:eks:us-east-1:123456789012:addon/prod/vpc-cni"
+        ]
+    );
+    // An empty recommendation adds nothing.
+    i.recommendation = Some(String::new());
+    assert_eq!(UpgradeInsight::from(&i).explanation, "ERROR reason");
+}
+
+/// `list-addons` names `installed` (add-on, version); `describe-addon-versions`
+/// gives each the versions in `compatible` for 1.30 (the first is EKS's default).
+fn addon_mocks(
+    installed: &'static [(&'static str, &'static str)],
+    compatible: &'static [(&'static str, &'static [&'static str])],
+) -> [aws_smithy_mocks::Rule; 3] {
+    let list = mock!(EksClient::list_addons).then_output(move || {
+        let mut out = ListAddonsOutput::builder();
+        for (name, _) in installed {
+            out = out.addons(*name);
+        }
+        out.build()
+    });
+    let describe = mock!(EksClient::describe_addon).then_compute_output(move |r| {
+        let (name, version) = installed.iter().find(|(n, _)| Some(*n) == r.addon_name()).copied().unwrap_or(("?", "?"));
+        DescribeAddonOutput::builder().addon(Addon::builder().addon_name(name).addon_version(version).build()).build()
+    });
+    let versions = mock!(EksClient::describe_addon_versions)
+        .match_requests(|r| r.kubernetes_version() == Some("1.30"))
+        .then_compute_output(move |r| {
+            let name = r.addon_name().unwrap_or_default().to_string();
+            let versions = compatible.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or_default();
+            let with_default: Vec<(&str, bool)> = versions.iter().enumerate().map(|(i, v)| (*v, i == 0)).collect();
+            let mut info = AddonInfo::builder().addon_name(name.as_str());
+            for (v, default) in with_default {
+                info = info.addon_versions(
+                    AddonVersionInfo::builder()
+                        .addon_version(v)
+                        .compatibilities(
+                            Compatibility::builder().cluster_version("1.30").default_version(default).build(),
+                        )
+                        .build(),
+                );
+            }
+            DescribeAddonVersionsOutput::builder().addons(info.build()).build()
+        });
+    [list, describe, versions]
+}
+
+/// A testkit API server at 1.29, as an EKS cluster's.
+async fn kubernetes_at_1_29() -> TestServer {
+    TestServer::builder().server_version("v1.29.3-eks-2f008fe").start().await.unwrap()
+}
+
+#[tokio::test]
+async fn eks_insights_and_addons_surface_in_the_preflight() {
+    let list = mock!(EksClient::list_insights).then_output(|| {
+        ListInsightsOutput::builder()
+            .insights(InsightSummary::builder().id("skew").build())
+            .insights(InsightSummary::builder().id("deprecated").build())
+            .build()
+    });
+    let status = |s: InsightStatusValue, reason: &str| EksInsightStatus::builder().status(s).reason(reason).build();
+    let describe = mock!(EksClient::describe_insight).then_compute_output(move |r| {
+        let insight = match r.id() {
+            Some("skew") => EksInsight::builder()
+                .id("skew")
+                .name("Kubelet version skew")
+                .insight_status(status(InsightStatusValue::Passing, "Node kubelet versions match."))
+                .build(),
+            _ => EksInsight::builder()
+                .id("deprecated")
+                .name("Deprecated APIs removed in Kubernetes v1.30")
+                .insight_status(status(InsightStatusValue::Error, "Deprecated API usage detected."))
+                .recommendation("Update manifests and API clients.")
+                .resources(
+                    InsightResourceDetail::builder()
+                        .kubernetes_resource_uri("/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas/probes")
+                        .insight_status(status(InsightStatusValue::Error, "used by kubectl"))
+                        .build(),
+                )
+                .build(),
+        };
+        DescribeInsightOutput::builder().insight(insight).build()
+    });
+    let [addons, addon, versions] = addon_mocks(
+        &[("coredns", "v1.10.1-eksbuild.1"), ("vpc-cni", "v1.18.3-eksbuild.1")],
+        &[
+            ("coredns", &["v1.11.1-eksbuild.9", "v1.11.3-eksbuild.1"]),
+            ("vpc-cni", &["v1.19.0-eksbuild.1", "v1.18.3-eksbuild.1"]),
+        ],
+    );
+    let client =
+        mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&list, &describe, &addons, &addon, &versions], no_sdk_retry);
+    let eks = EksControlPlane::from_client(client, "prod");
+    let target: KubeVersion = "1.30".parse().unwrap();
+    let insights = eks.insights(&target).await.unwrap();
+    let compat = eks.compatible_addon_versions(&target).await.unwrap();
+
+    let server = kubernetes_at_1_29().await;
+    let params = PreflightParams::new(target)
+        .removed_apis(RemovedApiCheck::Skip)
+        .insights(insights.iter().map(Into::into).collect())
+        .platform_addons(compat.iter().map(Into::into).collect());
+    let report = preflight(&server.cluster(), &params).await.unwrap();
+
+    let i = report.check(CheckId::UpgradeInsights).expect("an upgrade-insights check");
+    assert_eq!(i.status, CheckStatus::Fail, "{i:?}");
+    assert!(
+        i.explanation.contains(
+            "FAIL EKS: Deprecated APIs removed in Kubernetes v1.30: Deprecated API usage detected. (Update manifests and API clients.)"
+        ),
+        "{i:?}"
+    );
+    assert!(!i.explanation.contains("Kubelet version skew"), "a passing insight is not explained: {i:?}");
+    assert_eq!(i.objects, ["/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas/probes"]);
+
+    let a = report.check(CheckId::Addons).unwrap();
+    assert_eq!(a.status, CheckStatus::Warn, "{a:?}");
+    assert!(a.explanation.starts_with("1 of 2 platform add-on(s) need attention for v1.30."), "{a:?}");
+    assert!(
+        a.explanation.contains("coredns v1.10.1-eksbuild.1 does not run on v1.30; update it to v1.11.1-eksbuild.9"),
+        "{a:?}"
+    );
+    assert!(
+        a.explanation.contains("aws eks update-addon --addon-name coredns --addon-version v1.11.1-eksbuild.9"),
+        "{a:?}"
+    );
+    assert!(!a.explanation.contains("vpc-cni"), "a compatible add-on is not explained: {a:?}");
+    assert_eq!(a.objects, ["coredns v1.10.1-eksbuild.1 (runs on v1.30: v1.11.1-eksbuild.9, v1.11.3-eksbuild.1)"]);
+    assert_eq!(report.status(), CheckStatus::Fail);
+    let err = report.ensure_passed().unwrap_err();
+    assert!(err.to_string().contains("upgrade-insights"), "{err}");
+    let printed = report.to_string();
+    assert!(printed.contains("[WARN] addons: 1 of 2 platform add-on(s)"), "{printed}");
+}
+
+#[tokio::test]
+async fn eks_addons_pass_when_compatible_and_fail_when_nothing_runs_on_the_target() {
+    let server = kubernetes_at_1_29().await;
+    let run = |installed, compatible| async move {
+        let client =
+            mock_client!(aws_sdk_eks, RuleMode::MatchAny, addon_mocks(installed, compatible).iter(), no_sdk_retry);
+        let compat = EksControlPlane::from_client(client, "prod")
+            .compatible_addon_versions(&"1.30".parse().unwrap())
+            .await
+            .unwrap();
+        compat.iter().map(Into::into).collect::<Vec<PlatformAddon>>()
+    };
+    let check = |addons: Vec<PlatformAddon>| {
+        let params =
+            PreflightParams::new("1.30".parse().unwrap()).removed_apis(RemovedApiCheck::Skip).platform_addons(addons);
+        let cluster = server.cluster();
+        async move { preflight(&cluster, &params).await.unwrap().check(CheckId::Addons).unwrap().clone() }
+    };
+
+    let ok = check(
+        run(&[("kube-proxy", "v1.30.0-eksbuild.3")], &[("kube-proxy", &["v1.30.3-eksbuild.5", "v1.30.0-eksbuild.3"])])
+            .await,
+    )
+    .await;
+    assert_eq!(ok.status, CheckStatus::Pass, "{ok:?}");
+    assert_eq!(ok.explanation, "All 1 platform add-on(s) run on v1.30: kube-proxy v1.30.0-eksbuild.3.");
+    assert!(ok.objects.is_empty());
+
+    let none = check(run(&[("legacy-addon", "v0.1.0")], &[]).await).await;
+    assert_eq!(none.status, CheckStatus::Fail, "{none:?}");
+    assert!(none.explanation.contains("legacy-addon v0.1.0: no version of it runs on v1.30"), "{none:?}");
+    assert_eq!(none.objects, ["legacy-addon v0.1.0 (runs on v1.30: none)"]);
+
+    // Compatibility read for another version than the target only warns that it is stale.
+    let mut stale: Vec<PlatformAddon> =
+        run(&[("kube-proxy", "v1.30.0-eksbuild.3")], &[("kube-proxy", &["v1.30.0-eksbuild.3"])]).await;
+    stale[0].kubernetes_version = "1.29".into();
+    let c = check(stale).await;
+    assert_eq!(c.status, CheckStatus::Warn, "{c:?}");
+    assert!(c.explanation.contains("read for Kubernetes 1.29, not v1.30"), "{c:?}");
+}
+
+#[tokio::test]
+async fn a_repeated_next_token_is_a_typed_error_not_an_endless_loop() {
+    // The same token again: the second page would be the first one again.
+    let addons = mock!(EksClient::list_addons)
+        .then_output(|| ListAddonsOutput::builder().addons("vpc-cni").next_token("same").build());
+    let eks =
+        EksControlPlane::from_client(mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&addons], no_sdk_retry), "prod");
+    let err = eks.compatible_addon_versions(&"1.30".parse().unwrap()).await.unwrap_err();
+    assert!(matches!(&err, Error::Core(CoreError::Backend { transient: false, .. })), "{err:?}");
+    assert!(err.to_string().contains("ListAddons returned next token \"same\" again"), "{err}");
+    assert_eq!(addons.num_calls(), 2);
+
+    // A cycle of two tokens.
+    let insights = mock!(EksClient::list_insights).then_compute_output(|r| {
+        let next = if r.next_token() == Some("t1") { "t2" } else { "t1" };
+        ListInsightsOutput::builder().next_token(next).build()
+    });
+    let eks =
+        EksControlPlane::from_client(mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&insights], no_sdk_retry), "prod");
+    let err = eks.insights(&"1.30".parse().unwrap()).await.unwrap_err();
+    assert!(matches!(&err, Error::Core(CoreError::Backend { transient: false, .. })), "{err:?}");
+    assert!(err.to_string().contains("ListInsights returned next token \"t1\" again after 3 page(s)"), "{err}");
+    assert_eq!(insights.num_calls(), 3, "None -> t1, t1 -> t2, t2 -> t1 again");
+
+    // The versions of one add-on.
+    let list = mock!(EksClient::list_addons).then_output(|| ListAddonsOutput::builder().addons("coredns").build());
+    let installed = mock!(EksClient::describe_addon).then_output(|| {
+        DescribeAddonOutput::builder()
+            .addon(Addon::builder().addon_name("coredns").addon_version("v1.11.1-eksbuild.9").build())
+            .build()
+    });
+    let versions = mock!(EksClient::describe_addon_versions).then_output(|| {
+        DescribeAddonVersionsOutput::builder()
+            .addons(addon_versions("coredns", &[("v1.11.1-eksbuild.9", true)]))
+            .next_token("again")
+            .build()
+    });
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&list, &installed, &versions], no_sdk_retry);
+    let err = EksControlPlane::from_client(client, "prod")
+        .compatible_addon_versions(&"1.30".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("DescribeAddonVersions for add-on coredns returned next token \"again\" again"),
+        "{err}"
+    );
+    assert_eq!(versions.num_calls(), 2);
+
+    // An empty token ends a listing, as a missing one does.
+    let empty = mock!(EksClient::list_insights).then_output(|| ListInsightsOutput::builder().next_token("").build());
+    let eks =
+        EksControlPlane::from_client(mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&empty], no_sdk_retry), "prod");
+    assert!(eks.insights(&"1.30".parse().unwrap()).await.unwrap().is_empty());
+    assert_eq!(empty.num_calls(), 1);
 }
