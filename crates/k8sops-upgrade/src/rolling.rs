@@ -206,7 +206,10 @@ pub struct RollingParams {
     /// The report of an earlier run of the same group and target, to go on
     /// where it stopped (see [`rolling_upgrade`]).
     pub resume_from: Option<RollingReport>,
-    /// Stop: no cordon, eviction, replacement or uncordon is sent after it fires.
+    /// Stop: no cordon, eviction, replacement or uncordon is sent after it
+    /// fires. A replacement request already sent is awaited, not abandoned:
+    /// cut off mid-flight, nobody would know whether the backend started
+    /// replacing the node.
     pub cancel: Option<CancellationToken>,
 }
 
@@ -256,16 +259,23 @@ impl RollingParams {
         self
     }
 
-    /// Sets [`drain`](Self::drain).
+    /// Sets [`drain`](Self::drain). A drain without a timeout keeps the
+    /// current one (15 minutes by default): a drain that a budget blocks
+    /// must end, so that the upgrade reports it and goes on or stops.
     ///
     /// ```
-    /// let drain = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).timeout(std::time::Duration::from_secs(60));
+    /// use std::time::Duration;
+    /// let drain = k8sops_nodes::DrainParams::default().ignore_daemonsets(true).timeout(Duration::from_secs(60));
     /// let p = k8sops_upgrade::rolling::RollingParams::new("1.30".parse().unwrap()).drain(drain);
-    /// assert_eq!(p.drain.timeout, Some(std::time::Duration::from_secs(60)));
+    /// assert_eq!(p.drain.timeout, Some(Duration::from_secs(60)));
+    /// // kubectl's default (no timeout) keeps the upgrade's.
+    /// let p = p.drain(k8sops_nodes::DrainParams::default());
+    /// assert_eq!(p.drain.timeout, Some(Duration::from_secs(60)));
     /// ```
     #[must_use]
     pub fn drain(mut self, params: DrainParams) -> Self {
-        self.drain = params;
+        let timeout = params.timeout.or(self.drain.timeout);
+        self.drain = DrainParams { timeout, ..params };
         self
     }
 

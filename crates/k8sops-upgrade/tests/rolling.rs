@@ -12,13 +12,16 @@ use std::{
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use k8sops_core::{CancellationToken, DryRun, ProgressSink, Recorder};
+use k8sops_core::{
+    backend::{InMemoryNodeGroups, Instance, NodeGroup, NodeGroups, ScalingConfig, ScalingUpdate, Update},
+    CancellationToken, DryRun, ProgressSink, Recorder,
+};
 use k8sops_nodes::{DrainParams, DrainStatus};
 use k8sops_testkit::{KubeletOptions, TestServer};
 use k8sops_upgrade::{
     rolling::{
-        rolling_upgrade, NodeOutcome, NodeReplacer, ReplaceRequest, RollingEvent, RollingParams, RollingReport,
-        RollingStatus, Stage,
+        rolling_upgrade, NodeGroupReplacer, NodeOutcome, NodeReplacer, ReplaceRequest, RollingEvent, RollingParams,
+        RollingReport, RollingStatus, Stage,
     },
     Error,
 };
@@ -540,4 +543,122 @@ async fn a_replacement_that_joined_but_is_not_ready_at_resume_is_waited_for_and_
         !resumed.nodes.iter().any(|n| n.node == "n1-new" && matches!(n.outcome, NodeOutcome::AlreadyAtTarget { .. })),
         "the replacement is n1's, not a node already at the target: {resumed}"
     );
+}
+
+/// The cloud behind an [`InMemoryNodeGroups`] group: when an instance is
+/// terminated without lowering the desired size, the group launches a new
+/// instance, whose kubelet registers a Node at the target version (as an
+/// Auto Scaling group with an updated launch template does). Every other
+/// call is the in-memory backend's own.
+#[derive(Debug)]
+struct Cloud {
+    groups: InMemoryNodeGroups,
+    server: Arc<TestServer>,
+    terminated: Mutex<Vec<(String, bool)>>,
+}
+
+#[async_trait]
+impl NodeGroups for Cloud {
+    fn backend_name(&self) -> String {
+        self.groups.backend_name()
+    }
+    async fn list(&self) -> k8sops_core::Result<Vec<String>> {
+        self.groups.list().await
+    }
+    async fn describe(&self, name: &str) -> k8sops_core::Result<NodeGroup> {
+        self.groups.describe(name).await
+    }
+    async fn update_scaling(&self, name: &str, update: &ScalingUpdate) -> k8sops_core::Result<Update> {
+        self.groups.update_scaling(name, update).await
+    }
+    async fn terminate_instance(&self, name: &str, instance_id: &str, decrement: bool) -> k8sops_core::Result<()> {
+        self.groups.terminate_instance(name, instance_id, decrement).await?;
+        self.terminated.lock().unwrap().push((instance_id.to_string(), decrement));
+        let nodes: Api<Node> = Api::all(self.server.client());
+        let all = nodes.list(&ListParams::default()).await.unwrap().items;
+        let gone = all
+            .iter()
+            .find(|n| n.spec.as_ref().and_then(|s| s.provider_id.as_deref()).is_some_and(|p| p.ends_with(instance_id)))
+            .and_then(|n| n.metadata.name.clone())
+            .unwrap();
+        nodes.delete(&gone, &DeleteParams::default()).await.unwrap();
+        if !decrement {
+            let new = format!("{gone}-new");
+            let mut group = self.groups.describe(name).await?;
+            group.instances.push(Instance {
+                id: format!("i-{}", new.replace('-', "")),
+                lifecycle_state: "InService".into(),
+                health_status: "Healthy".into(),
+                availability_zone: None,
+            });
+            self.groups.insert(group);
+            self.server.insert(&node(&new, NEW, true)).unwrap();
+        }
+        Ok(())
+    }
+    async fn update_version(&self, name: &str, version: &k8sops_core::KubeVersion) -> k8sops_core::Result<Update> {
+        self.groups.update_version(name, version).await
+    }
+    async fn describe_update(&self, name: &str, update_id: &str) -> k8sops_core::Result<Update> {
+        self.groups.describe_update(name, update_id).await
+    }
+}
+
+#[tokio::test]
+async fn any_node_group_backend_replaces_drained_nodes_through_node_group_replacer() {
+    let server = cluster(2).await;
+    let mut group = NodeGroup::new(GROUP, ScalingConfig { min: 1, max: 3, desired: 2 });
+    for n in ["n1", "n2"] {
+        group.instances.push(Instance {
+            id: format!("i-{n}"),
+            lifecycle_state: "InService".into(),
+            health_status: "Healthy".into(),
+            availability_zone: None,
+        });
+    }
+    let cloud = Arc::new(Cloud {
+        groups: InMemoryNodeGroups::new().with_group(group),
+        server: server.clone(),
+        terminated: Mutex::default(),
+    });
+    let replacer = NodeGroupReplacer::new(cloud.clone());
+    assert_eq!(replacer.backend_name(), cloud.backend_name());
+    let report = rolling_upgrade(&server.cluster(), GROUP, &replacer, &params(), &Recorder::<RollingEvent>::default())
+        .await
+        .unwrap();
+    assert_eq!(report.status, RollingStatus::Completed, "{report}");
+    // Each instance named by its node's providerID, terminated without
+    // lowering the desired size, so the group replaced it.
+    assert_eq!(*cloud.terminated.lock().unwrap(), [("i-n1".to_string(), false), ("i-n2".to_string(), false)]);
+    let after = cloud.describe(GROUP).await.unwrap();
+    assert_eq!(after.scaling.desired, 2);
+    assert_eq!(after.instances.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["i-n1new", "i-n2new"]);
+    let now = group_nodes(&server).await;
+    assert_eq!(now, ["n1-new", "n2-new"].map(|n| (n.to_string(), NEW.to_string(), true, false)).to_vec());
+
+    // A node without a cloud instance id cannot be replaced by a node group:
+    // refused after its drain, and it stays cordoned (nothing was terminated).
+    let server = cluster(1).await;
+    let nodes: Api<Node> = Api::all(server.client());
+    nodes.patch("n1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"providerID": null}}))).await.unwrap();
+    let cloud = Arc::new(Cloud {
+        groups: InMemoryNodeGroups::new()
+            .with_group(NodeGroup::new(GROUP, ScalingConfig { min: 1, max: 3, desired: 1 })),
+        server: server.clone(),
+        terminated: Mutex::default(),
+    });
+    let report = rolling_upgrade(
+        &server.cluster(),
+        GROUP,
+        &NodeGroupReplacer::new(cloud.clone()),
+        &params(),
+        &Recorder::<RollingEvent>::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.status, RollingStatus::Failed, "{report}");
+    let NodeOutcome::ReplaceFailed { reason } = &report.nodes[0].outcome else { panic!("{report}") };
+    assert!(reason.contains("no cloud instance id in spec.providerID"), "{reason}");
+    assert!(cloud.terminated.lock().unwrap().is_empty());
+    assert_eq!(report.left_cordoned(), ["n1"]);
 }

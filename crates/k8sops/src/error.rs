@@ -74,6 +74,12 @@ impl Error {
     /// ```
     /// let err: k8sops::Error = k8sops::nodes::Error::Core(k8sops::CoreError::Forbidden { message: "no".into() }).into();
     /// assert!(err.core().is_some_and(|e| e.is_permission_denied()));
+    /// // Also through an area error that wraps another area's.
+    /// let err: k8sops::Error = k8sops::upgrade::Error::Nodes(k8sops::nodes::Error::Core(k8sops::CoreError::Forbidden {
+    ///     message: "no".into(),
+    /// }))
+    /// .into();
+    /// assert!(err.core().is_some_and(|e| e.is_permission_denied()));
     /// ```
     pub fn core(&self) -> Option<&k8sops_core::Error> {
         match self {
@@ -88,6 +94,9 @@ impl Error {
             Error::Backup(k8sops_backup::Error::Core(e)) => Some(e),
             #[cfg(feature = "upgrade")]
             Error::Upgrade(k8sops_upgrade::Error::Core(e)) => Some(e),
+            // A rolling upgrade's drain error, e.g. a Forbidden eviction.
+            #[cfg(feature = "upgrade")]
+            Error::Upgrade(k8sops_upgrade::Error::Nodes(k8sops_nodes::Error::Core(e))) => Some(e),
             #[cfg(feature = "audit")]
             Error::Audit(k8sops_audit::Error::Core(e)) => Some(e),
             #[allow(unreachable_patterns)]
