@@ -5,20 +5,28 @@
 //! ```text
 //! cargo run --example eks_upgrade --features aws -- --cluster prod --target-version 1.30 --dry-run
 //! cargo run --example eks_upgrade --features aws -- --cluster prod --target-version 1.30 --nodegroups
+//! cargo run --example eks_upgrade --features aws -- --cluster prod --target-version 1.30 --nodegroups --release-version 1.30.4-20240917
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5000 ...   # e.g. against moto (it serves describe-cluster only)
 //! ```
 //! Before anything changes it prints the AWS region, profile and endpoint,
-//! the cluster's version and platform version, EKS's upgrade insights for
-//! the target, the add-ons whose installed version does not run on it, and
-//! (with `--nodegroups`) each node group's version. An insight in `ERROR`
-//! stops the upgrade unless `--force` is given (EKS refuses it too).
+//! the cluster's version and platform version, then the upgrade preflight
+//! (`k8sops::upgrade::preflight`) run against the cluster's API server (the
+//! kubeconfig's current context, `--context NAME`, or `--demo`): nodes,
+//! version skew, PodDisruptionBudgets, pods without a controller, removed
+//! APIs, and, from EKS, the upgrade insights for the target
+//! (`upgrade-insights`) and the installed add-ons against the versions that
+//! run on it (`addons`). With `--nodegroups` it then prints each node
+//! group's version (and AMI release). A failed preflight check stops the
+//! upgrade unless `--force` is given, which also overrides EKS's own
+//! insight checks (update-cluster-version --force).
 //!
 //! Ctrl-C stops the waiting, never the update: it goes on in AWS, and the
 //! example prints the `aws eks describe-update` command that follows it.
 //!
-//! Exit codes: 0 done (or dry run), 1 an update failed, was refused or the
-//! cluster could not be read, 2 bad arguments or a target that is not the
-//! next minor version.
+//! Exit codes: 0 done (or dry run), 1 an update failed, was refused, the
+//! preflight failed or the cluster could not be read, 2 bad arguments, no
+//! Kubernetes cluster to run the preflight against, or a target that is not
+//! the next minor version.
 
 mod common;
 
@@ -29,8 +37,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use k8sops::{
     backend::NodeGroups,
     nodes::aws::{sdk_config, EksNodeGroups},
-    upgrade::eks::{
-        ClusterUpgradeParams, EksControlPlane, InsightStatus, NodegroupVersionParams, UpdateProgress, WaitParams,
+    upgrade::{
+        eks::{ClusterUpgradeParams, EksControlPlane, NodegroupVersionParams, UpdateProgress, WaitParams},
+        preflight::{preflight, PreflightParams},
     },
     KubeVersion,
 };
@@ -39,6 +48,9 @@ use k8sops::{
 #[derive(Parser)]
 #[command(name = "eks_upgrade")]
 struct Cli {
+    #[command(flatten)]
+    kubernetes: common::ClusterArgs,
+
     /// The EKS cluster name
     #[arg(long, value_name = "NAME")]
     cluster: String,
@@ -51,13 +63,17 @@ struct Cli {
     #[arg(long)]
     nodegroups: bool,
 
-    /// Upgrade the control plane even when upgrade insights are in ERROR (update-cluster-version --force)
+    /// Go on despite failed preflight checks, and upgrade the control plane even when upgrade insights are in ERROR (update-cluster-version --force)
     #[arg(long)]
     force: bool,
 
     /// Let EKS delete pods whose PodDisruptionBudget blocks a node group's drain (update-nodegroup-version --force)
-    #[arg(long)]
+    #[arg(long, requires = "nodegroups")]
     nodegroup_force: bool,
+
+    /// The AMI release version for the node groups, e.g. 1.30.4-20240917 (update-nodegroup-version --release-version; default: the latest for the version)
+    #[arg(long, value_name = "RELEASE", requires = "nodegroups", value_parser = parse_release_version)]
+    release_version: Option<String>,
 
     /// Give up waiting for each update after this long (the update goes on in AWS)
     #[arg(long, value_name = "DURATION", default_value = "90m", value_parser = common::parse_duration)]
@@ -73,6 +89,28 @@ struct Cli {
 
 fn parse_version(s: &str) -> Result<KubeVersion, String> {
     s.parse::<KubeVersion>().map_err(|e| e.to_string())
+}
+
+/// An AMI release version as EKS names them: `VERSION-BUILD`, e.g.
+/// `1.30.4-20240917` (Amazon Linux, Windows) or `1.20.5-a3e8bda1` (Bottlerocket).
+fn parse_release_version(s: &str) -> Result<String, String> {
+    let bad = || format!("{s:?} is not an AMI release version such as 1.30.4-20240917");
+    let (version, build) = s.split_once('-').ok_or_else(bad)?;
+    let numbers: Vec<&str> = version.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if numbers.len() != 3
+        || !numbers.iter().all(numeric)
+        || build.is_empty()
+        || !build.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(bad());
+    }
+    Ok(s.to_string())
+}
+
+/// Whether the API server at `url` is the EKS endpoint `endpoint` (case and a trailing `/` aside).
+fn same_endpoint(url: &str, endpoint: &str) -> bool {
+    url.trim_end_matches('/').eq_ignore_ascii_case(endpoint.trim_end_matches('/'))
 }
 
 /// A spinner on stderr that shows each poll of an update.
@@ -155,51 +193,59 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
-    // Preflight: what EKS itself checks, and the add-ons that need a newer version.
-    let mut blocked = false;
+    // The preflight reads the cluster's API server; never the demo cluster unless asked for.
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|h| !h.is_empty());
+    if common::demo_requested(cli.kubernetes.demo).is_none() && !common::kubeconfig_exists() && !in_cluster {
+        eprintln!(
+            "error: no kubeconfig found: the upgrade preflight reads the cluster's nodes, pods and APIs; \
+             run `aws eks update-kubeconfig --name {}`, choose a context with --context NAME, or use --demo; nothing was changed",
+            cli.cluster
+        );
+        return ExitCode::from(2);
+    }
+    let kubernetes = match common::connect(&cli.kubernetes).await {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    if let Some(endpoint) = info.endpoint.as_deref().filter(|_| kubernetes.demo.is_none()) {
+        if !same_endpoint(kubernetes.cluster.url(), endpoint) {
+            eprintln!(
+                "warning: the preflight reads {}, not EKS cluster {}'s endpoint {endpoint}",
+                kubernetes.name, info.name
+            );
+        }
+    }
+    let preflight_target = if next_minor {
+        target.clone()
+    } else {
+        // Node groups only: the control plane stays where it is.
+        match kubernetes.cluster.server_version().await {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let mut params = PreflightParams::new(preflight_target);
     if next_minor {
         match eks.insights(target).await {
-            Ok(insights) if insights.is_empty() => {
-                println!("upgrade insights for {}: none reported", target.minor_string())
-            }
-            Ok(insights) => {
-                println!("upgrade insights for {}:", target.minor_string());
-                for i in &insights {
-                    println!("  {i}");
-                    if let Some(r) = &i.recommendation {
-                        println!("    {r}");
-                    }
-                    for r in i.resources.iter().filter(|r| r.status > InsightStatus::Passing) {
-                        println!(
-                            "    {} {}",
-                            r.status,
-                            r.kubernetes_resource_uri.as_deref().or(r.arn.as_deref()).unwrap_or("?")
-                        );
-                    }
-                }
-                blocked = insights.iter().any(|i| i.blocks_upgrade());
-            }
+            Ok(insights) => params = params.insights(insights.iter().map(Into::into).collect()),
             Err(e) => eprintln!("warning: cannot read EKS upgrade insights: {e}"),
         }
         match eks.compatible_addon_versions(target).await {
-            Ok(addons) => {
-                for a in &addons {
-                    let installed = a.installed_version.as_deref().unwrap_or("(unknown)");
-                    if a.installed_is_compatible() {
-                        println!("add-on {}: {installed} runs on {}", a.addon, a.kubernetes_version);
-                    } else {
-                        println!(
-                            "add-on {}: {installed} does not run on {}; update it to {}",
-                            a.addon,
-                            a.kubernetes_version,
-                            a.recommended().unwrap_or("(no compatible version)")
-                        );
-                    }
-                }
-            }
-            Err(e) => eprintln!("warning: cannot compare add-on versions: {e}"),
+            Ok(addons) => params = params.platform_addons(addons.iter().map(Into::into).collect()),
+            Err(e) => eprintln!("warning: cannot compare EKS add-on versions: {e}"),
         }
     }
+    let report = match preflight(&kubernetes.cluster, &params).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    print!("{report}");
     let mut groups = Vec::new();
     if cli.nodegroups {
         let ng = EksNodeGroups::new(&sdk, cli.cluster.as_str());
@@ -214,13 +260,17 @@ async fn main() -> ExitCode {
             match ng.describe(&name).await {
                 Ok(g) => {
                     let at = g.kubernetes_version.as_ref().map_or("(unknown)".to_string(), |v| v.minor_string());
+                    let release = g.release_version.as_deref().map(|r| format!(" (release {r})")).unwrap_or_default();
                     let behind =
                         g.kubernetes_version.as_ref().is_none_or(|v| (v.major, v.minor) < (target.major, target.minor));
-                    println!(
-                        "node group {name}: Kubernetes {at}{}",
-                        if behind { format!(" -> {}", target.minor_string()) } else { ", at the target".into() }
-                    );
-                    if behind {
+                    let new_release = cli.release_version.as_ref().filter(|r| g.release_version.as_ref() != Some(*r));
+                    let to = match (behind, new_release) {
+                        (false, None) => ", at the target".to_string(),
+                        (_, Some(r)) => format!(" -> {} (release {r})", target.minor_string()),
+                        (true, None) => format!(" -> {}", target.minor_string()),
+                    };
+                    println!("node group {name}: Kubernetes {at}{release}{to}");
+                    if behind || new_release.is_some() {
                         groups.push(name);
                     }
                 }
@@ -231,9 +281,17 @@ async fn main() -> ExitCode {
             }
         }
     }
-    if blocked && !cli.force {
-        eprintln!("error: an upgrade insight is in ERROR: EKS refuses the upgrade; fix it, or pass --force; nothing was changed");
-        return ExitCode::from(1);
+    let failed: Vec<String> = report.failed().map(|c| c.id.to_string()).collect();
+    if !failed.is_empty() {
+        if cli.force {
+            eprintln!("warning: preflight check(s) failed: {}; going on because of --force", failed.join(", "));
+        } else {
+            eprintln!(
+                "error: preflight check(s) failed: {}; fix them, or pass --force (EKS itself refuses an upgrade over an insight in ERROR without it); nothing was changed",
+                failed.join(", ")
+            );
+            return ExitCode::from(1);
+        }
     }
     if cli.dry_run.dry_run.is_dry_run() {
         let cp = if next_minor {
@@ -269,8 +327,15 @@ async fn main() -> ExitCode {
         if wait.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
             break;
         }
-        eprintln!("Updating node group {g} to {}", target.minor_string());
-        let params = NodegroupVersionParams::default().version(target.clone()).force(cli.nodegroup_force);
+        let mut params = NodegroupVersionParams::default().version(target.clone()).force(cli.nodegroup_force);
+        if let Some(r) = &cli.release_version {
+            params = params.release_version(r.clone());
+        }
+        eprintln!(
+            "Updating node group {g} to {}{}",
+            target.minor_string(),
+            cli.release_version.as_ref().map(|r| format!(", AMI release {r}")).unwrap_or_default()
+        );
         match eks.update_nodegroup_version(g, &params).await {
             Ok(u) => {
                 println!("node group {g}: update {} started", u.id);
