@@ -6,7 +6,8 @@
 //! `scalingConfig`, ...), so it reads like the CLI's output and can be fed to
 //! `aws eks create-cluster --cli-input-json` after the read-only fields are
 //! removed. Describe-cluster failing is an error; a node group or add-on that
-//! cannot be described is a note in the document, and the rest is saved.
+//! cannot be described is a [`PartialFailure`] in the document's `notes`,
+//! with the SDK's error kept, and the rest is saved.
 //!
 //! ```no_run
 //! # async fn main_(eks: aws_sdk_eks::Client, store: k8sops_core::backend::BackupStore) -> k8sops_backup::Result<()> {
@@ -16,6 +17,8 @@
 //! println!("saved {key}");
 //! # Ok(()) }
 //! ```
+
+use std::sync::Arc;
 
 use aws_sdk_eks::{
     config::http::HttpResponse,
@@ -50,14 +53,129 @@ pub struct EksClusterConfig {
     pub nodegroups: Vec<Value>,
     /// `aws eks describe-addon`'s `addon`, one per add-on.
     pub addons: Vec<Value>,
-    /// What could not be read (a node group, the add-on list), and why.
-    pub notes: Vec<String>,
+    /// What could not be read (a node group, the add-on list), and why; each
+    /// prints as a sentence such as `add-on vpc-cni not described: AWS
+    /// DescribeAddon: ...`.
+    pub notes: Vec<PartialFailure>,
     /// When the description was taken (RFC 3339).
     pub taken_at: String,
 }
 
+/// A part of the EKS configuration that could not be read: a node group or
+/// add-on list, or one node group or add-on. It prints as the sentence the
+/// notes always had (`node group spot not described: AWS DescribeNodegroup:
+/// ...`); the SDK's error is kept as its [`source`](std::error::Error::source).
+///
+/// In the saved JSON a note is `{"operation", "resource", "message"}`. A note
+/// read back from a file has no source, and equality ignores the source.
+/// Files written before notes were typed hold plain strings; they are read
+/// as notes with an empty `operation` and the string as `message`.
+///
+/// ```
+/// use k8sops_backup::eks::PartialFailure;
+/// let note: PartialFailure = serde_json::from_str(
+///     r#"{"operation":"DescribeAddon","resource":"vpc-cni","message":"ResourceNotFoundException: gone"}"#,
+/// ).unwrap();
+/// assert_eq!(note.to_string(), "add-on vpc-cni not described: AWS DescribeAddon: ResourceNotFoundException: gone");
+/// assert!(std::error::Error::source(&note).is_none());
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", from = "NoteRepr")]
+#[non_exhaustive]
+pub struct PartialFailure {
+    /// The API operation that failed: `ListNodegroups`, `DescribeNodegroup`,
+    /// `ListAddons` or `DescribeAddon`.
+    pub operation: String,
+    /// The node group or add-on asked about (`None` for the lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// What AWS said, e.g. `ResourceNotFoundException: No addon: vpc-cni found`.
+    pub message: String,
+    /// The error, an [`Error::Aws`]; `None` in a note read from a file.
+    #[serde(skip)]
+    pub source: Option<Arc<Error>>,
+}
+
+impl PartialFailure {
+    /// A note for `err`, raised by `operation` about `resource`.
+    fn new(operation: &'static str, resource: Option<&str>, err: Error) -> Self {
+        let message = match &err {
+            Error::Aws { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        PartialFailure {
+            operation: operation.to_string(),
+            resource: resource.map(str::to_string),
+            message,
+            source: Some(Arc::new(err)),
+        }
+    }
+}
+
+impl std::fmt::Display for PartialFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (op, message) = (self.operation.as_str(), &self.message);
+        match (op, self.resource.as_deref()) {
+            ("", _) => return f.write_str(message),
+            ("ListNodegroups", _) => f.write_str("node groups not listed")?,
+            ("DescribeNodegroup", Some(g)) => write!(f, "node group {g} not described")?,
+            ("ListAddons", _) => f.write_str("add-ons not listed")?,
+            ("DescribeAddon", Some(a)) => write!(f, "add-on {a} not described")?,
+            (_, Some(r)) => write!(f, "{r} not read")?,
+            (_, None) => f.write_str("not read")?,
+        }
+        write!(f, ": AWS {op}: {message}")
+    }
+}
+
+impl std::error::Error for PartialFailure {
+    /// The [`Error`] itself (not the `Arc` around it), so that
+    /// `downcast_ref::<k8sops_backup::Error>()` works.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for PartialFailure {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.operation, &self.resource, &self.message) == (&other.operation, &other.resource, &other.message)
+    }
+}
+
+/// A note as found in a saved document: the fields, or a plain string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NoteRepr {
+    Fields {
+        operation: String,
+        #[serde(default)]
+        resource: Option<String>,
+        message: String,
+    },
+    Text(String),
+}
+
+impl From<NoteRepr> for PartialFailure {
+    fn from(r: NoteRepr) -> Self {
+        match r {
+            NoteRepr::Fields { operation, resource, message } => {
+                PartialFailure { operation, resource, message, source: None }
+            }
+            NoteRepr::Text(message) => {
+                PartialFailure { operation: String::new(), resource: None, message, source: None }
+            }
+        }
+    }
+}
+
 /// Describes cluster `name`, all its managed node groups and add-ons
 /// (paginated lists).
+///
+/// Errors: an empty name ([`k8sops_core::Error::InvalidInput`]);
+/// DescribeCluster failing ([`Error::Aws`]) or answering without a cluster
+/// ([`k8sops_core::Error::Backend`] from backend `EKS`). A list or describe
+/// call for node groups or add-ons failing is a [`PartialFailure`] in
+/// [`EksClusterConfig::notes`] instead.
 ///
 /// ```no_run
 /// # async fn main_(eks: aws_sdk_eks::Client) -> k8sops_backup::Result<()> {
@@ -67,10 +185,22 @@ pub struct EksClusterConfig {
 /// ```
 pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksClusterConfig> {
     if name.is_empty() {
-        return Err(k8sops_core::Error::InvalidInput { message: "an EKS cluster name is required".into() }.into());
+        return Err(k8sops_core::Error::InvalidInput {
+            message: "an EKS cluster name is required".into(),
+            source: None,
+        }
+        .into());
     }
     let out = eks.describe_cluster().name(name).send().await.map_err(|e| aws("DescribeCluster", e))?;
-    let cluster = out.cluster().map(cluster_json).unwrap_or(Value::Null);
+    let Some(cluster) = out.cluster().map(cluster_json) else {
+        return Err(k8sops_core::Error::Backend {
+            backend: "EKS".into(),
+            message: format!("DescribeCluster for {name} answered without a cluster"),
+            transient: false,
+            source: None,
+        }
+        .into());
+    };
     let mut config = EksClusterConfig { cluster, taken_at: jiff::Timestamp::now().to_string(), ..Default::default() };
 
     let mut groups = Vec::new();
@@ -85,7 +215,7 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
                 }
             }
             Err(e) => {
-                config.notes.push(format!("node groups not listed: {}", aws("ListNodegroups", e)));
+                config.notes.push(PartialFailure::new("ListNodegroups", None, aws("ListNodegroups", e)));
                 break;
             }
         }
@@ -93,7 +223,9 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
     for g in groups {
         match eks.describe_nodegroup().cluster_name(name).nodegroup_name(&g).send().await {
             Ok(out) => config.nodegroups.extend(out.nodegroup().map(nodegroup_json)),
-            Err(e) => config.notes.push(format!("node group {g} not described: {}", aws("DescribeNodegroup", e))),
+            Err(e) => {
+                config.notes.push(PartialFailure::new("DescribeNodegroup", Some(&g), aws("DescribeNodegroup", e)))
+            }
         }
     }
 
@@ -109,7 +241,7 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
                 }
             }
             Err(e) => {
-                config.notes.push(format!("add-ons not listed: {}", aws("ListAddons", e)));
+                config.notes.push(PartialFailure::new("ListAddons", None, aws("ListAddons", e)));
                 break;
             }
         }
@@ -117,7 +249,7 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
     for a in addons {
         match eks.describe_addon().cluster_name(name).addon_name(&a).send().await {
             Ok(out) => config.addons.extend(out.addon().map(addon_json)),
-            Err(e) => config.notes.push(format!("add-on {a} not described: {}", aws("DescribeAddon", e))),
+            Err(e) => config.notes.push(PartialFailure::new("DescribeAddon", Some(&a), aws("DescribeAddon", e))),
         }
     }
     Ok(config)
@@ -330,11 +462,26 @@ fn addon_json(a: &Addon) -> Value {
         "clusterName": opt(a.cluster_name()),
         "status": opt(a.status().map(|s| s.as_str())),
         "addonVersion": opt(a.addon_version()),
+        "health": a.health().map(|h| json!({
+            "issues": h.issues().iter().map(|i| json!({
+                "code": opt(i.code().map(|c| c.as_str())),
+                "message": opt(i.message()),
+                "resourceIds": strs(i.resource_ids()),
+            })).collect::<Vec<_>>(),
+        })),
         "addonArn": opt(a.addon_arn()),
         "createdAt": time(a.created_at()),
         "modifiedAt": time(a.modified_at()),
         "serviceAccountRoleArn": opt(a.service_account_role_arn()),
-        "configurationValues": opt(a.configuration_values()),
         "tags": map(a.tags()),
+        "publisher": opt(a.publisher()),
+        "owner": opt(a.owner()),
+        "marketplaceInformation": a.marketplace_information().map(|m| json!({
+            "productId": opt(m.product_id()),
+            "productUrl": opt(m.product_url()),
+        })),
+        "configurationValues": opt(a.configuration_values()),
+        "podIdentityAssociations": strs(a.pod_identity_associations()),
+        "namespaceConfig": a.namespace_config().map(|n| json!({ "namespace": opt(n.namespace()) })),
     }))
 }

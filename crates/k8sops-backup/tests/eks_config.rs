@@ -1,12 +1,29 @@
 //! EKS configuration backup against moto's server mode, with the AWS CLI
 //! (`aws eks describe-cluster` / `describe-nodegroup`) against the same moto as
 //! the oracle for the document's fields. moto does not serve the add-on APIs:
-//! their absence must be a note, not a failure.
+//! their absence must be a note, not a failure. The add-ons themselves
+//! (ListAddons, DescribeAddon) and a DescribeCluster answer without a cluster
+//! run on aws-smithy-mocks.
 #![cfg(feature = "aws")]
 
 use std::{process::Command, sync::Arc};
 
-use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
+use aws_sdk_eks::{
+    error::ErrorMetadata,
+    operation::{
+        describe_addon::{DescribeAddonError, DescribeAddonOutput},
+        describe_cluster::DescribeClusterOutput,
+        list_addons::{ListAddonsError, ListAddonsOutput},
+        list_nodegroups::ListNodegroupsOutput,
+    },
+    primitives::DateTime,
+    types::{
+        Addon, AddonHealth, AddonIssue, AddonIssueCode, AddonStatus, Cluster, ClusterStatus, NodegroupScalingConfig,
+        VpcConfigRequest,
+    },
+    Client as EksClient,
+};
+use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
 use k8sops_backup::{eks, Error};
 use k8sops_core::backend::BackupStore;
 use serde_json::Value;
@@ -112,7 +129,12 @@ async fn the_document_matches_the_aws_cli_and_lands_in_the_store() {
     // Add-ons: whatever moto answers, the rest is saved and a failure is a note.
     match aws_cli_status(&endpoint, &["eks", "list-addons", "--cluster-name", &name]) {
         true => assert!(config.notes.is_empty(), "{:?}", config.notes),
-        false => assert!(config.notes.iter().any(|n| n.contains("add-ons not listed")), "{:?}", config.notes),
+        false => {
+            let note = config.notes.iter().find(|n| n.operation == "ListAddons").expect("a ListAddons note");
+            assert!(note.to_string().starts_with("add-ons not listed: AWS ListAddons: "), "{note}");
+            let source = std::error::Error::source(note).expect("the SDK error is kept");
+            assert!(matches!(source.downcast_ref::<Error>(), Some(Error::Aws { operation: "ListAddons", .. })));
+        }
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -148,4 +170,196 @@ async fn a_cluster_that_does_not_exist_is_a_typed_error() {
     }
     let err = eks::describe(&eks, "").await.unwrap_err();
     assert!(matches!(err, Error::Core(k8sops_core::Error::InvalidInput { .. })), "{err:?}");
+}
+
+fn code(code: &str, message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+fn no_sdk_retry(c: aws_sdk_eks::config::Builder) -> aws_sdk_eks::config::Builder {
+    c.retry_config(aws_sdk_eks::config::retry::RetryConfig::disabled())
+}
+
+fn at(seconds: i64) -> DateTime {
+    DateTime::from_secs(seconds)
+}
+
+/// ListAddons in two pages (vpc-cni and coredns, then kube-proxy);
+/// DescribeAddon answers for the first two and ResourceNotFoundException for
+/// kube-proxy (deleted between the list and the describe).
+#[tokio::test]
+async fn addons_are_saved_in_the_describe_addon_shape_and_a_failed_one_is_a_typed_note() {
+    let cluster = mock!(EksClient::describe_cluster).match_requests(|r| r.name() == Some("prod")).then_output(|| {
+        DescribeClusterOutput::builder()
+            .cluster(Cluster::builder().name("prod").version("1.30").status(ClusterStatus::Active).build())
+            .build()
+    });
+    let groups = mock!(EksClient::list_nodegroups).then_output(|| ListNodegroupsOutput::builder().build());
+    let page1 = mock!(EksClient::list_addons)
+        .match_requests(|r| r.cluster_name() == Some("prod") && r.next_token().is_none())
+        .then_output(|| ListAddonsOutput::builder().addons("vpc-cni").addons("coredns").next_token("p2").build());
+    let page2 = mock!(EksClient::list_addons)
+        .match_requests(|r| r.cluster_name() == Some("prod") && r.next_token() == Some("p2"))
+        .then_output(|| ListAddonsOutput::builder().addons("kube-proxy").build());
+    let describe = mock!(EksClient::describe_addon)
+        .match_requests(|r| r.cluster_name() == Some("prod"))
+        .then_compute_response(|r| {
+            let addon = match r.addon_name() {
+                Some("vpc-cni") => Addon::builder()
+                    .addon_name("vpc-cni")
+                    .cluster_name("prod")
+                    .status(AddonStatus::Active)
+                    .addon_version("v1.18.3-eksbuild.1")
+                    .health(AddonHealth::builder().build())
+                    .addon_arn("arn:aws:eks:us-east-1:123456789012:addon/prod/vpc-cni/abc")
+                    .created_at(at(1_714_557_600))
+                    .modified_at(at(1_714_644_000))
+                    .service_account_role_arn("arn:aws:iam::123456789012:role/vpc-cni")
+                    .tags("team", "network")
+                    .tags("env", "prod")
+                    .publisher("eks")
+                    .owner("aws")
+                    .configuration_values(r#"{"env":{"WARM_IP_TARGET":"5"}}"#)
+                    .build(),
+                Some("coredns") => Addon::builder()
+                    .addon_name("coredns")
+                    .cluster_name("prod")
+                    .status(AddonStatus::Degraded)
+                    .addon_version("v1.11.1-eksbuild.9")
+                    .health(
+                        AddonHealth::builder()
+                            .issues(
+                                AddonIssue::builder()
+                                    .code(AddonIssueCode::InsufficientNumberOfReplicas)
+                                    .message("1 of 2 replicas ready")
+                                    .resource_ids("coredns")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .created_at(at(1_714_557_600))
+                    .build(),
+                _ => {
+                    return MockResponse::Error(DescribeAddonError::generic(code(
+                        "ResourceNotFoundException",
+                        "No addon: kube-proxy found in cluster: prod",
+                    )))
+                }
+            };
+            MockResponse::Output(DescribeAddonOutput::builder().addon(addon).build())
+        });
+    let client =
+        mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&cluster, &groups, &page1, &page2, &describe], no_sdk_retry);
+
+    let config = eks::describe(&client, "prod").await.unwrap();
+    assert_eq!((page1.num_calls(), page2.num_calls(), describe.num_calls()), (1, 1, 3), "both pages, each add-on");
+    assert_eq!(config.cluster["name"], "prod");
+
+    // The failed DescribeAddon is a typed note that prints as before.
+    assert_eq!(config.notes.len(), 1, "{:?}", config.notes);
+    let note = &config.notes[0];
+    assert_eq!((note.operation.as_str(), note.resource.as_deref()), ("DescribeAddon", Some("kube-proxy")));
+    assert_eq!(
+        note.to_string(),
+        "add-on kube-proxy not described: AWS DescribeAddon: ResourceNotFoundException: No addon: kube-proxy found in cluster: prod"
+    );
+    let source = std::error::Error::source(note).expect("the SDK error is kept");
+    let Some(Error::Aws { operation, .. }) = source.downcast_ref::<Error>() else { panic!("{source:?}") };
+    assert_eq!(*operation, "DescribeAddon");
+    let sdk = std::error::Error::source(source).expect("the SDK's own error");
+    let sdk = sdk.downcast_ref::<aws_sdk_eks::error::SdkError<DescribeAddonError>>().expect("an SdkError");
+    assert_eq!(aws_sdk_eks::error::ProvideErrorMetadata::code(sdk), Some("ResourceNotFoundException"));
+
+    // The saved document: add-ons as `aws eks describe-addon` prints `addon`
+    // (absent and empty fields left out), and the note as its fields.
+    let dir = tempfile::tempdir().unwrap();
+    let store: BackupStore = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    eks::save(&store, "b", &config).await.unwrap();
+    let bytes = std::fs::read(dir.path().join("b/eks-cluster.json")).unwrap();
+    let saved: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        saved["addons"],
+        serde_json::json!([
+            {
+                "addonName": "vpc-cni",
+                "clusterName": "prod",
+                "status": "ACTIVE",
+                "addonVersion": "v1.18.3-eksbuild.1",
+                "addonArn": "arn:aws:eks:us-east-1:123456789012:addon/prod/vpc-cni/abc",
+                "createdAt": "2024-05-01T10:00:00Z",
+                "modifiedAt": "2024-05-02T10:00:00Z",
+                "serviceAccountRoleArn": "arn:aws:iam::123456789012:role/vpc-cni",
+                "tags": { "env": "prod", "team": "network" },
+                "publisher": "eks",
+                "owner": "aws",
+                "configurationValues": "{\"env\":{\"WARM_IP_TARGET\":\"5\"}}"
+            },
+            {
+                "addonName": "coredns",
+                "clusterName": "prod",
+                "status": "DEGRADED",
+                "addonVersion": "v1.11.1-eksbuild.9",
+                "health": { "issues": [{
+                    "code": "InsufficientNumberOfReplicas",
+                    "message": "1 of 2 replicas ready",
+                    "resourceIds": ["coredns"]
+                }] },
+                "createdAt": "2024-05-01T10:00:00Z"
+            }
+        ])
+    );
+    assert_eq!(
+        saved["notes"],
+        serde_json::json!([{
+            "operation": "DescribeAddon",
+            "resource": "kube-proxy",
+            "message": "ResourceNotFoundException: No addon: kube-proxy found in cluster: prod"
+        }])
+    );
+    // Read back, the document is equal (a note's source is not saved).
+    let back: eks::EksClusterConfig = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(back, config);
+    assert_eq!(back.notes[0].to_string(), note.to_string());
+    assert!(std::error::Error::source(&back.notes[0]).is_none());
+}
+
+#[tokio::test]
+async fn a_failed_addon_list_is_a_note_and_old_string_notes_still_read() {
+    let cluster = mock!(EksClient::describe_cluster)
+        .then_output(|| DescribeClusterOutput::builder().cluster(Cluster::builder().name("prod").build()).build());
+    let groups = mock!(EksClient::list_nodegroups).then_output(|| ListNodegroupsOutput::builder().build());
+    let list = mock!(EksClient::list_addons)
+        .then_error(|| ListAddonsError::generic(code("AccessDeniedException", "not allowed: eks:ListAddons")));
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&cluster, &groups, &list], no_sdk_retry);
+    let config = eks::describe(&client, "prod").await.unwrap();
+    assert_eq!(config.notes.len(), 1, "{:?}", config.notes);
+    assert_eq!(
+        config.notes[0].to_string(),
+        "add-ons not listed: AWS ListAddons: AccessDeniedException: not allowed: eks:ListAddons"
+    );
+    assert!(config.notes[0].resource.is_none());
+    assert!(config.addons.is_empty());
+
+    // A document written when notes were strings.
+    let old = r#"{"cluster":{"name":"prod"},"nodegroups":[],"addons":[],"notes":["add-ons not listed: AWS ListAddons: HTTP 404"],"takenAt":"2026-01-01T00:00:00Z"}"#;
+    let read: eks::EksClusterConfig = serde_json::from_str(old).unwrap();
+    assert_eq!(read.notes[0].to_string(), "add-ons not listed: AWS ListAddons: HTTP 404");
+    assert_eq!(read.notes[0].operation, "");
+}
+
+#[tokio::test]
+async fn a_describe_cluster_answer_without_a_cluster_is_a_typed_error() {
+    let empty = mock!(EksClient::describe_cluster).then_output(|| DescribeClusterOutput::builder().build());
+    let groups = mock!(EksClient::list_nodegroups).then_output(|| ListNodegroupsOutput::builder().build());
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, [&empty, &groups], no_sdk_retry);
+    let err = eks::describe(&client, "prod").await.unwrap_err();
+    match &err {
+        Error::Core(k8sops_core::Error::Backend { backend, message, transient, .. }) => {
+            assert_eq!(backend, "EKS");
+            assert!(message.contains("without a cluster"), "{message}");
+            assert!(!transient);
+        }
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+    assert_eq!(groups.num_calls(), 0, "nothing else is asked once the cluster is missing");
 }
