@@ -1,5 +1,7 @@
 //! The Velero client against the testkit, which serves Velero's own CRDs
-//! (tests/data/velero-crds.yaml). The test plays the Velero server: a task
+//! (tests/data/velero-crds.yaml). The test plays the Velero server
+//! ([`k8sops_testkit::velero::FakeVelero`], shared with the example's
+//! tests): a task
 //! watches Backup and Restore objects and moves their status through
 //! `InProgress` with `status.progress` to the outcome a label asks for,
 //! writing the status through the main resource as Velero does (its CRDs
@@ -13,7 +15,6 @@ use std::{
     time::Duration,
 };
 
-use futures::TryStreamExt;
 use k8s_openapi::{
     api::core::v1::Namespace, apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
@@ -25,17 +26,17 @@ use k8sops_backup::{
     Error,
 };
 use k8sops_core::{CancellationToken, ProgressSink, RetryPolicy};
-use k8sops_testkit::{Fault, TestServer};
+use k8sops_testkit::{
+    velero::{self, OUTCOME_LABEL as OUTCOME},
+    Fault, TestServer,
+};
 use kube::{
-    api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams, WatchEvent, WatchParams},
+    api::{DynamicObject, PostParams},
     Api,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
-use tokio::sync::watch;
+use serde_json::json;
 
-/// The label that tells the fake Velero server how an object ends.
-const OUTCOME: &str = "k8sops.test/outcome";
 const NS: &str = "velero";
 
 async fn install_velero_crds(server: &TestServer) {
@@ -61,108 +62,30 @@ async fn cluster_with_velero() -> (TestServer, Velero) {
 }
 
 fn raw_api(server: &TestServer, plural: &str, kind: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("velero.io", "v1", kind);
-    Api::namespaced_with(server.client(), NS, &ApiResource::from_gvk_with_plural(&gvk, plural))
-}
-
-/// The status steps Velero's server writes for an outcome.
-fn script(kind: &str, outcome: &str) -> Vec<Value> {
-    let done = if kind == "Backup" { "itemsBackedUp" } else { "itemsRestored" };
-    let step = |n: i64| json!({"phase": "InProgress", "startTimestamp": "2026-01-01T00:00:00Z", "progress": {"totalItems": 3, done: n}});
-    match outcome {
-        "Completed" => vec![
-            step(0),
-            step(1),
-            step(2),
-            step(3),
-            json!({"phase": "Completed", "progress": {"totalItems": 3, done: 3}, "completionTimestamp": "2026-01-01T00:01:00Z"}),
-        ],
-        "PartiallyFailed" => vec![
-            step(0),
-            step(3),
-            json!({"phase": "PartiallyFailed", "errors": 2, "warnings": 1, "progress": {"totalItems": 3, done: 3}}),
-        ],
-        "Failed" => vec![
-            step(0),
-            step(1),
-            json!({"phase": "Failed", "failureReason": "unable to reach the backup storage location", "progress": {"totalItems": 3, done: 1}}),
-        ],
-        "FailedValidation" => {
-            vec![
-                json!({"phase": "FailedValidation", "validationErrors": ["Invalid included/excluded namespace lists"]}),
-            ]
-        }
-        // Stays in progress: for timeouts and cancels.
-        "Stall" => vec![step(0), step(1)],
-        other => panic!("unknown outcome {other}"),
-    }
+    velero::api(server, NS, plural, kind)
 }
 
 /// Plays Velero's backup and restore controllers in [`NS`].
-struct FakeVelero {
-    gate: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for FakeVelero {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
+struct FakeVelero(velero::FakeVelero);
 
 impl FakeVelero {
-    /// Starts the controllers; objects wait for [`FakeVelero::open`] unless `open`.
+    /// Starts the controllers; objects wait for the gate to open unless `open`.
     fn start(server: &TestServer, open: bool) -> Self {
-        let (gate, _) = watch::channel(open);
-        let tasks = [("backups", "Backup"), ("restores", "Restore")]
-            .into_iter()
-            .map(|(plural, kind)| {
-                let api = raw_api(server, plural, kind);
-                // It watches every namespace, so its requests never match a fault on Velero's namespace.
-                let gvk = GroupVersionKind::gvk("velero.io", "v1", kind);
-                let all = Api::all_with(server.client(), &ApiResource::from_gvk_with_plural(&gvk, plural));
-                let gate = gate.subscribe();
-                tokio::spawn(controller(all, api, kind, gate))
-            })
-            .collect();
-        FakeVelero { gate, tasks }
+        FakeVelero(velero::FakeVelero::start(server, NS, open))
     }
 
     /// Holds objects created from now on until the gate opens again.
     fn close(&self) {
-        self.gate.send_replace(false);
+        self.0.close();
     }
 
     /// A progress sink that records the client's events and opens the gate at the first one.
     fn opening_sink(&self, events: Arc<Mutex<Vec<VeleroEvent>>>) -> Arc<dyn ProgressSink<VeleroEvent>> {
-        let gate = self.gate.clone();
+        let gate = self.0.gate();
         Arc::new(move |e: VeleroEvent| {
             events.lock().unwrap().push(e);
             gate.send_replace(true);
         })
-    }
-}
-
-async fn controller(all: Api<DynamicObject>, api: Api<DynamicObject>, kind: &'static str, gate: watch::Receiver<bool>) {
-    let stream = all.watch(&WatchParams::default(), "0").await.expect("watch");
-    let mut stream = std::pin::pin!(stream);
-    while let Ok(Some(event)) = stream.try_next().await {
-        let WatchEvent::Added(obj) = event else { continue };
-        if obj.data.get("status").and_then(|s| s.get("phase")).is_some() {
-            continue;
-        }
-        let name = obj.metadata.name.clone().unwrap();
-        let outcome = obj.metadata.labels.as_ref().and_then(|l| l.get(OUTCOME)).cloned().unwrap_or("Completed".into());
-        let (api, mut gate) = (api.clone(), gate.clone());
-        tokio::spawn(async move {
-            let _ = gate.wait_for(|open| *open).await;
-            for status in script(kind, &outcome) {
-                let patch = json!({"status": status});
-                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("write status");
-            }
-        });
     }
 }
 
@@ -269,7 +192,7 @@ async fn a_cancel_stops_waiting_without_deleting_the_backup() {
     let fake = FakeVelero::start(&server, false);
     velero.create_backup("weekly", &BackupParams::default().label(OUTCOME, "Stall")).await.unwrap();
     let cancel = CancellationToken::new();
-    let (gate, on_progress) = (fake.gate.clone(), cancel.clone());
+    let (gate, on_progress) = (fake.0.gate(), cancel.clone());
     // Opens the fake server at the first event and cancels once 1 of 3 items is reported.
     let sink = Arc::new(move |e: VeleroEvent| {
         gate.send_replace(true);
@@ -478,7 +401,7 @@ async fn a_broken_watch_is_reported_and_followed_again_until_the_backup_complete
     let fake = FakeVelero::start(&server, false);
     velero.create_backup("nightly", &BackupParams::default()).await.unwrap();
     let events = recorder();
-    let (record, gate, faults) = (events.clone(), fake.gate.clone(), Mutex::new(Some(server.clone())));
+    let (record, gate, faults) = (events.clone(), fake.0.gate(), Mutex::new(Some(server.clone())));
     // After the client's first read, its next request (the watch) fails once with 503.
     let sink = Arc::new(move |e: VeleroEvent| {
         if let Some(server) = faults.lock().unwrap().take() {

@@ -43,6 +43,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+pub mod velero;
 mod watch;
 
 use std::{
