@@ -309,3 +309,88 @@ async fn large_sparse_file_uploads_with_bounded_memory() {
     assert_eq!(got, serde_json::json!(want), "each marker is where it was in the file");
     assert!(b.open_uploads().is_empty());
 }
+
+/// A proxy in front of moto that answers the first `failures` connections
+/// with `503 Slow Down` (S3's own throttling answer) and forwards the rest.
+/// Returns its endpoint and the number of connections it refused.
+async fn flaky_proxy(moto: &str, failures: usize) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = moto.trim_start_matches("http://").to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let count = refused.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let count = count.clone();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if count.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < failures).then_some(n + 1)).is_ok() {
+                    // Read the whole request, then refuse it and close.
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let head_end = loop {
+                        let Ok(n) = client.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        match client.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+                    let answer = format!(
+                        "HTTP/1.1 503 Slow Down\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = client.write_all(answer.as_bytes()).await;
+                    let _ = client.shutdown().await;
+                } else if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), refused)
+}
+
+#[tokio::test]
+async fn throttled_requests_are_retried_and_a_store_that_stays_throttled_is_a_typed_error() {
+    let Some(b) = Bucket::new("retries") else { return };
+    let retry = |attempts: u32| k8sops_core::RetryPolicy {
+        max_attempts: attempts,
+        initial_backoff: std::time::Duration::from_millis(10),
+        max_backoff: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+
+    // Three refusals, five attempts: the write lands, boto3 sees it.
+    let (endpoint, refused) = flaky_proxy(&b.endpoint, 3).await;
+    let store = s3(&S3Params { retry: retry(5), ..params(&endpoint, &b.name) }).unwrap();
+    store.put(&Path::from("prod/retried.yaml"), "kind: R".into()).await.unwrap();
+    assert_eq!(refused.load(Ordering::SeqCst), 3);
+    assert_eq!(b.keys("prod/"), [("prod/retried.yaml".to_string(), 7)]);
+
+    // Refused more often than the store may try: the error says so and
+    // keeps the store's error as its source; nothing was written.
+    let (endpoint, refused) = flaky_proxy(&b.endpoint, 100).await;
+    let store = s3(&S3Params { retry: retry(2), ..params(&endpoint, &b.name) }).unwrap();
+    let err: Error = store.put(&Path::from("prod/refused.yaml"), "kind: X".into()).await.unwrap_err().into();
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
+    assert_eq!(refused.load(Ordering::SeqCst), 2, "one try and one retry");
+    assert_eq!(b.keys("prod/"), [("prod/retried.yaml".to_string(), 7)]);
+}
