@@ -18,8 +18,8 @@ use aws_sdk_eks::{
     },
     primitives::DateTime,
     types::{
-        Addon, AddonHealth, AddonIssue, AddonIssueCode, AddonStatus, Cluster, ClusterStatus, NodegroupScalingConfig,
-        VpcConfigRequest,
+        Addon, AddonHealth, AddonIssue, AddonIssueCode, AddonNamespaceConfigResponse, AddonStatus, Cluster,
+        ClusterStatus, MarketplaceInformation, NodegroupScalingConfig, VpcConfigRequest,
     },
     Client as EksClient,
 };
@@ -220,6 +220,14 @@ async fn addons_are_saved_in_the_describe_addon_shape_and_a_failed_one_is_a_type
                     .publisher("eks")
                     .owner("aws")
                     .configuration_values(r#"{"env":{"WARM_IP_TARGET":"5"}}"#)
+                    .pod_identity_associations("arn:aws:eks:us-east-1:123456789012:podidentityassociation/prod/a-1")
+                    .namespace_config(AddonNamespaceConfigResponse::builder().namespace("kube-system").build())
+                    .marketplace_information(
+                        MarketplaceInformation::builder()
+                            .product_id("prod-1")
+                            .product_url("https://example.com/p")
+                            .build(),
+                    )
                     .build(),
                 Some("coredns") => Addon::builder()
                     .addon_name("coredns")
@@ -292,7 +300,10 @@ async fn addons_are_saved_in_the_describe_addon_shape_and_a_failed_one_is_a_type
                 "tags": { "env": "prod", "team": "network" },
                 "publisher": "eks",
                 "owner": "aws",
-                "configurationValues": "{\"env\":{\"WARM_IP_TARGET\":\"5\"}}"
+                "marketplaceInformation": { "productId": "prod-1", "productUrl": "https://example.com/p" },
+                "configurationValues": "{\"env\":{\"WARM_IP_TARGET\":\"5\"}}",
+                "podIdentityAssociations": ["arn:aws:eks:us-east-1:123456789012:podidentityassociation/prod/a-1"],
+                "namespaceConfig": { "namespace": "kube-system" }
             },
             {
                 "addonName": "coredns",
