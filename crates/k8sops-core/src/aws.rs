@@ -104,16 +104,15 @@ where
                 || code.contains("ServiceUnavailable")
                 || code.contains("InternalFailure")
                 || code.contains("ServerException");
-            let op = if op.is_empty() { String::new() } else { format!("{op}: ") };
+            let prefix = if op.is_empty() { String::new() } else { format!("{op}: ") };
             let message = match (code.is_empty(), message.is_empty()) {
-                (_, false) => format!("{op}{code}: {message}"),
-                (false, true) => format!("{op}{code}"),
+                (_, false) => format!("{prefix}{code}: {message}"),
+                (false, true) => format!("{prefix}{code}"),
                 // An emulator or proxy that does not know the operation answers without an AWS error.
                 (true, true) if op.is_empty() => format!("HTTP {http_status} without an AWS error code"),
-                (true, true) => format!(
-                    "{op}answered HTTP {http_status} without an AWS error code; does the endpoint serve {}?",
-                    op.trim_end_matches(": ")
-                ),
+                (true, true) => {
+                    format!("{op} answered HTTP {http_status} without an AWS error code; does the endpoint serve {op}?")
+                }
             };
             Error::Backend { backend: backend.to_string(), message, transient, source }
         }

@@ -615,65 +615,13 @@ fn convert_update(u: Option<&EksUpdate>) -> Update {
     }
 }
 
-/// Maps an SDK error of operation `op` to a typed error; `what` names the
-/// object for `NotFound`.
+/// Maps an SDK error of operation `op` to a typed error, keeping it as the
+/// source; `what` names the object for `NotFound`.
 fn map_sdk<E>(op: &str, backend: &str, what: &str, err: SdkError<E, HttpResponse>) -> k8sops_core::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    use k8sops_core::Error as E2;
-    // Transport failures name the AWS service, never the Kubernetes API server.
-    if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
-        let message = match std::error::Error::source(&err) {
-            Some(cause) => format!("{err}: {cause}"),
-            None => err.to_string(),
-        };
-        return E2::ServiceUnreachable { service: backend.to_string(), message, source: Some(Box::new(err)) };
-    }
-    let code = err.code().unwrap_or("").to_string();
-    let http_status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    let message = err.message().unwrap_or("").to_string();
-    match code.as_str() {
-        "AccessDeniedException"
-        | "AccessDenied"
-        | "UnauthorizedOperation"
-        | "UnauthorizedException"
-        | "UnrecognizedClientException"
-        | "InvalidClientTokenId"
-        | "ExpiredToken"
-        | "ExpiredTokenException"
-        | "SignatureDoesNotMatch" => E2::AccessDenied {
-            service: backend.to_string(),
-            message: format!("{code}: {message}"),
-            source: Some(Box::new(err)),
-        },
-        "ResourceNotFoundException" | "NotFoundException" => E2::NotFound { what: what.to_string() },
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-            E2::Throttled { source_name: backend.to_string(), message, retry_after: None }
-        }
-        _ if http_status == 429 => E2::Throttled { source_name: backend.to_string(), message, retry_after: None },
-        "InvalidParameterException" | "InvalidRequestException" | "ValidationException" => {
-            E2::InvalidInput { message: format!("{backend}: {message}") }
-        }
-        "ResourceInUseException" | "ResourceLimitExceededException" => {
-            E2::Conflict { message: format!("{backend}: {message}") }
-        }
-        _ => {
-            let transient = http_status >= 500
-                || code.contains("ServiceUnavailable")
-                || code.contains("InternalFailure")
-                || code.contains("ServerException");
-            let message = match (code.is_empty(), message.is_empty()) {
-                (_, false) => format!("{op}: {code}: {message}"),
-                (false, true) => format!("{op}: {code}"),
-                // An emulator or proxy that does not know the operation answers without an AWS error.
-                (true, true) => {
-                    format!("{op} answered HTTP {http_status} without an AWS error code; does the endpoint serve {op}?")
-                }
-            };
-            E2::Backend { backend: backend.to_string(), message, transient, source: Some(Box::new(err)) }
-        }
-    }
+    k8sops_core::aws::map_sdk_error(op, backend, what, err)
 }
 
 /// The next tokens of one paginated listing. A token the service already
@@ -861,7 +809,7 @@ impl EksControlPlane {
     pub async fn start_upgrade_with(&self, target: &KubeVersion, params: &ClusterUpgradeParams) -> Result<Update> {
         let info = self.describe().await?;
         let current = &info.version;
-        if target.major != current.major || target.minor != current.minor + 1 {
+        if target.major != current.major || Some(target.minor) != current.minor.checked_add(1) {
             return Err(k8sops_core::Error::InvalidInput {
                 message: format!(
                     "EKS cluster {} runs {}: its control plane can only move to the next minor version ({}), not {}",

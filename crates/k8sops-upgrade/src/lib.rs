@@ -53,6 +53,9 @@ pub enum Error {
         path: std::path::PathBuf,
         /// What is wrong with it.
         reason: String,
+        /// The I/O error, when reading failed.
+        #[source]
+        source: Option<std::io::Error>,
     },
 
     /// An upgrade preflight found checks that must be fixed first. Made by

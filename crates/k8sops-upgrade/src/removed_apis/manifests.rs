@@ -205,8 +205,11 @@ pub fn scan_manifests(path: impl AsRef<Path>, params: &RemovedApiParams) -> Resu
     let root = path.as_ref();
     let target = params.target.unwrap_or(NEWEST_RELEASE);
     let mut report = RemovedApiReport::new(target);
-    let meta =
-        std::fs::metadata(root).map_err(|e| Error::Manifest { path: root.to_path_buf(), reason: e.to_string() })?;
+    let meta = std::fs::metadata(root).map_err(|e| Error::Manifest {
+        path: root.to_path_buf(),
+        reason: e.to_string(),
+        source: Some(e),
+    })?;
     let mut files = Vec::new();
     if meta.is_dir() {
         walk(root, &mut files, &mut report.notes, true)?;
@@ -218,7 +221,7 @@ pub fn scan_manifests(path: impl AsRef<Path>, params: &RemovedApiParams) -> Resu
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len()).max(1);
     let cancel = params.cancel.clone().unwrap_or_default();
-    let results: Vec<(usize, Vec<Finding>, Vec<Note>)> = std::thread::scope(|scope| {
+    let results: Vec<Option<(usize, Vec<Finding>, Vec<Note>)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -240,8 +243,19 @@ pub fn scan_manifests(path: impl AsRef<Path>, params: &RemovedApiParams) -> Resu
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        handles.into_iter().map(|h| h.join().ok()).collect::<Vec<_>>()
     });
+    let stopped = results.iter().filter(|r| r.is_none()).count();
+    if stopped > 0 {
+        // Never on file contents; but then the report must not look complete.
+        report.notes.push(Note {
+            what: root.display().to_string(),
+            reason: format!(
+                "{stopped} reader thread(s) stopped unexpectedly: the files they held are not in the report"
+            ),
+        });
+    }
+    let results = results.into_iter().flatten();
     for (read, findings, notes) in results {
         report.files += read;
         report.findings.extend(findings);
@@ -282,7 +296,9 @@ fn check_file(file: &Path, params: &RemovedApiParams, target: MinorVersion) -> (
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, notes: &mut Vec<Note>, is_root: bool) -> Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if is_root => return Err(Error::Manifest { path: dir.to_path_buf(), reason: e.to_string() }),
+        Err(e) if is_root => {
+            return Err(Error::Manifest { path: dir.to_path_buf(), reason: e.to_string(), source: Some(e) })
+        }
         Err(e) => {
             notes.push(Note { what: dir.display().to_string(), reason: format!("cannot read the directory: {e}") });
             return Ok(());
