@@ -221,7 +221,9 @@ pub fn scan_manifests(path: impl AsRef<Path>, params: &RemovedApiParams) -> Resu
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len()).max(1);
     let cancel = params.cancel.clone().unwrap_or_default();
-    let results: Vec<Option<(usize, Vec<Finding>, Vec<Note>)>> = std::thread::scope(|scope| {
+    // Per worker: files read, findings, notes; `None` for a worker that panicked.
+    type Worker = (usize, Vec<Finding>, Vec<Note>);
+    let results: Vec<Option<Worker>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
