@@ -11,7 +11,7 @@
 
 use std::{
     path::Path,
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output},
     time::{Duration, Instant},
 };
 
@@ -20,58 +20,10 @@ use k8sops_backup::{
     snapshot::{self, SnapshotStatus},
     Error,
 };
-use k8sops_testkit::e2e::skip_or_fail;
+use k8sops_testkit::e2e::OwnEtcd;
 
 const ROOT_PASSWORD: &str = "r00t-pw";
 const READER_PASSWORD: &str = "reader-pw";
-
-/// An etcd process of this test, killed on drop.
-struct OwnEtcd {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for OwnEtcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts an etcd on spare ports and waits (polling, with a deadline) until
-/// `etcdctl endpoint health` says it is healthy.
-fn start_etcd() -> Option<OwnEtcd> {
-    if Command::new("etcd").arg("--version").output().is_err() {
-        skip_or_fail("etcd is not installed (scripts/install-deps.sh installs it)");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (client, peer) = (free_port(), free_port());
-    let endpoint = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    let child = Command::new("etcd")
-        .args(["--name", "auth", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-        .args(["--initial-cluster", &format!("auth={peer_url}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("etcd runs");
-    let etcd = OwnEtcd { child, endpoint, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !etcdctl(&etcd, None, &["endpoint", "health"]).status.success() {
-        assert!(Instant::now() < deadline, "etcd did not become healthy");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(etcd)
-}
 
 /// `etcdctl [--user USER] ARGS` against `etcd`.
 fn etcdctl(etcd: &OwnEtcd, user: Option<&str>, args: &[&str]) -> Output {
@@ -133,7 +85,7 @@ fn assert_refused(err: &Error, expected: AuthFailure, words: &str) {
 #[tokio::test]
 async fn a_snapshot_needs_the_right_user_and_password_once_auth_is_enabled() {
     let started = Instant::now();
-    let Some(etcd) = start_etcd() else { return };
+    let Some(etcd) = OwnEtcd::start("auth") else { return };
     etcdctl_ok(&etcd, None, &["put", "/auth/a", "1"]);
     let dir = tempfile::tempdir().unwrap();
 
@@ -208,7 +160,7 @@ async fn a_snapshot_needs_the_right_user_and_password_once_auth_is_enabled() {
 async fn the_etcd_backend_keeps_the_authentication_error_as_its_source() {
     use k8sops_backup::etcd_save::EtcdClientBackend;
     use k8sops_core::backend::EtcdSnapshots;
-    let Some(etcd) = start_etcd() else { return };
+    let Some(etcd) = OwnEtcd::start("auth") else { return };
     etcdctl_ok(&etcd, None, &["user", "add", &format!("root:{ROOT_PASSWORD}")]);
     etcdctl_ok(&etcd, None, &["auth", "enable"]);
 

@@ -13,14 +13,13 @@ use std::{
     path::Path,
     process::{Command, Stdio},
     sync::OnceLock,
-    time::{Duration, Instant},
 };
 
 use k8sops_backup::{
     snapshot::{self, OutputFormat, SnapshotStatus, Trailer},
     Error,
 };
-use k8sops_testkit::e2e::skip_or_fail;
+use k8sops_testkit::e2e::OwnEtcd;
 use proptest::prelude::*;
 
 const PAGE: usize = 4096;
@@ -29,10 +28,6 @@ const PAGE: usize = 4096;
 struct Base {
     bytes: Vec<u8>,
     status: SnapshotStatus,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `etcdctl ARGS` against `endpoint`, with `stdin`; panics when it fails.
@@ -55,34 +50,9 @@ fn etcdctl(endpoint: &str, args: &[&str], stdin: &str) {
 fn base() -> Option<&'static Base> {
     static BASE: OnceLock<Option<Base>> = OnceLock::new();
     BASE.get_or_init(|| {
-        if Command::new("etcd").arg("--version").output().is_err() {
-            skip_or_fail("etcd is not installed (scripts/install-deps.sh installs it)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (client, peer) = (free_port(), free_port());
-        let endpoint = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let mut etcd = Command::new("etcd")
-            .args(["--name", "fuzz", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("fuzz={peer_url}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("etcd runs");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args([&format!("--endpoints={endpoint}"), "endpoint", "health"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            assert!(Instant::now() < deadline, "etcd did not become healthy");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let etcd = OwnEtcd::start("fuzz")?;
+        let endpoint = etcd.endpoint.clone();
+        let dir = etcd.dir().to_path_buf();
         for chunk in 0..3 {
             let mut txn = String::from("\n");
             for i in chunk * 100..(chunk + 1) * 100 {
@@ -94,10 +64,8 @@ fn base() -> Option<&'static Base> {
         }
         etcdctl(&endpoint, &["del", "/fuzz/k0100", "/fuzz/k0200"], "");
         etcdctl(&endpoint, &["put", "/fuzz/k0150", "again"], "");
-        let path = dir.path().join("base.db");
+        let path = dir.join("base.db");
         etcdctl(&endpoint, &["snapshot", "save", path.to_str().unwrap()], "");
-        let _ = etcd.kill();
-        let _ = etcd.wait();
         let status = etcdctl_status(&path).expect("etcdctl reads the intact snapshot");
         assert_eq!(snapshot::status(&path).unwrap(), status);
         Some(Base { bytes: std::fs::read(&path).unwrap(), status })

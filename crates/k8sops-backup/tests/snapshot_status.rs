@@ -10,9 +10,9 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 use k8sops_backup::{
@@ -20,7 +20,7 @@ use k8sops_backup::{
     Error,
 };
 use k8sops_core::CancellationToken;
-use k8sops_testkit::e2e::{real_etcd, RealEtcd};
+use k8sops_testkit::e2e::{real_etcd, OwnEtcd, RealEtcd};
 use serde_json::Value;
 
 fn run(cmd: &mut Command) -> Output {
@@ -207,69 +207,8 @@ fn status_matches_etcdctl_after_overwrites_deletes_leases_and_a_physical_compact
     etcdctl(&etcd, &["lease", "revoke", &kept]);
 }
 
-/// A throwaway etcd restored from a snapshot, on ports of its own, stopped on drop.
-struct Restored {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Restored {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn restore(path: &Path) -> Restored {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (client, peer) = (free_port(), free_port());
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    let out = run(Command::new("etcdctl").args(["snapshot", "restore"]).arg(path).args([
-        "--name",
-        "restored",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--initial-cluster",
-        &format!("restored={peer_url}"),
-        "--initial-advertise-peer-urls",
-        &peer_url,
-    ]));
-    assert!(out.status.success(), "etcdctl snapshot restore: {}", String::from_utf8_lossy(&out.stderr));
-    let endpoint = format!("http://127.0.0.1:{client}");
-    let child = Command::new("etcd")
-        .args(["--name", "restored", "--data-dir", data.to_str().unwrap()])
-        .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-        .args(["--initial-cluster", &format!("restored={peer_url}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("etcd runs");
-    let restored = Restored { child, endpoint, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out =
-            run(Command::new("etcdctl").arg(format!("--endpoints={}", restored.endpoint)).args(["endpoint", "health"]));
-        if out.status.success() {
-            return restored;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "restored etcd did not become healthy: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Keys in `[from, to)` (or under the prefix `from` when `to` is `None`) that the restored etcd serves.
-fn restored_count(r: &Restored, args: &[&str]) -> u64 {
+fn restored_count(r: &OwnEtcd, args: &[&str]) -> u64 {
     let out = run(Command::new("etcdctl").arg(format!("--endpoints={}", r.endpoint)).arg("get").args(args).args([
         "--keys-only",
         "--limit=1",
@@ -314,7 +253,7 @@ fn prefix_counts_equal_the_keys_a_restored_etcd_serves() {
 
     let path = save(&etcd, dir.path(), "registry.db");
     let counts = snapshot::prefix_counts(&path).unwrap();
-    let restored = restore(&path);
+    let restored = OwnEtcd::restore("restored", &path);
 
     let expect = |prefix: &str| restored_count(&restored, &[prefix, "--prefix"]);
     let ours_core = format!("/registry/{resource}/");

@@ -239,6 +239,175 @@ pub fn real_etcd() -> Option<RealEtcd> {
     }
 }
 
+/// An etcd process of a test's own: plain HTTP on spare ports of
+/// 127.0.0.1, data in a temporary directory, killed (and its data removed)
+/// on drop, also when the test fails. For what the shared etcd of the test
+/// script cannot give: authentication turned on, a known set of keys, a
+/// server restored from a snapshot.
+///
+/// ```no_run
+/// let Some(etcd) = k8sops_testkit::e2e::OwnEtcd::start("mine") else { return };
+/// assert!(etcd.etcdctl(&["put", "/a", "1"]).status.success());
+/// ```
+#[derive(Debug)]
+pub struct OwnEtcd {
+    child: std::process::Child,
+    /// Its client URL, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for OwnEtcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+impl OwnEtcd {
+    /// Starts an empty etcd member named `name` and waits (30 s at most)
+    /// until `etcdctl endpoint health` answers. `None` (skipped, see
+    /// [`skip_or_fail`]) when etcd is not installed.
+    ///
+    /// ```no_run
+    /// let Some(etcd) = k8sops_testkit::e2e::OwnEtcd::start("empty") else { return };
+    /// assert!(etcd.endpoint.starts_with("http://127.0.0.1:"));
+    /// ```
+    ///
+    /// # Panics
+    /// When etcd does not become healthy in time.
+    pub fn start(name: &str) -> Option<OwnEtcd> {
+        if std::process::Command::new("etcd").arg("--version").output().is_err() {
+            skip_or_fail("etcd is not installed (scripts/install-deps.sh installs it)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let peer = format!("http://127.0.0.1:{}", spare_port());
+        Some(Self::run(name, dir, &peer))
+    }
+
+    /// Restores `snapshot` with `etcdctl snapshot restore` into a fresh
+    /// data directory and starts a member named `name` on it (waiting as
+    /// [`OwnEtcd::start`] does): the check that a snapshot is usable.
+    ///
+    /// ```no_run
+    /// let etcd = k8sops_testkit::e2e::OwnEtcd::restore("restored", "backup.db".as_ref());
+    /// assert!(etcd.etcdctl(&["get", "/", "--prefix", "--keys-only"]).status.success());
+    /// ```
+    ///
+    /// # Panics
+    /// When the restore fails or the member does not become healthy.
+    pub fn restore(name: &str, snapshot: &Path) -> OwnEtcd {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let peer = format!("http://127.0.0.1:{}", spare_port());
+        let out = std::process::Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["snapshot", "restore"])
+            .arg(snapshot)
+            .args(["--name", name, "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--initial-cluster", &format!("{name}={peer}"), "--initial-advertise-peer-urls", &peer])
+            .output()
+            .expect("etcdctl runs");
+        assert!(out.status.success(), "etcdctl snapshot restore: {}", String::from_utf8_lossy(&out.stderr));
+        Self::run(name, dir, &peer)
+    }
+
+    fn run(name: &str, dir: tempfile::TempDir, peer: &str) -> OwnEtcd {
+        let endpoint = format!("http://127.0.0.1:{}", spare_port());
+        let child = std::process::Command::new("etcd")
+            .args(["--name", name, "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
+            .args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer])
+            .args(["--initial-cluster", &format!("{name}={peer}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("etcd runs");
+        let etcd = OwnEtcd { child, endpoint, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let out = etcd.etcdctl(&["--command-timeout=1s", "endpoint", "health"]);
+            if out.status.success() {
+                return etcd;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "etcd {name} did not become healthy: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// `etcdctl --endpoints=THIS ARGS` (API v3), stopped after 30 s by
+    /// coreutils' `timeout`.
+    ///
+    /// ```no_run
+    /// # let Some(etcd) = k8sops_testkit::e2e::OwnEtcd::start("e") else { return };
+    /// let out = etcd.etcdctl(&["endpoint", "status", "-w", "json"]);
+    /// assert!(out.status.success());
+    /// ```
+    ///
+    /// # Panics
+    /// When etcdctl cannot be run.
+    pub fn etcdctl(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("timeout")
+            .args(["-s", "KILL", "30", "etcdctl"])
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.endpoint))
+            .args(args)
+            .output()
+            .expect("etcdctl runs")
+    }
+
+    /// A directory for the test's own files, removed with the etcd.
+    ///
+    /// ```no_run
+    /// # let Some(etcd) = k8sops_testkit::e2e::OwnEtcd::start("e") else { return };
+    /// let snapshot = etcd.dir().join("snapshot.db");
+    /// # let _ = snapshot;
+    /// ```
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Waits (a minute at most, polling every 250 ms) until `f` returns
+/// something: a real server's controllers work asynchronously.
+///
+/// ```no_run
+/// # async fn f(real: &k8sops_testkit::e2e::RealServer) {
+/// let out = k8sops_testkit::e2e::eventually("the budget's status", || async {
+///     let out = real.kubectl_ok(&["get", "pdb", "web", "-o", "jsonpath={.status.disruptionsAllowed}"]).await;
+///     (out == "0").then_some(out)
+/// })
+/// .await;
+/// # }
+/// ```
+///
+/// # Panics
+/// When `f` has returned nothing for a minute, naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 /// Whether `kubectl` runs (`kubectl version --client`); checked once per process.
 ///
 /// ```no_run

@@ -63,23 +63,6 @@ fn node_json(name: &str, run: &str, kubelet: &str) -> Value {
                 "operatingSystem": "linux", "architecture": "amd64", "machineID": "m", "systemUUID": "s", "bootID": "b"}}})
 }
 
-/// Waits (up to a minute) until `f` returns something: the controllers of
-/// the real server work asynchronously.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// Namespace `run`, nodes `{run}-{suffix}` of group `run` at `kubelet`, and
 /// ReplicaSet `web` with one Ready pod bound to each node.
 async fn fixture(real: &RealServer, run: &str, suffixes: &[&str], kubelet: &str) {
@@ -96,7 +79,7 @@ async fn fixture(real: &RealServer, run: &str, suffixes: &[&str], kubelet: &str)
     real.kubectl_ok(&["apply", "-f", path.to_str().unwrap()]).await;
     let _ = std::fs::remove_file(&path);
     let pods: Api<Pod> = Api::namespaced(real.cluster.client().clone(), run);
-    let names: Vec<String> = eventually("the ReplicaSet's pods", || {
+    let names: Vec<String> = e2e::eventually("the ReplicaSet's pods", || {
         let pods = pods.clone();
         let want = suffixes.len();
         async move {
@@ -237,7 +220,7 @@ async fn a_budget_the_server_enforces_fails_the_drain_and_the_node_is_given_back
     real.kubectl_ok(&["apply", "-f", path.to_str().unwrap()]).await;
     let _ = std::fs::remove_file(&path);
     // The disruption controller has seen the Ready pod: no disruption allowed.
-    eventually("the budget's status", || {
+    e2e::eventually("the budget's status", || {
         let real = real.clone();
         let run = run.clone();
         async move {

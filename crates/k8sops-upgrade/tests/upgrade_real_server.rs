@@ -17,7 +17,7 @@
 //! server (or kubectl) the tests report themselves skipped, and fail when
 //! `K8SOPS_REQUIRE_E2E=1`.
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use k8s_openapi::api::{core::v1::Pod, policy::v1::PodDisruptionBudget};
 use k8sops_testkit::e2e::{self, RealServer, RUN_LABEL};
@@ -76,23 +76,6 @@ fn node_json(name: &str, run: &str, kubelet: &str, ready: bool) -> Value {
 async fn kubectl_json(real: &RealServer, args: &[&str]) -> Value {
     let out = real.kubectl_ok(args).await;
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl {args:?}: {e}\n{out}"))
-}
-
-/// Waits (up to a minute) until `f` returns something: the controllers of
-/// the real server work asynchronously.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 #[tokio::test]
@@ -300,7 +283,7 @@ async fn preflight_flags_the_budgets_the_server_refuses_and_the_pods_kubectl_dra
 
     // Play the kubelet: the ReplicaSets' pods run and are Ready.
     let pods: Api<Pod> = cluster.api_namespaced(&run);
-    let controlled = eventually("the ReplicaSets' pods", || async {
+    let controlled = e2e::eventually("the ReplicaSets' pods", || async {
         let list = pods.list(&ListParams::default().labels("app in (strict,loose,cache)")).await.ok()?;
         (list.items.len() == 5).then_some(list.items)
     })
@@ -312,7 +295,7 @@ async fn preflight_flags_the_budgets_the_server_refuses_and_the_pods_kubectl_dra
         pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(status)).await.unwrap();
     }
     // The disruption controller sees them healthy.
-    eventually("the budgets' status", || async {
+    e2e::eventually("the budgets' status", || async {
         let list = pdb_api.list(&ListParams::default()).await.ok()?;
         list.items
             .iter()

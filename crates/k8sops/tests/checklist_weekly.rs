@@ -347,10 +347,6 @@ async fn backup_fails_on_a_corrupt_etcd_snapshot() {
     assert_eq!((f.status, f.subject.clone()), (Status::Fail, format!("snapshot/{}", missing.display())));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// `etcdctl ARGS` (stopped after 30 s by coreutils' `timeout`).
 fn etcdctl(args: &[&str]) -> std::process::Output {
     Command::new("timeout")
@@ -365,44 +361,17 @@ fn etcdctl(args: &[&str]) -> std::process::Output {
 /// own (plain HTTP on spare ports, stopped once the snapshot is saved), and
 /// etcdctl's `snapshot status -w json` of it.
 fn saved_snapshot() -> Option<(PathBuf, Value)> {
-    if Command::new("etcd").arg("--version").output().is_err() {
-        e2e::skip_or_fail("etcd is not installed (scripts/install-deps.sh installs it)");
-        return None;
-    }
+    let etcd = e2e::OwnEtcd::start("weekly")?;
     let dir = temp_path("etcd");
     std::fs::create_dir_all(&dir).unwrap();
-    let (client, peer) = (free_port(), free_port());
-    let endpoint = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    let mut etcd = Command::new("etcd")
-        .args(["--name", "weekly", "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-        .args(["--initial-cluster", &format!("weekly={peer_url}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("etcd runs");
-    let at = format!("--endpoints={endpoint}");
-    // Waits for etcd to serve: `endpoint health` retries until it answers, within its timeout.
-    let healthy = (0..60).any(|_| {
-        etcdctl(&[&at, "--command-timeout=1s", "endpoint", "health"]).status.success() || {
-            std::thread::sleep(Duration::from_millis(250));
-            false
-        }
-    });
-    assert!(healthy, "the test's etcd did not become healthy");
     for i in 0..20 {
-        let out = etcdctl(&[&at, "put", &format!("/registry/configmaps/shop/cm-{i}"), &"v".repeat(100 + i)]);
+        let out = etcd.etcdctl(&["put", &format!("/registry/configmaps/shop/cm-{i}"), &"v".repeat(100 + i)]);
         assert!(out.status.success(), "etcdctl put: {}", String::from_utf8_lossy(&out.stderr));
     }
     let path = dir.join("etcd.db");
-    let out = etcdctl(&[&at, "snapshot", "save", path.to_str().unwrap()]);
-    let _ = etcd.kill();
-    let _ = etcd.wait();
+    let out = etcd.etcdctl(&["snapshot", "save", path.to_str().unwrap()]);
+    drop(etcd);
     assert!(out.status.success(), "etcdctl snapshot save: {}", String::from_utf8_lossy(&out.stderr));
-    std::fs::remove_dir_all(dir.join("data")).ok();
     let status = etcdctl(&["snapshot", "status", path.to_str().unwrap(), "-w", "json"]);
     assert!(status.status.success(), "etcdctl snapshot status: {}", String::from_utf8_lossy(&status.stderr));
     Some((path, serde_json::from_slice(&status.stdout).unwrap()))
