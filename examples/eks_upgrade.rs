@@ -6,7 +6,7 @@
 //! cargo run --example eks_upgrade --features aws -- --cluster prod --target-version 1.30 --dry-run
 //! cargo run --example eks_upgrade --features aws -- --cluster prod --target-version 1.30 --nodegroups
 //! cargo run --example eks_upgrade --features aws -- --cluster prod --target-version 1.30 --nodegroups --release-version 1.30.4-20240917
-//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 ...   # e.g. against moto (it serves describe-cluster only)
+//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 ...   # e.g. against moto (it serves describe-cluster only); the preflight also needs the cluster's kubeconfig
 //! ```
 //! Before anything changes it prints the AWS region, profile and endpoint,
 //! the cluster's version and platform version, then the upgrade preflight
@@ -182,7 +182,7 @@ async fn main() -> ExitCode {
         info.status
     );
     let same_minor = (target.major, target.minor) == (info.version.major, info.version.minor);
-    let next_minor = target.major == info.version.major && target.minor == info.version.minor + 1;
+    let next_minor = target.major == info.version.major && Some(target.minor) == info.version.minor.checked_add(1);
     if !(next_minor || same_minor && cli.nodegroups) {
         eprintln!(
             "error: the control plane runs {} and moves one minor version at a time: --target-version must be {}{}; nothing was changed",

@@ -13,7 +13,8 @@
 //!
 //! Exit codes: 0 when the report is printed (failed checks are in it), 1
 //! when the cluster cannot be read or the target is not an upgrade (older
-//! than the cluster), 2 for bad flags.
+//! than the cluster, or more than one minor past the newest release the
+//! library knows), 2 for bad flags.
 
 mod common;
 

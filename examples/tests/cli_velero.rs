@@ -161,8 +161,11 @@ async fn with_velero_installed_backups_restores_and_schedules_are_created_follow
         velero(&kc, &["create", "slow", "--labels", &format!("{OUTCOME_LABEL}=Stall"), "--wait", "--timeout", "1s"])
             .await;
     assert_eq!(r.code, Some(1), "{r}");
-    let b = kubectl_json(&server, &["get", "backups.velero.io", "slow", "-n", "velero", "-o", "json"]).await;
-    assert_eq!(b["status"]["phase"], "InProgress");
+    k8sops_testkit::e2e::eventually("the stalled backup in progress", || async {
+        let b = kubectl_json(&server, &["get", "backups.velero.io", "slow", "-n", "velero", "-o", "json"]).await;
+        (b["status"]["phase"] == "InProgress").then_some(())
+    })
+    .await;
 
     // velero backup get: all three, with their phases.
     let r = velero(&kc, &["get"]).await;

@@ -205,13 +205,18 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
 
     let mut groups = Vec::new();
     let mut token: Option<String> = None;
+    let mut pages = k8sops_core::aws::NextTokens::new("ListNodegroups");
     loop {
         match eks.list_nodegroups().cluster_name(name).set_next_token(token.clone()).send().await {
             Ok(page) => {
                 groups.extend(page.nodegroups().iter().cloned());
-                token = page.next_token().map(str::to_string);
-                if token.is_none() {
-                    break;
+                match pages.next("EKS", page.next_token()) {
+                    Ok(Some(next)) => token = Some(next),
+                    Ok(None) => break,
+                    Err(e) => {
+                        config.notes.push(PartialFailure::new("ListNodegroups", None, e.into()));
+                        break;
+                    }
                 }
             }
             Err(e) => {
@@ -231,13 +236,18 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
 
     let mut addons = Vec::new();
     let mut token: Option<String> = None;
+    let mut pages = k8sops_core::aws::NextTokens::new("ListAddons");
     loop {
         match eks.list_addons().cluster_name(name).set_next_token(token.clone()).send().await {
             Ok(page) => {
                 addons.extend(page.addons().iter().cloned());
-                token = page.next_token().map(str::to_string);
-                if token.is_none() {
-                    break;
+                match pages.next("EKS", page.next_token()) {
+                    Ok(Some(next)) => token = Some(next),
+                    Ok(None) => break,
+                    Err(e) => {
+                        config.notes.push(PartialFailure::new("ListAddons", None, e.into()));
+                        break;
+                    }
                 }
             }
             Err(e) => {

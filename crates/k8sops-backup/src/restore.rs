@@ -5,10 +5,11 @@
 //! - **Integrity.** The manifest must be there and readable, or the backup
 //!   is refused ([`Error::InvalidBackup`]) before anything changes. Each
 //!   file's SHA-256 and size are checked against the manifest when it is
-//!   read; a file that does not match, cannot be read or does not hold the
-//!   object the manifest names is that object's failure
-//!   ([`RestoreOutcome::Failed`] with [`Error::ChecksumMismatch`] or
-//!   [`Error::InvalidBackup`]) and is not applied, and the rest of the
+//!   read; a file that does not match, is missing, cannot be read or does
+//!   not hold the object the manifest names is that object's failure
+//!   ([`RestoreOutcome::Failed`] with [`Error::ChecksumMismatch`],
+//!   [`Error::InvalidBackup`], or [`Error::Store`] when the store itself
+//!   failed, e.g. timed out) and is not applied, and the rest of the
 //!   backup is restored: one damaged file must not make a disaster
 //!   recovery impossible, and the report names it.
 //! - **Order.** [`Tier`]: CustomResourceDefinitions (then the restore waits
@@ -1007,11 +1008,21 @@ impl Run<'_> {
                         if self.cancel.is_cancelled() {
                             return Some(self.report(e, tier, RestoreOutcome::NotAttempted, None));
                         }
-                        // A store error stays a store error (with its source):
-                        // a timeout reading S3 is not a damaged backup.
+                        // A file the manifest lists but the store lacks, or of
+                        // another size, is a damaged backup (read no further);
+                        // any other store error stays a store error with its
+                        // source: a timeout reading S3 is not a damaged backup.
                         let bytes = match self.from.key(&e.path) {
                             Some(key) => match store.get(&key).await {
+                                Ok(got) if got.meta.size != e.size => Err(Error::ChecksumMismatch {
+                                    what: format!("{} in {}", e.path, self.from),
+                                    expected: format!("sha256 {} ({} bytes)", e.sha256, e.size),
+                                    actual: format!("{} bytes in the store", got.meta.size),
+                                }),
                                 Ok(got) => got.bytes().await.map_err(Error::from),
+                                Err(object_store::Error::NotFound { .. }) => {
+                                    Err(self.invalid(format!("{}: listed in the manifest but missing", e.path)))
+                                }
                                 Err(err) => Err(Error::from(err)),
                             },
                             None => Err(self.invalid(format!("{}: not a path inside the backup", e.path))),

@@ -12,7 +12,7 @@
 use std::{
     path::Path,
     process::{Command, Output},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use k8sops_backup::{
@@ -84,7 +84,6 @@ fn assert_refused(err: &Error, expected: AuthFailure, words: &str) {
 
 #[tokio::test]
 async fn a_snapshot_needs_the_right_user_and_password_once_auth_is_enabled() {
-    let started = Instant::now();
     let Some(etcd) = OwnEtcd::start("auth") else { return };
     etcdctl_ok(&etcd, None, &["put", "/auth/a", "1"]);
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +152,6 @@ async fn a_snapshot_needs_the_right_user_and_password_once_auth_is_enabled() {
 
     // The file saved with the right password is still there and unchanged.
     assert_eq!(etcdctl_status(&path), theirs);
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
 
 #[tokio::test]

@@ -474,6 +474,21 @@ async fn a_damaged_file_fails_its_object_only_and_a_missing_manifest_refuses_the
 }
 
 #[tokio::test]
+async fn a_file_missing_from_the_store_fails_its_object_as_a_damaged_backup() {
+    let from = source().await;
+    let (store, at) = memory_store();
+    export(&from.cluster(), &at, &ExportParams::default().include_namespaces(["shop"])).await.unwrap();
+    store.delete(&StorePath::from("backups/test/shop/core/ConfigMap/settings.yaml")).await.unwrap();
+    let to = TestServer::start().await.unwrap();
+    let report = restore(&to.cluster(), &at, &RestoreParams::default()).await.unwrap();
+    assert_eq!(report.status, RestoreStatus::PartiallyFailed);
+    let failed = report.failed();
+    assert_eq!(failed.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["settings"], "{report}");
+    let RestoreOutcome::Failed(err) = &failed[0].outcome else { unreachable!() };
+    assert!(matches!(&**err, Error::InvalidBackup { reason, .. } if reason.contains("missing")), "{err}");
+}
+
+#[tokio::test]
 async fn a_custom_resource_whose_type_is_not_served_fails_and_says_why() {
     let from = source().await;
     let (_, at) = memory_store();
@@ -533,8 +548,9 @@ async fn an_archive_whose_headers_claim_huge_sizes_is_refused_without_allocating
     let object = "shop/core/ConfigMap/settings.yaml";
     let to = TestServer::start().await.unwrap();
 
-    // An object's header claims a terabyte: its read ends at the end of the
-    // archive, so that object and every one after it fail; nothing aborts.
+    // An object's header claims a terabyte: reading it runs into the end of
+    // the archive, and the manifest written after it cannot be found, so the
+    // backup is refused as damaged; nothing allocates a terabyte or aborts.
     lie_about_size(&path, object, 1 << 40);
     let err = restore(&to.cluster(), &Location::archive(&path), &RestoreParams::default()).await.unwrap_err();
     assert!(matches!(err, Error::InvalidBackup { .. }), "the manifest after it is unreadable too: {err}");

@@ -8,7 +8,7 @@
 //! | `AccessDenied*`, `Unauthorized*`, expired or unknown credentials | [`Error::AccessDenied`] |
 //! | `ResourceNotFoundException`, `NotFoundException` | [`Error::NotFound`] |
 //! | `Throttling*`, `TooManyRequestsException`, `RequestLimitExceeded`, HTTP 429 | [`Error::Throttled`] (transient) |
-//! | `InvalidParameter*`, `InvalidRequestException`, `Validation*` | [`Error::InvalidInput`], or [`Error::NotFound`] when the message says "not found" (Auto Scaling's unknown group) |
+//! | `InvalidParameter*`, `InvalidRequestException`, `Validation*` | [`Error::InvalidInput`]; Auto Scaling's and EC2's `ValidationError`/`InvalidParameterValue` saying "not found" (an unknown group or instance) is [`Error::NotFound`] |
 //! | `ResourceInUseException`, `ResourceLimitExceededException`, `ScalingActivityInProgress`, `ResourceContention` | [`Error::Conflict`] |
 //! | anything else | [`Error::Backend`], transient for HTTP 5xx and service-unavailable codes |
 
@@ -84,17 +84,15 @@ where
         _ if http_status == 429 => {
             Error::Throttled { source_name: backend.to_string(), message, retry_after: None, source }
         }
+        // Auto Scaling and EC2 name an unknown group or instance only in the message.
+        "ValidationError" | "InvalidParameterValue" if message.to_lowercase().contains("not found") => {
+            Error::NotFound { what: format!("{what}: {message}"), source }
+        }
         "InvalidParameterException"
         | "InvalidRequestException"
         | "ValidationException"
         | "ValidationError"
-        | "InvalidParameterValue" => {
-            if message.to_lowercase().contains("not found") {
-                Error::NotFound { what: format!("{what}: {message}"), source }
-            } else {
-                Error::InvalidInput { message: format!("{backend}: {message}"), source }
-            }
-        }
+        | "InvalidParameterValue" => Error::InvalidInput { message: format!("{backend}: {message}"), source },
         "ResourceInUseException"
         | "ResourceLimitExceededException"
         | "ScalingActivityInProgress"
@@ -116,5 +114,61 @@ where
             };
             Error::Backend { backend: backend.to_string(), message, transient, source }
         }
+    }
+}
+
+/// The next tokens of one paginated AWS listing. A token the service
+/// already sent would list the same pages again and again: that is a typed
+/// error ([`Error::Backend`], not transient), never an endless loop. An
+/// empty token ends the listing, as a missing one does.
+///
+/// ```
+/// use k8sops_core::aws::NextTokens;
+/// let mut pages = NextTokens::new("ListNodegroups");
+/// assert_eq!(pages.next("EKS", Some("t1"))?, Some("t1".to_string()));
+/// assert_eq!(pages.next("EKS", Some(""))?, None, "an empty token ends the listing");
+/// assert!(pages.next("EKS", Some("t1")).is_err(), "a token seen before would loop");
+/// # Ok::<(), k8sops_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct NextTokens {
+    op: String,
+    seen: std::collections::HashSet<String>,
+}
+
+impl NextTokens {
+    /// The pages of operation `op` (for messages).
+    ///
+    /// ```
+    /// let pages = k8sops_core::aws::NextTokens::new("DescribeAutoScalingGroups");
+    /// # let _ = pages;
+    /// ```
+    pub fn new(op: impl Into<String>) -> Self {
+        NextTokens { op: op.into(), seen: Default::default() }
+    }
+
+    /// The token to send for the next page, `None` when the listing is
+    /// done; an error when `token` was already sent by `backend`.
+    ///
+    /// ```
+    /// let mut pages = k8sops_core::aws::NextTokens::new("ListAddons");
+    /// assert_eq!(pages.next("EKS", None)?, None);
+    /// # Ok::<(), k8sops_core::Error>(())
+    /// ```
+    pub fn next(&mut self, backend: &str, token: Option<&str>) -> crate::Result<Option<String>> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(None) };
+        if !self.seen.insert(token.to_string()) {
+            return Err(Error::Backend {
+                backend: backend.to_string(),
+                message: format!(
+                    "{} returned next token {token:?} again after {} page(s): the listing would never end",
+                    self.op,
+                    self.seen.len() + 1
+                ),
+                transient: false,
+                source: None,
+            });
+        }
+        Ok(Some(token.to_string()))
     }
 }

@@ -264,8 +264,14 @@ impl Drop for OwnEtcd {
     }
 }
 
-fn spare_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+/// Two distinct ports the kernel had free a moment ago (another process
+/// may still take one before etcd binds it: [`OwnEtcd`] then starts again).
+fn spare_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("bind a spare port on 127.0.0.1");
+    // Both listeners are held until both ports are known, so they differ.
+    let (a, b) = (bind(), bind());
+    let port = |l: &std::net::TcpListener| l.local_addr().expect("a bound port").port();
+    (port(&a), port(&b))
 }
 
 impl OwnEtcd {
@@ -285,9 +291,7 @@ impl OwnEtcd {
             skip_or_fail("etcd is not installed (scripts/install-deps.sh installs it)");
             return None;
         }
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let peer = format!("http://127.0.0.1:{}", spare_port());
-        Some(Self::run(name, dir, &peer))
+        Some(Self::run(name, tempfile::tempdir().expect("a temporary directory"), None))
     }
 
     /// Restores `snapshot` with `etcdctl snapshot restore` into a fresh
@@ -303,7 +307,9 @@ impl OwnEtcd {
     /// When the restore fails or the member does not become healthy.
     pub fn restore(name: &str, snapshot: &Path) -> OwnEtcd {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let peer = format!("http://127.0.0.1:{}", spare_port());
+        // The restored member keeps the peer URL it was restored with.
+        let peer_port = spare_ports().0;
+        let peer = format!("http://127.0.0.1:{peer_port}");
         let out = std::process::Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
             .args(["snapshot", "restore"])
@@ -314,35 +320,51 @@ impl OwnEtcd {
             .output()
             .expect("etcdctl runs");
         assert!(out.status.success(), "etcdctl snapshot restore: {}", String::from_utf8_lossy(&out.stderr));
-        Self::run(name, dir, &peer)
+        Self::run(name, dir, Some(peer_port))
     }
 
-    fn run(name: &str, dir: tempfile::TempDir, peer: &str) -> OwnEtcd {
-        let endpoint = format!("http://127.0.0.1:{}", spare_port());
-        let child = std::process::Command::new("etcd")
-            .args(["--name", name, "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-            .args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer])
-            .args(["--initial-cluster", &format!("{name}={peer}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("etcd runs");
-        let etcd = OwnEtcd { child, endpoint, dir };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let out = etcd.etcdctl(&["--command-timeout=1s", "endpoint", "health"]);
-            if out.status.success() {
-                return etcd;
+    /// Starts etcd on spare ports (the peer port fixed for a restored
+    /// member) and waits until it is healthy. An etcd that exits at once
+    /// (a port taken in the meantime) is started again on other ports, up
+    /// to three times; its log is kept in the data directory's parent.
+    fn run(name: &str, mut dir: tempfile::TempDir, peer_port: Option<u16>) -> OwnEtcd {
+        let log_path = dir.path().join("etcd.log");
+        for attempt in 1..=3 {
+            let (client_port, spare_peer) = spare_ports();
+            let endpoint = format!("http://127.0.0.1:{client_port}");
+            let peer = format!("http://127.0.0.1:{}", peer_port.unwrap_or(spare_peer));
+            let log = std::fs::File::create(&log_path).expect("etcd's log file");
+            let child = std::process::Command::new("etcd")
+                .args(["--name", name, "--data-dir"])
+                .arg(dir.path().join("data"))
+                .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
+                .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+                .args(["--initial-cluster", &format!("{name}={peer}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("etcd runs");
+            let mut etcd = OwnEtcd { child, endpoint, dir };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                if etcd.etcdctl(&["--command-timeout=1s", "endpoint", "health"]).status.success() {
+                    return etcd;
+                }
+                let exited = matches!(etcd.child.try_wait(), Ok(Some(_)));
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join("\n");
+                if exited && attempt < 3 && peer_port.is_none() {
+                    // Start afresh: the member it began to write names the old ports.
+                    dir = std::mem::replace(&mut etcd.dir, tempfile::tempdir().expect("a temporary directory"));
+                    let _ = std::fs::remove_dir_all(dir.path().join("data"));
+                    break;
+                }
+                assert!(!exited, "etcd {name} exited: {tail}");
+                assert!(std::time::Instant::now() < deadline, "etcd {name} did not become healthy: {tail}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "etcd {name} did not become healthy: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        unreachable!("the third attempt returns or panics")
     }
 
     /// `etcdctl --endpoints=THIS ARGS` (API v3), stopped after 30 s by

@@ -40,7 +40,7 @@ pub const OUTCOME_LABEL: &str = "k8sops.test/outcome";
 
 /// The status steps Velero's server writes for `kind` (`Backup` or
 /// `Restore`) ending in `outcome` (see [`OUTCOME_LABEL`]); `None` for an
-/// unknown outcome. Three items, one per step.
+/// unknown outcome. The progress counts three items.
 ///
 /// ```
 /// let steps = k8sops_testkit::velero::script("Backup", "Completed").unwrap();
@@ -198,6 +198,8 @@ impl FakeVelero {
 async fn controller(all: Api<DynamicObject>, api: Api<DynamicObject>, kind: &'static str, gate: watch::Receiver<bool>) {
     let Ok(stream) = all.watch(&WatchParams::default(), "0").await else { return };
     let mut stream = std::pin::pin!(stream);
+    // The objects' tasks end with this one (aborted with the stand-in).
+    let mut tasks = tokio::task::JoinSet::new();
     while let Ok(Some(event)) = stream.try_next().await {
         let WatchEvent::Added(obj) = event else { continue };
         if obj.data.get("status").and_then(|s| s.get("phase")).is_some() {
@@ -207,8 +209,11 @@ async fn controller(all: Api<DynamicObject>, api: Api<DynamicObject>, kind: &'st
         let outcome = obj.metadata.labels.as_ref().and_then(|l| l.get(OUTCOME_LABEL)).cloned();
         let Some(steps) = script(kind, outcome.as_deref().unwrap_or("Completed")) else { continue };
         let (api, mut gate) = (api.clone(), gate.clone());
-        tokio::spawn(async move {
-            let _ = gate.wait_for(|open| *open).await;
+        tasks.spawn(async move {
+            // The stand-in was dropped before the gate opened: nothing more.
+            if gate.wait_for(|open| *open).await.is_err() {
+                return;
+            }
             for status in steps {
                 let patch = json!({"status": status});
                 if api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_err() {

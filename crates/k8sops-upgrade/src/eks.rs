@@ -33,7 +33,7 @@
 //! ```
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::BTreeMap,
     fmt,
     time::Duration,
 };
@@ -624,39 +624,6 @@ where
     k8sops_core::aws::map_sdk_error(op, backend, what, err)
 }
 
-/// The next tokens of one paginated listing. A token the service already
-/// sent would list the same pages again and again: that is a typed error
-/// ([`Backend`](k8sops_core::Error::Backend), not transient), never an
-/// endless loop. An empty token ends the listing, as a missing one does.
-struct NextTokens {
-    op: String,
-    seen: HashSet<String>,
-}
-
-impl NextTokens {
-    fn new(op: impl Into<String>) -> Self {
-        NextTokens { op: op.into(), seen: HashSet::new() }
-    }
-
-    /// The token to send for the next page, `None` when the listing is done.
-    fn next(&mut self, backend: &str, token: Option<&str>) -> k8sops_core::Result<Option<String>> {
-        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(None) };
-        if !self.seen.insert(token.to_string()) {
-            return Err(k8sops_core::Error::Backend {
-                backend: backend.to_string(),
-                message: format!(
-                    "{} returned next token {token:?} again after {} page(s): the listing would never end",
-                    self.op,
-                    self.seen.len() + 1
-                ),
-                transient: false,
-                source: None,
-            });
-        }
-        Ok(Some(token.to_string()))
-    }
-}
-
 /// An idempotency token for one logical request, reused by every retry of it
 /// so that EKS does not start a second update when a retried call had in
 /// fact gone through.
@@ -1067,7 +1034,7 @@ impl EksControlPlane {
         let backend = self.backend();
         let mut names = Vec::new();
         let mut token: Option<String> = None;
-        let mut pages = NextTokens::new("ListAddons");
+        let mut pages = k8sops_core::aws::NextTokens::new("ListAddons");
         loop {
             let resp = self
                 .retry
@@ -1111,7 +1078,7 @@ impl EksControlPlane {
             let mut compatible = Vec::new();
             let mut default_version = None;
             let mut token: Option<String> = None;
-            let mut pages = NextTokens::new(format!("DescribeAddonVersions for add-on {name}"));
+            let mut pages = k8sops_core::aws::NextTokens::new(format!("DescribeAddonVersions for add-on {name}"));
             loop {
                 let resp = self
                     .retry
@@ -1179,7 +1146,7 @@ impl EksControlPlane {
             .build();
         let mut ids = Vec::new();
         let mut token: Option<String> = None;
-        let mut pages = NextTokens::new("ListInsights");
+        let mut pages = k8sops_core::aws::NextTokens::new("ListInsights");
         loop {
             let resp = self
                 .retry

@@ -750,7 +750,9 @@ fn simulated(
 /// [module docs](self).
 ///
 /// Errors: [`k8sops_core::Error::InvalidInput`] for a target older than the
-/// control plane, or of another major version.
+/// control plane, of another major version, or more than one minor past
+/// [`NEWEST_RELEASE`](crate::rules::NEWEST_RELEASE) (see
+/// [`upgrade_hops`](crate::skew::upgrade_hops)).
 ///
 /// ```
 /// use k8sops_upgrade::{plan::{build_plan, NodeUpgrades, PlanParams, StepKind}, versions::VersionReport};

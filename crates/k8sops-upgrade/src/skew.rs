@@ -641,9 +641,10 @@ impl fmt::Display for SkewReport {
 /// The minor versions an API server passes through from `from` to `to`:
 /// it must not skip one, so v1.26 → v1.29 is `[v1.27, v1.28, v1.29]`. The
 /// same minor gives no hops (a patch upgrade). `to` older than `from`,
-/// another major version, or a target more than one minor past
+/// another major version, or a minor upgrade to more than one minor past
 /// [`NEWEST_RELEASE`](crate::rules::NEWEST_RELEASE) (whose rules are
-/// unknown; kubeadm refuses such targets too) is
+/// unknown; kubeadm refuses such targets too; a patch upgrade is always
+/// planned) is
 /// [`k8sops_core::Error::InvalidInput`].
 ///
 /// ```
@@ -653,6 +654,8 @@ impl fmt::Display for SkewReport {
 /// assert!(upgrade_hops(&"v1.30.1".parse().unwrap(), &"v1.30.4".parse().unwrap())?.is_empty());
 /// assert!(upgrade_hops(&"v1.30.1".parse().unwrap(), &"v1.29".parse().unwrap()).is_err());
 /// assert!(upgrade_hops(&"v1.30.1".parse().unwrap(), &"v1.100000000".parse().unwrap()).is_err());
+/// // A cluster newer than the library still gets its patch upgrades planned.
+/// assert!(upgrade_hops(&"v1.60.1".parse().unwrap(), &"v1.60.3".parse().unwrap())?.is_empty());
 /// # Ok::<(), k8sops_upgrade::Error>(())
 /// ```
 pub fn upgrade_hops(from: &KubeVersion, to: &KubeVersion) -> Result<Vec<MinorVersion>> {
@@ -679,7 +682,7 @@ pub fn upgrade_hops(from: &KubeVersion, to: &KubeVersion) -> Result<Vec<MinorVer
         .into());
     }
     let newest = crate::rules::NEWEST_RELEASE;
-    if to.minor > newest.minor.saturating_add(1) {
+    if to.minor > from.minor && to.minor > newest.minor.saturating_add(1) {
         // kubeadm likewise refuses a target more than one minor past itself.
         return Err(k8sops_core::Error::InvalidInput {
             message: format!(

@@ -175,8 +175,12 @@ fn scan(
         }
         let mut entry = entry.map_err(ArchiveError::Damaged)?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Some(i) = wanted.remove(&name) else { continue };
-        let file = match read_entry(&mut entry, MAX_OBJECT_FILE) {
+        // Removed from `wanted` only once read: if reading panics, the
+        // caller still reports this file as failed.
+        let Some(&i) = wanted.get(&name) else { continue };
+        let read = read_entry(&mut entry, MAX_OBJECT_FILE);
+        wanted.remove(&name);
+        let file = match read {
             Ok(bytes) => Ok(bytes),
             // One oversized entry spoils that file only, not the archive.
             Err(ArchiveError::TooLarge { limit }) => Err(format!("the archive entry is larger than {limit} bytes")),
@@ -187,4 +191,20 @@ fn scan(
         }
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_read_up_to_its_limit_and_no_further() {
+        let mut small: &[u8] = b"kind: ConfigMap\n";
+        assert_eq!(read_entry(&mut small, 16).unwrap().as_ref(), b"kind: ConfigMap\n");
+        let mut large: &[u8] = &[b'x'; 17];
+        assert!(matches!(read_entry(&mut large, 16), Err(ArchiveError::TooLarge { limit: 16 })));
+        // Of an endless entry only limit + 1 bytes are read.
+        let mut endless = std::io::repeat(b'x');
+        assert!(matches!(read_entry(&mut endless, 1 << 20), Err(ArchiveError::TooLarge { .. })));
+    }
 }

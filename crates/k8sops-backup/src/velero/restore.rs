@@ -684,12 +684,9 @@ impl Velero {
         self.ensure_served("restores").await?;
         if let Some(backup) = &params.backup_name {
             match self.get::<Backup>("backup", backup).await {
-                Err(Error::Core(k8sops_core::Error::NotFound { what, source: None })) => {
-                    return Err(k8sops_core::Error::NotFound {
-                        what: format!("{what} (the restore's source)"),
-                        source: None,
-                    }
-                    .into())
+                Err(Error::Core(k8sops_core::Error::NotFound { what, source })) => {
+                    return Err(k8sops_core::Error::NotFound { what: format!("{what} (the restore's source)"), source }
+                        .into())
                 }
                 other => other.map(|_| ())?,
             }

@@ -78,6 +78,7 @@ impl NodeGroups for AutoScalingNodeGroups {
     async fn list(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut token = None;
+        let mut pages = k8sops_core::aws::NextTokens::new("DescribeAutoScalingGroups");
         loop {
             let resp = self
                 .client
@@ -89,7 +90,7 @@ impl NodeGroups for AutoScalingNodeGroups {
             out.extend(
                 resp.auto_scaling_groups().iter().filter_map(|g| g.auto_scaling_group_name().map(str::to_string)),
             );
-            token = resp.next_token().map(str::to_string);
+            token = pages.next(BACKEND, resp.next_token())?;
             if token.is_none() {
                 break;
             }

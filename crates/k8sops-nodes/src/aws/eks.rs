@@ -115,6 +115,7 @@ impl NodeGroups for EksNodeGroups {
     async fn list(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut token = None;
+        let mut pages = k8sops_core::aws::NextTokens::new("ListNodegroups");
         loop {
             let resp = self
                 .eks
@@ -125,7 +126,7 @@ impl NodeGroups for EksNodeGroups {
                 .await
                 .map_err(|e| map_sdk(&self.backend(), &format!("EKS cluster {}", self.cluster), e))?;
             out.extend(resp.nodegroups().iter().cloned());
-            token = resp.next_token().map(str::to_string);
+            token = pages.next(&self.backend(), resp.next_token())?;
             if token.is_none() {
                 break;
             }
