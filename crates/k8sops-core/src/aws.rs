@@ -47,6 +47,16 @@ use crate::Error;
 /// let err = map_sdk_error("DescribeCluster", "EKS", "cluster prod", SdkError::service_error(OpError(meta), response));
 /// assert!(matches!(err, Error::Throttled { .. }) && err.is_transient());
 /// assert!(std::error::Error::source(&err).is_some(), "the SDK error is kept");
+///
+/// let fail = |code: &str, message: &str| {
+///     let meta = ErrorMetadata::builder().code(code).message(message).build();
+///     let response = HttpResponse::new(400u16.try_into().unwrap(), SdkBody::empty());
+///     map_sdk_error("", "AWS", "group g", SdkError::service_error(OpError(meta), response))
+/// };
+/// // Auto Scaling names an unknown group only in its message.
+/// assert!(fail("ValidationError", "AutoScalingGroup name not found - g").is_not_found());
+/// // EKS's invalid parameters stay invalid input, whatever the message says.
+/// assert!(matches!(fail("InvalidParameterException", "release 1.2 not found"), Error::InvalidInput { .. }));
 /// ```
 pub fn map_sdk_error<E>(op: &str, backend: &str, what: &str, err: SdkError<E, HttpResponse>) -> Error
 where
