@@ -32,11 +32,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::{
-    collections::BTreeMap,
-    fmt,
-    time::Duration,
-};
+use std::{collections::BTreeMap, fmt, time::Duration};
 
 use async_trait::async_trait;
 use aws_sdk_eks::{

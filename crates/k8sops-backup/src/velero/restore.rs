@@ -685,8 +685,9 @@ impl Velero {
         if let Some(backup) = &params.backup_name {
             match self.get::<Backup>("backup", backup).await {
                 Err(Error::Core(k8sops_core::Error::NotFound { what, source })) => {
-                    return Err(k8sops_core::Error::NotFound { what: format!("{what} (the restore's source)"), source }
-                        .into())
+                    return Err(
+                        k8sops_core::Error::NotFound { what: format!("{what} (the restore's source)"), source }.into()
+                    )
                 }
                 other => other.map(|_| ())?,
             }
