@@ -752,7 +752,7 @@ fn simulated(
 /// Errors: [`k8sops_core::Error::InvalidInput`] for a target older than the
 /// control plane, of another major version, or more than one minor past
 /// [`NEWEST_RELEASE`](crate::rules::NEWEST_RELEASE) (see
-/// [`upgrade_hops`](crate::skew::upgrade_hops)).
+/// [`upgrade_hops`]).
 ///
 /// ```
 /// use k8sops_upgrade::{plan::{build_plan, NodeUpgrades, PlanParams, StepKind}, versions::VersionReport};
