@@ -194,16 +194,12 @@ async fn main() -> ExitCode {
     }
 
     // The preflight reads the cluster's API server; never the demo cluster unless asked for.
-    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|h| !h.is_empty());
-    if common::demo_requested(cli.kubernetes.demo).is_none() && !common::kubeconfig_exists() && !in_cluster {
-        eprintln!(
-            "error: no kubeconfig found: the upgrade preflight reads the cluster's nodes, pods and APIs; \
-             run `aws eks update-kubeconfig --name {}`, choose a context with --context NAME, or use --demo; nothing was changed",
-            cli.cluster
-        );
-        return ExitCode::from(2);
-    }
-    let kubernetes = match common::connect(&cli.kubernetes).await {
+    let refusal = format!(
+        "the upgrade preflight reads the cluster's nodes, pods and APIs; \
+         run `aws eks update-kubeconfig --name {}`, choose a context with --context NAME, or use --demo; nothing was changed",
+        cli.cluster
+    );
+    let kubernetes = match common::connect_configured(&cli.kubernetes, &refusal).await {
         Ok(t) => t,
         Err(code) => return code,
     };

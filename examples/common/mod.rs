@@ -10,7 +10,9 @@
 //!   error naming the context and the server (exit code 2), never a reason
 //!   to use the demo cluster instead;
 //! - in a pod: the service account;
-//! - nothing configured at all: the embedded demo cluster, and it says so.
+//! - nothing configured at all: the embedded demo cluster, and it says so;
+//!   an example that must read a real cluster ([`connect_configured`])
+//!   refuses instead (exit code 2).
 
 // Each example uses a subset of these helpers.
 #![allow(dead_code)]
@@ -203,6 +205,17 @@ fn home_kubeconfig() -> Option<PathBuf> {
 /// of stderr and checks that it answers; or prints why not and returns exit
 /// code 2 for `main` to return.
 pub(crate) async fn connect(args: &ClusterArgs) -> Result<Target, ExitCode> {
+    connect_to(args, None).await
+}
+
+/// As [`connect`], but with nothing configured it does not start the demo
+/// cluster: it prints `error: no kubeconfig found: {refusal}` and returns
+/// exit code 2. `--demo` still chooses the demo.
+pub(crate) async fn connect_configured(args: &ClusterArgs, refusal: &str) -> Result<Target, ExitCode> {
+    connect_to(args, Some(refusal)).await
+}
+
+async fn connect_to(args: &ClusterArgs, refusal: Option<&str>) -> Result<Target, ExitCode> {
     let chosen = match source(args) {
         Ok(s) => s,
         Err(e) => {
@@ -212,7 +225,10 @@ pub(crate) async fn connect(args: &ClusterArgs) -> Result<Target, ExitCode> {
     };
     let result = match chosen {
         Source::Demo(why) => start_demo(why).await,
-        Source::Nothing => start_demo("No kubeconfig found").await,
+        Source::Nothing => match refusal {
+            Some(refusal) => Err(format!("no kubeconfig found: {refusal}")),
+            None => start_demo("No kubeconfig found").await,
+        },
         Source::Kubeconfig(shown) => from_kubeconfig(&shown, args.context.as_deref()).await,
         Source::InCluster => in_cluster().await,
     };
