@@ -203,28 +203,13 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
     };
     let mut config = EksClusterConfig { cluster, taken_at: jiff::Timestamp::now().to_string(), ..Default::default() };
 
-    let mut groups = Vec::new();
-    let mut token: Option<String> = None;
-    let mut pages = k8sops_core::aws::NextTokens::new("ListNodegroups");
-    loop {
-        match eks.list_nodegroups().cluster_name(name).set_next_token(token.clone()).send().await {
-            Ok(page) => {
-                groups.extend(page.nodegroups().iter().cloned());
-                match pages.next("EKS", page.next_token()) {
-                    Ok(Some(next)) => token = Some(next),
-                    Ok(None) => break,
-                    Err(e) => {
-                        config.notes.push(PartialFailure::new("ListNodegroups", None, e.into()));
-                        break;
-                    }
-                }
-            }
-            Err(e) => {
-                config.notes.push(PartialFailure::new("ListNodegroups", None, aws("ListNodegroups", e)));
-                break;
-            }
-        }
-    }
+    let (groups, failed) = list_names("ListNodegroups", |token| async move {
+        let page = eks.list_nodegroups().cluster_name(name).set_next_token(token).send().await;
+        let page = page.map_err(|e| aws("ListNodegroups", e))?;
+        Ok((page.nodegroups().to_vec(), page.next_token().map(str::to_string)))
+    })
+    .await;
+    config.notes.extend(failed);
     for g in groups {
         match eks.describe_nodegroup().cluster_name(name).nodegroup_name(&g).send().await {
             Ok(out) => config.nodegroups.extend(out.nodegroup().map(nodegroup_json)),
@@ -234,28 +219,13 @@ pub async fn describe(eks: &aws_sdk_eks::Client, name: &str) -> Result<EksCluste
         }
     }
 
-    let mut addons = Vec::new();
-    let mut token: Option<String> = None;
-    let mut pages = k8sops_core::aws::NextTokens::new("ListAddons");
-    loop {
-        match eks.list_addons().cluster_name(name).set_next_token(token.clone()).send().await {
-            Ok(page) => {
-                addons.extend(page.addons().iter().cloned());
-                match pages.next("EKS", page.next_token()) {
-                    Ok(Some(next)) => token = Some(next),
-                    Ok(None) => break,
-                    Err(e) => {
-                        config.notes.push(PartialFailure::new("ListAddons", None, e.into()));
-                        break;
-                    }
-                }
-            }
-            Err(e) => {
-                config.notes.push(PartialFailure::new("ListAddons", None, aws("ListAddons", e)));
-                break;
-            }
-        }
-    }
+    let (addons, failed) = list_names("ListAddons", |token| async move {
+        let page = eks.list_addons().cluster_name(name).set_next_token(token).send().await;
+        let page = page.map_err(|e| aws("ListAddons", e))?;
+        Ok((page.addons().to_vec(), page.next_token().map(str::to_string)))
+    })
+    .await;
+    config.notes.extend(failed);
     for a in addons {
         match eks.describe_addon().cluster_name(name).addon_name(&a).send().await {
             Ok(out) => config.addons.extend(out.addon().map(addon_json)),
@@ -285,6 +255,34 @@ pub async fn save(store: &BackupStore, prefix: &str, config: &EksClusterConfig) 
     let path = object_store::path::Path::parse(&key).map_err(|e| Error::Store { source: e.into() })?;
     store.put(&path, body.into()).await?;
     Ok(key)
+}
+
+/// Every name of a paginated EKS listing `op`, one `page(next_token)` call
+/// at a time. A failed call, or a next token the service already sent, ends
+/// the listing: the names read so far are kept, and the failure is returned
+/// as the note to record.
+async fn list_names<F, Fut>(op: &'static str, mut page: F) -> (Vec<String>, Option<PartialFailure>)
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<String>, Option<String>)>>,
+{
+    let mut names = Vec::new();
+    let mut pages = k8sops_core::aws::NextTokens::new(op);
+    let mut token = None;
+    loop {
+        let next = match page(token).await {
+            Ok((more, next)) => {
+                names.extend(more);
+                pages.next("EKS", next.as_deref()).map_err(Error::from)
+            }
+            Err(e) => Err(e),
+        };
+        match next {
+            Ok(Some(next)) => token = Some(next),
+            Ok(None) => return (names, None),
+            Err(e) => return (names, Some(PartialFailure::new(op, None, e))),
+        }
+    }
 }
 
 fn aws<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
