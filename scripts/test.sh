@@ -16,11 +16,47 @@ ROOT=$PWD
 
 ./scripts/install-deps.sh
 
+# Build every test first. The servers below then run only while the tests do,
+# not through a long compile that loads the machine and fills its disk (the
+# kubelet taints a node short of disk, and its pods then stay Pending).
+cargo test --workspace --all-features --no-run "$@"
+df -h "$ROOT/target" | tail -1 | awk '{print "disk after the build: " $4 " free of " $2}'
+
+NODE_RUN=$ROOT/target/k8s-node
+kn() { kubectl --kubeconfig "$NODE_RUN/admin.kubeconfig" "$@"; }
+
+# Runs one busybox pod to completion on the real node: true when pods really
+# run there (scheduled, image present, container started and ended).
+node_runs_pods() {
+  kn delete pod k8sops-smoke -n default --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1 || true
+  kn run k8sops-smoke -n default --image=localhost/busybox:1.35 --image-pull-policy=Never \
+    --restart=Never --command -- true >/dev/null 2>&1 || return 1
+  local ok=1
+  kn wait -n default pod/k8sops-smoke --for=jsonpath='{.status.phase}'=Succeeded --timeout=90s >/dev/null 2>&1 && ok=0
+  [[ $ok == 0 ]] || node_diagnostics
+  kn delete pod k8sops-smoke -n default --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  return $ok
+}
+
+# What the real node looks like, for a failure's log: disk, memory, the node's
+# conditions and taints, pods, recent events, images and the kubelet's last words.
+node_diagnostics() {
+  echo "== real node diagnostics"
+  df -h "$ROOT/target" / 2>&1 | sed 's/^/  /'
+  free -m 2>&1 | sed 's/^/  /'
+  kn get nodes -o wide 2>&1 | sed 's/^/  /'
+  kn get nodes -o jsonpath='{range .items[*]}{.metadata.name} taints={.spec.taints}{"\n"}{range .status.conditions[*]}  {.type}={.status} {.reason}: {.message}{"\n"}{end}{end}' 2>&1 | sed 's/^/  /'
+  kn get pods -A -o wide 2>&1 | tail -20 | sed 's/^/  /'
+  kn get events -A --sort-by=.lastTimestamp 2>&1 | tail -20 | sed 's/^/  /'
+  ctr --address "$NODE_RUN/node/containerd.sock" -n k8s.io images ls -q 2>&1 | grep -v '^sha256:' | sed 's/^/  image: /'
+  tail -20 "$NODE_RUN/node/logs/kubelet.log" 2>&1 | sed 's/^/  kubelet: /'
+}
+
 cleanup() {
   [[ -n ${MOTO_PID:-} ]] && kill "$MOTO_PID" 2>/dev/null || true
   [[ -n ${ETCD_STARTED:-} ]] && "$ROOT/scripts/etcd.sh" stop "$ROOT/target/etcd" >/dev/null 2>&1 || true
   [[ -n ${K8S_STARTED:-} ]] && "$K8S_DIR/stop.sh" "$ROOT/target/k8s-e2e" >/dev/null 2>&1 || true
-  [[ -n ${NODE_STARTED:-} ]] && "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
+  [[ -n ${NODE_STARTED:-} ]] && "$K8S_DIR/node/stop-node.sh" "$NODE_RUN" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -38,21 +74,26 @@ if [[ -x $K8S_DIR/start.sh ]]; then
   # A real single-node cluster (scheduler, kubelet, containerd) where pods run,
   # crash and log; its own control plane on other ports. Stopped on exit, also on failure.
   if [[ -x $K8S_DIR/node/start-node.sh ]]; then
-    "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
+    "$K8S_DIR/node/stop-node.sh" "$NODE_RUN" >/dev/null 2>&1 || true
     NODE_STARTED=1
     unset K8SOPS_NODE_KUBECONFIG
     # Its fixed ports (36xxx) lie in Linux's ephemeral range: a client
     # connection of another process can hold one for a moment ("bind: address
     # already in use"). Three attempts before giving up.
+    # A node that started must also run a pod before the tests rely on it.
     for attempt in 1 2 3; do
-      if "$K8S_DIR/node/start-node.sh" "$ROOT/target/k8s-node" >"$ROOT/target/k8s-node.log" 2>&1; then
-        export K8SOPS_NODE_KUBECONFIG=$ROOT/target/k8s-node/admin.kubeconfig
-        echo "real node: $K8SOPS_NODE_KUBECONFIG"
-        break
+      if "$K8S_DIR/node/start-node.sh" "$NODE_RUN" >"$ROOT/target/k8s-node.log" 2>&1; then
+        if node_runs_pods; then
+          export K8SOPS_NODE_KUBECONFIG=$NODE_RUN/admin.kubeconfig
+          echo "real node: $K8SOPS_NODE_KUBECONFIG (a smoke pod ran to completion)"
+          break
+        fi
+        echo "the real node started but did not run a pod (attempt $attempt)" >&2
+      else
+        echo "the real node did not start (attempt $attempt, see target/k8s-node.log):" >&2
+        tail -5 "$ROOT/target/k8s-node.log" >&2
       fi
-      echo "the real node did not start (attempt $attempt, see target/k8s-node.log):" >&2
-      tail -5 "$ROOT/target/k8s-node.log" >&2
-      "$K8S_DIR/node/stop-node.sh" "$ROOT/target/k8s-node" >/dev/null 2>&1 || true
+      "$K8S_DIR/node/stop-node.sh" "$NODE_RUN" >/dev/null 2>&1 || true
       # A port held by another process's connection is released within seconds.
       [[ $attempt == 3 ]] || sleep 5
     done
@@ -81,4 +122,9 @@ ETCD_STARTED=1
 . "$ROOT/target/etcd/env"
 echo "etcd: $K8SOPS_ETCD_ENDPOINT"
 
-cargo test --workspace --all-features --no-fail-fast "$@"
+status=0
+cargo test --workspace --all-features --no-fail-fast "$@" || status=$?
+if [[ $status != 0 && -n ${K8SOPS_NODE_KUBECONFIG:-} ]]; then
+  node_diagnostics
+fi
+exit "$status"
