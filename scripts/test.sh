@@ -39,7 +39,7 @@ node_runs_pods() {
 }
 
 # What the real node looks like, for a failure's log: disk, memory, the node's
-# conditions and taints, pods, recent events, images and the kubelet's last words.
+# conditions and taints, pods, recent events, images and the kubelet's last errors and warnings.
 node_diagnostics() {
   echo "== real node diagnostics"
   df -h "$ROOT/target" / 2>&1 | sed 's/^/  /'
@@ -49,7 +49,7 @@ node_diagnostics() {
   kn get pods -A -o wide 2>&1 | tail -20 | sed 's/^/  /'
   kn get events -A --sort-by=.lastTimestamp 2>&1 | tail -20 | sed 's/^/  /'
   ctr --address "$NODE_RUN/node/containerd.sock" -n k8s.io images ls -q 2>&1 | grep -v '^sha256:' | sed 's/^/  image: /'
-  tail -20 "$NODE_RUN/node/logs/kubelet.log" 2>&1 | sed 's/^/  kubelet: /'
+  grep -E '^[EW][0-9]{4} ' "$NODE_RUN/node/logs/kubelet.log" 2>&1 | tail -20 | sed 's/^/  kubelet: /'
 }
 
 cleanup() {
