@@ -26,6 +26,9 @@
 //!   ServiceAccount subjects name. Namespaces that objects are restored into
 //!   but that the backup does not hold (or that the filters left out) are
 //!   created, and reported.
+//! - **ServiceAccounts** lose their references to the token Secrets the
+//!   cluster minted for them (`<name>-token-*`), as in Velero: those Secrets
+//!   are not restored, and the cluster mints a token for the new account.
 //! - **Existing objects** ([`ExistingPolicy`]): an object is created; if it
 //!   already exists it is skipped (the default, Velero's `none`), or updated
 //!   by server-side apply with field manager `k8sops-restore`, taking over
@@ -1365,6 +1368,20 @@ fn prepare(obj: &mut Value, e: &ManifestEntry, mapping: &BTreeMap<String, String
                 }
             }
         }
+        ("", "ServiceAccount") => {
+            // The token Secrets the token controller minted for the old
+            // account are not restored (an export leaves them out, and the
+            // controller deletes one whose account UID is gone): references
+            // to them would dangle beside the token minted for the new
+            // account. Other Secrets the account names stay, as in Velero.
+            let token_prefix = format!("{}-token-", e.name);
+            if let Some(secrets) = obj.get_mut("secrets").and_then(Value::as_array_mut) {
+                secrets.retain(|s| !s["name"].as_str().is_some_and(|n| n.starts_with(&token_prefix)));
+                if secrets.is_empty() {
+                    obj.as_object_mut().map(|o| o.remove("secrets"));
+                }
+            }
+        }
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
             if let Some(subjects) = obj.get_mut("subjects").and_then(Value::as_array_mut) {
                 for s in subjects.iter_mut().filter(|s| s["kind"] == "ServiceAccount") {
@@ -1413,6 +1430,19 @@ mod tests {
         prepare(&mut rb, &entry("rbac.authorization.k8s.io/v1", "RoleBinding", Some("shop"), "rb"), &mapping);
         assert_eq!(rb["metadata"], json!({"name": "rb", "namespace": "shop-copy"}));
         assert_eq!(rb["subjects"][0]["namespace"], "shop-copy");
+    }
+
+    #[test]
+    fn a_service_account_loses_its_token_secrets_and_keeps_the_others() {
+        let none = BTreeMap::new();
+        let sa = entry("v1", "ServiceAccount", Some("shop"), "bot");
+        let mut mixed = json!({"metadata": {"name": "bot", "namespace": "shop"},
+            "secrets": [{"name": "bot-token-x7k2p"}, {"name": "registry"}, {"name": "other-token-abcde"}]});
+        prepare(&mut mixed, &sa, &none);
+        assert_eq!(mixed["secrets"], json!([{"name": "registry"}, {"name": "other-token-abcde"}]));
+        let mut only_token = json!({"metadata": {"name": "bot", "namespace": "shop"}, "secrets": [{"name": "bot-token-x7k2p"}]});
+        prepare(&mut only_token, &sa, &none);
+        assert!(only_token.get("secrets").is_none(), "{only_token}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use k8sops_backup::{
     restore::{read_manifest, restore, ExistingPolicy, RestoreOutcome, RestoreParams, RestoreStatus, SkipReason},
 };
 use k8sops_core::DryRun;
-use k8sops_testkit::e2e::{fresh_namespace, real_oracle, unique_name, RealServer};
+use k8sops_testkit::e2e::{eventually, fresh_namespace, real_oracle, unique_name, RealServer};
 use serde_json::Value;
 
 /// `(kind, name)` in one namespace.
@@ -384,6 +384,14 @@ async fn a_namespace_restored_under_another_name_is_reproduced_and_its_crd_recre
     let crd = format!("widgets.{ns}.k8sops.example.com");
     let dir = tempfile::tempdir().unwrap();
     let at = Location::archive(dir.path().join("b.tar.gz"));
+    // The backup's ServiceAccount names the token the cluster minted for it
+    // (the 1.24 server still mints one per account).
+    let (r, n) = (&real, ns.as_str());
+    let source_token = eventually("a token Secret listed in the ServiceAccount", move || async move {
+        let out = kubectl_ok(r, &["get", "sa", "deployer", "-n", n, "-o", "jsonpath={.secrets[*].name}"]).await;
+        out.split_whitespace().find(|n| n.starts_with("deployer-token-")).map(str::to_string)
+    })
+    .await;
     export(&real.cluster, &at, &ExportParams::default().include_namespaces([ns.as_str()]).include_secrets(true))
         .await
         .unwrap();
@@ -446,6 +454,14 @@ async fn a_namespace_restored_under_another_name_is_reproduced_and_its_crd_recre
             y.as_object_mut().unwrap().remove("secrets");
         }
         subset(&y, t, "").unwrap_or_else(|e| panic!("{id:?}: {e}"));
+    }
+    // The copy's ServiceAccount names no Secret of the source's: every
+    // Secret it lists exists in the copy (its own token, as Velero leaves it).
+    let listed = kubectl_ok(&real, &["get", "sa", "deployer", "-n", &copy, "-o", "jsonpath={.secrets[*].name}"]).await;
+    assert!(!listed.contains(&source_token), "{listed}");
+    for name in listed.split_whitespace() {
+        let (exists, _, err) = real.kubectl(&["get", "secret", name, "-n", &copy]).await;
+        assert!(exists, "the restored ServiceAccount names Secret {name}, which the copy lacks: {err}");
     }
     let source_ip = kubectl_ok(&real, &["get", "svc", "web", "-n", &ns, "-o", "jsonpath={.spec.clusterIP}"]).await;
     let copy_ip = kubectl_ok(&real, &["get", "svc", "web", "-n", &copy, "-o", "jsonpath={.spec.clusterIP}"]).await;
