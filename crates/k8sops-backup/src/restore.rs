@@ -1440,7 +1440,8 @@ mod tests {
             "secrets": [{"name": "bot-token-x7k2p"}, {"name": "registry"}, {"name": "other-token-abcde"}]});
         prepare(&mut mixed, &sa, &none);
         assert_eq!(mixed["secrets"], json!([{"name": "registry"}, {"name": "other-token-abcde"}]));
-        let mut only_token = json!({"metadata": {"name": "bot", "namespace": "shop"}, "secrets": [{"name": "bot-token-x7k2p"}]});
+        let mut only_token =
+            json!({"metadata": {"name": "bot", "namespace": "shop"}, "secrets": [{"name": "bot-token-x7k2p"}]});
         prepare(&mut only_token, &sa, &none);
         assert!(only_token.get("secrets").is_none(), "{only_token}");
     }
