@@ -377,8 +377,8 @@ const BUILTIN: &[Row] = &[
     ("policy/v1beta1", "PodSecurityPolicy", "podsecuritypolicies", CLUSTER, 21, 25, ""),
     ("node.k8s.io/v1beta1", "RuntimeClass", "runtimeclasses", CLUSTER, 22, 25, "node.k8s.io/v1"),
     // 1.26
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema", "flowschemas", CLUSTER, 23, 26, "flowcontrol.apiserver.k8s.io/v1beta2"),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration", "prioritylevelconfigurations", CLUSTER, 23, 26, "flowcontrol.apiserver.k8s.io/v1beta2"),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema", "flowschemas", CLUSTER, 23, 26, "flowcontrol.apiserver.k8s.io/v1beta3"),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration", "prioritylevelconfigurations", CLUSTER, 23, 26, "flowcontrol.apiserver.k8s.io/v1beta3"),
     ("autoscaling/v2beta2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", NS, 23, 26, "autoscaling/v2"),
     // 1.27
     ("storage.k8s.io/v1beta1", "CSIStorageCapacity", "csistoragecapacities", NS, 24, 27, "storage.k8s.io/v1"),
@@ -529,14 +529,15 @@ impl RuleSet {
 
     /// The apiVersion to migrate to for `target`: the rule's replacement,
     /// followed through replacements that `target` no longer serves
-    /// (`flowcontrol.apiserver.k8s.io/v1beta1` → v1beta2 → v1beta3 → v1 for
-    /// 1.32). `None` when nothing replaces it (PodSecurityPolicy).
+    /// (`flowcontrol.apiserver.k8s.io/v1beta1` → v1beta3, the guide's
+    /// replacement at 1.26, → v1 for 1.32). `None` when nothing replaces it
+    /// (PodSecurityPolicy).
     ///
     /// ```
     /// use k8sops_upgrade::rules::{MinorVersion, RuleSet};
     /// let rules = RuleSet::builtin();
     /// let fs = rules.get("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema").unwrap();
-    /// assert_eq!(rules.replacement_at(fs, MinorVersion::new(1, 26)).as_deref(), Some("flowcontrol.apiserver.k8s.io/v1beta2"));
+    /// assert_eq!(rules.replacement_at(fs, MinorVersion::new(1, 26)).as_deref(), Some("flowcontrol.apiserver.k8s.io/v1beta3"));
     /// assert_eq!(rules.replacement_at(fs, MinorVersion::new(1, 32)).as_deref(), Some("flowcontrol.apiserver.k8s.io/v1"));
     /// let psp = rules.get("extensions/v1beta1", "PodSecurityPolicy").unwrap();
     /// assert_eq!(rules.replacement_at(psp, MinorVersion::new(1, 24)).as_deref(), Some("policy/v1beta1"));

@@ -707,11 +707,11 @@ fn deprecation_guide() -> Vec<(u32, Vec<GuideRemoval>)> {
         (
             26,
             vec![
-                ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema", "flowcontrol.apiserver.k8s.io/v1beta2"),
+                ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema", "flowcontrol.apiserver.k8s.io/v1beta3"),
                 (
                     "flowcontrol.apiserver.k8s.io/v1beta1",
                     "PriorityLevelConfiguration",
-                    "flowcontrol.apiserver.k8s.io/v1beta2",
+                    "flowcontrol.apiserver.k8s.io/v1beta3",
                 ),
                 ("autoscaling/v2beta2", "HorizontalPodAutoscaler", "autoscaling/v2"),
             ],
