@@ -29,6 +29,11 @@ kn() { kubectl --kubeconfig "$NODE_RUN/admin.kubeconfig" "$@"; }
 # run there (scheduled, image present, container started and ended).
 node_runs_pods() {
   kn delete pod k8sops-smoke -n default --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1 || true
+  # A pod needs its namespace's default ServiceAccount, which a controller makes.
+  for _ in $(seq 1 60); do
+    kn get serviceaccount default -n default >/dev/null 2>&1 && break
+    sleep 0.5
+  done
   kn run k8sops-smoke -n default --image=localhost/busybox:1.35 --image-pull-policy=Never \
     --restart=Never --command -- true >/dev/null 2>&1 || return 1
   local ok=1
