@@ -36,7 +36,7 @@ mod transfer;
 use std::sync::Arc;
 
 pub use k8sops_core::backend::BackupStore;
-pub use local::{local_dir, LocalDir, DIR_MODE, FILE_MODE};
+pub use local::{local_dir, DeferSync, LocalDir, DIR_MODE, FILE_MODE};
 pub use retention::{
     list_backups, prune, Backup, Decision, DeleteReason, KeepReason, PruneOutcome, PruneReport, PrunedBackup,
     RetentionPolicy, MANIFEST,

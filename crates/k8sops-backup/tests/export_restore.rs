@@ -424,14 +424,16 @@ async fn an_archive_is_private_and_restores_like_a_tree() {
 }
 
 #[tokio::test]
-async fn a_local_directory_backup_is_readable_by_its_owner_only() {
+async fn a_local_directory_backup_is_readable_by_its_owner_only_and_durable_when_complete() {
     let from = source().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = k8sops_backup::store::local_dir(dir.path().join("backups")).unwrap();
-    let at = Location::store(store, "prod");
+    let local = std::sync::Arc::new(k8sops_backup::store::LocalDir::new(dir.path().join("backups")).unwrap());
+    let at = Location::store(local.clone(), "prod");
     export(&from.cluster(), &at, &ExportParams::default().include_namespaces(["shop"]).include_secrets(true))
         .await
         .unwrap();
+    // The files were written without one fsync each, and synced before the manifest.
+    assert_eq!(local.deferred_count(), 0);
     use std::os::unix::fs::PermissionsExt;
     let mode =
         |p: &str| std::fs::metadata(dir.path().join("backups/prod").join(p)).unwrap().permissions().mode() & 0o777;

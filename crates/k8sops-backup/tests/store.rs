@@ -22,8 +22,8 @@ use k8sops_backup::{
         ObjectMeta, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
     },
     store::{
-        download_file, list_backups, local_dir, memory, prune, upload_file, Backup, BackupStore, Decision,
-        DeleteReason, KeepReason, PruneOutcome, RetentionPolicy, TransferEvent, TransferParams,
+        download_file, list_backups, local_dir, memory, prune, upload_file, Backup, BackupStore, Decision, DeferSync,
+        DeleteReason, KeepReason, LocalDir, PruneOutcome, RetentionPolicy, TransferEvent, TransferParams,
     },
     Error,
 };
@@ -169,6 +169,37 @@ async fn local_dir_writes_owner_only_directories_and_files_whatever_the_umask() 
         let ours = root.join("prod/2026-11-26/etcd/snapshot.db");
         assert_eq!(nobody_can_read(&ours), Some(false), "another user cannot read a backup");
     }
+}
+
+#[tokio::test]
+async fn deferred_puts_are_readable_owner_only_and_synced_by_the_next_plain_put() {
+    let dir = open_tempdir();
+    let root = dir.path().join("backups");
+    let store = Arc::new(LocalDir::new(&root).unwrap());
+    let deferred = || {
+        let mut opts = PutOptions::default();
+        opts.extensions.insert(DeferSync);
+        opts
+    };
+    store.put_opts(&Path::from("b/shop/core/ConfigMap/a.yaml"), "a: 1\n".into(), deferred()).await.unwrap();
+    store.put_opts(&Path::from("b/shop/core/ConfigMap/b.yaml"), "b: 2\n".into(), deferred()).await.unwrap();
+    store.put_opts(&Path::from("b/_cluster/core/Namespace/shop.yaml"), "n\n".into(), deferred()).await.unwrap();
+    // Overwriting a deferred object keeps one file; deleting one leaves nothing to sync.
+    store.put_opts(&Path::from("b/shop/core/ConfigMap/b.yaml"), "b: 3\n".into(), deferred()).await.unwrap();
+    store.put_opts(&Path::from("b/gone.yaml"), "x".into(), deferred()).await.unwrap();
+    store.delete(&Path::from("b/gone.yaml")).await.unwrap();
+    assert_eq!(store.deferred_count(), 5);
+    // Readable at once, under their names, 0600 in 0700 directories, no staging file left.
+    assert_eq!(bytes(store.as_ref(), "b/shop/core/ConfigMap/b.yaml").await, b"b: 3\n");
+    assert_eq!(assert_owner_only(&root), 3, "{:?}", modes(&root));
+    // The commit point: a put without the option syncs what was deferred first.
+    store.put(&Path::from("b/manifest.json"), "{}".into()).await.unwrap();
+    assert_eq!(store.deferred_count(), 0);
+    assert_eq!(keys(store.as_ref(), "b").await.len(), 4);
+    // Other stores ignore the option.
+    let mem = memory();
+    mem.put_opts(&Path::from("a"), "1".into(), deferred()).await.unwrap();
+    assert_eq!(bytes(mem.as_ref(), "a").await, b"1");
 }
 
 #[tokio::test]

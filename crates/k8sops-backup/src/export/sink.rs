@@ -8,11 +8,12 @@ use std::{
 };
 
 use bytes::Bytes;
-use object_store::{path::Path as StorePath, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{path::Path as StorePath, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
 use tokio::sync::mpsc;
 
 use crate::{
     layout::{Location, MANIFEST_FILE},
+    store::DeferSync,
     Error, Result,
 };
 
@@ -89,7 +90,11 @@ impl Sink {
         match self {
             Sink::Store { store, prefix } => {
                 let key = join(prefix, relative);
-                store.put(&key, PutPayload::from(bytes)).await?;
+                // A local directory makes the files durable when the
+                // manifest is put (the commit point), not one fsync each.
+                let mut opts = PutOptions::default();
+                opts.extensions.insert(DeferSync);
+                store.put_opts(&key, PutPayload::from(bytes), opts).await?;
                 Ok(())
             }
             Sink::Archive { tx, tmp, .. } => tx
@@ -100,7 +105,8 @@ impl Sink {
     }
 
     /// Writes the manifest last and publishes the backup (an archive is
-    /// renamed into place only now).
+    /// renamed into place only now; a local directory's files are fsynced
+    /// before the manifest is written, see [`DeferSync`]).
     pub(crate) async fn finish(self, manifest: Bytes) -> Result<()> {
         match self {
             Sink::Store { store, prefix } => {

@@ -6,7 +6,7 @@ use std::{
     io,
     os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt},
     path::{Path as FsPath, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
@@ -77,6 +77,76 @@ pub fn local_dir(root: impl AsRef<FsPath>) -> Result<BackupStore> {
 pub struct LocalDir {
     root: PathBuf,
     inner: LocalFileSystem,
+    /// Objects put with [`DeferSync`] and not yet made durable.
+    deferred: Arc<Mutex<Deferred>>,
+}
+
+/// A put option for a [`LocalDir`]: write the object and rename it into
+/// place without waiting for the disk, and make it durable later, at the
+/// store's next put without this option (or [`LocalDir::sync_deferred`]),
+/// which first fsyncs every deferred file and its directory and fails if
+/// one cannot be. Other stores ignore it (object_store passes
+/// [`PutOptions::extensions`] through untouched).
+///
+/// A backup written file by file uses it for the files and writes its
+/// manifest last without it: the manifest is the commit point, so by the
+/// time a backup is complete every file is on disk, and the export does not
+/// wait for one fsync per object (about 0.7 ms each here; 50,000 objects
+/// spent 30 s in them). Until that next put, a crash can lose deferred
+/// files or leave them empty: a backup without its manifest is refused by
+/// a restore anyway. A deferred object renamed or copied before the sync
+/// is not made durable by it under its new name.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> k8sops_backup::Result<()> {
+/// use k8sops_backup::object_store::{path::Path, ObjectStore, PutOptions};
+/// use k8sops_backup::store::{DeferSync, LocalDir};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = LocalDir::new(dir.path())?;
+/// let mut opts = PutOptions::default();
+/// opts.extensions.insert(DeferSync);
+/// store.put_opts(&Path::from("b/shop/a.yaml"), "a: 1\n".into(), opts).await?;
+/// assert_eq!(store.deferred_count(), 1);
+/// // The manifest, put without the option, first syncs what was deferred.
+/// store.put_opts(&Path::from("b/manifest.json"), "{}".into(), PutOptions::default()).await?;
+/// assert_eq!(store.deferred_count(), 0);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeferSync;
+
+/// Files and directories written under [`DeferSync`], not yet fsynced.
+#[derive(Debug, Default)]
+struct Deferred {
+    files: Vec<PathBuf>,
+    dirs: std::collections::BTreeSet<PathBuf>,
+}
+
+impl Deferred {
+    /// Fsyncs every file, then every directory; forgets them only when all
+    /// succeeded, so a failed sync is tried again in full by the next one.
+    /// A file or directory deleted since it was written has nothing to keep.
+    fn sync(&mut self) -> io::Result<()> {
+        let fsync = |path: &FsPath| match File::open(path).and_then(|f| f.sync_all()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        };
+        for file in &self.files {
+            fsync(file)?;
+        }
+        for dir in &self.dirs {
+            fsync(dir)?;
+        }
+        self.files = Vec::new();
+        self.dirs.clear();
+        Ok(())
+    }
+}
+
+fn sync_deferred(deferred: &Mutex<Deferred>) -> object_store::Result<()> {
+    let mut d = deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    d.sync().map_err(generic)
 }
 
 impl LocalDir {
@@ -113,7 +183,35 @@ impl LocalDir {
         narrow_mode(root, &meta, DIR_MODE).map_err(io_err)?;
         let root = std::fs::canonicalize(root).map_err(io_err)?;
         let inner = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true).with_automatic_cleanup(true);
-        Ok(LocalDir { root, inner })
+        Ok(LocalDir { root, inner, deferred: Arc::default() })
+    }
+
+    /// Makes every object put with [`DeferSync`] durable now: each file,
+    /// then each directory it was written into, is fsynced.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> k8sops_backup::Result<()> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = k8sops_backup::store::LocalDir::new(dir.path())?;
+    /// store.sync_deferred().await?; // nothing deferred: nothing to do
+    /// # Ok(()) }
+    /// ```
+    pub async fn sync_deferred(&self) -> Result<()> {
+        let deferred = Arc::clone(&self.deferred);
+        Ok(blocking(move || sync_deferred(&deferred)).await?)
+    }
+
+    /// How many objects put with [`DeferSync`] are not yet durable.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = k8sops_backup::store::LocalDir::new(dir.path())?;
+    /// assert_eq!(store.deferred_count(), 0);
+    /// # Ok::<(), k8sops_backup::Error>(())
+    /// ```
+    pub fn deferred_count(&self) -> usize {
+        self.deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner).files.len()
     }
 
     /// The directory, canonicalized.
@@ -231,8 +329,8 @@ fn e_tag(meta: &std::fs::Metadata) -> String {
 
 /// Publishes a written, fsynced staging file at `dest`: renamed over it
 /// (overwrite) or hard-linked (create, failing if `dest` exists), then the
-/// directory is fsynced.
-fn publish(staged: &FsPath, dest: &FsPath, create: bool) -> object_store::Result<()> {
+/// directory is fsynced unless `sync_dir` is false (a deferred put).
+fn publish(staged: &FsPath, dest: &FsPath, create: bool, sync_dir: bool) -> object_store::Result<()> {
     if create {
         match std::fs::hard_link(staged, dest) {
             Ok(()) => {
@@ -249,7 +347,7 @@ fn publish(staged: &FsPath, dest: &FsPath, create: bool) -> object_store::Result
     } else {
         std::fs::rename(staged, dest).map_err(generic)?;
     }
-    if let Some(parent) = dest.parent() {
+    if let Some(parent) = dest.parent().filter(|_| sync_dir) {
         fsync_dir(parent).map_err(generic)?;
     }
     Ok(())
@@ -285,9 +383,15 @@ impl ObjectStore for LocalDir {
                 implementer: self.to_string(),
             });
         }
+        let defer = opts.extensions.get::<DeferSync>().is_some();
         let dest = self.file_of(location)?;
         let root = self.root.clone();
+        let deferred = Arc::clone(&self.deferred);
         blocking(move || {
+            if !defer {
+                // What was deferred is durable before this object is.
+                sync_deferred(&deferred)?;
+            }
             let (file, staged) = create_staged(&root, &dest).map_err(generic)?;
             let written = (|| -> object_store::Result<String> {
                 let mut offset = 0u64;
@@ -295,14 +399,27 @@ impl ObjectStore for LocalDir {
                     file.write_all_at(chunk, offset).map_err(generic)?;
                     offset += chunk.len() as u64;
                 }
-                file.sync_all().map_err(generic)?;
+                if !defer {
+                    file.sync_all().map_err(generic)?;
+                }
                 let tag = e_tag(&file.metadata().map_err(generic)?);
                 drop(file);
-                publish(&staged, &dest, create)?;
+                publish(&staged, &dest, create, !defer)?;
                 Ok(tag)
             })();
             match written {
-                Ok(tag) => Ok(PutResult { e_tag: Some(tag), version: None, extensions: Default::default() }),
+                Ok(tag) => {
+                    if defer {
+                        let mut d = deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if let Some(parent) = dest.parent() {
+                            if !d.dirs.contains(parent) {
+                                d.dirs.insert(parent.to_path_buf());
+                            }
+                        }
+                        d.files.push(dest);
+                    }
+                    Ok(PutResult { e_tag: Some(tag), version: None, extensions: Default::default() })
+                }
                 Err(e) => {
                     let _ = std::fs::remove_file(&staged);
                     Err(e)
@@ -455,7 +572,7 @@ impl MultipartUpload for LocalUpload {
             let done = (|| -> object_store::Result<String> {
                 file.sync_all().map_err(generic)?;
                 let tag = e_tag(&file.metadata().map_err(generic)?);
-                publish(&staged, &dest, false)?;
+                publish(&staged, &dest, false, true)?;
                 Ok(tag)
             })();
             match done {
