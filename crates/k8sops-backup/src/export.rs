@@ -551,7 +551,8 @@ impl fmt::Display for ExportReport {
 /// incomplete by definition: in a store, the object files already written
 /// stay under the prefix without a `manifest.json` (retention and restore
 /// treat such a prefix as an incomplete backup; delete it or export to it
-/// again); an archive's temporary file (`.NAME.tmp-PID-N` beside it) is
+/// again), and in a [`LocalDir`](crate::store::LocalDir) they are not yet
+/// fsynced ([`DeferSync`](crate::store::DeferSync)); an archive's temporary file (`.NAME.tmp-PID-N` beside it) is
 /// removed and the destination file is left as it was. Dropping the future
 /// instead stops at once; an archive's temporary file may then remain.
 ///

@@ -60,7 +60,9 @@ pub fn local_dir(root: impl AsRef<FsPath>) -> Result<BackupStore> {
 /// into it. Copies and renames keep the source file's inode and so its
 /// `0600`; the target is narrowed to `0600` if it was not. Deleting a
 /// missing object succeeds, as on S3, and directories left empty by a
-/// delete are removed.
+/// delete are removed. A put with [`DeferSync`] skips its fsyncs, which the
+/// store's next plain put makes up for first (a backup's files, then its
+/// manifest).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
