@@ -189,6 +189,15 @@ async fn deferred_puts_are_readable_owner_only_and_synced_by_the_next_plain_put(
     store.put_opts(&Path::from("b/gone.yaml"), "x".into(), deferred()).await.unwrap();
     store.delete(&Path::from("b/gone.yaml")).await.unwrap();
     assert_eq!(store.deferred_count(), 5);
+    // A directory a deferred put made ready, emptied and removed by a delete,
+    // is made again for the next deferred put into it.
+    store.put_opts(&Path::from("b/tmp/x.yaml"), "x".into(), deferred()).await.unwrap();
+    store.delete(&Path::from("b/tmp/x.yaml")).await.unwrap();
+    assert!(!root.join("b/tmp").exists());
+    store.put_opts(&Path::from("b/tmp/y.yaml"), "y".into(), deferred()).await.unwrap();
+    assert_eq!(bytes(store.as_ref(), "b/tmp/y.yaml").await, b"y");
+    store.delete(&Path::from("b/tmp/y.yaml")).await.unwrap();
+    assert_eq!(store.deferred_count(), 7);
     // Readable at once, under their names, 0600 in 0700 directories, no staging file left.
     assert_eq!(bytes(store.as_ref(), "b/shop/core/ConfigMap/b.yaml").await, b"b: 3\n");
     assert_eq!(assert_owner_only(&root), 3, "{:?}", modes(&root));
