@@ -20,7 +20,8 @@
 //! binary with `K8SOPS_BENCH_ROLE=export`, which connects through the
 //! kubeconfig as kubectl does and exports every served type (more than
 //! kubectl's list: RBAC, policies, ... too) with Secrets, into a fresh
-//! directory (one file per object, mode 0600) or archive. kubectl writes to
+//! directory (one file per object, mode 0600) or archive under
+//! `target/tmp`, kept until every run is measured. kubectl writes to
 //! /dev/null (`K8SOPS_BENCH_WRITES` sets the export's write concurrency).
 //! `cargo test --benches` runs a small smoke version on the
 //! testkit (`K8SOPS_BENCH_ROLE=server` is the testkit in a child process);
@@ -252,17 +253,27 @@ fn median(mut v: Vec<(ProcessStats, Duration, u64)>) -> (ProcessStats, Duration,
     v[v.len() / 2]
 }
 
-/// Runs the export child `runs` times into fresh destinations; median by wall time.
-fn k8sops_export(kubeconfig: &str, archive: bool, runs: usize) -> (ProcessStats, Duration, u64) {
+/// Runs the export child `runs` times into fresh destinations; median by
+/// wall time. The destinations are kept in `keep` until every measurement
+/// is done: deleting 47,000 files (with the `discard` mount option here)
+/// keeps the disk busy for tens of seconds, and that would be measured as
+/// part of the next run.
+fn k8sops_export(
+    kubeconfig: &str,
+    archive: bool,
+    runs: usize,
+    keep: &mut Vec<tempfile::TempDir>,
+) -> (ProcessStats, Duration, u64) {
     let mut all = Vec::new();
     for _ in 0..runs.max(1) {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
         let dest = if archive { dir.path().join("backup.tar.gz") } else { dir.path().join("backup") };
         let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
         cmd.env(ROLE, "export").env("K8SOPS_BENCH_KUBECONFIG", kubeconfig).env("K8SOPS_BENCH_DEST", &dest);
         let (stats, out) = measure(&cmd, true);
         let fields: Vec<u64> = out.split_whitespace().map(|f| f.parse().expect("export child output")).collect();
         all.push((stats, Duration::from_micros(fields[0]), fields[1]));
+        keep.push(dir);
     }
     median(all)
 }
@@ -280,8 +291,9 @@ fn compare(kubeconfig: &str, types: &str, runs: usize, kubectl_runs: usize) {
     // Fills kubectl's discovery cache, and counts what kubectl's command lists.
     let (_, names) = measure(&kubectl(&["get", types, "-A", "-o", "name"]), true);
     let listed = names.lines().count();
-    let (tree, tree_in, objects) = k8sops_export(kubeconfig, false, runs);
-    let (archive, archive_in, _) = k8sops_export(kubeconfig, true, runs);
+    let mut outputs = Vec::new();
+    let (tree, tree_in, objects) = k8sops_export(kubeconfig, false, runs, &mut outputs);
+    let (archive, archive_in, _) = k8sops_export(kubeconfig, true, runs, &mut outputs);
     let mut yaml = Vec::new();
     for _ in 0..kubectl_runs.max(1) {
         yaml.push(measure(&kubectl(&["get", types, "-A", "-o", "yaml"]), false).0);
