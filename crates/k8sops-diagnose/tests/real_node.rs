@@ -95,11 +95,8 @@ async fn diagnose_pods_names_each_cause_the_kubelet_reports() {
     let crash = found.iter().find(|d| d.pod.ends_with("/crash")).unwrap();
     let previous = loop {
         let (ok, out, err) = node.kubectl(&["logs", "-n", &ns, "crash", "--previous"]).await;
-        // The kubelet's answers while it replaces the crashed container.
-        let removed = |s: &str| {
-            s.contains("unable to retrieve container logs for ") || s.contains("previous terminated container")
-        };
-        if (removed(&out) || removed(&err)) && Instant::now() < deadline {
+        let raced = e2e::kubelet_replacing_container(&out) || e2e::kubelet_replacing_container(&err);
+        if raced && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }

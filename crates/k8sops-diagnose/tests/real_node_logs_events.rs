@@ -22,16 +22,6 @@ async fn wait_for(api: &Api<Pod>, name: &str, what: &str, f: impl Fn(&Pod) -> bo
     }
 }
 
-/// What the kubelet answers for a container it is removing: "app" crash-loops,
-/// and while the kubelet replaces it the container `--previous` names can be
-/// gone. kubectl prints the same; the test asks again.
-const REMOVED: &str = "unable to retrieve container logs for ";
-
-/// The other answer of that moment, a 400 that k8sops returns as an error
-/// (and kubectl prints): the kubelet has not yet recorded the container that
-/// just ended as the previous one. Seen once in CI.
-const NO_PREVIOUS: &str = "previous terminated container";
-
 /// Logs as text, or the error's text when the kubelet refused.
 async fn logs_text(cluster: &k8sops_core::Cluster, ns: &str, pod: &str, options: &LogOptions) -> (bool, String) {
     match logs(cluster, ns, pod, options).await {
@@ -84,7 +74,7 @@ async fn logs_match_kubectl_logs_on_a_real_kubelet() {
         loop {
             let (read, ours) = logs_text(&node.cluster, &ns, "talker", &options).await;
             let (ok, theirs, err) = node.kubectl(&args).await;
-            let raced = [&ours, &theirs, &err].iter().any(|s| s.contains(REMOVED) || s.contains(NO_PREVIOUS));
+            let raced = [&ours, &theirs, &err].iter().any(|s| e2e::kubelet_replacing_container(s));
             if raced && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
@@ -104,7 +94,7 @@ async fn logs_match_kubectl_logs_on_a_real_kubelet() {
             &LogOptions { container: Some("app".into()), previous: true, ..Default::default() },
         )
         .await;
-        let raced = previous.starts_with(REMOVED) || previous.contains(NO_PREVIOUS);
+        let raced = e2e::kubelet_replacing_container(&previous);
         if !raced || Instant::now() >= deadline {
             assert!(read, "k8sops logs --previous failed: {previous}");
             break previous;

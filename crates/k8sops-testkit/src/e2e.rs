@@ -430,6 +430,23 @@ where
     }
 }
 
+/// Whether `text` (logs, or an error from k8sops or kubectl) is one of the
+/// kubelet's answers while it replaces a crash-looping container: the
+/// container `--previous` names is being removed ("unable to retrieve
+/// container logs for ..."), or the one that just ended is not yet recorded
+/// as the previous one (a 400, "previous terminated container ... not
+/// found"). kubectl prints the same; a test asks again.
+///
+/// ```
+/// use k8sops_testkit::e2e::kubelet_replacing_container;
+/// assert!(kubelet_replacing_container("unable to retrieve container logs for containerd://ab12"));
+/// assert!(kubelet_replacing_container(r#"previous terminated container "app" in pod "talker" not found"#));
+/// assert!(!kubelet_replacing_container("line 1\nline 2\n"));
+/// ```
+pub fn kubelet_replacing_container(text: &str) -> bool {
+    text.contains("unable to retrieve container logs for ") || text.contains("previous terminated container")
+}
+
 /// Whether `kubectl` runs (`kubectl version --client`); checked once per process.
 ///
 /// ```no_run
